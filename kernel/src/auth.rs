@@ -1,0 +1,392 @@
+//! Access tokens: ES256-signed JWTs whose header names the signing key (`kid`), so keys can
+//! rotate: the users service signs with its active key and publishes every key that may
+//! still verify a live token as a JWKS; the router and every subgraph verify against it.
+//!
+//! Identity only ever comes from a verified token, never from plain headers, so a subgraph
+//! reached directly is no way around authorization.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Who issues access tokens, checked on every verification.
+pub const ISSUER: &str = "emporium-users";
+/// Who access tokens are for: the Emporium API as a whole (router and subgraphs).
+pub const AUDIENCE: &str = "emporium";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the access token is malformed")]
+    Malformed,
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token's signature or claims are invalid")]
+    Invalid,
+    #[error("the access token was signed by an unknown key")]
+    UnknownKey,
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error("fetching the JWKS from {url}: {source}")]
+    JwksFetch {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "CUSTOMER",
+            Role::Admin => "ADMIN",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "CUSTOMER" => Some(Role::Customer),
+            "ADMIN" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The claims of an Emporium access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+impl Claims {
+    pub fn new(user_id: Uuid, role: Role, now: i64, ttl_secs: i64) -> Self {
+        Self {
+            sub: user_id,
+            role,
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: now,
+            exp: now + ttl_secs,
+            jti: Uuid::now_v7(),
+        }
+    }
+}
+
+/// A signed-in caller, as proven by a verified access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub role: Role,
+}
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Who is calling: put into every GraphQL request's data by [`crate::http`].
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    Anonymous,
+    User(AuthUser),
+    /// A token was sent but did not verify. Treated as an error, never as anonymous: a client
+    /// with an expired token must learn it has to refresh.
+    InvalidToken,
+}
+
+impl Viewer {
+    /// The signed-in user, `None` when anonymous, an error for a bad token.
+    pub fn user(&self) -> Result<Option<AuthUser>, ApiError> {
+        match self {
+            Viewer::Anonymous => Ok(None),
+            Viewer::User(user) => Ok(Some(*user)),
+            Viewer::InvalidToken => Err(invalid_token()),
+        }
+    }
+
+    pub fn require_user(&self) -> Result<AuthUser, ApiError> {
+        self.user()?.ok_or_else(ApiError::unauthenticated)
+    }
+
+    pub fn require_admin(&self) -> Result<AuthUser, ApiError> {
+        let user = self.require_user()?;
+        if !user.is_admin() {
+            return Err(ApiError::forbidden());
+        }
+        Ok(user)
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        crate::ErrorCode::Unauthenticated,
+        "the access token is invalid or expired; sign in or refresh it",
+    )
+}
+
+/// An ES256 private key with its `kid`, as PKCS#8 PEM.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    pem: String,
+    encoding: EncodingKey,
+    public: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    pub fn generate() -> Result<Self, AuthError> {
+        use p256::pkcs8::{EncodePrivateKey, LineEnding};
+        let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let pem = secret
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| AuthError::Key(e.to_string()))?;
+        Self::from_pem(&pem)
+    }
+
+    pub fn from_pem(pem: &str) -> Result<Self, AuthError> {
+        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| AuthError::Key(e.to_string()))?;
+        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(|e| AuthError::Key(e.to_string()))?;
+        // RFC 7638 thumbprint: the same key always gets the same kid, wherever it is loaded.
+        let thumbprint = public.thumbprint(ThumbprintHash::SHA256).map_err(|e| AuthError::Key(e.to_string()))?;
+        let kid: String = thumbprint.chars().take(16).collect();
+        public.common.key_id = Some(kid.clone());
+        public.common.public_key_use = Some(PublicKeyUse::Signature);
+        public.common.key_algorithm = Some(KeyAlgorithm::ES256);
+        Ok(Self {
+            kid,
+            pem: pem.to_owned(),
+            encoding,
+            public,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The private key as PEM, for persisting a generated key. Never log it.
+    pub fn to_pem(&self) -> &str {
+        &self.pem
+    }
+
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.public
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| AuthError::Key(e.to_string()))
+    }
+}
+
+/// The active signing key plus retired public keys that still verify tokens issued before a rotation.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    active: SigningKey,
+    retired: Vec<Jwk>,
+}
+
+impl Keyring {
+    pub fn new(active: SigningKey, retired: Vec<SigningKey>) -> Self {
+        Self {
+            active,
+            retired: retired.into_iter().map(|k| k.public).collect(),
+        }
+    }
+
+    pub fn active(&self) -> &SigningKey {
+        &self.active
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        let mut keys = vec![self.active.public.clone()];
+        keys.extend(self.retired.iter().cloned());
+        JwkSet { keys }
+    }
+}
+
+/// Verifies access tokens against a JWKS.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: Arc<HashMap<String, DecodingKey>>,
+    validation: Arc<Validation>,
+}
+
+impl fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifier").field("kids", &self.keys.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl TokenVerifier {
+    pub fn from_jwks(jwks: &JwkSet) -> Result<Self, AuthError> {
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            let Some(kid) = jwk.common.key_id.clone() else { continue };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Key(e.to_string()))?;
+            keys.insert(kid, key);
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Clocks of one deployment agree closely; a short leeway keeps expiry meaningful.
+        validation.leeway = 5;
+        Ok(Self {
+            keys: Arc::new(keys),
+            validation: Arc::new(validation),
+        })
+    }
+
+    /// Fetches the users service's JWKS, retrying while it starts up.
+    pub async fn fetch(url: &str, attempts: u32) -> Result<Self, AuthError> {
+        let client = reqwest::Client::new();
+        let mut delay = std::time::Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let result = async { client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await }.await;
+            match result {
+                Ok(jwks) => return Self::from_jwks(&jwks),
+                Err(source) if attempt >= attempts => {
+                    return Err(AuthError::JwksFetch {
+                        url: url.to_owned(),
+                        source,
+                    })
+                }
+                Err(err) => {
+                    tracing::warn!(%url, attempt, error = %err, "JWKS not reachable yet, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let key = self.keys.get(&kid).ok_or(AuthError::UnknownKey)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid,
+        })?;
+        Ok(AuthUser {
+            id: data.claims.sub,
+            role: data.claims.role,
+        })
+    }
+
+    /// The viewer for an `Authorization` header value (or its absence).
+    pub fn viewer(&self, authorization: Option<&str>) -> Viewer {
+        let Some(value) = authorization else {
+            return Viewer::Anonymous;
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        match self.verify(token) {
+            Ok(user) => Viewer::User(user),
+            Err(err) => {
+                tracing::debug!(error = %err, "rejected access token");
+                Viewer::InvalidToken
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_against_the_jwks() {
+        let key = SigningKey::generate().expect("keygen");
+        let keyring = Keyring::new(key.clone(), vec![]);
+        let verifier = TokenVerifier::from_jwks(&keyring.jwks()).expect("jwks");
+        let user_id = Uuid::now_v7();
+        let token = key.sign(&Claims::new(user_id, Role::Admin, now(), 60)).expect("sign");
+
+        let user = verifier.verify(&token).expect("valid token");
+        assert_eq!(user, AuthUser { id: user_id, role: Role::Admin });
+    }
+
+    #[test]
+    fn tampered_expired_and_foreign_tokens_are_rejected() {
+        let key = SigningKey::generate().expect("keygen");
+        let verifier = TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("jwks");
+        let token = key.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60)).expect("sign");
+
+        // Flip the role claim without re-signing.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = String::from_utf8(engine.decode(&parts[1]).expect("b64")).expect("utf8");
+        parts[1] = engine.encode(payload.replace("CUSTOMER", "ADMIN"));
+        assert!(matches!(verifier.verify(&parts.join(".")), Err(AuthError::Invalid)));
+
+        let expired = key.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now() - 3600, 60)).expect("sign");
+        assert!(matches!(verifier.verify(&expired), Err(AuthError::Expired)));
+
+        let stranger = SigningKey::generate().expect("keygen");
+        let foreign = stranger.sign(&Claims::new(Uuid::now_v7(), Role::Admin, now(), 60)).expect("sign");
+        assert!(matches!(verifier.verify(&foreign), Err(AuthError::UnknownKey)));
+    }
+
+    #[test]
+    fn retired_keys_still_verify_after_a_rotation() {
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let token = old.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60)).expect("sign");
+        let verifier = TokenVerifier::from_jwks(&Keyring::new(new, vec![old.clone()]).jwks()).expect("jwks");
+        assert!(verifier.verify(&token).is_ok());
+    }
+
+    #[test]
+    fn a_key_keeps_its_kid_across_pem_round_trips() {
+        let key = SigningKey::generate().expect("keygen");
+        let reloaded = SigningKey::from_pem(key.to_pem()).expect("pem");
+        assert_eq!(key.kid(), reloaded.kid());
+    }
+
+    #[test]
+    fn a_bad_header_is_an_invalid_viewer_not_anonymous() {
+        let key = SigningKey::generate().expect("keygen");
+        let verifier = TokenVerifier::from_jwks(&Keyring::new(key, vec![]).jwks()).expect("jwks");
+        assert!(matches!(verifier.viewer(None), Viewer::Anonymous));
+        assert!(matches!(verifier.viewer(Some("Bearer nonsense")), Viewer::InvalidToken));
+    }
+}

@@ -1,0 +1,147 @@
+//! GraphQL shapes every subgraph shares, and Relay cursor pagination.
+//!
+//! Types defined by several subgraphs (`Money`, `PageInfo`, `UserError`) are `@shareable`, so
+//! composition accepts each subgraph's identical copy.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
+use base64::Engine;
+
+use crate::error::ApiError;
+use crate::money::Money;
+
+/// `first` when the client gives none.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// The largest page a client may ask for.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// An exact decimal carried as a string ("19.99"). Resolvers parse it into [`Money`] and turn
+/// a malformed value into a `userError` with the offending field's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decimal(pub String);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(Decimal(s)),
+            // Storefronts sometimes send prices as JSON numbers; keep their exact text.
+            Value::Number(n) => Ok(Decimal(n.to_string())),
+            other => Err(InputValueError::expected_type(other)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(name = "Money", shareable)]
+pub struct MoneyObject {
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyObject {
+    fn from(money: Money) -> Self {
+        Self {
+            amount: Decimal(money.to_decimal_string()),
+            currency: money.currency().to_string(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(shareable)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+/// An expected business failure, returned in a payload's `userErrors` with a stable code.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(shareable)]
+pub struct UserError {
+    /// Path to the offending input field, when there is one.
+    pub field: Option<Vec<String>>,
+    pub message: String,
+    pub code: String,
+}
+
+impl UserError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+            code: code.to_owned(),
+        }
+    }
+
+    pub fn on_field(mut self, path: &[&str]) -> Self {
+        self.field = Some(path.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+}
+
+/// The validated `first`/`after` of a connection field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub size: usize,
+    /// The position decoded from `after`: the sort key of the last item already seen.
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    pub fn parse(first: Option<i32>, after: Option<&str>) -> Result<Self, ApiError> {
+        let size = match first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) if n < 0 => return Err(ApiError::bad_input("`first` must not be negative")),
+            Some(n) if n as usize > MAX_PAGE_SIZE => {
+                return Err(ApiError::bad_input(format!("`first` must be at most {MAX_PAGE_SIZE}")))
+            }
+            Some(n) => n as usize,
+        };
+        let after = after.map(decode_cursor).transpose()?;
+        Ok(Self { size, after })
+    }
+}
+
+const CURSOR_PREFIX: &str = "c1:";
+
+/// An opaque cursor for a sort key. Opaque so clients never build them and we can change them.
+pub fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{key}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let invalid = || ApiError::bad_input("`after` is not a cursor this API returned");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    text.strip_prefix(CURSOR_PREFIX).map(str::to_owned).ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let cursor = encode_cursor("0192f0c4-8e1a");
+        assert_eq!(decode_cursor(&cursor), Ok("0192f0c4-8e1a".to_owned()));
+        for forged in ["", "!!!", "bm90LWEtY3Vyc29y"] {
+            assert_eq!(decode_cursor(forged).map_err(|e| e.code), Err(ErrorCode::BadUserInput), "{forged:?}");
+        }
+    }
+
+    #[test]
+    fn page_size_defaults_to_20_and_is_capped_at_100() {
+        assert_eq!(PageRequest::parse(None, None).map(|p| p.size), Ok(20));
+        assert_eq!(PageRequest::parse(Some(100), None).map(|p| p.size), Ok(100));
+        assert_eq!(PageRequest::parse(Some(0), None).map(|p| p.size), Ok(0));
+        assert!(PageRequest::parse(Some(101), None).is_err());
+        assert!(PageRequest::parse(Some(-1), None).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! Serving a subgraph over HTTP: the GraphQL endpoint (with the caller's verified identity in
+//! every request), `/health`, `/ready`, a request body limit, and graceful shutdown.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_graphql::Executor;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::TokenVerifier;
+
+/// Largest request body a subgraph accepts. The router enforces its own limit in front.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct GraphqlState<E> {
+    executor: E,
+    verifier: TokenVerifier,
+}
+
+/// `POST /graphql` (and `GET` for queries) for a schema, with the [`crate::auth::Viewer`] of
+/// the `Authorization` header in each request's data.
+pub fn graphql_routes<E>(executor: E, verifier: TokenVerifier) -> Router
+where
+    E: Executor + Clone,
+{
+    Router::new()
+        .route("/graphql", get(graphql_handler::<E>).post(graphql_handler::<E>))
+        .with_state(GraphqlState { executor, verifier })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+async fn graphql_handler<E: Executor>(
+    State(state): State<GraphqlState<E>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let viewer = state.verifier.viewer(authorization);
+    state.executor.execute(request.into_inner().data(viewer)).await.into()
+}
+
+/// A named readiness probe: is a store or broker this service needs reachable?
+pub type ReadinessCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// `/health` (the process is alive) and `/ready` (every dependency answers).
+pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
+    let checks = Arc::new(checks);
+    Router::new()
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/ready", get(ready_handler))
+        .with_state(checks)
+}
+
+async fn ready_handler(State(checks): State<Arc<Vec<(&'static str, ReadinessCheck)>>>) -> Response {
+    let mut report = serde_json::Map::new();
+    let mut ready = true;
+    for (name, check) in checks.iter() {
+        let outcome = match tokio::time::timeout(std::time::Duration::from_secs(2), check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(err)) => {
+                ready = false;
+                tracing::warn!(dependency = name, error = %err, "not ready");
+                "unavailable".to_owned()
+            }
+            Err(_) => {
+                ready = false;
+                "timeout".to_owned()
+            }
+        };
+        report.insert((*name).to_owned(), outcome.into());
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "status": if ready { "ready" } else { "unavailable" }, "checks": report });
+    (status, Json(body)).into_response()
+}
+
+/// Serves `app` until `shutdown` is cancelled, then stops accepting and lets in-flight
+/// requests finish.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

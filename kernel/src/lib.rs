@@ -1,0 +1,23 @@
+//! The Emporium kernel: what every service needs and nothing domain-specific.
+//!
+//! Layout:
+//! - [`error`]: the stable error codes of the public API and their GraphQL form.
+//! - [`auth`]: access-token claims, ES256 signing keys with a `kid`, JWKS, and verification.
+//! - [`email`], [`money`]: value types that only enter through `parse`.
+//! - [`graphql`]: scalars and shapes every subgraph shares (`Decimal`, `Money`, `PageInfo`,
+//!   `UserError`) and Relay cursor pagination.
+//! - [`http`]: serving a subgraph: GraphQL endpoint with auth, `/health`, `/ready`, graceful shutdown.
+//! - [`telemetry`]: one `tracing` subscriber per process.
+//! - `testing` (feature `testing`): throwaway databases for integration tests.
+
+pub mod auth;
+pub mod email;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod money;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,114 @@
+//! Throwaway databases for integration tests: each test gets its own Postgres database and
+//! MongoDB database, named with a UUID, dropped when the handle is dropped, so tests run in
+//! parallel and leave nothing behind.
+
+use uuid::Uuid;
+
+/// The local Postgres server tests use, overridable with `EMPORIUM_TEST_POSTGRES_URL`.
+pub fn postgres_server_url() -> String {
+    std::env::var("EMPORIUM_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// The local MongoDB server tests use, overridable with `EMPORIUM_TEST_MONGODB_URL`.
+pub fn mongodb_server_url() -> String {
+    std::env::var("EMPORIUM_TEST_MONGODB_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned())
+}
+
+fn unique_name() -> String {
+    format!("emporium_test_{}", Uuid::new_v4().simple())
+}
+
+/// A fresh, empty Postgres database.
+pub struct TestPostgres {
+    server: String,
+    name: String,
+}
+
+impl TestPostgres {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let server = postgres_server_url();
+        let name = unique_name();
+        let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("tests need Postgres on EMPORIUM_TEST_POSTGRES_URL (default 127.0.0.1:5432)");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self { server, name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        // Drop runs inside a test's runtime; a fresh thread with its own runtime can block.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// A fresh MongoDB database name on the local server.
+pub struct TestMongo {
+    server: String,
+    name: String,
+}
+
+impl TestMongo {
+    pub fn create() -> Self {
+        Self {
+            server: mongodb_server_url(),
+            name: unique_name(),
+        }
+    }
+
+    /// The server URL (database given separately).
+    pub fn server_url(&self) -> &str {
+        &self.server
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestMongo {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let client = mongodb::Client::with_uri_str(&server).await.ok()?;
+                client.database(&name).drop().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}

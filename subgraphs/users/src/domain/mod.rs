@@ -1,0 +1,7 @@
+//! The users service's rules, without I/O: who may register, how passwords are checked, when
+//! an account locks, what a refresh token is.
+
+pub mod account;
+pub mod lockout;
+pub mod password;
+pub mod refresh_token;

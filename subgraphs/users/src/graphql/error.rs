@@ -1,0 +1,39 @@
+//! Where the users subgraph's failures become GraphQL errors or userErrors.
+
+use emporium_kernel::graphql::UserError;
+use emporium_kernel::ApiError;
+
+use crate::domain::password::HashError;
+use crate::store::StoreError;
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+pub fn email_taken() -> UserError {
+    UserError::new("EMAIL_TAKEN", "an account with this email already exists").on_field(&["input", "email"])
+}
+
+pub fn invalid_credentials() -> UserError {
+    UserError::new("INVALID_CREDENTIALS", "the email or password is wrong")
+}
+
+pub fn account_locked(minutes: i64) -> UserError {
+    UserError::new(
+        "ACCOUNT_LOCKED",
+        format!("too many failed sign-ins: this account is locked; try again in up to {minutes} minutes"),
+    )
+}
+
+pub fn invalid_refresh_token() -> UserError {
+    UserError::new("INVALID_REFRESH_TOKEN", "the refresh token is invalid, expired or already used; sign in again")
+        .on_field(&["refreshToken"])
+}

@@ -1,0 +1,32 @@
+//! The users subgraph's GraphQL schema: accounts, sign-in and tokens.
+
+mod error;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{EmptySubscription, Schema, SDLExportOptions};
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type UsersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema; `state` is available to resolvers as context data.
+pub fn schema(state: crate::UsersState) -> UsersSchema {
+    builder().data(state).finish()
+}
+
+/// The subgraph's federation SDL, as the supergraph composition needs it.
+pub fn sdl() -> String {
+    builder()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(16)
+        .limit_recursive_depth(16)
+}

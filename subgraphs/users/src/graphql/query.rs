@@ -1,0 +1,46 @@
+//! Queries: who am I, and (for admins) who is that.
+
+use async_graphql::{Context, Object, ID};
+use emporium_kernel::auth::Viewer;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::types::User;
+use crate::UsersState;
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user; null when not signed in.
+    #[instrument(skip_all)]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(viewer) = ctx.data::<Viewer>()?.user()? else {
+            return Ok(None);
+        };
+        let state = ctx.data::<UsersState>()?;
+        Ok(state.store.find_by_id(viewer.id).await.map_err(emporium_kernel::ApiError::from)?.map(User))
+    }
+
+    /// Any user by id. ADMIN only.
+    #[instrument(skip_all, fields(user_id = %id.as_str()))]
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        ctx.data::<Viewer>()?.require_admin()?;
+        load_user(ctx, &id).await
+    }
+
+    /// Federation entity resolver: other subgraphs refer to users by id.
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, &id).await
+    }
+}
+
+async fn load_user(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<User>> {
+    // Ids are opaque to clients; one that is not ours simply finds nobody.
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let state = ctx.data::<UsersState>()?;
+    Ok(state.store.find_by_id(id).await.map_err(emporium_kernel::ApiError::from)?.map(User))
+}

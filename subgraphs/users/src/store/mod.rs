@@ -1,0 +1,5 @@
+//! The users service's Postgres store.
+
+pub mod postgres;
+
+pub use postgres::{Credentials, RefreshOutcome, StoreError, UserStore};
