@@ -155,7 +155,9 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,10 +172,14 @@ impl SigningKey {
     }
 
     pub fn from_pem(pem: &str) -> Result<Self, AuthError> {
-        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| AuthError::Key(e.to_string()))?;
-        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(|e| AuthError::Key(e.to_string()))?;
+        let encoding =
+            EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| AuthError::Key(e.to_string()))?;
+        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256)
+            .map_err(|e| AuthError::Key(e.to_string()))?;
         // RFC 7638 thumbprint: the same key always gets the same kid, wherever it is loaded.
-        let thumbprint = public.thumbprint(ThumbprintHash::SHA256).map_err(|e| AuthError::Key(e.to_string()))?;
+        let thumbprint = public
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|e| AuthError::Key(e.to_string()))?;
         let kid: String = thumbprint.chars().take(16).collect();
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -202,7 +208,8 @@ impl SigningKey {
     pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| AuthError::Key(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| AuthError::Key(e.to_string()))
     }
 }
 
@@ -241,7 +248,9 @@ pub struct TokenVerifier {
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVerifier").field("kids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("TokenVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -249,7 +258,9 @@ impl TokenVerifier {
     pub fn from_jwks(jwks: &JwkSet) -> Result<Self, AuthError> {
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {
-            let Some(kid) = jwk.common.key_id.clone() else { continue };
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
             let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Key(e.to_string()))?;
             keys.insert(kid, key);
         }
@@ -271,7 +282,16 @@ impl TokenVerifier {
         let mut delay = std::time::Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let result = async { client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await }.await;
+            let result = async {
+                client
+                    .get(url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json::<JwkSet>()
+                    .await
+            }
+            .await;
             match result {
                 Ok(jwks) => return Self::from_jwks(&jwks),
                 Err(source) if attempt >= attempts => {
@@ -294,10 +314,13 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let key = self.keys.get(&kid).ok_or(AuthError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
-            _ => AuthError::Invalid,
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                    _ => AuthError::Invalid,
+                }
+            })?;
         Ok(AuthUser {
             id: data.claims.sub,
             role: data.claims.role,
@@ -338,17 +361,28 @@ mod tests {
         let keyring = Keyring::new(key.clone(), vec![]);
         let verifier = TokenVerifier::from_jwks(&keyring.jwks()).expect("jwks");
         let user_id = Uuid::now_v7();
-        let token = key.sign(&Claims::new(user_id, Role::Admin, now(), 60)).expect("sign");
+        let token = key
+            .sign(&Claims::new(user_id, Role::Admin, now(), 60))
+            .expect("sign");
 
         let user = verifier.verify(&token).expect("valid token");
-        assert_eq!(user, AuthUser { id: user_id, role: Role::Admin });
+        assert_eq!(
+            user,
+            AuthUser {
+                id: user_id,
+                role: Role::Admin
+            }
+        );
     }
 
     #[test]
     fn tampered_expired_and_foreign_tokens_are_rejected() {
         let key = SigningKey::generate().expect("keygen");
-        let verifier = TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("jwks");
-        let token = key.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60)).expect("sign");
+        let verifier =
+            TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("jwks");
+        let token = key
+            .sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60))
+            .expect("sign");
 
         // Flip the role claim without re-signing.
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -356,22 +390,40 @@ mod tests {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let payload = String::from_utf8(engine.decode(&parts[1]).expect("b64")).expect("utf8");
         parts[1] = engine.encode(payload.replace("CUSTOMER", "ADMIN"));
-        assert!(matches!(verifier.verify(&parts.join(".")), Err(AuthError::Invalid)));
+        assert!(matches!(
+            verifier.verify(&parts.join(".")),
+            Err(AuthError::Invalid)
+        ));
 
-        let expired = key.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now() - 3600, 60)).expect("sign");
+        let expired = key
+            .sign(&Claims::new(
+                Uuid::now_v7(),
+                Role::Customer,
+                now() - 3600,
+                60,
+            ))
+            .expect("sign");
         assert!(matches!(verifier.verify(&expired), Err(AuthError::Expired)));
 
         let stranger = SigningKey::generate().expect("keygen");
-        let foreign = stranger.sign(&Claims::new(Uuid::now_v7(), Role::Admin, now(), 60)).expect("sign");
-        assert!(matches!(verifier.verify(&foreign), Err(AuthError::UnknownKey)));
+        let foreign = stranger
+            .sign(&Claims::new(Uuid::now_v7(), Role::Admin, now(), 60))
+            .expect("sign");
+        assert!(matches!(
+            verifier.verify(&foreign),
+            Err(AuthError::UnknownKey)
+        ));
     }
 
     #[test]
     fn retired_keys_still_verify_after_a_rotation() {
         let old = SigningKey::generate().expect("keygen");
         let new = SigningKey::generate().expect("keygen");
-        let token = old.sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60)).expect("sign");
-        let verifier = TokenVerifier::from_jwks(&Keyring::new(new, vec![old.clone()]).jwks()).expect("jwks");
+        let token = old
+            .sign(&Claims::new(Uuid::now_v7(), Role::Customer, now(), 60))
+            .expect("sign");
+        let verifier =
+            TokenVerifier::from_jwks(&Keyring::new(new, vec![old.clone()]).jwks()).expect("jwks");
         assert!(verifier.verify(&token).is_ok());
     }
 
@@ -387,6 +439,9 @@ mod tests {
         let key = SigningKey::generate().expect("keygen");
         let verifier = TokenVerifier::from_jwks(&Keyring::new(key, vec![]).jwks()).expect("jwks");
         assert!(matches!(verifier.viewer(None), Viewer::Anonymous));
-        assert!(matches!(verifier.viewer(Some("Bearer nonsense")), Viewer::InvalidToken));
+        assert!(matches!(
+            verifier.viewer(Some("Bearer nonsense")),
+            Viewer::InvalidToken
+        ));
     }
 }

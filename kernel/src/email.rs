@@ -64,7 +64,16 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected() {
-        for raw in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.com", "ann@.com"] {
+        for raw in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ann@.com",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be rejected");
         }
     }

@@ -90,7 +90,8 @@ impl ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         use async_graphql::ErrorExtensions;
-        async_graphql::Error::new(err.message).extend_with(|_, ext| ext.set("code", err.code.as_str()))
+        async_graphql::Error::new(err.message)
+            .extend_with(|_, ext| ext.set("code", err.code.as_str()))
     }
 }
 
@@ -102,7 +103,10 @@ mod tests {
     fn api_errors_carry_their_code_into_graphql_extensions() {
         let err: async_graphql::Error = ApiError::forbidden().into();
         let ext = err.extensions.expect("extensions are set");
-        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("FORBIDDEN")));
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("FORBIDDEN"))
+        );
     }
 
     #[test]

@@ -97,7 +97,9 @@ impl PageRequest {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if n < 0 => return Err(ApiError::bad_input("`first` must not be negative")),
             Some(n) if n as usize > MAX_PAGE_SIZE => {
-                return Err(ApiError::bad_input(format!("`first` must be at most {MAX_PAGE_SIZE}")))
+                return Err(ApiError::bad_input(format!(
+                    "`first` must be at most {MAX_PAGE_SIZE}"
+                )))
             }
             Some(n) => n as usize,
         };
@@ -119,7 +121,9 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    text.strip_prefix(CURSOR_PREFIX).map(str::to_owned).ok_or_else(invalid)
+    text.strip_prefix(CURSOR_PREFIX)
+        .map(str::to_owned)
+        .ok_or_else(invalid)
 }
 
 #[cfg(test)]
@@ -132,7 +136,11 @@ mod tests {
         let cursor = encode_cursor("0192f0c4-8e1a");
         assert_eq!(decode_cursor(&cursor), Ok("0192f0c4-8e1a".to_owned()));
         for forged in ["", "!!!", "bm90LWEtY3Vyc29y"] {
-            assert_eq!(decode_cursor(forged).map_err(|e| e.code), Err(ErrorCode::BadUserInput), "{forged:?}");
+            assert_eq!(
+                decode_cursor(forged).map_err(|e| e.code),
+                Err(ErrorCode::BadUserInput),
+                "{forged:?}"
+            );
         }
     }
 

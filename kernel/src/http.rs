@@ -34,7 +34,10 @@ where
     E: Executor + Clone,
 {
     Router::new()
-        .route("/graphql", get(graphql_handler::<E>).post(graphql_handler::<E>))
+        .route(
+            "/graphql",
+            get(graphql_handler::<E>).post(graphql_handler::<E>),
+        )
         .with_state(GraphqlState { executor, verifier })
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
 }
@@ -44,19 +47,29 @@ async fn graphql_handler<E: Executor>(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let viewer = state.verifier.viewer(authorization);
-    state.executor.execute(request.into_inner().data(viewer)).await.into()
+    state
+        .executor
+        .execute(request.into_inner().data(viewer))
+        .await
+        .into()
 }
 
 /// A named readiness probe: is a store or broker this service needs reachable?
-pub type ReadinessCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// `/health` (the process is alive) and `/ready` (every dependency answers).
 pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
     let checks = Arc::new(checks);
     Router::new()
-        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/ready", get(ready_handler))
         .with_state(checks)
 }
@@ -79,14 +92,22 @@ async fn ready_handler(State(checks): State<Arc<Vec<(&'static str, ReadinessChec
         };
         report.insert((*name).to_owned(), outcome.into());
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({ "status": if ready { "ready" } else { "unavailable" }, "checks": report });
     (status, Json(body)).into_response()
 }
 
 /// Serves `app` until `shutdown` is cancelled, then stops accepting and lets in-flight
 /// requests finish.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

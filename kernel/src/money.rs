@@ -85,14 +85,20 @@ impl Money {
         };
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (digits.contains('.') && fraction.is_empty()) {
+        if whole.is_empty()
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || (digits.contains('.') && fraction.is_empty())
+        {
             return Err(MoneyError::Malformed);
         }
         if fraction.len() > 2 {
             return Err(MoneyError::TooPrecise);
         }
         let whole: i64 = whole.parse().map_err(|_| MoneyError::TooLarge)?;
-        let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| MoneyError::Malformed)?;
+        let cents: i64 = format!("{fraction:0<2}")
+            .parse()
+            .map_err(|_| MoneyError::Malformed)?;
         let minor = whole
             .checked_mul(100)
             .and_then(|w| w.checked_add(cents))
@@ -141,17 +147,25 @@ mod tests {
 
     #[test]
     fn malformed_amounts_are_rejected() {
-        for raw in ["", ".", "1.", ".5", "1,00", "1e3", "abc", " 1", "1.2.3", "--1", "+1"] {
+        for raw in [
+            "", ".", "1.", ".5", "1,00", "1e3", "abc", " 1", "1.2.3", "--1", "+1",
+        ] {
             assert_eq!(usd(raw), Err(MoneyError::Malformed), "{raw:?}");
         }
         assert_eq!(usd("1.999"), Err(MoneyError::TooPrecise));
         assert_eq!(usd("99999999999999999999"), Err(MoneyError::TooLarge));
-        assert_eq!(Money::parse_price("-1", Currency::USD), Err(MoneyError::Negative));
+        assert_eq!(
+            Money::parse_price("-1", Currency::USD),
+            Err(MoneyError::Negative)
+        );
     }
 
     #[test]
     fn formatting_round_trips_every_cent_value() {
-        for minor in (-100_000..100_000).step_by(7).chain([0, 1, 99, 100, MAX_MINOR]) {
+        for minor in (-100_000..100_000)
+            .step_by(7)
+            .chain([0, 1, 99, 100, MAX_MINOR])
+        {
             let money = Money::from_minor(minor, Currency::USD).expect("in range");
             assert_eq!(usd(&money.to_decimal_string()), Ok(money), "{minor}");
         }
@@ -159,9 +173,16 @@ mod tests {
 
     #[test]
     fn currencies_are_three_upper_case_letters() {
-        assert_eq!(Currency::parse("EUR").map(|c| c.to_string()), Ok("EUR".into()));
+        assert_eq!(
+            Currency::parse("EUR").map(|c| c.to_string()),
+            Ok("EUR".into())
+        );
         for raw in ["usd", "US", "USDT", "U$D"] {
-            assert_eq!(Currency::parse(raw), Err(MoneyError::BadCurrency), "{raw:?}");
+            assert_eq!(
+                Currency::parse(raw),
+                Err(MoneyError::BadCurrency),
+                "{raw:?}"
+            );
         }
     }
 }

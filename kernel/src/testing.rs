@@ -6,12 +6,14 @@ use uuid::Uuid;
 
 /// The local Postgres server tests use, overridable with `EMPORIUM_TEST_POSTGRES_URL`.
 pub fn postgres_server_url() -> String {
-    std::env::var("EMPORIUM_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("EMPORIUM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 /// The local MongoDB server tests use, overridable with `EMPORIUM_TEST_MONGODB_URL`.
 pub fn mongodb_server_url() -> String {
-    std::env::var("EMPORIUM_TEST_MONGODB_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned())
+    std::env::var("EMPORIUM_TEST_MONGODB_URL")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned())
 }
 
 fn unique_name() -> String {
@@ -54,10 +56,15 @@ impl Drop for TestPostgres {
         let name = self.name.clone();
         // Drop runs inside a test's runtime; a fresh thread with its own runtime can block.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.ok()?;
+                let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                    .await
+                    .ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .execute(&mut conn)
                     .await
@@ -100,7 +107,10 @@ impl Drop for TestMongo {
         let server = self.server.clone();
         let name = self.name.clone();
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let client = mongodb::Client::with_uri_str(&server).await.ok()?;
                 client.database(&name).drop().await.ok()

@@ -1,1 +1,53 @@
+//! The products subgraph: the catalog, on MongoDB.
+//!
+//! Layout:
+//! - `domain`: what a valid product is (SKU, category paths, prices as exact money).
+//! - `store`: MongoDB (documents, indexes, cursor pagination).
+//! - `graphql`: the schema, resolvers and the mapping of failures to codes.
+//! - `seed`: the demo catalog.
 
+pub mod domain;
+pub mod graphql;
+pub mod seed;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use emporium_kernel::auth::TokenVerifier;
+use emporium_kernel::http::ReadinessCheck;
+use mongodb::bson::doc;
+use mongodb::Database;
+
+pub use crate::graphql::{schema, sdl, ProductsSchema};
+use crate::store::ProductStore;
+
+/// Everything the products resolvers need.
+#[derive(Clone)]
+pub struct ProductsState {
+    pub store: ProductStore,
+}
+
+impl ProductsState {
+    pub fn new(db: &Database) -> Self {
+        Self {
+            store: ProductStore::new(db),
+        }
+    }
+}
+
+/// The HTTP app: `/graphql`, `/health`, `/ready`.
+pub fn router(state: ProductsState, db: Database, verifier: TokenVerifier) -> Router {
+    let mongo: ReadinessCheck = Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            db.run_command(doc! { "ping": 1 })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    });
+    emporium_kernel::http::graphql_routes(schema(state), verifier).merge(
+        emporium_kernel::http::probe_routes(vec![("mongodb", mongo)]),
+    )
+}

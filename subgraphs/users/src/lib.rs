@@ -16,6 +16,8 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Duration;
+/// Re-exported so callers configure token lifetimes without depending on chrono.
+pub use chrono::Duration as ChronoDuration;
 use emporium_kernel::auth::{Claims, Keyring, TokenVerifier};
 use emporium_kernel::email::Email;
 use emporium_kernel::http::ReadinessCheck;
@@ -65,8 +67,16 @@ impl UsersState {
 
     pub fn issue_access_token(&self, user: &User) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims::new(user.id, user.role, now, self.settings.access_token_ttl.num_seconds());
-        self.keyring.active().sign(&claims).map_err(|e| ApiError::internal(&e))
+        let claims = Claims::new(
+            user.id,
+            user.role,
+            now,
+            self.settings.access_token_ttl.num_seconds(),
+        );
+        self.keyring
+            .active()
+            .sign(&claims)
+            .map_err(|e| ApiError::internal(&e))
     }
 }
 
@@ -77,11 +87,24 @@ pub fn router(state: UsersState) -> Result<Router, emporium_kernel::auth::AuthEr
     let pool = state.store.pool().clone();
     let postgres: ReadinessCheck = Arc::new(move || {
         let pool = pool.clone();
-        Box::pin(async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     });
-    Ok(emporium_kernel::http::graphql_routes(schema(state), verifier)
-        .route("/.well-known/jwks.json", get(move || async move { Json(jwks.as_ref().clone()) }))
-        .merge(emporium_kernel::http::probe_routes(vec![("postgres", postgres)])))
+    Ok(
+        emporium_kernel::http::graphql_routes(schema(state), verifier)
+            .route(
+                "/.well-known/jwks.json",
+                get(move || async move { Json(jwks.as_ref().clone()) }),
+            )
+            .merge(emporium_kernel::http::probe_routes(vec![(
+                "postgres", postgres,
+            )])),
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +123,12 @@ pub enum AdminError {
 
 /// Makes sure an ADMIN account exists for `email`: creates it, or promotes an existing account
 /// (which keeps its password). Safe to run at every start-up.
-pub async fn ensure_admin(store: &UserStore, email: &str, password: &str, name: &str) -> Result<User, AdminError> {
+pub async fn ensure_admin(
+    store: &UserStore,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> Result<User, AdminError> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let name = parse_name(name)?;

@@ -60,7 +60,11 @@ impl Registration {
         let password = Password::parse(password);
         let name = parse_name(name);
         match (email, password, name) {
-            (Ok(email), Ok(password), Ok(name)) => Ok(Self { email, name, password }),
+            (Ok(email), Ok(password), Ok(name)) => Ok(Self {
+                email,
+                name,
+                password,
+            }),
             (email, password, name) => {
                 let mut errors = Vec::new();
                 if let Err(e) = email {
@@ -97,7 +101,10 @@ mod tests {
     #[test]
     fn a_registration_reports_every_bad_field() {
         let errors = Registration::parse("nope", "short", "").expect_err("all three are bad");
-        let fields: Vec<_> = errors.iter().map(|e| e.field.clone().unwrap_or_default().join(".")).collect();
+        let fields: Vec<_> = errors
+            .iter()
+            .map(|e| e.field.clone().unwrap_or_default().join("."))
+            .collect();
         assert_eq!(fields, ["input.email", "input.password", "input.name"]);
         assert!(errors.iter().all(|e| e.code == "INVALID_INPUT"));
     }

@@ -66,7 +66,10 @@ pub fn verify(password: &str, phc: &str) -> bool {
         return false;
     };
     // Refuse absurd input before spending a hash on it.
-    password.len() <= MAX_PASSWORD_CHARS * 4 && Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    password.len() <= MAX_PASSWORD_CHARS * 4
+        && Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
 }
 
 /// Spends the same time as a real check for logins to unknown emails, so response times do
@@ -84,10 +87,19 @@ mod tests {
 
     #[test]
     fn the_policy_bounds_length_in_characters() {
-        assert_eq!(Password::parse("short").map(|_| ()), Err(PasswordError::TooShort));
+        assert_eq!(
+            Password::parse("short").map(|_| ()),
+            Err(PasswordError::TooShort)
+        );
         assert!(Password::parse("long enough").is_ok());
-        assert!(Password::parse("ünïcödé!").is_ok(), "8 characters, more bytes");
-        assert_eq!(Password::parse(&"x".repeat(129)).map(|_| ()), Err(PasswordError::TooLong));
+        assert!(
+            Password::parse("ünïcödé!").is_ok(),
+            "8 characters, more bytes"
+        );
+        assert_eq!(
+            Password::parse(&"x".repeat(129)).map(|_| ()),
+            Err(PasswordError::TooLong)
+        );
     }
 
     #[test]

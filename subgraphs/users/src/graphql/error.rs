@@ -19,7 +19,8 @@ impl From<HashError> for ApiError {
 }
 
 pub fn email_taken() -> UserError {
-    UserError::new("EMAIL_TAKEN", "an account with this email already exists").on_field(&["input", "email"])
+    UserError::new("EMAIL_TAKEN", "an account with this email already exists")
+        .on_field(&["input", "email"])
 }
 
 pub fn invalid_credentials() -> UserError {
@@ -34,6 +35,9 @@ pub fn account_locked(minutes: i64) -> UserError {
 }
 
 pub fn invalid_refresh_token() -> UserError {
-    UserError::new("INVALID_REFRESH_TOKEN", "the refresh token is invalid, expired or already used; sign in again")
-        .on_field(&["refreshToken"])
+    UserError::new(
+        "INVALID_REFRESH_TOKEN",
+        "the refresh token is invalid, expired or already used; sign in again",
+    )
+    .on_field(&["refreshToken"])
 }

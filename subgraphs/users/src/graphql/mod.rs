@@ -5,7 +5,7 @@ mod mutation;
 mod query;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema, SDLExportOptions};
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
 
 pub use mutation::Mutation;
 pub use query::Query;

@@ -33,7 +33,11 @@ pub struct Mutation;
 impl Mutation {
     /// Opens a CUSTOMER account and signs it in.
     #[instrument(skip_all)]
-    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> async_graphql::Result<AuthPayload> {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
         let state = ctx.data::<UsersState>()?;
         let registration = match Registration::parse(&input.email, &input.password, &input.name) {
             Ok(registration) => registration,
@@ -42,11 +46,18 @@ impl Mutation {
         let phc = hash_on_blocking_thread(registration.password.expose().to_owned()).await?;
         let created = state
             .store
-            .insert_user(&registration.email, &registration.name, &phc, emporium_kernel::auth::Role::Customer)
+            .insert_user(
+                &registration.email,
+                &registration.name,
+                &phc,
+                emporium_kernel::auth::Role::Customer,
+            )
             .await;
         let user = match created {
             Ok(user) => user,
-            Err(StoreError::EmailTaken) => return Ok(AuthPayload::failed(vec![error::email_taken()])),
+            Err(StoreError::EmailTaken) => {
+                return Ok(AuthPayload::failed(vec![error::email_taken()]))
+            }
             Err(err) => return Err(ApiError::from(err).into()),
         };
         tracing::info!(user_id = %user.id, "account registered");
@@ -54,55 +65,98 @@ impl Mutation {
     }
 
     #[instrument(skip_all)]
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> async_graphql::Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
         let state = ctx.data::<UsersState>()?;
         let Ok(email) = Email::parse(&input.email) else {
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
-        let Some(credentials) = state.store.find_credentials(&email).await.map_err(ApiError::from)? else {
+        let Some(credentials) = state
+            .store
+            .find_credentials(&email)
+            .await
+            .map_err(ApiError::from)?
+        else {
             verify_on_blocking_thread(input.password, None).await?;
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
         if lockout::is_locked(credentials.locked_until, chrono::Utc::now()) {
-            return Ok(AuthPayload::failed(vec![error::account_locked(LOCKOUT_MINUTES)]));
+            return Ok(AuthPayload::failed(vec![error::account_locked(
+                LOCKOUT_MINUTES,
+            )]));
         }
         if !verify_on_blocking_thread(input.password, Some(credentials.password_hash)).await? {
             let user_id = credentials.user.id;
-            let locked = state.store.record_failed_login(user_id).await.map_err(ApiError::from)?;
+            let locked = state
+                .store
+                .record_failed_login(user_id)
+                .await
+                .map_err(ApiError::from)?;
             if locked.is_some() {
                 tracing::warn!(%user_id, "account locked after repeated failed sign-ins");
-                return Ok(AuthPayload::failed(vec![error::account_locked(LOCKOUT_MINUTES)]));
+                return Ok(AuthPayload::failed(vec![error::account_locked(
+                    LOCKOUT_MINUTES,
+                )]));
             }
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         }
-        state.store.record_successful_login(credentials.user.id).await.map_err(ApiError::from)?;
+        state
+            .store
+            .record_successful_login(credentials.user.id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(start_session(state, credentials.user).await?)
     }
 
     /// Spends a refresh token and returns a new access token and a new refresh token.
     #[instrument(skip_all)]
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<AuthPayload> {
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
         let state = ctx.data::<UsersState>()?;
         let next = RefreshSecret::generate();
         let outcome = state
             .store
-            .rotate_refresh_token(&hash_token(&refresh_token), &next.hash(), state.settings.refresh_token_ttl)
+            .rotate_refresh_token(
+                &hash_token(&refresh_token),
+                &next.hash(),
+                state.settings.refresh_token_ttl,
+            )
             .await
             .map_err(ApiError::from)?;
         match outcome {
             RefreshOutcome::Rotated { user } => Ok(session_payload(state, user, next)?),
-            RefreshOutcome::Reused | RefreshOutcome::Invalid => Ok(AuthPayload::failed(vec![error::invalid_refresh_token()])),
+            RefreshOutcome::Reused | RefreshOutcome::Invalid => {
+                Ok(AuthPayload::failed(vec![error::invalid_refresh_token()]))
+            }
         }
     }
 
     /// Ends the login the refresh token belongs to (every token rotated from it).
     #[instrument(skip_all)]
-    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<LogoutPayload> {
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<LogoutPayload> {
         let state = ctx.data::<UsersState>()?;
-        let known = state.store.revoke_family_of(&hash_token(&refresh_token)).await.map_err(ApiError::from)?;
+        let known = state
+            .store
+            .revoke_family_of(&hash_token(&refresh_token))
+            .await
+            .map_err(ApiError::from)?;
         Ok(LogoutPayload {
             ok: known,
-            user_errors: if known { vec![] } else { vec![error::invalid_refresh_token()] },
+            user_errors: if known {
+                vec![]
+            } else {
+                vec![error::invalid_refresh_token()]
+            },
         })
     }
 }
@@ -116,7 +170,11 @@ async fn start_session(state: &UsersState, user: Account) -> Result<AuthPayload,
     session_payload(state, user, refresh)
 }
 
-fn session_payload(state: &UsersState, user: Account, refresh: RefreshSecret) -> Result<AuthPayload, ApiError> {
+fn session_payload(
+    state: &UsersState,
+    user: Account,
+    refresh: RefreshSecret,
+) -> Result<AuthPayload, ApiError> {
     let access_token = state.issue_access_token(&user)?;
     Ok(AuthPayload {
         access_token: Some(access_token),
@@ -136,7 +194,10 @@ async fn hash_on_blocking_thread(password: String) -> Result<String, ApiError> {
 
 /// Checks `password` against `phc`, or against a dummy hash when there is no account, so both
 /// cases take the same time.
-async fn verify_on_blocking_thread(password: String, phc: Option<String>) -> Result<bool, ApiError> {
+async fn verify_on_blocking_thread(
+    password: String,
+    phc: Option<String>,
+) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => password::verify(&password, &phc),
         None => {

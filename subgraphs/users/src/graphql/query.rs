@@ -19,7 +19,12 @@ impl Query {
             return Ok(None);
         };
         let state = ctx.data::<UsersState>()?;
-        Ok(state.store.find_by_id(viewer.id).await.map_err(emporium_kernel::ApiError::from)?.map(User))
+        Ok(state
+            .store
+            .find_by_id(viewer.id)
+            .await
+            .map_err(emporium_kernel::ApiError::from)?
+            .map(User))
     }
 
     /// Any user by id. ADMIN only.
@@ -31,7 +36,11 @@ impl Query {
 
     /// Federation entity resolver: other subgraphs refer to users by id.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+    async fn find_user_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<User>> {
         load_user(ctx, &id).await
     }
 }
@@ -42,5 +51,10 @@ async fn load_user(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<U
         return Ok(None);
     };
     let state = ctx.data::<UsersState>()?;
-    Ok(state.store.find_by_id(id).await.map_err(emporium_kernel::ApiError::from)?.map(User))
+    Ok(state
+        .store
+        .find_by_id(id)
+        .await
+        .map_err(emporium_kernel::ApiError::from)?
+        .map(User))
 }

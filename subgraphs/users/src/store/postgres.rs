@@ -71,7 +71,13 @@ impl UserStore {
         &self.pool
     }
 
-    pub async fn insert_user(&self, email: &Email, name: &str, password_hash: &str, role: Role) -> Result<User, StoreError> {
+    pub async fn insert_user(
+        &self,
+        email: &Email,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
         ))
@@ -94,7 +100,12 @@ impl UserStore {
 
     /// Makes the account with `email` an admin, creating it with `password_hash` if it does not
     /// exist. An existing account keeps its password. Returns the user and whether it was created.
-    pub async fn upsert_admin(&self, email: &Email, name: &str, password_hash: &str) -> Result<(User, bool), StoreError> {
+    pub async fn upsert_admin(
+        &self,
+        email: &Email,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(User, bool), StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
              ON CONFLICT (email) DO UPDATE SET role = 'ADMIN', updated_at = now()
@@ -118,10 +129,12 @@ impl UserStore {
     }
 
     pub async fn find_credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash, locked_until FROM users WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash, locked_until FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(Credentials {
                 user: user_from_row(&row)?,
@@ -148,7 +161,11 @@ impl UserStore {
         .fetch_one(&self.pool)
         .await?;
         let just_locked: bool = row.try_get("just_locked")?;
-        Ok(if just_locked { row.try_get("locked_until")? } else { None })
+        Ok(if just_locked {
+            row.try_get("locked_until")?
+        } else {
+            None
+        })
     }
 
     pub async fn record_successful_login(&self, id: Uuid) -> Result<(), StoreError> {
@@ -160,7 +177,12 @@ impl UserStore {
     }
 
     /// Starts a new token family (a login) with its first refresh token.
-    pub async fn insert_refresh_token(&self, user_id: Uuid, token_hash: &[u8], ttl: Duration) -> Result<(), StoreError> {
+    pub async fn insert_refresh_token(
+        &self,
+        user_id: Uuid,
+        token_hash: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $1, $2, $3, now() + $4)")
             .bind(Uuid::now_v7())
             .bind(user_id)
@@ -174,7 +196,12 @@ impl UserStore {
     /// Spends the token with `token_hash` and issues `next_hash` in its family, in one
     /// transaction. Two concurrent refreshes with one token: exactly one rotates; the other sees
     /// a spent token, which counts as reuse and revokes the family.
-    pub async fn rotate_refresh_token(&self, token_hash: &[u8], next_hash: &[u8], ttl: Duration) -> Result<RefreshOutcome, StoreError> {
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &[u8],
+        next_hash: &[u8],
+        ttl: Duration,
+    ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET used_at = now()
@@ -225,10 +252,11 @@ impl UserStore {
     /// Ends the login the token belongs to. Returns false for a token that was never issued.
     pub async fn revoke_family_of(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let family: Option<Uuid> = sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let family: Option<Uuid> =
+            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(family) = family {
             revoke_family(&mut tx, family).await?;
         }
@@ -242,10 +270,15 @@ impl UserStore {
     }
 }
 
-async fn revoke_family(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, family: Uuid) -> Result<(), StoreError> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
-        .bind(family)
-        .execute(&mut **tx)
-        .await?;
+async fn revoke_family(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    family: Uuid,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

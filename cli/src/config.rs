@@ -1,0 +1,172 @@
+//! Settings from `EMPORIUM_*` environment variables, with defaults that point at the local
+//! services. Everything is parsed at start-up; the first bad value stops the process.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{anyhow, Context};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address every server binds to (`0.0.0.0` in containers).
+    pub bind_host: IpAddr,
+    pub router_port: u16,
+    pub users_port: u16,
+    pub products_port: u16,
+    /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
+    pub users_url: String,
+    pub products_url: String,
+    pub database_url: String,
+    pub mongodb_url: String,
+    pub mongodb_database: String,
+    /// Generated files: the signing key when none is given, the router's config, its JWKS copy.
+    pub data_dir: PathBuf,
+    pub jwt_private_key_file: PathBuf,
+    pub jwt_retired_key_files: Vec<PathBuf>,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<SecretString>,
+    pub admin_name: String,
+    pub seed_demo_catalog: bool,
+    pub supergraph_path: PathBuf,
+    pub log_json: bool,
+    pub max_body_bytes: usize,
+    pub max_query_depth: usize,
+    pub max_query_aliases: usize,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow!("{name}={raw:?} is invalid: {e}")),
+    }
+}
+
+fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(anyhow!("{name}={other:?} is not a boolean")),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir =
+            PathBuf::from(var("EMPORIUM_DATA_DIR").unwrap_or_else(|| ".emporium".to_owned()));
+        let users_port = parsed("EMPORIUM_USERS_PORT", 4001)?;
+        let products_port = parsed("EMPORIUM_PRODUCTS_PORT", 4002)?;
+        let settings = Self {
+            bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
+            router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
+            users_port,
+            products_port,
+            users_url: var("EMPORIUM_USERS_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
+            products_url: var("EMPORIUM_PRODUCTS_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{products_port}")),
+            database_url: var("EMPORIUM_DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium".to_owned()),
+            mongodb_url: var("EMPORIUM_MONGODB_URL")
+                .unwrap_or_else(|| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned()),
+            mongodb_database: var("EMPORIUM_MONGODB_DATABASE")
+                .unwrap_or_else(|| "emporium".to_owned()),
+            jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("jwt-signing-key.pem")),
+            jwt_retired_key_files: var("EMPORIUM_JWT_RETIRED_KEY_FILES")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            data_dir,
+            access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,
+            admin_email: var("EMPORIUM_ADMIN_EMAIL"),
+            admin_password: var("EMPORIUM_ADMIN_PASSWORD").map(SecretString::from),
+            admin_name: var("EMPORIUM_ADMIN_NAME").unwrap_or_else(|| "Admin".to_owned()),
+            seed_demo_catalog: flag("EMPORIUM_SEED_DEMO_CATALOG", true)?,
+            supergraph_path: PathBuf::from(
+                var("EMPORIUM_SUPERGRAPH").unwrap_or_else(|| "schema.graphql".to_owned()),
+            ),
+            log_json: var("EMPORIUM_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            max_body_bytes: parsed("EMPORIUM_MAX_BODY_BYTES", 256 * 1024)?,
+            max_query_depth: parsed("EMPORIUM_MAX_QUERY_DEPTH", 12)?,
+            max_query_aliases: parsed("EMPORIUM_MAX_QUERY_ALIASES", 30)?,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.access_token_ttl_secs < 30 {
+            return Err(anyhow!(
+                "EMPORIUM_ACCESS_TOKEN_TTL_SECS must be at least 30"
+            ));
+        }
+        if self.refresh_token_ttl_days < 1 {
+            return Err(anyhow!(
+                "EMPORIUM_REFRESH_TOKEN_TTL_DAYS must be at least 1"
+            ));
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(anyhow!(
+                "set both EMPORIUM_ADMIN_EMAIL and EMPORIUM_ADMIN_PASSWORD, or neither"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn users_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.users_port)
+    }
+
+    pub fn products_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.products_port)
+    }
+
+    pub fn router_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.router_port)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!(
+            "{}/.well-known/jwks.json",
+            self.users_url.trim_end_matches('/')
+        )
+    }
+
+    pub fn users_settings(&self) -> emporium_users::Settings {
+        emporium_users::Settings {
+            access_token_ttl: chrono_secs(self.access_token_ttl_secs),
+            refresh_token_ttl: chrono_secs(self.refresh_token_ttl_days * 24 * 3600),
+        }
+    }
+}
+
+fn chrono_secs(secs: i64) -> emporium_users::ChronoDuration {
+    emporium_users::ChronoDuration::seconds(secs)
+}
+
+/// Reads a PEM file, with the path in the error.
+pub fn read_pem(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}

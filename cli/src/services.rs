@@ -1,0 +1,197 @@
+//! Wiring: connecting to the stores, loading keys, and starting each subgraph's server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use emporium_kernel::auth::{Keyring, SigningKey, TokenVerifier};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{read_pem, Settings};
+
+/// Connects to the users database, creating it if it does not exist, and runs its migrations.
+pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(&settings.database_url)
+        .context("EMPORIUM_DATABASE_URL is not a Postgres URL")?;
+    create_database_if_missing(&options).await?;
+    // Few connections: a subgraph's queries are short, and Postgres is shared by every service.
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("connecting to Postgres")?;
+    emporium_users::MIGRATOR
+        .run(&pool)
+        .await
+        .context("running the users migrations")?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut conn = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to Postgres (database postgres)")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        match sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created the Postgres database"),
+            // Another process created it between the check and now.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).context("creating the Postgres database"),
+        }
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+pub async fn mongodb(settings: &Settings) -> anyhow::Result<mongodb::Database> {
+    let client = mongodb::Client::with_uri_str(&settings.mongodb_url)
+        .await
+        .context("EMPORIUM_MONGODB_URL is not a MongoDB URL")?;
+    let db = client.database(&settings.mongodb_database);
+    db.run_command(mongodb::bson::doc! { "ping": 1 })
+        .await
+        .with_context(|| "MongoDB does not answer at EMPORIUM_MONGODB_URL".to_owned())?;
+    emporium_products::store::ProductStore::new(&db)
+        .ensure_indexes()
+        .await
+        .context("creating the products indexes")?;
+    Ok(db)
+}
+
+/// The users service's signing keys. Without a key file, one is generated and saved there
+/// (mode 0600), so tokens survive restarts.
+pub fn keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let path = &settings.jwt_private_key_file;
+    let active = if path.exists() {
+        SigningKey::from_pem(&read_pem(path)?)
+            .with_context(|| format!("{} is not an ES256 PKCS#8 key", path.display()))?
+    } else {
+        let key = SigningKey::generate()?;
+        write_private(path, key.to_pem())?;
+        tracing::info!(path = %path.display(), kid = key.kid(), "generated a new token signing key");
+        key
+    };
+    let retired = settings
+        .jwt_retired_key_files
+        .iter()
+        .map(|p| {
+            SigningKey::from_pem(&read_pem(p)?)
+                .with_context(|| format!("{} is not an ES256 PKCS#8 key", p.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Keyring::new(active, retired))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
+/// Starts the users subgraph on `listener`.
+pub fn start_users(
+    settings: &Settings,
+    pool: PgPool,
+    keyring: Keyring,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
+    let state = emporium_users::UsersState::new(pool, keyring, settings.users_settings());
+    let app = emporium_users::router(state)?;
+    log_listening("users", &listener);
+    Ok(tokio::spawn(emporium_kernel::http::serve(
+        listener, app, shutdown,
+    )))
+}
+
+/// Starts the products subgraph on `listener`.
+pub fn start_products(
+    db: mongodb::Database,
+    verifier: TokenVerifier,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> JoinHandle<std::io::Result<()>> {
+    let state = emporium_products::ProductsState::new(&db);
+    let app = emporium_products::router(state, db, verifier);
+    log_listening("products", &listener);
+    tokio::spawn(emporium_kernel::http::serve(listener, app, shutdown))
+}
+
+fn log_listening(service: &str, listener: &TcpListener) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(service, %addr, "subgraph listening");
+    }
+}
+
+/// Creates or promotes the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD`.
+pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) else {
+        return Ok(());
+    };
+    let store = emporium_users::store::UserStore::new(pool.clone());
+    emporium_users::ensure_admin(
+        &store,
+        email,
+        password.expose_secret(),
+        &settings.admin_name,
+    )
+    .await
+    .context("creating the admin account")?;
+    Ok(())
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

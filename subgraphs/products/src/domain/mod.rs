@@ -1,0 +1,3 @@
+//! The catalog's rules, without I/O: what a valid product is.
+
+pub mod product;

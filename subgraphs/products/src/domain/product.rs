@@ -1,0 +1,416 @@
+//! Products and the validation of what admins send.
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::graphql::UserError;
+use emporium_kernel::money::{Currency, Money};
+
+pub const MAX_SKU_CHARS: usize = 64;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+pub const MAX_CATEGORY_CHARS: usize = 200;
+pub const MAX_BRAND_CHARS: usize = 100;
+pub const MAX_ATTRIBUTES: usize = 50;
+pub const MAX_URL_CHARS: usize = 2048;
+/// Separates the levels of a category path: "Audio > Headphones".
+pub const CATEGORY_SEPARATOR: &str = " > ";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub brand: Option<String>,
+    pub price: Money,
+    pub attributes: Vec<Attribute>,
+    pub image_url: Option<String>,
+    /// A popularity score (sales rank) from the catalog source; used to break ties in search.
+    pub popularity: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The validated fields of a new product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub brand: Option<String>,
+    pub price: Money,
+    pub attributes: Vec<Attribute>,
+    pub image_url: Option<String>,
+    pub popularity: i64,
+    pub initial_stock: u32,
+}
+
+/// What an admin sends to create a product, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct ProductDraft {
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub brand: Option<String>,
+    pub price: String,
+    pub attributes: Option<Vec<Attribute>>,
+    pub image_url: Option<String>,
+    pub initial_stock: Option<i32>,
+}
+
+/// Changes to an existing product; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    /// `Some(None)` clears the brand.
+    pub brand: Option<Option<String>>,
+    pub price: Option<Money>,
+    pub attributes: Option<Vec<Attribute>>,
+    pub image_url: Option<Option<String>>,
+}
+
+impl ProductPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Collects every problem of an input, each on its field, instead of stopping at the first.
+#[derive(Default)]
+struct Problems(Vec<UserError>);
+
+impl Problems {
+    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result
+            .map_err(|message| {
+                self.0
+                    .push(UserError::new("INVALID_INPUT", message).on_field(&["input", field]))
+            })
+            .ok()
+    }
+}
+
+impl ProductDraft {
+    pub fn validate(self) -> Result<NewProduct, Vec<UserError>> {
+        let mut problems = Problems::default();
+        let sku = problems.check("sku", parse_sku(&self.sku));
+        let name = problems.check("name", required_text("name", &self.name, MAX_NAME_CHARS));
+        let description = problems.check(
+            "description",
+            optional_text("description", &self.description, MAX_DESCRIPTION_CHARS),
+        );
+        let category = problems.check("category", parse_category(&self.category));
+        let brand = problems.check("brand", parse_brand(self.brand.as_deref()));
+        let price = problems.check("price", parse_price(&self.price));
+        let attributes = problems.check(
+            "attributes",
+            parse_attributes(self.attributes.unwrap_or_default()),
+        );
+        let image_url = problems.check("imageUrl", parse_image_url(self.image_url.as_deref()));
+        let initial_stock =
+            problems.check("initialStock", parse_stock(self.initial_stock.unwrap_or(0)));
+        match (
+            sku,
+            name,
+            description,
+            category,
+            brand,
+            price,
+            attributes,
+            image_url,
+            initial_stock,
+        ) {
+            (
+                Some(sku),
+                Some(name),
+                Some(description),
+                Some(category),
+                Some(brand),
+                Some(price),
+                Some(attributes),
+                Some(image_url),
+                Some(initial_stock),
+            ) => Ok(NewProduct {
+                sku,
+                name,
+                description,
+                category,
+                brand,
+                price,
+                attributes,
+                image_url,
+                popularity: 0,
+                initial_stock,
+            }),
+            _ => Err(problems.0),
+        }
+    }
+}
+
+/// What an admin sends to change a product, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct PatchDraft {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub brand: Option<Option<String>>,
+    pub price: Option<String>,
+    pub attributes: Option<Vec<Attribute>>,
+    pub image_url: Option<Option<String>>,
+}
+
+impl PatchDraft {
+    pub fn validate(self) -> Result<ProductPatch, Vec<UserError>> {
+        let mut problems = Problems::default();
+        let patch = ProductPatch {
+            name: self
+                .name
+                .and_then(|v| problems.check("name", required_text("name", &v, MAX_NAME_CHARS))),
+            description: self.description.and_then(|v| {
+                problems.check(
+                    "description",
+                    optional_text("description", &v, MAX_DESCRIPTION_CHARS),
+                )
+            }),
+            category: self
+                .category
+                .and_then(|v| problems.check("category", parse_category(&v))),
+            brand: self
+                .brand
+                .and_then(|v| problems.check("brand", parse_brand(v.as_deref()))),
+            price: self
+                .price
+                .and_then(|v| problems.check("price", parse_price(&v))),
+            attributes: self
+                .attributes
+                .and_then(|v| problems.check("attributes", parse_attributes(v))),
+            image_url: self
+                .image_url
+                .and_then(|v| problems.check("imageUrl", parse_image_url(v.as_deref()))),
+        };
+        if problems.0.is_empty() {
+            Ok(patch)
+        } else {
+            Err(problems.0)
+        }
+    }
+}
+
+/// SKUs are case-insensitive identifiers: stored upper-case, letters, digits, `-`, `_`, `.`.
+pub fn parse_sku(raw: &str) -> Result<String, String> {
+    let sku = raw.trim().to_uppercase();
+    if sku.is_empty() {
+        return Err("sku must not be empty".into());
+    }
+    if sku.chars().count() > MAX_SKU_CHARS {
+        return Err(format!(
+            "sku is too long (at most {MAX_SKU_CHARS} characters)"
+        ));
+    }
+    if !sku
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err("sku may contain only letters, digits, '-', '_' and '.'".into());
+    }
+    Ok(sku)
+}
+
+fn required_text(what: &str, raw: &str, max: usize) -> Result<String, String> {
+    let text = optional_text(what, raw, max)?;
+    if text.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    Ok(text)
+}
+
+fn optional_text(what: &str, raw: &str, max: usize) -> Result<String, String> {
+    let text = raw.trim();
+    if text.chars().count() > max {
+        return Err(format!("{what} is too long (at most {max} characters)"));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A category path, normalised: levels trimmed and joined with " > ".
+pub fn parse_category(raw: &str) -> Result<String, String> {
+    let levels: Vec<&str> = raw.split('>').map(str::trim).collect();
+    if levels.iter().any(|level| level.is_empty()) {
+        return Err(
+            "category must be a path such as \"Audio > Headphones\" with no empty level".into(),
+        );
+    }
+    let category = levels.join(CATEGORY_SEPARATOR);
+    required_text("category", &category, MAX_CATEGORY_CHARS)
+}
+
+/// Every ancestor of a category path and the path itself, so a category page also lists
+/// products of its sub-categories: "A > B" gives ["A", "A > B"].
+pub fn category_ancestry(category: &str) -> Vec<String> {
+    let levels: Vec<&str> = category.split(CATEGORY_SEPARATOR).collect();
+    (1..=levels.len())
+        .map(|n| levels[..n].join(CATEGORY_SEPARATOR))
+        .collect()
+}
+
+fn parse_brand(raw: Option<&str>) -> Result<Option<String>, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(brand) => required_text("brand", brand, MAX_BRAND_CHARS).map(Some),
+    }
+}
+
+fn parse_price(raw: &str) -> Result<Money, String> {
+    Money::parse_price(raw.trim(), Currency::USD).map_err(|e| format!("price: {e}"))
+}
+
+fn parse_attributes(attributes: Vec<Attribute>) -> Result<Vec<Attribute>, String> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!("at most {MAX_ATTRIBUTES} attributes"));
+    }
+    attributes
+        .into_iter()
+        .map(|a| {
+            Ok(Attribute {
+                name: required_text("attribute name", &a.name, 100)?,
+                value: optional_text("attribute value", &a.value, 500)?,
+            })
+        })
+        .collect()
+}
+
+fn parse_image_url(raw: Option<&str>) -> Result<Option<String>, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(url) if url.chars().count() > MAX_URL_CHARS => Err(format!(
+            "imageUrl is too long (at most {MAX_URL_CHARS} characters)"
+        )),
+        Some(url)
+            if (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.contains(char::is_whitespace) =>
+        {
+            Ok(Some(url.to_owned()))
+        }
+        Some(_) => Err("imageUrl must be an http(s) URL".into()),
+    }
+}
+
+fn parse_stock(raw: i32) -> Result<u32, String> {
+    u32::try_from(raw).map_err(|_| "initialStock must not be negative".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> ProductDraft {
+        ProductDraft {
+            sku: " wh-1000xm5 ".into(),
+            name: "Sony WH-1000XM5".into(),
+            description: "Noise cancelling headphones".into(),
+            category: "Audio>  Headphones ".into(),
+            brand: Some("Sony".into()),
+            price: "349.99".into(),
+            attributes: Some(vec![Attribute {
+                name: "Color".into(),
+                value: "Black".into(),
+            }]),
+            image_url: Some("https://example.com/x.jpg".into()),
+            initial_stock: Some(5),
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_is_normalised() {
+        let product = draft().validate().expect("valid");
+        assert_eq!(product.sku, "WH-1000XM5");
+        assert_eq!(product.category, "Audio > Headphones");
+        assert_eq!(product.price.minor(), 34999);
+        assert_eq!(product.initial_stock, 5);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_on_its_path() {
+        let bad = ProductDraft {
+            sku: "no spaces!".into(),
+            name: " ".into(),
+            price: "12.345".into(),
+            category: "Audio > > X".into(),
+            image_url: Some("javascript:alert(1)".into()),
+            initial_stock: Some(-1),
+            ..draft()
+        };
+        let errors = bad.validate().expect_err("invalid");
+        let fields: Vec<String> = errors
+            .iter()
+            .map(|e| e.field.clone().unwrap_or_default().join("."))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "input.sku",
+                "input.name",
+                "input.category",
+                "input.price",
+                "input.imageUrl",
+                "input.initialStock"
+            ]
+        );
+    }
+
+    #[test]
+    fn floats_and_negative_prices_are_refused() {
+        for price in ["-1.00", "1.005", "abc", ""] {
+            let errors = ProductDraft {
+                price: price.into(),
+                ..draft()
+            }
+            .validate()
+            .expect_err(price);
+            assert_eq!(
+                errors[0].field.as_deref(),
+                Some(&["input".to_owned(), "price".to_owned()][..])
+            );
+        }
+    }
+
+    #[test]
+    fn category_ancestry_lists_every_level() {
+        assert_eq!(category_ancestry("A > B > C"), ["A", "A > B", "A > B > C"]);
+        assert_eq!(category_ancestry("A"), ["A"]);
+    }
+
+    #[test]
+    fn a_patch_can_clear_the_brand_and_validates_what_it_sets() {
+        let patch = PatchDraft {
+            brand: Some(None),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid");
+        assert_eq!(patch.brand, Some(None));
+        assert!(PatchDraft::default().validate().expect("valid").is_empty());
+        assert!(PatchDraft {
+            price: Some("x".into()),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+    }
+}

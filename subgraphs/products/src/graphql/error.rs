@@ -1,0 +1,25 @@
+//! Where the products subgraph's failures become GraphQL errors or userErrors.
+
+use emporium_kernel::graphql::UserError;
+use emporium_kernel::ApiError;
+
+use crate::store::StoreError;
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+pub fn sku_taken() -> UserError {
+    UserError::new("SKU_TAKEN", "a product with this sku already exists")
+        .on_field(&["input", "sku"])
+}
+
+pub fn not_found() -> UserError {
+    UserError::new("NOT_FOUND", "no product has this id").on_field(&["id"])
+}
+
+pub fn nothing_to_change() -> UserError {
+    UserError::new("INVALID_INPUT", "the update sets no field").on_field(&["input"])
+}

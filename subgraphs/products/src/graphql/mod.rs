@@ -1,0 +1,31 @@
+//! The products subgraph's GraphQL schema: the catalog and its admin mutations.
+
+mod error;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(state: crate::ProductsState) -> ProductsSchema {
+    builder().data(state).finish()
+}
+
+/// The subgraph's federation SDL, as the supergraph composition needs it.
+pub fn sdl() -> String {
+    builder()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(16)
+        .limit_recursive_depth(16)
+}

@@ -1,0 +1,152 @@
+//! Admin mutations on the catalog.
+
+use async_graphql::{Context, MaybeUndefined, Object, ID};
+use emporium_kernel::auth::Viewer;
+use emporium_kernel::ApiError;
+use tracing::instrument;
+
+use super::error;
+use super::types::{DeletePayload, Product, ProductInput, ProductPayload, ProductUpdateInput};
+use crate::domain::product::{PatchDraft, ProductDraft};
+use crate::store::StoreError;
+use crate::ProductsState;
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// ADMIN.
+    #[instrument(skip_all)]
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: ProductInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        ctx.data::<Viewer>()?.require_admin()?;
+        let state = ctx.data::<ProductsState>()?;
+        let new_product = match draft_from(input).validate() {
+            Ok(product) => product,
+            Err(user_errors) => {
+                return Ok(ProductPayload {
+                    product: None,
+                    user_errors,
+                })
+            }
+        };
+        match state.store.insert(&new_product).await {
+            Ok(product) => {
+                tracing::info!(product_id = %product.id, sku = %product.sku, "product created");
+                Ok(ProductPayload {
+                    product: Some(Product(product)),
+                    user_errors: vec![],
+                })
+            }
+            Err(StoreError::SkuTaken) => Ok(ProductPayload {
+                product: None,
+                user_errors: vec![error::sku_taken()],
+            }),
+            Err(err) => Err(ApiError::from(err).into()),
+        }
+    }
+
+    /// ADMIN. Fields left out (or null) stay as they are; `brand` and `imageUrl` set to null are cleared.
+    #[instrument(skip_all, fields(product_id = %id.as_str()))]
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ProductUpdateInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        ctx.data::<Viewer>()?.require_admin()?;
+        let state = ctx.data::<ProductsState>()?;
+        let patch = match patch_from(input).validate() {
+            Ok(patch) if patch.is_empty() => {
+                return Ok(ProductPayload {
+                    product: None,
+                    user_errors: vec![error::nothing_to_change()],
+                })
+            }
+            Ok(patch) => patch,
+            Err(user_errors) => {
+                return Ok(ProductPayload {
+                    product: None,
+                    user_errors,
+                })
+            }
+        };
+        match state
+            .store
+            .update(&id, &patch)
+            .await
+            .map_err(ApiError::from)?
+        {
+            Some(product) => Ok(ProductPayload {
+                product: Some(Product(product)),
+                user_errors: vec![],
+            }),
+            None => Ok(ProductPayload {
+                product: None,
+                user_errors: vec![error::not_found()],
+            }),
+        }
+    }
+
+    /// ADMIN.
+    #[instrument(skip_all, fields(product_id = %id.as_str()))]
+    async fn delete_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DeletePayload> {
+        ctx.data::<Viewer>()?.require_admin()?;
+        let state = ctx.data::<ProductsState>()?;
+        if !state.store.delete(&id).await.map_err(ApiError::from)? {
+            return Ok(DeletePayload {
+                deleted_id: None,
+                user_errors: vec![error::not_found()],
+            });
+        }
+        tracing::info!("product deleted");
+        Ok(DeletePayload {
+            deleted_id: Some(id),
+            user_errors: vec![],
+        })
+    }
+}
+
+fn draft_from(input: ProductInput) -> ProductDraft {
+    ProductDraft {
+        sku: input.sku,
+        name: input.name,
+        description: input.description,
+        category: input.category,
+        brand: input.brand,
+        price: input.price.0,
+        attributes: input
+            .attributes
+            .map(|a| a.into_iter().map(Into::into).collect()),
+        image_url: input.image_url,
+        initial_stock: input.initial_stock,
+    }
+}
+
+fn patch_from(input: ProductUpdateInput) -> PatchDraft {
+    fn clearable(value: MaybeUndefined<String>) -> Option<Option<String>> {
+        match value {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v)),
+        }
+    }
+    PatchDraft {
+        name: input.name,
+        description: input.description,
+        category: input.category,
+        brand: clearable(input.brand),
+        price: input.price.map(|p| p.0),
+        attributes: input
+            .attributes
+            .map(|a| a.into_iter().map(Into::into).collect()),
+        image_url: clearable(input.image_url),
+    }
+}

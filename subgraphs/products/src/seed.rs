@@ -1,0 +1,151 @@
+//! The demo catalog: real Best Buy products (see `data/README.md` for their source and license),
+//! compiled into the binary so seeding works wherever it runs.
+
+use emporium_kernel::money::{Currency, Money};
+use serde::Deserialize;
+
+use crate::domain::product::{NewProduct, ProductDraft};
+use crate::store::{ProductStore, StoreError};
+
+static CATALOG_JSON: &str = include_str!("../../../data/bestbuy-products.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("the demo catalog is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("demo product {index} is invalid: {reason}")]
+    Invalid { index: usize, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Deserialize)]
+struct CatalogEntry {
+    name: String,
+    description: String,
+    brand: Option<String>,
+    categories: Vec<String>,
+    /// Kept as the JSON number's text, so "49.99" stays exact.
+    price: serde_json::Number,
+    image: Option<String>,
+    #[serde(default)]
+    popularity: i64,
+}
+
+/// The demo catalog as validated products, one per SKU.
+pub fn demo_catalog() -> Result<Vec<NewProduct>, SeedError> {
+    let entries: Vec<CatalogEntry> = serde_json::from_str(CATALOG_JSON)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut products = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let product = to_product(index, entry)?;
+        if seen.insert(product.sku.clone()) {
+            products.push(product);
+        }
+    }
+    Ok(products)
+}
+
+fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError> {
+    let sku = entry
+        .image
+        .as_deref()
+        .and_then(best_buy_number)
+        .map(|n| format!("BBY-{n}"))
+        .unwrap_or_else(|| format!("DEMO-{index}"));
+    // Catalog prices are JSON numbers; two decimals at most, so rounding to cents is exact.
+    let price = Money::parse_price(&entry.price.to_string(), Currency::USD)
+        .or_else(|_| {
+            let cents = entry
+                .price
+                .as_f64()
+                .map(|p| (p * 100.0).round() as i64)
+                .unwrap_or(-1);
+            Money::from_minor(cents, Currency::USD)
+        })
+        .map_err(|e| SeedError::Invalid {
+            index,
+            reason: e.to_string(),
+        })?;
+    let draft = ProductDraft {
+        sku,
+        name: repair_mojibake(&entry.name),
+        description: repair_mojibake(&entry.description),
+        category: entry.categories.join(" > "),
+        brand: entry.brand.as_deref().map(repair_mojibake),
+        price: price.to_decimal_string(),
+        attributes: None,
+        image_url: entry.image,
+        initial_stock: None,
+    };
+    let mut product = draft.validate().map_err(|errors| SeedError::Invalid {
+        index,
+        reason: errors
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join("; "),
+    })?;
+    product.popularity = entry.popularity;
+    Ok(product)
+}
+
+/// A few source entries carry Windows-1252 bytes decoded as C1 control characters (0x99 for
+/// "™"); map the one that occurs back and drop any other C1 control.
+fn repair_mojibake(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\u{99}' => Some('™'),
+            '\u{80}'..='\u{9f}' => None,
+            other => Some(other),
+        })
+        .collect()
+}
+
+/// "https://…/4984700_sb.jpg" → "4984700".
+fn best_buy_number(url: &str) -> Option<&str> {
+    let file = url.rsplit('/').next()?;
+    let number = file.split(['_', '.']).next()?;
+    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(number)
+}
+
+/// Loads the demo catalog into the store; products already there (by SKU) are left alone.
+pub async fn seed_demo_catalog(store: &ProductStore) -> Result<u64, SeedError> {
+    let products = demo_catalog()?;
+    let inserted = store.insert_missing(&products).await?;
+    tracing::info!(inserted, catalog = products.len(), "demo catalog seeded");
+    Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_catalog_is_valid_and_keyed_by_best_buy_numbers() {
+        let products = demo_catalog().expect("catalog parses");
+        assert!(products.len() > 3000, "got {}", products.len());
+        let first = &products[0];
+        assert_eq!(first.sku, "BBY-4984700");
+        assert_eq!(first.price.to_decimal_string(), "49.99");
+        assert_eq!(
+            first.category,
+            "Cell Phones > Prepaid Phones > All Prepaid Phones"
+        );
+        assert!(first.popularity > 0);
+    }
+
+    #[test]
+    fn best_buy_numbers_come_from_image_names() {
+        assert_eq!(
+            best_buy_number("https://x/bestbuy-0118/4984700_sb.jpg"),
+            Some("4984700")
+        );
+        assert_eq!(best_buy_number("https://x/logo.png"), None);
+    }
+
+    #[test]
+    fn windows_1252_trademarks_are_repaired() {
+        assert_eq!(repair_mojibake("Insignia\u{99} - Case"), "Insignia™ - Case");
+    }
+}

@@ -1,0 +1,309 @@
+//! Products in MongoDB, one document per product keyed by a UUIDv7 string `_id`.
+//!
+//! UUIDv7 ids grow with creation time, so sorting by `_id` gives a stable order in which new
+//! products append at the end: a cursor (the last `_id` seen) stays correct while products are
+//! added. Prices are integer minor units, never floats. The database enforces SKU uniqueness.
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::money::{Currency, Money};
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc, Document};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, ProductPatch};
+
+pub const COLLECTION: &str = "products";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a product with this sku already exists")]
+    SkuTaken,
+    #[error("stored product is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Mongo(#[from] mongodb::error::Error),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AttributeDoc {
+    name: String,
+    value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProductDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    sku: String,
+    name: String,
+    description: String,
+    category: String,
+    /// The category and its ancestors, for category pages that include sub-categories.
+    category_path: Vec<String>,
+    brand: Option<String>,
+    price_minor: i64,
+    currency: String,
+    attributes: Vec<AttributeDoc>,
+    image_url: Option<String>,
+    #[serde(default)]
+    popularity: i64,
+    created_at: bson::DateTime,
+    updated_at: bson::DateTime,
+}
+
+fn to_chrono(at: bson::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or_default()
+}
+
+impl TryFrom<ProductDoc> for Product {
+    type Error = StoreError;
+
+    fn try_from(doc: ProductDoc) -> Result<Self, StoreError> {
+        let currency = Currency::parse(&doc.currency)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))?;
+        let price = Money::from_minor(doc.price_minor, currency)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))?;
+        Ok(Product {
+            id: doc.id,
+            sku: doc.sku,
+            name: doc.name,
+            description: doc.description,
+            category: doc.category,
+            brand: doc.brand,
+            price,
+            attributes: doc
+                .attributes
+                .into_iter()
+                .map(|a| Attribute {
+                    name: a.name,
+                    value: a.value,
+                })
+                .collect(),
+            image_url: doc.image_url,
+            popularity: doc.popularity,
+            created_at: to_chrono(doc.created_at),
+            updated_at: to_chrono(doc.updated_at),
+        })
+    }
+}
+
+fn attribute_docs(attributes: &[Attribute]) -> Vec<AttributeDoc> {
+    attributes
+        .iter()
+        .map(|a| AttributeDoc {
+            name: a.name.clone(),
+            value: a.value.clone(),
+        })
+        .collect()
+}
+
+fn new_doc(product: &NewProduct, now: bson::DateTime) -> ProductDoc {
+    ProductDoc {
+        id: Uuid::now_v7().to_string(),
+        sku: product.sku.clone(),
+        name: product.name.clone(),
+        description: product.description.clone(),
+        category: product.category.clone(),
+        category_path: category_ancestry(&product.category),
+        brand: product.brand.clone(),
+        price_minor: product.price.minor(),
+        currency: product.price.currency().to_string(),
+        attributes: attribute_docs(&product.attributes),
+        image_url: product.image_url.clone(),
+        popularity: product.popularity,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|e| e.code == 11000)),
+        _ => false,
+    }
+}
+
+/// One page of a listing.
+pub struct Page {
+    pub products: Vec<Product>,
+    pub has_next_page: bool,
+    pub total_count: u64,
+}
+
+#[derive(Clone)]
+pub struct ProductStore {
+    products: Collection<ProductDoc>,
+}
+
+impl ProductStore {
+    pub fn new(db: &Database) -> Self {
+        Self {
+            products: db.collection(COLLECTION),
+        }
+    }
+
+    /// Creates the indexes the queries need; idempotent.
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let sku = IndexModel::builder()
+            .keys(doc! { "sku": 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("sku_unique".to_owned())
+                    .build(),
+            )
+            .build();
+        let category = IndexModel::builder()
+            .keys(doc! { "category_path": 1, "_id": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("category_path_id".to_owned())
+                    .build(),
+            )
+            .build();
+        self.products.create_indexes([sku, category]).await?;
+        Ok(())
+    }
+
+    pub async fn insert(&self, product: &NewProduct) -> Result<Product, StoreError> {
+        let doc = new_doc(product, bson::DateTime::now());
+        self.products.insert_one(&doc).await.map_err(|e| {
+            if is_duplicate_key(&e) {
+                StoreError::SkuTaken
+            } else {
+                StoreError::Mongo(e)
+            }
+        })?;
+        doc.try_into()
+    }
+
+    /// Inserts products whose SKU is not in the catalog yet and leaves existing ones alone, so
+    /// seeding twice changes nothing. Returns how many were inserted.
+    pub async fn insert_missing(&self, products: &[NewProduct]) -> Result<u64, StoreError> {
+        let now = bson::DateTime::now();
+        let mut inserted = 0;
+        for product in products {
+            let doc = bson::to_document(&new_doc(product, now))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let result = self
+                .products
+                .update_one(doc! { "sku": &product.sku }, doc! { "$setOnInsert": doc })
+                .upsert(true)
+                .await;
+            match result {
+                Ok(r) if r.upserted_id.is_some() => inserted += 1,
+                Ok(_) => {}
+                // A concurrent seeder inserted the same SKU first: that is the outcome we want.
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(inserted)
+    }
+
+    pub async fn find_by_id(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        self.products
+            .find_one(doc! { "_id": id })
+            .await?
+            .map(Product::try_from)
+            .transpose()
+    }
+
+    /// Products in `_id` order after the cursor `after`, optionally within a category (and its
+    /// sub-categories).
+    pub async fn list(
+        &self,
+        category: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut filter = Document::new();
+        if let Some(category) = category {
+            filter.insert("category_path", category);
+        }
+        let total_count = self.products.count_documents(filter.clone()).await?;
+        if let Some(after) = after {
+            filter.insert("_id", doc! { "$gt": after });
+        }
+        // One extra row tells whether another page follows.
+        let mut products: Vec<Product> = self
+            .products
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .limit(limit as i64 + 1)
+            .await?
+            .try_collect::<Vec<ProductDoc>>()
+            .await?
+            .into_iter()
+            .map(Product::try_from)
+            .collect::<Result<_, _>>()?;
+        let has_next_page = products.len() > limit;
+        products.truncate(limit);
+        Ok(Page {
+            products,
+            has_next_page,
+            total_count,
+        })
+    }
+
+    pub async fn update(
+        &self,
+        id: &str,
+        patch: &ProductPatch,
+    ) -> Result<Option<Product>, StoreError> {
+        let mut set = doc! { "updated_at": bson::DateTime::now() };
+        if let Some(name) = &patch.name {
+            set.insert("name", name);
+        }
+        if let Some(description) = &patch.description {
+            set.insert("description", description);
+        }
+        if let Some(category) = &patch.category {
+            set.insert("category", category);
+            set.insert("category_path", category_ancestry(category));
+        }
+        if let Some(brand) = &patch.brand {
+            set.insert("brand", brand.clone());
+        }
+        if let Some(price) = &patch.price {
+            set.insert("price_minor", price.minor());
+            set.insert("currency", price.currency().to_string());
+        }
+        if let Some(attributes) = &patch.attributes {
+            let attributes = bson::to_bson(&attribute_docs(attributes))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            set.insert("attributes", attributes);
+        }
+        if let Some(image_url) = &patch.image_url {
+            set.insert("image_url", image_url.clone());
+        }
+        self.products
+            .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
+            .return_document(ReturnDocument::After)
+            .await?
+            .map(Product::try_from)
+            .transpose()
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .products
+            .delete_one(doc! { "_id": id })
+            .await?
+            .deleted_count
+            == 1)
+    }
+
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.products.estimated_document_count().await?)
+    }
+}
