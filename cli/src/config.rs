@@ -8,6 +8,9 @@ use std::str::FromStr;
 use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
+/// What is logged when `RUST_LOG` is not set.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,mongodb=warn,hyper=warn";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Address every server binds to (`0.0.0.0` in containers).
@@ -36,6 +39,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub max_query_depth: usize,
     pub max_query_aliases: usize,
+    pub max_document_chars: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -111,6 +115,7 @@ impl Settings {
             max_body_bytes: parsed("EMPORIUM_MAX_BODY_BYTES", 256 * 1024)?,
             max_query_depth: parsed("EMPORIUM_MAX_QUERY_DEPTH", 12)?,
             max_query_aliases: parsed("EMPORIUM_MAX_QUERY_ALIASES", 30)?,
+            max_document_chars: parsed("EMPORIUM_MAX_DOCUMENT_CHARS", 20_000)?,
         };
         settings.validate()?;
         Ok(settings)
@@ -145,6 +150,34 @@ impl Settings {
 
     pub fn router_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.router_port)
+    }
+
+    /// The router's settings, given where it reaches each subgraph and the JWKS.
+    pub fn router_settings(
+        &self,
+        subgraph_urls: Vec<(String, String)>,
+        jwks: emporium_router::JwksSource,
+    ) -> emporium_router::RouterSettings {
+        emporium_router::RouterSettings {
+            listen: self.router_addr(),
+            supergraph_path: self.supergraph_path.clone(),
+            subgraph_urls,
+            jwks,
+            work_dir: self.data_dir.join("router"),
+            max_body_bytes: self.max_body_bytes,
+            max_document_chars: self.max_document_chars,
+            max_depth: self.max_query_depth,
+            max_aliases: self.max_query_aliases,
+            log: emporium_router::RouterLog {
+                level: emporium_router::LogLevel::Info,
+                filter: Some(var("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned())),
+                format: if self.log_json {
+                    emporium_router::LogFormat::Json
+                } else {
+                    emporium_router::LogFormat::Text
+                },
+            },
+        }
     }
 
     pub fn jwks_url(&self) -> String {

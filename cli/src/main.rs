@@ -3,13 +3,14 @@
 
 mod compose;
 mod config;
+mod contract;
 mod services;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::config::{Settings, DEFAULT_LOG_FILTER};
 
 #[derive(Parser)]
 #[command(name = "emporium", version, about = "Emporium e-commerce platform")]
@@ -53,6 +54,7 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Service {
+    Router,
     Users,
     Products,
 }
@@ -60,15 +62,25 @@ enum Service {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
-    emporium_kernel::telemetry::init(
-        "emporium",
-        "info,sqlx=warn,mongodb=warn",
-        settings.log_json,
-        std::io::stderr,
-    );
+    // In a process that embeds the router, hive-router owns the global tracing subscriber.
     match cli.command {
+        Command::Up => return up(settings),
+        Command::Serve {
+            service: Service::Router,
+        } => return serve_router(settings),
+        _ => emporium_kernel::telemetry::init(
+            "emporium",
+            DEFAULT_LOG_FILTER,
+            settings.log_json,
+            std::io::stderr,
+        ),
+    }
+    match cli.command {
+        Command::Up
+        | Command::Serve {
+            service: Service::Router,
+        } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
-        Command::Up => runtime()?.block_on(up(settings)),
         Command::Serve { service } => runtime()?.block_on(serve(settings, service)),
         Command::Migrate => runtime()?.block_on(async {
             services::postgres(&settings).await?;
@@ -121,41 +133,110 @@ fn compose_command(out: &std::path::Path, check: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn up(settings: Settings) -> anyhow::Result<()> {
+/// Everything in one process: the subgraphs on a tokio runtime, the router on this thread.
+fn up(settings: Settings) -> anyhow::Result<()> {
+    let startup_log = emporium_kernel::telemetry::subscriber(
+        DEFAULT_LOG_FILTER,
+        settings.log_json,
+        std::io::stderr,
+    );
     let shutdown = CancellationToken::new();
-    let pool = services::postgres(&settings).await?;
-    let db = services::mongodb(&settings).await?;
-    services::ensure_admin_from_settings(&settings, &pool).await?;
+    let (runtime, servers, router) =
+        tracing::subscriber::with_default(startup_log, || -> anyhow::Result<_> {
+            // The router's configuration is written, and its environment variable set, before any
+            // other thread exists (see `emporium_router::prepare`); so the subgraphs' ports are
+            // bound first (port 0 picks free ones) and the runtime starts after.
+            let users = services::bind_std(settings.users_addr())?;
+            let products = services::bind_std(settings.products_addr())?;
+            let keyring = services::keyring(&settings)?;
+            let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
+            let subgraph_urls = vec![
+                (
+                    "users".to_owned(),
+                    format!("http://{}/graphql", users.local_addr()?),
+                ),
+                (
+                    "products".to_owned(),
+                    format!("http://{}/graphql", products.local_addr()?),
+                ),
+            ];
+            let router = emporium_router::prepare(
+                settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
+            )?;
+            let runtime = runtime()?;
+            let servers = runtime.block_on(start_subgraphs(
+                &settings,
+                keyring,
+                users,
+                products,
+                shutdown.clone(),
+            ))?;
+            Ok((runtime, servers, router))
+        })?;
+    let served = router.run();
+    shutdown.cancel();
+    runtime.block_on(async {
+        for server in servers {
+            if tokio::time::timeout(std::time::Duration::from_secs(30), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a subgraph did not stop within 30 s");
+            }
+        }
+    });
+    served.context("the router stopped with an error")
+}
+
+async fn start_subgraphs(
+    settings: &Settings,
+    keyring: emporium_kernel::auth::Keyring,
+    users: std::net::TcpListener,
+    products: std::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let pool = services::postgres(settings).await?;
+    let db = services::mongodb(settings).await?;
+    services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
             &db,
         ))
         .await?;
     }
-    let keyring = services::keyring(&settings)?;
     let verifier = emporium_kernel::auth::TokenVerifier::from_jwks(&keyring.jwks())?;
     let users = services::start_users(
-        &settings,
+        settings,
         pool,
         keyring,
-        services::bind(settings.users_addr()).await?,
+        tokio::net::TcpListener::from_std(users)?,
         shutdown.clone(),
     )?;
     let products = services::start_products(
         db,
         verifier,
-        services::bind(settings.products_addr()).await?,
-        shutdown.clone(),
+        tokio::net::TcpListener::from_std(products)?,
+        shutdown,
     );
-    services::shutdown_signal().await;
-    shutdown.cancel();
-    let _ = tokio::join!(users, products);
+    Ok(vec![users, products])
+}
+
+/// The router alone, reaching the subgraphs and the JWKS over the network (containers).
+fn serve_router(settings: Settings) -> anyhow::Result<()> {
+    let url = |base: &str| format!("{}/graphql", base.trim_end_matches('/'));
+    let subgraph_urls = vec![
+        ("users".to_owned(), url(&settings.users_url)),
+        ("products".to_owned(), url(&settings.products_url)),
+    ];
+    let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
+    emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
     Ok(())
 }
 
 async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let server = match service {
+        Service::Router => unreachable!("the router runs outside a tokio runtime"),
         Service::Users => {
             let pool = services::postgres(&settings).await?;
             services::ensure_admin_from_settings(&settings, &pool).await?;

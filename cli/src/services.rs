@@ -119,6 +119,23 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Binds a listener before any runtime exists; it is handed to tokio later.
+pub fn bind_std(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Writes the public keys as a JWKS file for the router in the same process.
+pub fn write_jwks(data_dir: &Path, keyring: &Keyring) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let path = data_dir.join("jwks.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&keyring.jwks())?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await

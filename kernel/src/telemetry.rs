@@ -1,11 +1,17 @@
 //! One `tracing` subscriber per process, with the writer injected so tests stay quiet.
+//!
+//! In a process that embeds the router, hive-router installs the global subscriber itself;
+//! such a process uses [`subscriber`] scoped to its start-up work instead of [`init`].
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber: `RUST_LOG` if set, else `default_filter`; JSON lines when
-/// `json` (for log shippers), human-readable otherwise. Calling it twice keeps the first.
-pub fn init<W>(service: &'static str, default_filter: &str, json: bool, writer: W)
+/// A subscriber logging `RUST_LOG` if set, else `default_filter`; JSON lines when `json`.
+pub fn subscriber<W>(
+    default_filter: &str,
+    json: bool,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -14,12 +20,19 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
-    let installed = if json {
-        builder.json().flatten_event(true).try_init()
+    if json {
+        Box::new(builder.json().flatten_event(true).finish())
     } else {
-        builder.try_init()
-    };
-    if installed.is_ok() {
+        Box::new(builder.finish())
+    }
+}
+
+/// Installs [`subscriber`] as the global default. Calling it twice keeps the first.
+pub fn init<W>(service: &'static str, default_filter: &str, json: bool, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    if tracing::subscriber::set_global_default(subscriber(default_filter, json, writer)).is_ok() {
         tracing::debug!(service, "telemetry initialised");
     }
 }

@@ -189,25 +189,29 @@ impl ProductStore {
     /// Inserts products whose SKU is not in the catalog yet and leaves existing ones alone, so
     /// seeding twice changes nothing. Returns how many were inserted.
     pub async fn insert_missing(&self, products: &[NewProduct]) -> Result<u64, StoreError> {
+        let existing: std::collections::HashSet<String> = self
+            .products
+            .distinct("sku", doc! {})
+            .await?
+            .into_iter()
+            .filter_map(|sku| sku.as_str().map(str::to_owned))
+            .collect();
         let now = bson::DateTime::now();
-        let mut inserted = 0;
-        for product in products {
-            let doc = bson::to_document(&new_doc(product, now))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let result = self
-                .products
-                .update_one(doc! { "sku": &product.sku }, doc! { "$setOnInsert": doc })
-                .upsert(true)
-                .await;
-            match result {
-                Ok(r) if r.upserted_id.is_some() => inserted += 1,
-                Ok(_) => {}
-                // A concurrent seeder inserted the same SKU first: that is the outcome we want.
-                Err(e) if is_duplicate_key(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
+        let missing: Vec<ProductDoc> = products
+            .iter()
+            .filter(|p| !existing.contains(&p.sku))
+            .map(|p| new_doc(p, now))
+            .collect();
+        if missing.is_empty() {
+            return Ok(0);
         }
-        Ok(inserted)
+        match self.products.insert_many(&missing).ordered(false).await {
+            Ok(result) => Ok(result.inserted_ids.len() as u64),
+            // A concurrent seeder inserted some of the same SKUs first: that is the outcome we
+            // want, and the unique index kept the catalog consistent.
+            Err(e) if is_duplicate_key(&e) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn find_by_id(&self, id: &str) -> Result<Option<Product>, StoreError> {

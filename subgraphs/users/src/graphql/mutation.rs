@@ -180,7 +180,7 @@ fn session_payload(
         access_token: Some(access_token),
         refresh_token: Some(refresh.into_string()),
         expires_in: Some(state.settings.access_token_ttl.num_seconds() as i32),
-        user: Some(User(user)),
+        user: Some(User::authenticated_self(user)),
         user_errors: vec![],
     })
 }

@@ -24,7 +24,7 @@ impl Query {
             .find_by_id(viewer.id)
             .await
             .map_err(emporium_kernel::ApiError::from)?
-            .map(User))
+            .map(User::new))
     }
 
     /// Any user by id. ADMIN only.
@@ -56,5 +56,5 @@ async fn load_user(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<U
         .find_by_id(id)
         .await
         .map_err(emporium_kernel::ApiError::from)?
-        .map(User))
+        .map(User::new))
 }

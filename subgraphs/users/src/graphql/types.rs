@@ -24,33 +24,56 @@ impl From<emporium_kernel::auth::Role> for RoleGql {
     }
 }
 
-pub struct User(pub account::User);
+pub struct User {
+    account: account::User,
+    /// Set when the account was just proven by its password or refresh token, so the payload of
+    /// `login` or `register` may show its email before the client holds an access token.
+    is_authenticated_self: bool,
+}
+
+impl User {
+    pub fn new(account: account::User) -> Self {
+        Self {
+            account,
+            is_authenticated_self: false,
+        }
+    }
+
+    pub fn authenticated_self(account: account::User) -> Self {
+        Self {
+            account,
+            is_authenticated_self: true,
+        }
+    }
+}
 
 #[Object(name = "User")]
 impl User {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.account.id.to_string())
     }
 
     /// Visible to the account itself and to admins only.
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
-        if viewer.id != self.0.id && !viewer.is_admin() {
-            return Err(ApiError::forbidden().into());
+        if !self.is_authenticated_self {
+            let viewer = ctx.data::<Viewer>()?.require_user()?;
+            if viewer.id != self.account.id && !viewer.is_admin() {
+                return Err(ApiError::forbidden().into());
+            }
         }
-        Ok(self.0.email.as_str())
+        Ok(self.account.email.as_str())
     }
 
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.account.name
     }
 
     async fn role(&self) -> RoleGql {
-        self.0.role.into()
+        self.account.role.into()
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.account.created_at
     }
 }
 

@@ -1,0 +1,288 @@
+//! Accounts through the router: sign-up, sign-in, tokens, lockout and roles.
+
+use emporium_kernel::auth::{Claims, Role, SigningKey};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ME: &str = "{ me { id email name role createdAt } }";
+
+#[tokio::test]
+async fn a_customer_registers_logs_in_and_sees_themselves() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+
+    let registered = platform.register(&email.to_uppercase(), "  Ann Lee ").await;
+    let login = platform.login(&email, PASSWORD).await;
+    let session = Session::from_payload(&login);
+    let me = platform.gql(ME, json!({}), session.token()).await;
+
+    assert_eq!(session.user_id, registered.user_id);
+    assert_eq!(login["expiresIn"], json!(900));
+    assert_eq!(me["data"]["me"]["id"], json!(registered.user_id));
+    assert_eq!(
+        me["data"]["me"]["email"],
+        json!(email),
+        "emails are stored lower-cased"
+    );
+    assert_eq!(me["data"]["me"]["name"], json!("Ann Lee"));
+    assert_eq!(me["data"]["me"]["role"], json!("CUSTOMER"));
+}
+
+#[tokio::test]
+async fn me_is_null_for_anonymous_callers() {
+    let platform = Platform::start().await;
+    let body = platform.gql(ME, json!({}), None).await;
+    assert_eq!(body, json!({ "data": { "me": null } }));
+}
+
+#[tokio::test]
+async fn registering_an_email_twice_is_email_taken_whatever_its_case() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "First").await;
+
+    let body = platform
+        .gql(
+            "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } userErrors { code field } } }",
+            json!({ "input": { "email": format!("  {}", email.to_uppercase()), "password": PASSWORD, "name": "Second" } }),
+            None,
+        )
+        .await;
+
+    let payload = &body["data"]["register"];
+    assert_eq!(user_error_codes(payload), ["EMAIL_TAKEN"]);
+    assert_eq!(payload["accessToken"], Value::Null);
+    assert_eq!(payload["user"], Value::Null);
+}
+
+#[tokio::test]
+async fn bad_registrations_name_every_bad_field() {
+    let platform = Platform::start().await;
+    let body = platform
+        .gql(
+            "mutation($input: RegisterInput!) { register(input: $input) { accessToken userErrors { code field } } }",
+            json!({ "input": { "email": "not-an-email", "password": "short", "name": " " } }),
+            None,
+        )
+        .await;
+    let payload = &body["data"]["register"];
+    assert_eq!(
+        user_error_codes(payload),
+        ["INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT"]
+    );
+    assert_eq!(payload["userErrors"][0]["field"], json!(["input", "email"]));
+    assert_eq!(
+        payload["userErrors"][1]["field"],
+        json!(["input", "password"])
+    );
+    assert_eq!(payload["userErrors"][2]["field"], json!(["input", "name"]));
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_emails_are_the_same_invalid_credentials() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    let wrong_password = platform.login(&email, "not the password").await;
+    let unknown_email = platform.login(&unique_email(), PASSWORD).await;
+
+    assert_eq!(user_error_codes(&wrong_password), ["INVALID_CREDENTIALS"]);
+    assert_eq!(user_error_codes(&unknown_email), ["INVALID_CREDENTIALS"]);
+    assert_eq!(
+        wrong_password["userErrors"][0]["message"],
+        unknown_email["userErrors"][0]["message"]
+    );
+    assert_eq!(wrong_password["accessToken"], Value::Null);
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(user_error_codes(&platform.login(&email, "wrong password!").await).join(","));
+    }
+    let right_password = platform.login(&email, PASSWORD).await;
+
+    assert_eq!(
+        codes,
+        [
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "ACCOUNT_LOCKED"
+        ]
+    );
+    assert_eq!(user_error_codes(&right_password), ["ACCOUNT_LOCKED"]);
+    assert_eq!(right_password["accessToken"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_failure_count() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    for _ in 0..4 {
+        platform.login(&email, "wrong password!").await;
+    }
+    Session::from_payload(&platform.login(&email, PASSWORD).await);
+    let after_reset = platform.login(&email, "wrong password!").await;
+
+    assert_eq!(user_error_codes(&after_reset), ["INVALID_CREDENTIALS"]);
+}
+
+const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } userErrors { code field } } }";
+
+#[tokio::test]
+async fn refreshing_rotates_the_token_and_reuse_revokes_the_whole_login() {
+    let platform = Platform::start().await;
+    let session = platform.customer().await;
+
+    let first = platform
+        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
+        .await;
+    let rotated = Session::from_payload(&first["data"]["refreshToken"]);
+    let me = platform.gql(ME, json!({}), rotated.token()).await;
+    // Replaying the spent token (a thief, or a replay) ...
+    let reused = platform
+        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
+        .await;
+    // ... also ends the rotated token's life: the whole family is revoked.
+    let after_reuse = platform
+        .gql(REFRESH, json!({ "t": rotated.refresh_token }), None)
+        .await;
+
+    assert_ne!(rotated.refresh_token, session.refresh_token);
+    assert_eq!(me["data"]["me"]["id"], json!(session.user_id));
+    assert_eq!(
+        user_error_codes(&reused["data"]["refreshToken"]),
+        ["INVALID_REFRESH_TOKEN"]
+    );
+    assert_eq!(
+        user_error_codes(&after_reuse["data"]["refreshToken"]),
+        ["INVALID_REFRESH_TOKEN"]
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_with_one_token_rotate_it_once() {
+    let platform = Platform::start().await;
+    let session = platform.customer().await;
+
+    let vars = json!({ "t": session.refresh_token });
+    let (a, b) = tokio::join!(
+        platform.gql(REFRESH, vars.clone(), None),
+        platform.gql(REFRESH, vars, None)
+    );
+
+    let succeeded = [&a, &b]
+        .iter()
+        .filter(|body| body["data"]["refreshToken"]["accessToken"].is_string())
+        .count();
+    assert_eq!(succeeded, 1, "{a}\n{b}");
+}
+
+#[tokio::test]
+async fn logout_ends_the_login_for_its_refresh_token() {
+    let platform = Platform::start().await;
+    let session = platform.customer().await;
+
+    let logout = platform
+        .gql(
+            "mutation($t: String!) { logout(refreshToken: $t) { ok userErrors { code } } }",
+            json!({ "t": session.refresh_token }),
+            None,
+        )
+        .await;
+    let refresh = platform
+        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
+        .await;
+
+    assert_eq!(
+        logout["data"]["logout"],
+        json!({ "ok": true, "userErrors": [] })
+    );
+    assert_eq!(
+        user_error_codes(&refresh["data"]["refreshToken"]),
+        ["INVALID_REFRESH_TOKEN"]
+    );
+}
+
+#[tokio::test]
+async fn tampered_expired_and_foreign_tokens_are_unauthenticated() {
+    let platform = Platform::start().await;
+    let session = platform.customer().await;
+    let key_pem = std::fs::read_to_string(platform.data_dir.join("jwt-signing-key.pem"))
+        .expect("the platform's signing key");
+    let platform_key = SigningKey::from_pem(&key_pem).expect("key");
+    let user_id = session.user_id.parse().expect("uuid");
+    let now = chrono_now();
+
+    let tampered = promote_without_resigning(&session.access_token);
+    let expired = platform_key
+        .sign(&Claims::new(user_id, Role::Customer, now - 7200, 60))
+        .expect("sign");
+    let foreign = SigningKey::generate()
+        .expect("key")
+        .sign(&Claims::new(user_id, Role::Admin, now, 600))
+        .expect("sign");
+
+    for (what, token) in [
+        ("tampered", tampered),
+        ("expired", expired),
+        ("foreign", foreign),
+    ] {
+        let (status, body) = platform.post(ME, json!({}), Some(&token)).await;
+        assert!(status < 500, "{what}: HTTP {status}");
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{what}: {body}");
+        assert!(body["data"]["me"].is_null(), "{what}: {body}");
+    }
+}
+
+/// The token with its role claim changed to ADMIN and the original signature kept.
+fn promote_without_resigning(token: &str) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let claims =
+        String::from_utf8(engine.decode(&parts[1]).expect("base64 claims")).expect("utf-8 claims");
+    assert!(claims.contains("\"CUSTOMER\""), "{claims}");
+    parts[1] = engine.encode(claims.replace("\"CUSTOMER\"", "\"ADMIN\""));
+    parts.join(".")
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn only_admins_look_up_other_users() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let other = platform.customer().await;
+    let query = "query($id: ID!) { user(id: $id) { id email role } }";
+    let vars = json!({ "id": other.user_id });
+
+    let as_admin = platform.gql(query, vars.clone(), admin.token()).await;
+    let as_customer = platform.gql(query, vars.clone(), customer.token()).await;
+    let as_anonymous = platform.gql(query, vars, None).await;
+    let admin_me = platform.gql(ME, json!({}), admin.token()).await;
+
+    assert_eq!(as_admin["data"]["user"]["id"], json!(other.user_id));
+    assert_eq!(as_admin["data"]["user"]["role"], json!("CUSTOMER"));
+    assert_eq!(error_code(&as_customer), "FORBIDDEN");
+    assert!(as_customer["data"]["user"].is_null());
+    assert_eq!(error_code(&as_anonymous), "UNAUTHENTICATED");
+    assert_eq!(admin_me["data"]["me"]["role"], json!("ADMIN"));
+}

@@ -1,0 +1,272 @@
+//! Test support: a whole platform (`emporium up`, the real binary) on its own Postgres
+//! database, MongoDB database, data directory and ports, torn down when the test ends.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use emporium_kernel::testing::{TestMongo, TestPostgres};
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "admin@emporium.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Platform {
+    child: Child,
+    pub router: String,
+    pub data_dir: PathBuf,
+    http: reqwest::Client,
+    _postgres: TestPostgres,
+    _mongo: TestMongo,
+}
+
+/// Options for starting a platform.
+#[derive(Default)]
+pub struct Options {
+    pub seed_demo_catalog: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Platform {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let postgres = TestPostgres::create().await;
+        let mongo = TestMongo::create();
+        let data_dir =
+            std::env::temp_dir().join(format!("emporium-it-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let router_port = free_port();
+        let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
+            .arg("up")
+            .current_dir(&repo)
+            .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
+            .env("EMPORIUM_USERS_PORT", "0")
+            .env("EMPORIUM_PRODUCTS_PORT", "0")
+            .env("EMPORIUM_DATABASE_URL", postgres.url())
+            .env("EMPORIUM_MONGODB_URL", mongo.server_url())
+            .env("EMPORIUM_MONGODB_DATABASE", mongo.name())
+            .env("EMPORIUM_DATA_DIR", &data_dir)
+            .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env(
+                "EMPORIUM_SEED_DEMO_CATALOG",
+                options.seed_demo_catalog.to_string(),
+            )
+            .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn emporium up");
+        let platform = Self {
+            child,
+            router: format!("http://127.0.0.1:{router_port}"),
+            data_dir,
+            http: reqwest::Client::new(),
+            _postgres: postgres,
+            _mongo: mongo,
+        };
+        platform.wait_until_serving().await;
+        platform
+    }
+
+    async fn wait_until_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            let answered = self
+                .http
+                .post(self.graphql_url())
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the platform did not start within 90 s; its log:\n{}",
+            self.log()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.router)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends a GraphQL request through the router and returns the HTTP status and JSON body.
+    pub async fn post(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("router answers");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// A GraphQL request through the router; the JSON body.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let (status, body) = self.post(query, variables, token).await;
+        assert!(status < 500, "HTTP {status}: {body}");
+        body
+    }
+
+    pub async fn register(&self, email: &str, name: &str) -> Session {
+        let body = self
+            .gql(
+                "mutation($input: RegisterInput!) { register(input: $input) {
+                    accessToken refreshToken expiresIn user { id } userErrors { code message field } } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "name": name } }),
+                None,
+            )
+            .await;
+        Session::from_payload(&body["data"]["register"])
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let body = self
+            .gql(
+                "mutation($input: LoginInput!) { login(input: $input) {
+                    accessToken refreshToken expiresIn user { id email role } userErrors { code message field } } }",
+                json!({ "input": { "email": email, "password": password } }),
+                None,
+            )
+            .await;
+        body["data"]["login"].clone()
+    }
+
+    pub async fn admin(&self) -> Session {
+        Session::from_payload(&self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await)
+    }
+
+    /// A fresh customer with a unique email.
+    pub async fn customer(&self) -> Session {
+        self.register(&unique_email(), "Test Customer").await
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- platform log ---\n{}", self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub fn unique_sku() -> String {
+    format!("TEST-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]).to_uppercase()
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+}
+
+impl Session {
+    pub fn from_payload(payload: &Value) -> Self {
+        assert_eq!(
+            payload["userErrors"],
+            json!([]),
+            "expected success: {payload}"
+        );
+        Self {
+            access_token: payload["accessToken"]
+                .as_str()
+                .expect("accessToken")
+                .to_owned(),
+            refresh_token: payload["refreshToken"]
+                .as_str()
+                .expect("refreshToken")
+                .to_owned(),
+            user_id: payload["user"]["id"].as_str().expect("user.id").to_owned(),
+        }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        Some(&self.access_token)
+    }
+}
+
+/// The `extensions.code` of the first GraphQL error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a GraphQL error with a code: {body}"))
+}
+
+/// The codes of a payload's userErrors.
+pub fn user_error_codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected userErrors: {payload}"))
+        .iter()
+        .map(|e| e["code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+pub const PRODUCT_FIELDS: &str = "id sku name description category brand price { amount currency } attributes { name value } imageUrl createdAt updatedAt";
+
+pub fn product_input(sku: &str) -> Value {
+    json!({
+        "sku": sku,
+        "name": "Sony WH-1000XM5 Wireless Headphones",
+        "description": "Industry-leading noise cancelling.",
+        "category": "Audio > Headphones",
+        "brand": "Sony",
+        "price": "349.99",
+        "attributes": [{ "name": "Color", "value": "Black" }],
+        "imageUrl": "https://example.com/wh1000xm5.jpg"
+    })
+}
+
+pub async fn create_product(platform: &Platform, admin: &Session, input: Value) -> Value {
+    let body = platform
+        .gql(
+            &format!("mutation($input: ProductInput!) {{ createProduct(input: $input) {{ product {{ {PRODUCT_FIELDS} }} userErrors {{ code message field }} }} }}"),
+            json!({ "input": input }),
+            admin.token(),
+        )
+        .await;
+    body["data"]["createProduct"].clone()
+}

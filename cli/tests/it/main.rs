@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `emporium up` binary, driven through the router as a client
+//! would, against the real Postgres and MongoDB on this machine.
+
+mod accounts;
+mod catalog;
+mod deployment;
+mod helpers;
+mod limits;
+mod playground;

@@ -1,0 +1,72 @@
+//! The GraphQL playground, opened in headless Chromium with no network beyond 127.0.0.1.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_playground_runs_a_query_offline_in_a_browser() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let sku = unique_sku();
+    create_product(&platform, &admin, product_input(&sku)).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/browser/playground.mjs"
+    );
+
+    let output = tokio::task::spawn_blocking({
+        let url = platform.graphql_url();
+        move || {
+            Command::new("node")
+                .args([
+                    script,
+                    &url,
+                    "{ products(first: 1) { totalCount nodes { sku } } }",
+                ])
+                .output()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("node runs (the test command installs it and tests/browser's packages)");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the playground failed:\n{stderr}");
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("the result pane holds JSON");
+    assert_eq!(
+        shown,
+        json!({ "data": { "products": { "totalCount": 1, "nodes": [{ "sku": sku }] } } })
+    );
+}
+
+#[tokio::test]
+async fn browsers_get_the_playground_and_its_assets_from_the_router() {
+    let platform = Platform::start().await;
+    let page = platform
+        .http()
+        .get(platform.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("graphiql"), "{html}");
+    assert!(
+        !html.contains("unpkg") && !html.contains("cdn"),
+        "no CDN: {html}"
+    );
+
+    for asset in html.split('"').filter(|s| s.starts_with("/playground/")) {
+        let response = platform
+            .http()
+            .get(format!("{}{asset}", platform.router))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+}

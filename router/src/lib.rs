@@ -1,0 +1,54 @@
+//! The Emporium router: [hive-router] embedded as a library, serving the federated supergraph
+//! with Emporium's plugins.
+//!
+//! Clients reach one endpoint, `/graphql`: queries and mutations over HTTP (POST, and GET for
+//! queries), subscriptions over WebSocket (graphql-transport-ws), and GraphiQL for a browser
+//! (served from embedded assets, so it works offline). `/health`, `/ready` (also
+//! `/readiness`) and Prometheus `/metrics` sit beside it. The router verifies the caller's
+//! JWT against the users service's JWKS, rejects bad tokens while letting anonymous requests
+//! through, forwards `Authorization` to every subgraph, and enforces body, document, depth and
+//! alias limits with the error codes of `api/contract.graphql`.
+//!
+//! ```no_run
+//! use emporium_router::{JwksSource, RouterLog, RouterSettings};
+//!
+//! fn main() -> Result<(), emporium_router::RouterError> {
+//!     let settings = RouterSettings {
+//!         listen: "127.0.0.1:4000".parse().expect("a valid socket address"),
+//!         supergraph_path: "schema.graphql".into(),
+//!         subgraph_urls: vec![("users".into(), "http://127.0.0.1:4001/graphql".into())],
+//!         jwks: JwksSource::Url("http://127.0.0.1:4001/.well-known/jwks.json".into()),
+//!         work_dir: "/var/tmp/emporium/router".into(),
+//!         max_body_bytes: 1 << 20,
+//!         max_document_chars: 20_000,
+//!         max_depth: 12,
+//!         max_aliases: 30,
+//!         log: RouterLog::default(),
+//!     };
+//!     // Before spawning any thread: writes the config and sets ROUTER_CONFIG_FILE_PATH.
+//!     let router = emporium_router::prepare(settings)?;
+//!     std::thread::spawn(|| { /* a tokio runtime serving the subgraphs */ });
+//!     // Blocks until SIGINT/SIGTERM.
+//!     router.run()
+//! }
+//! ```
+//!
+//! # Layout
+//! - `settings`: [`RouterSettings`], what the caller decides.
+//! - `config`: renders the settings into hive-router's YAML configuration.
+//! - `server`: [`prepare`] and [`run`], starting hive-router on the calling thread.
+//! - `plugins`: one hive-router plugin per job (playground, `/ready`, document size, bad
+//!   tokens, error codes) and the [`plugins::registry`] that `run` starts them from.
+//! - `error`: [`RouterError`].
+//!
+//! [hive-router]: https://github.com/graphql-hive/router
+
+pub mod config;
+pub mod error;
+pub mod plugins;
+pub mod server;
+pub mod settings;
+
+pub use error::RouterError;
+pub use server::{prepare, run, PreparedRouter};
+pub use settings::{JwksSource, LogFormat, LogLevel, RouterLog, RouterSettings};

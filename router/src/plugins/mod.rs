@@ -1,0 +1,29 @@
+//! Emporium's hive-router plugins, one small named type per job.
+//!
+//! Each plugin is enabled by name under `plugins.<name>` in the generated configuration
+//! ([`crate::config`]); hive-router refuses to start when the configuration names a plugin
+//! that [`registry`] did not register. Registration order is call order for every hook.
+
+pub mod document_size_limit;
+pub mod error_codes;
+pub mod playground;
+pub mod ready_alias;
+pub mod reject_invalid_tokens;
+
+use hive_router::PluginRegistry;
+
+pub use document_size_limit::DocumentSizeLimit;
+pub use error_codes::ContractErrorCodes;
+pub use playground::Playground;
+pub use ready_alias::ReadyAlias;
+pub use reject_invalid_tokens::RejectInvalidTokens;
+
+/// Every Emporium plugin, in the order their hooks run.
+pub fn registry() -> PluginRegistry {
+    PluginRegistry::new()
+        .register::<Playground>()
+        .register::<ReadyAlias>()
+        .register::<DocumentSizeLimit>()
+        .register::<RejectInvalidTokens>()
+        .register::<ContractErrorCodes>()
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Makes sure the stores Emporium needs answer on this machine, starting (and, for the MongoDB
+# stand-in, installing) what does not. Idempotent: a service that answers is left alone.
+#
+# PostgreSQL comes with the machine; MongoDB does not exist as a package here, so the
+# wire-compatible SecantusDB server (PyPI, pinned) stands in for it, in a venv under
+# $EMPORIUM_TOOLS_DIR. docker-compose.yml runs a real MongoDB instead.
+set -euo pipefail
+
+TOOLS_DIR="${EMPORIUM_TOOLS_DIR:-/var/tmp/emporium-tools}"
+MONGO_HOST="${EMPORIUM_MONGO_HOST:-127.0.0.1}"
+MONGO_PORT="${EMPORIUM_MONGO_PORT:-27017}"
+SECANTUS_VERSION="0.7.0b3"
+
+log() { printf '[ensure-services] %s\n' "$*" >&2; }
+
+answers() { # host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+wait_for() { # name host port seconds
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    answers "$2" "$3" && return 0
+    sleep 0.1
+  done
+  log "$1 did not come up on $2:$3 within $4 s"
+  return 1
+}
+
+ensure_postgres() {
+  answers 127.0.0.1 5432 && return 0
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  wait_for PostgreSQL 127.0.0.1 5432 30
+}
+
+ensure_mongodb() {
+  answers "$MONGO_HOST" "$MONGO_PORT" && return 0
+  local venv="$TOOLS_DIR/secantus-venv"
+  if [ ! -x "$venv/bin/secantusd-py" ]; then
+    log "installing the MongoDB stand-in SecantusDB==$SECANTUS_VERSION into $venv"
+    mkdir -p "$TOOLS_DIR"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
+  fi
+  mkdir -p "$TOOLS_DIR/mongo-data"
+  log "starting SecantusDB on $MONGO_HOST:$MONGO_PORT (data in $TOOLS_DIR/mongo-data)"
+  nohup "$venv/bin/secantusd-py" --host "$MONGO_HOST" --port "$MONGO_PORT" \
+    --storage-path "$TOOLS_DIR/mongo-data" >"$TOOLS_DIR/secantus.log" 2>&1 &
+  wait_for MongoDB "$MONGO_HOST" "$MONGO_PORT" 60
+}
+
+ensure_postgres
+ensure_mongodb
+log "PostgreSQL and MongoDB answer"

@@ -1,0 +1,54 @@
+// Opens the router's GraphQL playground in headless Chromium with every host but 127.0.0.1
+// unresolvable, runs a query from the editor and prints the result pane as JSON.
+// Fails (exit 1) on a page error, a failed request, or any request that leaves 127.0.0.1.
+//
+//   node playground.mjs <graphql url> <query>
+import { chromium } from "playwright-core";
+
+const [url, query] = process.argv.slice(2);
+if (!url || !query) {
+  console.error("usage: node playground.mjs <graphql url> <query>");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+  ],
+});
+const problems = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("request", (r) => {
+    const host = new URL(r.url()).hostname;
+    if (host !== "127.0.0.1") problems.push(`request to ${r.url()}`);
+  });
+  page.on("requestfailed", (r) => problems.push(`failed request ${r.url()}: ${r.failure()?.errorText}`));
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+
+  await page.goto(url, { waitUntil: "networkidle" });
+  await page.waitForSelector(".graphiql-container", { timeout: 15000 });
+  await page.evaluate((q) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(q), query);
+  await page.click(".graphiql-execute-button");
+  await page.waitForFunction(
+    () => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue().includes('"data"'),
+    null,
+    { timeout: 15000 },
+  );
+  const result = await page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
+  if (process.env.PLAYGROUND_SCREENSHOT) await page.screenshot({ path: process.env.PLAYGROUND_SCREENSHOT });
+  if (problems.length > 0) {
+    console.error(problems.join("\n"));
+    process.exit(1);
+  }
+  console.log(JSON.stringify(JSON.parse(result)));
+} finally {
+  await browser.close();
+}
