@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests drive besides the platform itself, idempotently:
+# Debian's Chromium (the playground test opens the GraphQL playground in it) and the npm
+# packages in tests/browser (playwright-core, which drives Chromium without downloading a
+# browser of its own).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[ensure-test-tools] %s\n' "$*" >&2; }
+
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  log "installing Node.js"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+# Reinstall only when the lock file changed since the last install.
+stamp=tests/browser/node_modules/.installed-lock
+if ! cmp -s tests/browser/package-lock.json "$stamp" 2>/dev/null; then
+  log "installing tests/browser npm packages"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/browser/package-lock.json "$stamp"
+fi
