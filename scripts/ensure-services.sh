@@ -8,8 +8,14 @@
 set -euo pipefail
 
 TOOLS_DIR="${EMPORIUM_TOOLS_DIR:-/var/tmp/emporium-tools}"
-MONGO_HOST="${EMPORIUM_MONGO_HOST:-127.0.0.1}"
-MONGO_PORT="${EMPORIUM_MONGO_PORT:-27017}"
+# Host and port of EMPORIUM_MONGODB_URL (mongodb://[user@]host[:port]/...), default 127.0.0.1:27017.
+mongo_authority="${EMPORIUM_MONGODB_URL:-mongodb://127.0.0.1:27017/}"
+mongo_authority="${mongo_authority#mongodb://}"
+mongo_authority="${mongo_authority%%[/?]*}"
+mongo_authority="${mongo_authority##*@}"
+MONGO_HOST="${mongo_authority%%:*}"
+MONGO_PORT="27017"
+[ "$mongo_authority" != "$MONGO_HOST" ] && MONGO_PORT="${mongo_authority##*:}"
 SECANTUS_VERSION="0.7.0b3"
 
 log() { printf '[ensure-services] %s\n' "$*" >&2; }
@@ -37,6 +43,10 @@ ensure_postgres() {
 
 ensure_mongodb() {
   answers "$MONGO_HOST" "$MONGO_PORT" && return 0
+  case "$MONGO_HOST" in
+    127.0.0.1 | localhost) ;;
+    *) log "MongoDB does not answer at $MONGO_HOST:$MONGO_PORT (EMPORIUM_MONGODB_URL), and it is not local"; return 1 ;;
+  esac
   local venv="$TOOLS_DIR/secantus-venv"
   if [ ! -x "$venv/bin/secantusd-py" ]; then
     log "installing the MongoDB stand-in SecantusDB==$SECANTUS_VERSION into $venv"

@@ -16,6 +16,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Platform {
     child: Child,
     pub router: String,
+    pub database_url: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
     _postgres: TestPostgres,
@@ -78,6 +79,7 @@ impl Platform {
         let platform = Self {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
+            database_url: postgres.url(),
             data_dir,
             http: reqwest::Client::new(),
             _postgres: postgres,
@@ -106,6 +108,25 @@ impl Platform {
             "the platform did not start within 90 s; its log:\n{}",
             self.log()
         );
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; `None` if it is still running after
+    /// `patience` (a hang, not a slow shutdown: graceful shutdown takes well under a second).
+    pub fn terminate(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM delivered");
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     pub fn log(&self) -> String {

@@ -6,4 +6,5 @@ mod catalog;
 mod deployment;
 mod helpers;
 mod limits;
+mod operations;
 mod playground;

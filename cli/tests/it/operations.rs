@@ -1,0 +1,71 @@
+//! Running the platform: admin accounts from the command line, graceful shutdown.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn create_admin(platform: &Platform, email: &str, password: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_emporium"))
+        .args(["create-admin", "--email", email, "--name", "Ops"])
+        .env("EMPORIUM_DATABASE_URL", &platform.database_url)
+        .env("EMPORIUM_NEW_ADMIN_PASSWORD", password)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("emporium create-admin runs")
+}
+
+#[tokio::test]
+async fn create_admin_is_idempotent_and_promotes_existing_accounts_keeping_their_password() {
+    let platform = Platform::start().await;
+    let new_admin = unique_email();
+    let customer_email = unique_email();
+    platform.register(&customer_email, "Soon Admin").await;
+
+    let first = create_admin(&platform, &new_admin, "ops-password-1");
+    let again = create_admin(&platform, &new_admin, "ops-password-1");
+    let promoted = create_admin(&platform, &customer_email, "ignored-password");
+
+    for output in [&first, &again, &promoted] {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let login = platform.login(&new_admin, "ops-password-1").await;
+    assert_eq!(login["user"]["role"], json!("ADMIN"), "{login}");
+    let customer_login = platform.login(&customer_email, PASSWORD).await;
+    assert_eq!(
+        customer_login["user"]["role"],
+        json!("ADMIN"),
+        "{customer_login}"
+    );
+    assert_eq!(
+        user_error_codes(&platform.login(&customer_email, "ignored-password").await),
+        ["INVALID_CREDENTIALS"]
+    );
+}
+
+#[tokio::test]
+async fn create_admin_refuses_a_weak_password() {
+    let platform = Platform::start().await;
+    let output = create_admin(&platform, &unique_email(), "short");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("password"));
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_whole_platform_cleanly() {
+    let mut platform = Platform::start().await;
+    let status = platform.terminate(Duration::from_secs(30));
+    let status =
+        status.unwrap_or_else(|| panic!("still running 30 s after SIGTERM:\n{}", platform.log()));
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        platform.log()
+    );
+}
