@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod money;

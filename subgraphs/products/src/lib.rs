@@ -7,6 +7,7 @@
 //! - `seed`: the demo catalog.
 
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod seed;
 pub mod store;

@@ -8,6 +8,7 @@
 //! Besides `/graphql` the service serves its public signing keys at `/.well-known/jwks.json`.
 
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod store;
 

@@ -5,15 +5,17 @@
 //! added. Prices are integer minor units, never floats. The database enforces SKU uniqueness.
 
 use chrono::{DateTime, Utc};
+use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
 use emporium_kernel::money::{Currency, Money};
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{ClientSession, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, ProductPatch};
+use crate::events;
 
 pub const COLLECTION: &str = "products";
 
@@ -25,6 +27,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Mongo(#[from] mongodb::error::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,14 +145,26 @@ pub struct Page {
 
 #[derive(Clone)]
 pub struct ProductStore {
+    db: Database,
     products: Collection<ProductDoc>,
 }
+
+/// How many products one seeding transaction inserts.
+const SEED_BATCH: usize = 500;
 
 impl ProductStore {
     pub fn new(db: &Database) -> Self {
         Self {
+            db: db.clone(),
             products: db.collection(COLLECTION),
         }
+    }
+
+    /// A session with a transaction started: a write and its events commit together.
+    async fn transaction(&self) -> Result<ClientSession, StoreError> {
+        let mut session = self.db.client().start_session().await?;
+        session.start_transaction().await?;
+        Ok(session)
     }
 
     /// Creates the indexes the queries need; idempotent.
@@ -174,16 +190,26 @@ impl ProductStore {
         Ok(())
     }
 
-    pub async fn insert(&self, product: &NewProduct) -> Result<Product, StoreError> {
-        let doc = new_doc(product, bson::DateTime::now());
-        self.products.insert_one(&doc).await.map_err(|e| {
-            if is_duplicate_key(&e) {
-                StoreError::SkuTaken
-            } else {
-                StoreError::Mongo(e)
-            }
-        })?;
-        doc.try_into()
+    /// Adds a product and its `product.created` event in one transaction.
+    pub async fn insert(&self, new_product: &NewProduct) -> Result<Product, StoreError> {
+        let doc = new_doc(new_product, bson::DateTime::now());
+        let mut session = self.transaction().await?;
+        self.products
+            .insert_one(&doc)
+            .session(&mut session)
+            .await
+            .map_err(|e| {
+                if is_duplicate_key(&e) {
+                    StoreError::SkuTaken
+                } else {
+                    StoreError::Mongo(e)
+                }
+            })?;
+        let product = Product::try_from(doc)?;
+        let event = events::product_created(&product, new_product.initial_stock);
+        outbox::enqueue(&self.db, &mut session, events::EVENT_SOURCE, event).await?;
+        session.commit_transaction().await?;
+        Ok(product)
     }
 
     /// Inserts products whose SKU is not in the catalog yet and leaves existing ones alone, so
@@ -197,21 +223,37 @@ impl ProductStore {
             .filter_map(|sku| sku.as_str().map(str::to_owned))
             .collect();
         let now = bson::DateTime::now();
-        let missing: Vec<ProductDoc> = products
+        let missing: Vec<&NewProduct> = products
             .iter()
             .filter(|p| !existing.contains(&p.sku))
-            .map(|p| new_doc(p, now))
             .collect();
-        if missing.is_empty() {
-            return Ok(0);
+        let mut inserted = 0;
+        for batch in missing.chunks(SEED_BATCH) {
+            let docs: Vec<ProductDoc> = batch.iter().map(|p| new_doc(p, now)).collect();
+            let created = docs
+                .iter()
+                .zip(batch)
+                .map(|(doc, new_product)| {
+                    Ok(events::product_created(
+                        &Product::try_from(doc.clone())?,
+                        new_product.initial_stock,
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut session = self.transaction().await?;
+            let result = self.products.insert_many(&docs).session(&mut session).await;
+            match result {
+                Ok(_) => {}
+                // A concurrent seeder inserted some of these SKUs first: leave the rest to it.
+                Err(e) if is_duplicate_key(&e) => return Ok(inserted),
+                Err(e) => return Err(e.into()),
+            }
+            outbox::enqueue_first_events(&self.db, &mut session, events::EVENT_SOURCE, created)
+                .await?;
+            session.commit_transaction().await?;
+            inserted += docs.len() as u64;
         }
-        match self.products.insert_many(&missing).ordered(false).await {
-            Ok(result) => Ok(result.inserted_ids.len() as u64),
-            // A concurrent seeder inserted some of the same SKUs first: that is the outcome we
-            // want, and the unique index kept the catalog consistent.
-            Err(e) if is_duplicate_key(&e) => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        Ok(inserted)
     }
 
     pub async fn find_by_id(&self, id: &str) -> Result<Option<Product>, StoreError> {
@@ -290,12 +332,26 @@ impl ProductStore {
         if let Some(image_url) = &patch.image_url {
             set.insert("image_url", image_url.clone());
         }
-        self.products
+        let mut session = self.transaction().await?;
+        let updated = self
+            .products
             .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
             .return_document(ReturnDocument::After)
+            .session(&mut session)
             .await?
             .map(Product::try_from)
-            .transpose()
+            .transpose()?;
+        if let Some(product) = &updated {
+            outbox::enqueue(
+                &self.db,
+                &mut session,
+                events::EVENT_SOURCE,
+                events::product_updated(product),
+            )
+            .await?;
+        }
+        session.commit_transaction().await?;
+        Ok(updated)
     }
 
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {

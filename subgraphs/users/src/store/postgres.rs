@@ -9,8 +9,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use emporium_kernel::events::outbox::postgres as outbox;
+
 use crate::domain::account::User;
 use crate::domain::lockout::{LOCKOUT_MINUTES, MAX_FAILED_LOGINS};
+use crate::events::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,6 +74,7 @@ impl UserStore {
         &self.pool
     }
 
+    /// Opens an account and records `user.registered` in the same transaction.
     pub async fn insert_user(
         &self,
         email: &Email,
@@ -78,6 +82,7 @@ impl UserStore {
         password_hash: &str,
         role: Role,
     ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
         ))
@@ -86,7 +91,7 @@ impl UserStore {
         .bind(name)
         .bind(password_hash)
         .bind(role.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
             if is_unique_violation(&e, "users_email_key") {
@@ -95,7 +100,10 @@ impl UserStore {
                 StoreError::Database(e)
             }
         })?;
-        user_from_row(&row)
+        let user = user_from_row(&row)?;
+        outbox::enqueue(&mut tx, EVENT_SOURCE, crate::events::user_registered(&user)).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Makes the account with `email` an admin, creating it with `password_hash` if it does not
@@ -106,6 +114,7 @@ impl UserStore {
         name: &str,
         password_hash: &str,
     ) -> Result<(User, bool), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
              ON CONFLICT (email) DO UPDATE SET role = 'ADMIN', updated_at = now()
@@ -115,9 +124,15 @@ impl UserStore {
         .bind(email.as_str())
         .bind(name)
         .bind(password_hash)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok((user_from_row(&row)?, row.try_get("inserted")?))
+        let user = user_from_row(&row)?;
+        let inserted: bool = row.try_get("inserted")?;
+        if inserted {
+            outbox::enqueue(&mut tx, EVENT_SOURCE, crate::events::user_registered(&user)).await?;
+        }
+        tx.commit().await?;
+        Ok((user, inserted))
     }
 
     pub async fn find_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {

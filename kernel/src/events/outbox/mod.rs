@@ -1,0 +1,112 @@
+//! Transactional outboxes and their relay.
+//!
+//! A producer writes its state change and its events in one transaction of its own store
+//! ([`postgres::enqueue`], [`mongo::enqueue`]); the relay ([`run_relay`]) later publishes what
+//! is unpublished, with publisher confirms, and marks entries published only after the broker
+//! confirmed them. A broker that is down delays events; it never loses them. A crash between
+//! the confirm and the mark publishes an entry twice, which consumers absorb (their inbox).
+//!
+//! Several replicas may run a relay over one outbox: a lease (a Postgres advisory lock, a
+//! MongoDB lock document) lets one publish at a time, which also keeps each aggregate's
+//! events in order.
+
+pub mod mongo;
+pub mod postgres;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{PublishError, Publisher};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox store: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("outbox store: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("a stored event is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayPass {
+    /// This relay holds the lease and published this many entries.
+    Published(usize),
+    /// Another relay holds the lease.
+    NotLeader,
+}
+
+/// The backlog of an outbox, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    pub entries: u64,
+    pub oldest_age_secs: f64,
+}
+
+/// An outbox a relay can drain.
+pub trait Outbox: Send + Sync {
+    /// Publishes up to `limit` unpublished entries in order, if this relay holds the lease.
+    fn relay_batch<P: Publisher>(
+        &self,
+        publisher: &P,
+        limit: usize,
+    ) -> impl Future<Output = Result<RelayPass, OutboxError>> + Send;
+
+    fn backlog(&self) -> impl Future<Output = Result<Backlog, OutboxError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    pub batch_size: usize,
+    /// How long an idle relay waits before looking again. Bounds the delay an event sees.
+    pub poll_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            poll_interval: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Publishes the outbox until `shutdown`, then makes one last pass so a clean stop leaves
+/// nothing behind that could have gone out.
+pub async fn run_relay<O: Outbox, P: Publisher>(
+    outbox: O,
+    publisher: P,
+    settings: RelaySettings,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = settings.poll_interval;
+    loop {
+        let pause = match outbox.relay_batch(&publisher, settings.batch_size).await {
+            Ok(RelayPass::Published(n)) if n == settings.batch_size => Duration::ZERO,
+            Ok(_) => {
+                backoff = settings.poll_interval;
+                settings.poll_interval
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "outbox relay pass failed");
+                let pause = backoff;
+                backoff = (backoff * 2).min(settings.max_backoff);
+                pause
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+    if let Err(err) = outbox.relay_batch(&publisher, settings.batch_size).await {
+        tracing::warn!(error = %err, "final outbox flush failed; the entries stay for the next start");
+    }
+}

@@ -1,0 +1,137 @@
+//! The outbox of a Postgres-backed service: `outbox` and `outbox_sequences` tables in the
+//! service's own database (see [`OUTBOX_TABLES_SQL`]).
+
+use chrono::Utc;
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::{Backlog, Outbox, OutboxError, RelayPass};
+use crate::events::{Envelope, EventDraft, Publisher};
+
+/// The tables, for a service's migrations.
+pub const OUTBOX_TABLES_SQL: &str = include_str!("outbox.sql");
+
+/// Writes `draft` into the outbox inside the caller's transaction, numbering it after the
+/// aggregate's previous event. The row lock on the aggregate's sequence row orders concurrent
+/// writers of one aggregate.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    source: &str,
+    draft: EventDraft,
+) -> Result<Envelope, sqlx::Error> {
+    let sequence: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox_sequences (subject, last_sequence) VALUES ($1, 1)
+         ON CONFLICT (subject) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
+         RETURNING last_sequence",
+    )
+    .bind(&draft.subject)
+    .fetch_one(&mut *conn)
+    .await?;
+    let envelope = draft.into_envelope(source, sequence, Utc::now());
+    let json = serde_json::to_value(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("INSERT INTO outbox (id, event_type, subject, envelope) VALUES ($1, $2, $3, $4)")
+        .bind(envelope.id)
+        .bind(&envelope.event_type)
+        .bind(&envelope.subject)
+        .bind(json)
+        .execute(&mut *conn)
+        .await?;
+    Ok(envelope)
+}
+
+/// The relay side of a Postgres outbox.
+#[derive(Clone)]
+pub struct PgOutbox {
+    pool: PgPool,
+    lease_key: i64,
+}
+
+impl PgOutbox {
+    /// `name` identifies the outbox (the service); relays of one name take turns.
+    pub fn new(pool: PgPool, name: &str) -> Self {
+        Self {
+            pool,
+            lease_key: lease_key(name),
+        }
+    }
+}
+
+/// A stable advisory-lock key per outbox name (FNV-1a; `DefaultHasher` is not stable across builds).
+fn lease_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("emporium-outbox:{name}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl Outbox for PgOutbox {
+    async fn relay_batch<P: Publisher>(
+        &self,
+        publisher: &P,
+        limit: usize,
+    ) -> Result<RelayPass, OutboxError> {
+        let mut tx = self.pool.begin().await?;
+        // Held until this transaction ends: one relay publishes at a time, in position order.
+        let is_leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(self.lease_key)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !is_leader {
+            return Ok(RelayPass::NotLeader);
+        }
+        let rows = sqlx::query("SELECT position, envelope FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1")
+            .bind(limit as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut published = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in rows {
+            let position: i64 = row.try_get("position")?;
+            let json: serde_json::Value = row.try_get("envelope")?;
+            let envelope: Envelope = serde_json::from_value(json)
+                .map_err(|e| OutboxError::Corrupt(format!("outbox position {position}: {e}")))?;
+            match publisher.publish(&envelope).await {
+                Ok(()) => published.push(position),
+                // Stop at the first failure: later entries of the same aggregate must not overtake it.
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        if !published.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = now() WHERE position = ANY($1)")
+                .bind(&published)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        match failure {
+            Some(err) => Err(err.into()),
+            None => Ok(RelayPass::Published(published.len())),
+        }
+    }
+
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        let row = sqlx::query(
+            "SELECT count(*) AS entries, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+             FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Backlog {
+            entries: row.try_get::<i64, _>("entries")? as u64,
+            oldest_age_secs: row.try_get("oldest")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lease_keys_are_stable_and_distinct() {
+        assert_eq!(super::lease_key("users"), super::lease_key("users"));
+        assert_ne!(super::lease_key("users"), super::lease_key("orders"));
+    }
+}
