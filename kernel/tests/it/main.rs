@@ -1,0 +1,3 @@
+//! Integration tests of the kernel against the real Postgres, MongoDB and RabbitMQ.
+
+mod outbox;

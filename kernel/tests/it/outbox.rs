@@ -1,0 +1,299 @@
+//! Transactional outboxes and their relay, against the real Postgres and MongoDB.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use emporium_kernel::events::outbox::mongo::{self as mongo_outbox, MongoOutbox};
+use emporium_kernel::events::outbox::postgres::{self as pg_outbox, PgOutbox, OUTBOX_TABLES_SQL};
+use emporium_kernel::events::outbox::{Outbox, RelayPass};
+use emporium_kernel::events::{Envelope, EventDraft, PublishError, Publisher};
+use emporium_kernel::testing::{TestMongo, TestPostgres};
+use serde_json::json;
+use sqlx::PgPool;
+
+/// Records what it is asked to publish; fails the publishes whose number is in `fail_at`.
+#[derive(Clone, Default)]
+struct RecordingPublisher {
+    published: Arc<Mutex<Vec<Envelope>>>,
+    attempts: Arc<Mutex<usize>>,
+    fail_at: Vec<usize>,
+}
+
+impl RecordingPublisher {
+    fn failing_at(fail_at: Vec<usize>) -> Self {
+        Self {
+            fail_at,
+            ..Self::default()
+        }
+    }
+
+    fn published(&self) -> Vec<Envelope> {
+        self.published.lock().expect("lock").clone()
+    }
+}
+
+impl Publisher for RecordingPublisher {
+    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
+        let attempt = {
+            let mut attempts = self.attempts.lock().expect("lock");
+            *attempts += 1;
+            *attempts
+        };
+        // Give a concurrent relay every chance to interleave.
+        tokio::task::yield_now().await;
+        if self.fail_at.contains(&attempt) {
+            return Err(PublishError::Unavailable("broker down (test)".to_owned()));
+        }
+        self.published.lock().expect("lock").push(envelope.clone());
+        Ok(())
+    }
+}
+
+async fn outbox_database() -> (TestPostgres, PgPool) {
+    let db = TestPostgres::create().await;
+    let pool = PgPool::connect(&db.url()).await.expect("connect");
+    sqlx::raw_sql(OUTBOX_TABLES_SQL)
+        .execute(&pool)
+        .await
+        .expect("outbox tables");
+    sqlx::query("CREATE TABLE widgets (id int PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .expect("widgets");
+    (db, pool)
+}
+
+fn draft(subject: &str, n: usize) -> EventDraft {
+    EventDraft::new("widget.changed", subject, json!({ "n": n }))
+}
+
+async fn drain<O: Outbox, P: Publisher>(outbox: &O, publisher: &P) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outbox.backlog().await.expect("backlog").entries > 0 {
+        assert!(Instant::now() < deadline, "the outbox did not drain");
+        let _ = outbox.relay_batch(publisher, 50).await;
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_change_and_its_event_commit_or_roll_back_together() {
+    let (_db, pool) = outbox_database().await;
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("INSERT INTO widgets VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    pg_outbox::enqueue(&mut tx, "/test", draft("w-1", 1))
+        .await
+        .expect("enqueue");
+    tx.rollback().await.expect("rollback");
+    let after_rollback: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("INSERT INTO widgets VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    let envelope = pg_outbox::enqueue(&mut tx, "/test", draft("w-1", 1))
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let after_commit: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+
+    assert_eq!(after_rollback, 0);
+    assert_eq!(after_commit, 1);
+    assert_eq!(
+        envelope.sequence, "1",
+        "the rolled-back event used no sequence number"
+    );
+}
+
+#[tokio::test]
+async fn sequences_increase_per_aggregate() {
+    let (_db, pool) = outbox_database().await;
+    let mut sequences = Vec::new();
+    for subject in ["a", "a", "b", "a"] {
+        let mut conn = pool.acquire().await.expect("conn");
+        sequences.push(
+            pg_outbox::enqueue(&mut conn, "/test", draft(subject, 0))
+                .await
+                .expect("enqueue")
+                .sequence,
+        );
+    }
+    assert_eq!(sequences, ["1", "2", "1", "3"]);
+}
+
+#[tokio::test]
+async fn two_relays_on_one_postgres_outbox_publish_each_entry_once_in_order() {
+    let (_db, pool) = outbox_database().await;
+    for n in 0..300 {
+        let mut conn = pool.acquire().await.expect("conn");
+        pg_outbox::enqueue(&mut conn, "/test", draft(&format!("w-{}", n % 7), n))
+            .await
+            .expect("enqueue");
+    }
+    let publisher = RecordingPublisher::default();
+    let (a, b) = (
+        PgOutbox::new(pool.clone(), "test"),
+        PgOutbox::new(pool.clone(), "test"),
+    );
+
+    let (passes_a, passes_b) = tokio::join!(
+        relay_until_empty(&a, &publisher),
+        relay_until_empty(&b, &publisher)
+    );
+
+    let published = publisher.published();
+    assert_eq!(
+        published.len(),
+        300,
+        "each entry once (relay passes: {passes_a:?} / {passes_b:?})"
+    );
+    assert_in_order_per_subject(&published);
+}
+
+async fn relay_until_empty<O: Outbox, P: Publisher>(outbox: &O, publisher: &P) -> (usize, usize) {
+    let (mut led, mut waited) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outbox.backlog().await.expect("backlog").entries > 0 && Instant::now() < deadline {
+        match outbox.relay_batch(publisher, 20).await.expect("pass") {
+            RelayPass::Published(_) => led += 1,
+            RelayPass::NotLeader => waited += 1,
+        }
+    }
+    (led, waited)
+}
+
+fn assert_in_order_per_subject(published: &[Envelope]) {
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    for envelope in published {
+        let previous = last
+            .insert(&envelope.subject, envelope.sequence_number())
+            .unwrap_or(0);
+        assert_eq!(
+            envelope.sequence_number(),
+            previous + 1,
+            "{} out of order",
+            envelope.subject
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_publish_stops_the_pass_and_the_rest_follow_in_order() {
+    let (_db, pool) = outbox_database().await;
+    for n in 0..5 {
+        let mut conn = pool.acquire().await.expect("conn");
+        pg_outbox::enqueue(&mut conn, "/test", draft("w", n))
+            .await
+            .expect("enqueue");
+    }
+    let outbox = PgOutbox::new(pool.clone(), "test");
+    let publisher = RecordingPublisher::failing_at(vec![3]);
+
+    let first = outbox.relay_batch(&publisher, 10).await;
+    let backlog = outbox.backlog().await.expect("backlog");
+    drain(&outbox, &publisher).await;
+
+    assert!(first.is_err(), "the pass reports the broker failure");
+    assert_eq!(
+        backlog.entries, 3,
+        "the two confirmed entries are marked, the rest stay"
+    );
+    assert_eq!(publisher.published().len(), 5);
+    assert_in_order_per_subject(&publisher.published());
+}
+
+async fn mongo_database() -> (TestMongo, mongodb::Database) {
+    let test = TestMongo::create();
+    let client = mongodb::Client::with_uri_str(test.server_url())
+        .await
+        .expect("mongo");
+    let db = client.database(test.name());
+    (test, db)
+}
+
+#[tokio::test]
+async fn a_mongo_change_and_its_event_commit_or_abort_together() {
+    let (_test, db) = mongo_database().await;
+    let widgets = db.collection::<mongodb::bson::Document>("widgets");
+    let outbox = MongoOutbox::new(db.clone());
+    outbox.ensure_indexes().await.expect("indexes");
+
+    let mut session = db.client().start_session().await.expect("session");
+    session.start_transaction().await.expect("start");
+    widgets
+        .insert_one(mongodb::bson::doc! { "_id": 1 })
+        .session(&mut session)
+        .await
+        .expect("insert");
+    mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", 1))
+        .await
+        .expect("enqueue");
+    session.abort_transaction().await.expect("abort");
+    let after_abort = outbox.backlog().await.expect("backlog").entries;
+
+    session.start_transaction().await.expect("start");
+    widgets
+        .insert_one(mongodb::bson::doc! { "_id": 1 })
+        .session(&mut session)
+        .await
+        .expect("insert");
+    mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", 1))
+        .await
+        .expect("enqueue");
+    session.commit_transaction().await.expect("commit");
+    let after_commit = outbox.backlog().await.expect("backlog").entries;
+
+    assert_eq!(after_abort, 0);
+    assert_eq!(
+        widgets
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(after_commit, 1);
+}
+
+#[tokio::test]
+async fn two_relays_on_one_mongo_outbox_publish_each_entry_once_in_order() {
+    let (_test, db) = mongo_database().await;
+    let drafts: Vec<EventDraft> = (0..100).map(|n| draft(&format!("new-{n}"), n)).collect();
+    let mut session = db.client().start_session().await.expect("session");
+    session.start_transaction().await.expect("start");
+    mongo_outbox::enqueue_first_events(&db, &mut session, "/test", drafts)
+        .await
+        .expect("bulk enqueue");
+    for n in 0..50 {
+        mongo_outbox::enqueue(
+            &db,
+            &mut session,
+            "/test",
+            draft(&format!("w-{}", n % 5), n),
+        )
+        .await
+        .expect("enqueue");
+    }
+    session.commit_transaction().await.expect("commit");
+    let publisher = RecordingPublisher::default();
+    let (a, b) = (MongoOutbox::new(db.clone()), MongoOutbox::new(db.clone()));
+
+    tokio::join!(
+        relay_until_empty(&a, &publisher),
+        relay_until_empty(&b, &publisher)
+    );
+
+    let published = publisher.published();
+    assert_eq!(published.len(), 150, "each entry once");
+    assert_in_order_per_subject(&published);
+}
