@@ -2,7 +2,7 @@
 # Makes sure the stores Emporium needs answer on this machine, starting (and, for the MongoDB
 # stand-in, installing) what does not. Idempotent: a service that answers is left alone.
 #
-# PostgreSQL comes with the machine; MongoDB does not exist as a package here, so the
+# PostgreSQL and RabbitMQ come with the machine; MongoDB does not exist as a package here, so the
 # wire-compatible SecantusDB server (PyPI, pinned) stands in for it, in a venv under
 # $EMPORIUM_TOOLS_DIR. docker-compose.yml runs a real MongoDB instead.
 set -euo pipefail
@@ -61,6 +61,22 @@ ensure_mongodb() {
   wait_for MongoDB "$MONGO_HOST" "$MONGO_PORT" 60
 }
 
+ensure_rabbitmq() {
+  answers 127.0.0.1 5672 && return 0
+  log "starting RabbitMQ"
+  rabbitmq-server -detached
+  wait_for RabbitMQ 127.0.0.1 5672 90
+  # The port opens before the broker accepts work; wait until it reports itself running.
+  local i
+  for ((i = 0; i < 60; i++)); do
+    rabbitmqctl -q await_startup >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  log "RabbitMQ did not finish starting"
+  return 1
+}
+
 ensure_postgres
 ensure_mongodb
-log "PostgreSQL and MongoDB answer"
+ensure_rabbitmq
+log "PostgreSQL, MongoDB and RabbitMQ answer"

@@ -24,6 +24,8 @@ pub struct Settings {
     pub database_url: String,
     pub mongodb_url: String,
     pub mongodb_database: String,
+    /// RabbitMQ, with the vhost: `amqp://user:pass@host:5672/%2f`. A secret (it holds the password).
+    pub amqp_url: SecretString,
     /// Generated files: the signing key when none is given, the router's config, its JWKS copy.
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
@@ -87,6 +89,10 @@ impl Settings {
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium".to_owned()),
             mongodb_url: var("EMPORIUM_MONGODB_URL")
                 .unwrap_or_else(|| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned()),
+            amqp_url: SecretString::from(
+                var("EMPORIUM_AMQP_URL")
+                    .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()),
+            ),
             mongodb_database: var("EMPORIUM_MONGODB_DATABASE")
                 .unwrap_or_else(|| "emporium".to_owned()),
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")

@@ -42,6 +42,11 @@ enum Command {
         #[arg(long, default_value = "Admin")]
         name: String,
     },
+    /// Inspect and redrive dead letters (messages a consumer gave up on).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Compose the supergraph from the subgraphs' schemas and write it (or check it is current).
     Compose {
         #[arg(long, default_value = "schema.graphql")]
@@ -49,6 +54,27 @@ enum Command {
         /// Fail instead of writing when the file differs from the composition.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// How many dead letters each named consumer queue has (e.g. `search.indexer`).
+    List {
+        #[arg(required = true)]
+        queues: Vec<String>,
+    },
+    /// Print up to `limit` dead letters of a queue as JSON lines, leaving them in place.
+    Show {
+        queue: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Move up to `limit` dead letters back into their queue (only that queue) to be consumed again.
+    Redrive {
+        queue: String,
+        #[arg(long, default_value_t = usize::MAX)]
+        limit: usize,
     },
 }
 
@@ -81,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             service: Service::Router,
         } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
+        Command::Dlq { action } => runtime()?.block_on(dlq_command(&settings, action)),
         Command::Serve { service } => runtime()?.block_on(serve(settings, service)),
         Command::Migrate => runtime()?.block_on(async {
             services::postgres(&settings).await?;
@@ -113,6 +140,47 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+async fn dlq_command(settings: &Settings, action: DlqAction) -> anyhow::Result<()> {
+    use emporium_kernel::events::dlq;
+    use secrecy::ExposeSecret;
+    let settings =
+        emporium_kernel::events::broker::BrokerSettings::new(settings.amqp_url.expose_secret());
+    let broker = emporium_kernel::events::broker::Broker::connect(settings)
+        .await
+        .context("connecting to RabbitMQ")?;
+    match action {
+        DlqAction::List { queues } => {
+            for (queue, depth) in dlq::list(&broker, &queues).await? {
+                match depth {
+                    Some(depth) => println!("{queue}\t{depth}"),
+                    None => println!("{queue}\t(no dead-letter queue: the consumer never ran)"),
+                }
+            }
+        }
+        DlqAction::Show { queue, limit } => {
+            for dead_letter in dlq::show(&broker, &queue, limit).await? {
+                let body = match dead_letter.body {
+                    dlq::DeadLetterBody::Envelope(envelope) => serde_json::to_value(*envelope)?,
+                    dlq::DeadLetterBody::Raw(text) => serde_json::Value::String(text),
+                };
+                let line = serde_json::json!({
+                    "reason": dead_letter.reason,
+                    "attempts": dead_letter.attempts,
+                    "type": dead_letter.original_routing_key,
+                    "message": body,
+                });
+                println!("{line}");
+            }
+        }
+        DlqAction::Redrive { queue, limit } => {
+            let moved = dlq::redrive(&broker, &queue, limit).await?;
+            println!("moved {moved} dead letters back into {queue}");
+        }
+    }
+    broker.close().await;
+    Ok(())
 }
 
 fn compose_command(out: &std::path::Path, check: bool) -> anyhow::Result<()> {
@@ -194,9 +262,10 @@ async fn start_subgraphs(
     users: std::net::TcpListener,
     products: std::net::TcpListener,
     shutdown: CancellationToken,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>> {
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let pool = services::postgres(settings).await?;
     let db = services::mongodb(settings).await?;
+    let broker = services::broker(settings);
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -205,20 +274,22 @@ async fn start_subgraphs(
         .await?;
     }
     let verifier = emporium_kernel::auth::TokenVerifier::from_jwks(&keyring.jwks())?;
-    let users = services::start_users(
+    let mut tasks = services::start_users(
         settings,
         pool,
         keyring,
+        &broker,
         tokio::net::TcpListener::from_std(users)?,
         shutdown.clone(),
     )?;
-    let products = services::start_products(
+    tasks.extend(services::start_products(
         db,
         verifier,
+        &broker,
         tokio::net::TcpListener::from_std(products)?,
         shutdown,
-    );
-    Ok(vec![users, products])
+    ));
+    Ok(tasks)
 }
 
 /// The router alone, reaching the subgraphs and the JWKS over the network (containers).
@@ -235,34 +306,36 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let server = match service {
+    let tasks = match service {
         Service::Router => unreachable!("the router runs outside a tokio runtime"),
         Service::Users => {
             let pool = services::postgres(&settings).await?;
+            let broker = services::broker(&settings);
             services::ensure_admin_from_settings(&settings, &pool).await?;
             let keyring = services::keyring(&settings)?;
+            let listener = services::bind(settings.users_addr()).await?;
             services::start_users(
                 &settings,
                 pool,
                 keyring,
-                services::bind(settings.users_addr()).await?,
+                &broker,
+                listener,
                 shutdown.clone(),
             )?
         }
         Service::Products => {
             let db = services::mongodb(&settings).await?;
+            let broker = services::broker(&settings);
             let verifier =
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
-            services::start_products(
-                db,
-                verifier,
-                services::bind(settings.products_addr()).await?,
-                shutdown.clone(),
-            )
+            let listener = services::bind(settings.products_addr()).await?;
+            services::start_products(db, verifier, &broker, listener, shutdown.clone())
         }
     };
     services::shutdown_signal().await;
     shutdown.cancel();
-    server.await.context("server task")?.context("server")?;
+    for task in tasks {
+        task.await.context("a service task panicked")?;
+    }
     Ok(())
 }

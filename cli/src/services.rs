@@ -6,11 +6,17 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use emporium_kernel::auth::{Keyring, SigningKey, TokenVerifier};
+use emporium_kernel::http::ReadinessCheck;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::outbox::mongo::MongoOutbox;
+use emporium_kernel::events::outbox::postgres::PgOutbox;
+use emporium_kernel::events::outbox::{run_relay, RelaySettings};
 
 use crate::config::{read_pem, Settings};
 
@@ -142,33 +148,68 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {addr}"))
 }
 
-/// Starts the users subgraph on `listener`.
+/// A readiness check that the broker connection is up.
+pub fn broker_check(broker: &Broker) -> (&'static str, ReadinessCheck) {
+    let broker = broker.clone();
+    let check: ReadinessCheck = std::sync::Arc::new(move || {
+        let is_connected = broker.is_connected();
+        Box::pin(async move {
+            if is_connected {
+                Ok(())
+            } else {
+                Err("not connected".to_owned())
+            }
+        })
+    });
+    ("rabbitmq", check)
+}
+
+/// Serves `app` on `listener` until `shutdown`, logging a failure instead of returning it.
+fn spawn_server(
+    service: &'static str,
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    log_listening(service, &listener);
+    tokio::spawn(async move {
+        if let Err(err) = emporium_kernel::http::serve(listener, app, shutdown).await {
+            tracing::error!(service, error = %err, "the server failed");
+        }
+    })
+}
+
+/// Starts the users subgraph on `listener`, with its outbox relay.
 pub fn start_users(
     settings: &Settings,
     pool: PgPool,
     keyring: Keyring,
+    broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
-    let state = emporium_users::UsersState::new(pool, keyring, settings.users_settings());
-    let app = emporium_users::router(state)?;
-    log_listening("users", &listener);
-    Ok(tokio::spawn(emporium_kernel::http::serve(
-        listener, app, shutdown,
-    )))
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let state = emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings());
+    let app = emporium_users::router(state, vec![broker_check(broker)])?;
+    Ok(vec![
+        spawn_server("users", listener, app, shutdown.clone()),
+        start_users_relay(pool, broker.clone(), shutdown),
+    ])
 }
 
-/// Starts the products subgraph on `listener`.
+/// Starts the products subgraph on `listener`, with its outbox relay.
 pub fn start_products(
     db: mongodb::Database,
     verifier: TokenVerifier,
+    broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> JoinHandle<std::io::Result<()>> {
+) -> Vec<JoinHandle<()>> {
     let state = emporium_products::ProductsState::new(&db);
-    let app = emporium_products::router(state, db, verifier);
-    log_listening("products", &listener);
-    tokio::spawn(emporium_kernel::http::serve(listener, app, shutdown))
+    let app = emporium_products::router(state, db.clone(), verifier, vec![broker_check(broker)]);
+    vec![
+        spawn_server("products", listener, app, shutdown.clone()),
+        start_products_relay(db, broker.clone(), shutdown),
+    ]
 }
 
 fn log_listening(service: &str, listener: &TcpListener) {
@@ -193,6 +234,57 @@ pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> a
     .await
     .context("creating the admin account")?;
     Ok(())
+}
+
+/// The RabbitMQ connection, made in the background: a service starts (and reports not ready)
+/// while the broker is down, and its outbox simply waits.
+pub fn broker(settings: &Settings) -> Broker {
+    use secrecy::ExposeSecret;
+    let broker = Broker::start(BrokerSettings::new(settings.amqp_url.expose_secret()));
+    let declaring = broker.clone();
+    tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(200);
+        while let Err(err) = declaring.declare_topology().await {
+            tracing::warn!(error = %err, "declaring the event exchanges failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
+    });
+    broker
+}
+
+/// The users outbox's relay.
+pub fn start_users_relay(
+    pool: PgPool,
+    broker: Broker,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let outbox = PgOutbox::new(pool, emporium_users::events::OUTBOX_NAME);
+    tokio::spawn(async move {
+        run_relay("users", outbox, broker, RelaySettings::default(), shutdown).await
+    })
+}
+
+/// The products outbox's relay.
+pub fn start_products_relay(
+    db: mongodb::Database,
+    broker: Broker,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let outbox = MongoOutbox::new(db);
+    tokio::spawn(async move {
+        if let Err(err) = outbox.ensure_indexes().await {
+            tracing::warn!(error = %err, "creating the products outbox index failed");
+        }
+        run_relay(
+            "products",
+            outbox,
+            broker,
+            RelaySettings::default(),
+            shutdown,
+        )
+        .await
+    })
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.

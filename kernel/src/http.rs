@@ -62,7 +62,8 @@ async fn graphql_handler<E: Executor>(
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// `/health` (the process is alive) and `/ready` (every dependency answers).
+/// `/health` (the process is alive), `/ready` (every dependency answers) and Prometheus
+/// `/metrics` (the event backbone's counters and outbox gauges).
 pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
     let checks = Arc::new(checks);
     Router::new()
@@ -70,8 +71,14 @@ pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
             "/health",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
+        .route("/metrics", get(metrics_handler))
         .route("/ready", get(ready_handler))
         .with_state(checks)
+}
+
+async fn metrics_handler() -> Response {
+    let content_type = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+    (content_type, crate::events::metrics::render()).into_response()
 }
 
 async fn ready_handler(State(checks): State<Arc<Vec<(&'static str, ReadinessCheck)>>>) -> Response {

@@ -1,6 +1,6 @@
-//! Throwaway databases for integration tests: each test gets its own Postgres database and
-//! MongoDB database, named with a UUID, dropped when the handle is dropped, so tests run in
-//! parallel and leave nothing behind.
+//! Throwaway databases for integration tests: each test gets its own Postgres database,
+//! MongoDB database and RabbitMQ vhost, named with a UUID, dropped when the handle is
+//! dropped, so tests run in parallel and leave nothing behind.
 
 use uuid::Uuid;
 
@@ -121,4 +121,82 @@ impl Drop for TestMongo {
             eprintln!("warning: could not drop test database {}", self.name);
         }
     }
+}
+
+/// The local RabbitMQ server tests use (no vhost), overridable with `EMPORIUM_TEST_AMQP_URL`.
+/// Vhosts are managed with `rabbitmqctl`, so the server must be the local node.
+pub fn amqp_server_url() -> String {
+    std::env::var("EMPORIUM_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".to_owned())
+}
+
+/// A fresh RabbitMQ vhost, deleted (with everything in it) when the handle is dropped, so
+/// tests declare the real exchange and queue names without seeing each other.
+pub struct TestVhost {
+    name: String,
+}
+
+impl TestVhost {
+    pub async fn create() -> Self {
+        let name = unique_name();
+        let vhost = name.clone();
+        // rabbitmqctl takes most of a second; keep it off the runtime's threads.
+        tokio::task::spawn_blocking(move || {
+            rabbitmqctl(&["add_vhost", &vhost]);
+            rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
+        })
+        .await
+        .expect("rabbitmqctl add_vhost");
+        Self { name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The AMQP URL of this vhost (its name needs no percent-encoding).
+    pub fn amqp_url(&self) -> String {
+        format!("{}/{}", amqp_server_url(), self.name)
+    }
+
+    /// Has the broker close every connection to this vhost, as a broker restart would.
+    pub async fn close_connections(&self) {
+        let vhost = self.name.clone();
+        tokio::task::spawn_blocking(move || {
+            rabbitmqctl(&[
+                "close_all_connections",
+                "--vhost",
+                &vhost,
+                "--limit",
+                "1000",
+                "closed by a test",
+            ]);
+        })
+        .await
+        .expect("rabbitmqctl close_all_connections");
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let deleted = std::process::Command::new("rabbitmqctl")
+            .args(["--quiet", "delete_vhost", &self.name])
+            .output();
+        if !matches!(&deleted, Ok(output) if output.status.success()) {
+            eprintln!("warning: could not delete test vhost {}", self.name);
+        }
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let output = std::process::Command::new("rabbitmqctl")
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .expect("tests need rabbitmqctl on the PATH and the local RabbitMQ node running");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

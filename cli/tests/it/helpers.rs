@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emporium_kernel::testing::{TestMongo, TestPostgres};
+use emporium_kernel::testing::{TestMongo, TestPostgres, TestVhost};
 use serde_json::{json, Value};
 
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
@@ -16,9 +16,13 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Platform {
     child: Child,
     pub router: String,
+    /// The products subgraph, reached directly (its `/metrics`, `/ready`).
+    pub products: String,
     pub database_url: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
+    /// The platform's own RabbitMQ vhost, so its events reach only this test's consumers.
+    pub vhost: TestVhost,
     _postgres: TestPostgres,
     _mongo: TestMongo,
 }
@@ -44,10 +48,12 @@ impl Platform {
     pub async fn start_with(options: Options) -> Self {
         let postgres = TestPostgres::create().await;
         let mongo = TestMongo::create();
+        let vhost = TestVhost::create().await;
         let data_dir =
             std::env::temp_dir().join(format!("emporium-it-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let router_port = free_port();
+        let products_port = free_port();
         let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
@@ -55,10 +61,11 @@ impl Platform {
             .current_dir(&repo)
             .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
             .env("EMPORIUM_USERS_PORT", "0")
-            .env("EMPORIUM_PRODUCTS_PORT", "0")
+            .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
             .env("EMPORIUM_DATABASE_URL", postgres.url())
             .env("EMPORIUM_MONGODB_URL", mongo.server_url())
             .env("EMPORIUM_MONGODB_DATABASE", mongo.name())
+            .env("EMPORIUM_AMQP_URL", vhost.amqp_url())
             .env("EMPORIUM_DATA_DIR", &data_dir)
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -79,9 +86,11 @@ impl Platform {
         let platform = Self {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
+            products: format!("http://127.0.0.1:{products_port}"),
             database_url: postgres.url(),
             data_dir,
             http: reqwest::Client::new(),
+            vhost,
             _postgres: postgres,
             _mongo: mongo,
         };

@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod deployment;
+mod events;
 mod helpers;
 mod limits;
 mod operations;

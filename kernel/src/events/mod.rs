@@ -10,7 +10,12 @@
 //! - `consumer`: queues, inbox de-duplication, retries, dead letters.
 //! - `dlq`: inspecting and redriving dead letters.
 
+pub mod broker;
+pub mod consumer;
+pub mod dlq;
 pub mod envelope;
+pub mod inbox;
+pub mod metrics;
 pub mod outbox;
 
 use std::future::Future;

@@ -1,3 +1,8 @@
 //! Integration tests of the kernel against the real Postgres, MongoDB and RabbitMQ.
 
+mod broker;
+mod consumer;
+mod inbox;
 mod outbox;
+mod rabbit;
+mod reconnect;

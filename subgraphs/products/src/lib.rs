@@ -37,8 +37,13 @@ impl ProductsState {
     }
 }
 
-/// The HTTP app: `/graphql`, `/health`, `/ready`.
-pub fn router(state: ProductsState, db: Database, verifier: TokenVerifier) -> Router {
+/// The HTTP app: `/graphql`, `/health`, `/ready` (MongoDB and `more_checks`), `/metrics`.
+pub fn router(
+    state: ProductsState,
+    db: Database,
+    verifier: TokenVerifier,
+    more_checks: Vec<(&'static str, ReadinessCheck)>,
+) -> Router {
     let mongo: ReadinessCheck = Arc::new(move || {
         let db = db.clone();
         Box::pin(async move {
@@ -49,6 +54,11 @@ pub fn router(state: ProductsState, db: Database, verifier: TokenVerifier) -> Ro
         })
     });
     emporium_kernel::http::graphql_routes(schema(state), verifier).merge(
-        emporium_kernel::http::probe_routes(vec![("mongodb", mongo)]),
+        emporium_kernel::http::probe_routes(
+            [("mongodb", mongo)]
+                .into_iter()
+                .chain(more_checks)
+                .collect(),
+        ),
     )
 }

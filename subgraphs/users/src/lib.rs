@@ -81,8 +81,12 @@ impl UsersState {
     }
 }
 
-/// The HTTP app: `/graphql`, `/.well-known/jwks.json`, `/health`, `/ready`.
-pub fn router(state: UsersState) -> Result<Router, emporium_kernel::auth::AuthError> {
+/// The HTTP app: `/graphql`, `/.well-known/jwks.json`, `/health`, `/ready` (Postgres and
+/// `more_checks`, e.g. the broker), `/metrics`.
+pub fn router(
+    state: UsersState,
+    more_checks: Vec<(&'static str, ReadinessCheck)>,
+) -> Result<Router, emporium_kernel::auth::AuthError> {
     let verifier = TokenVerifier::from_jwks(&state.keyring.jwks())?;
     let jwks = Arc::new(state.keyring.jwks());
     let pool = state.store.pool().clone();
@@ -102,9 +106,12 @@ pub fn router(state: UsersState) -> Result<Router, emporium_kernel::auth::AuthEr
                 "/.well-known/jwks.json",
                 get(move || async move { Json(jwks.as_ref().clone()) }),
             )
-            .merge(emporium_kernel::http::probe_routes(vec![(
-                "postgres", postgres,
-            )])),
+            .merge(emporium_kernel::http::probe_routes(
+                [("postgres", postgres)]
+                    .into_iter()
+                    .chain(more_checks)
+                    .collect(),
+            )),
     )
 }
 

@@ -78,16 +78,31 @@ impl Default for RelaySettings {
     }
 }
 
+/// How often the relay reports its outbox's backlog to the metrics.
+const BACKLOG_REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Publishes the outbox until `shutdown`, then makes one last pass so a clean stop leaves
-/// nothing behind that could have gone out.
+/// nothing behind that could have gone out. `name` labels the outbox's metrics.
 pub async fn run_relay<O: Outbox, P: Publisher>(
+    name: &str,
     outbox: O,
     publisher: P,
     settings: RelaySettings,
     shutdown: CancellationToken,
 ) {
     let mut backoff = settings.poll_interval;
+    let mut last_report: Option<std::time::Instant> = None;
     loop {
+        if last_report.is_none_or(|at| at.elapsed() >= BACKLOG_REPORT_INTERVAL) {
+            if let Ok(backlog) = outbox.backlog().await {
+                super::metrics::record_outbox_backlog(
+                    name,
+                    backlog.entries,
+                    backlog.oldest_age_secs,
+                );
+            }
+            last_report = Some(std::time::Instant::now());
+        }
         let pause = match outbox.relay_batch(&publisher, settings.batch_size).await {
             Ok(RelayPass::Published(n)) if n == settings.batch_size => Duration::ZERO,
             Ok(_) => {

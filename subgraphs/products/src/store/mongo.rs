@@ -354,16 +354,26 @@ impl ProductStore {
         Ok(updated)
     }
 
+    /// Removes a product and records `product.deleted` in one transaction.
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let mut session = self.transaction().await?;
+        let deleted = self
             .products
-            .delete_one(doc! { "_id": id })
-            .await?
-            .deleted_count
-            == 1)
-    }
-
-    pub async fn count(&self) -> Result<u64, StoreError> {
-        Ok(self.products.estimated_document_count().await?)
+            .find_one_and_delete(doc! { "_id": id })
+            .session(&mut session)
+            .await?;
+        let Some(doc) = deleted else {
+            return Ok(false);
+        };
+        let product = Product::try_from(doc)?;
+        outbox::enqueue(
+            &self.db,
+            &mut session,
+            events::EVENT_SOURCE,
+            events::product_deleted(&product),
+        )
+        .await?;
+        session.commit_transaction().await?;
+        Ok(true)
     }
 }

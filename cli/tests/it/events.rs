@@ -1,0 +1,304 @@
+//! Events through the real pipeline: a change through the router → the service's outbox →
+//! the relay → RabbitMQ → a consumer on the platform's own vhost; and dead letters managed
+//! with `emporium dlq`.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::consumer::{self, ConsumerSettings, Handler, HandlerError};
+use emporium_kernel::events::Envelope;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::*;
+
+/// Collects every event it sees; fails every delivery while `failing`.
+#[derive(Clone, Default)]
+struct Collector {
+    seen: Arc<Mutex<Vec<Envelope>>>,
+    failing: bool,
+}
+
+impl Handler for Collector {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        if self.failing {
+            return Err(HandlerError::retryable("the test handler always fails"));
+        }
+        self.seen.lock().expect("lock").push(envelope.clone());
+        Ok(())
+    }
+}
+
+struct Consumer {
+    collector: Collector,
+    shutdown: CancellationToken,
+    broker: Broker,
+}
+
+impl Consumer {
+    async fn start(platform: &Platform, queue: &str, bindings: &[&str], failing: bool) -> Self {
+        let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+            .await
+            .expect("broker");
+        let collector = Collector {
+            failing,
+            ..Collector::default()
+        };
+        let mut settings = ConsumerSettings::new(queue, bindings.iter().copied());
+        settings.max_attempts = 2;
+        settings.initial_backoff = Duration::from_millis(10);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(consumer::run(
+            broker.clone(),
+            settings,
+            collector.clone(),
+            shutdown.clone(),
+        ));
+        let consumer = Self {
+            collector,
+            shutdown,
+            broker,
+        };
+        consumer.wait_until_bound(queue).await;
+        consumer
+    }
+
+    async fn wait_until_bound(&self, queue: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while emporium_kernel::events::dlq::list(&self.broker, &[queue.to_owned()])
+            .await
+            .ok()
+            .and_then(|d| d[0].1)
+            .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the consumer did not declare its queues"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `count` events of `event_type` arrived.
+    async fn events_of(&self, event_type: &str, count: usize) -> Vec<Envelope> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let seen: Vec<Envelope> = self
+                .collector
+                .seen
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|e| e.event_type == event_type)
+                .cloned()
+                .collect();
+            if seen.len() >= count {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 15 s for {count} {event_type}, got {}",
+                seen.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+#[tokio::test]
+async fn registering_publishes_user_registered() {
+    let platform = Platform::start().await;
+    let consumer = Consumer::start(&platform, "test.users", &["user.*"], false).await;
+    let email = unique_email();
+
+    let session = platform.register(&email, "Ann Lee").await;
+    let events = consumer.events_of("user.registered", 1).await;
+
+    let event = &events[0];
+    assert_eq!(event.subject, session.user_id);
+    assert_eq!(event.source, "/subgraphs/users");
+    assert_eq!(
+        event.data,
+        json!({ "userId": session.user_id, "email": email, "name": "Ann Lee" })
+    );
+}
+
+#[tokio::test]
+async fn product_events_carry_full_snapshots_in_sequence() {
+    let platform = Platform::start().await;
+    let consumer = Consumer::start(&platform, "test.products", &["product.*"], false).await;
+    let admin = platform.admin().await;
+    let sku = unique_sku();
+    let mut input = product_input(&sku);
+    input["initialStock"] = json!(7);
+
+    let created = create_product(&platform, &admin, input).await;
+    let id = created["product"]["id"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    platform
+        .gql(
+            "mutation($id: ID!) { updateProduct(id: $id, input: { name: \"Renamed\", price: \"10.50\" }) { userErrors { code } } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+    platform
+        .gql(
+            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+
+    let created = &consumer.events_of("product.created", 1).await[0];
+    let updated = &consumer.events_of("product.updated", 1).await[0];
+    let deleted = &consumer.events_of("product.deleted", 1).await[0];
+    assert_eq!(created.subject, id);
+    assert_eq!(created.data["productId"], json!(id));
+    assert_eq!(created.data["sku"], json!(sku));
+    assert_eq!(
+        created.data["price"],
+        json!({ "amount": "349.99", "currency": "USD" })
+    );
+    assert_eq!(created.data["category"], json!("Audio > Headphones"));
+    assert_eq!(
+        created.data["attributes"],
+        json!([{ "name": "Color", "value": "Black" }])
+    );
+    assert_eq!(created.data["initialStock"], json!(7));
+    assert_eq!(updated.data["name"], json!("Renamed"));
+    assert_eq!(updated.data["price"]["amount"], json!("10.50"));
+    assert_eq!(
+        updated.data["description"], created.data["description"],
+        "an update carries the whole product"
+    );
+    assert_eq!(deleted.data, json!({ "productId": id, "sku": sku }));
+    let sequences: Vec<&str> = [created, updated, deleted]
+        .iter()
+        .map(|e| e.sequence.as_str())
+        .collect();
+    assert_eq!(sequences, ["1", "2", "3"]);
+    assert_eq!(created.dataschema, "urn:emporium:event:product.created:v1");
+}
+
+/// Runs `emporium dlq <args>` against the platform's vhost; its standard output.
+async fn dlq(platform: &Platform, args: &'static [&'static str]) -> String {
+    let platform_vhost = platform.vhost.amqp_url();
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_emporium"))
+            .arg("dlq")
+            .args(args)
+            .env("EMPORIUM_AMQP_URL", platform_vhost)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("emporium dlq runs");
+        assert!(
+            output.status.success(),
+            "emporium dlq {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test]
+async fn a_failing_consumer_dead_letters_and_the_cli_shows_and_redrives_it() {
+    let platform = Platform::start().await;
+    let failing = Consumer::start(&platform, "test.fragile", &["product.created"], true).await;
+    let admin = platform.admin().await;
+    let created = create_product(&platform, &admin, product_input(&unique_sku())).await;
+    let id = created["product"]["id"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !dlq(&platform, &["list", "test.fragile"])
+        .await
+        .contains("test.fragile\t1")
+    {
+        assert!(Instant::now() < deadline, "the event was not dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown: Value = serde_json::from_str(
+        dlq(&platform, &["show", "test.fragile"])
+            .await
+            .lines()
+            .next()
+            .expect("one line"),
+    )
+    .expect("JSON");
+    drop(failing);
+    let fixed = Consumer::start(&platform, "test.fragile", &["product.created"], false).await;
+    let redriven = dlq(&platform, &["redrive", "test.fragile"]).await;
+    let consumed = fixed.events_of("product.created", 1).await;
+
+    assert_eq!(shown["type"], json!("product.created"));
+    assert_eq!(shown["attempts"], json!(2));
+    assert!(
+        shown["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("always fails"),
+        "{shown}"
+    );
+    assert_eq!(shown["message"]["subject"], json!(id));
+    assert!(redriven.contains("moved 1"), "{redriven}");
+    assert_eq!(consumed[0].subject, id);
+    assert!(dlq(&platform, &["list", "test.fragile"])
+        .await
+        .contains("test.fragile\t0"));
+}
+
+#[tokio::test]
+async fn subgraphs_report_published_events_and_the_outbox_backlog_as_metrics() {
+    let platform = Platform::start().await;
+    let consumer = Consumer::start(&platform, "test.metrics", &["product.*"], false).await;
+    let admin = platform.admin().await;
+    create_product(&platform, &admin, product_input(&unique_sku())).await;
+    consumer.events_of("product.created", 1).await;
+
+    let metrics = platform
+        .http()
+        .get(format!("{}/metrics", platform.products))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let ready: Value = platform
+        .http()
+        .get(format!("{}/ready", platform.products))
+        .send()
+        .await
+        .expect("ready")
+        .json()
+        .await
+        .expect("json");
+
+    assert!(
+        metrics.contains("events_published_total{type=\"product.created\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outbox_backlog{outbox=\"products\"}"),
+        "{metrics}"
+    );
+    assert_eq!(
+        ready["checks"],
+        json!({ "mongodb": "ok", "rabbitmq": "ok" })
+    );
+}

@@ -1,0 +1,606 @@
+//! The RabbitMQ connection, the topology every service shares, and confirmed publishing.
+//!
+//! A [`Broker`] owns one AMQP connection and, on it, one publishing channel in confirm mode.
+//! A supervisor task opens the connection and, whenever it drops (broker restart, connection
+//! closed by the server, network failure), opens a new one with exponential backoff. Callers
+//! never see a dead channel: every operation asks for the current connection, waits for the
+//! supervisor (up to [`BrokerSettings::operation_timeout`]) while it reconnects, and a
+//! publishing channel the broker closed is replaced on the next publish.
+//!
+//! Publishing waits for the broker's confirm, so `Ok` means the broker took responsibility
+//! for the message. Clones of a `Broker` share the connection; the supervisor stops and the
+//! connection closes when the last clone is dropped or [`Broker::close`] is called.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event,
+    ExchangeKind,
+};
+use tokio::sync::{watch, Mutex};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{
+    metrics, Envelope, PublishError, Publisher, CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE,
+};
+
+/// AMQP delivery mode 2: the broker writes the message to disk (with a durable queue it
+/// survives a broker restart).
+pub(crate) const PERSISTENT: u8 = 2;
+
+/// How a [`Broker`] connects and how patient it is.
+#[derive(Clone)]
+pub struct BrokerSettings {
+    /// `amqp://user:password@host:port/vhost`, the vhost percent-encoded (`%2f` for `/`).
+    pub url: String,
+    /// Shown by `rabbitmqctl list_connections client_properties`, to tell services apart.
+    pub connection_name: String,
+    /// The first pause between reconnection attempts; it doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long an operation (a publish and its confirm, opening a channel) waits for the
+    /// connection and the broker's answer before it fails as unavailable.
+    pub operation_timeout: Duration,
+}
+
+impl BrokerSettings {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            connection_name: "emporium".to_owned(),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Debug for BrokerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL carries the password.
+        f.debug_struct("BrokerSettings")
+            .field("url", &"<redacted>")
+            .field("connection_name", &self.connection_name)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("operation_timeout", &self.operation_timeout)
+            .finish()
+    }
+}
+
+/// Why a broker operation other than a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// Not connected (the supervisor is reconnecting), or the connection failed mid-way.
+    #[error("the broker is unavailable: {0}")]
+    Unavailable(String),
+    /// A queue or exchange the operation names does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The broker refused the operation, e.g. a declaration that conflicts with an existing
+    /// queue's arguments or a vhost permission. Retrying will not help.
+    #[error("the broker refused: {0}")]
+    Refused(String),
+}
+
+impl From<lapin::Error> for BrokerError {
+    fn from(err: lapin::Error) -> Self {
+        match soft_error(&err) {
+            Some(AMQPSoftError::NOTFOUND) => Self::NotFound(err.to_string()),
+            Some(_) => Self::Refused(err.to_string()),
+            None => Self::Unavailable(err.to_string()),
+        }
+    }
+}
+
+/// The channel-level error the broker answered with, if it was one.
+fn soft_error(err: &lapin::Error) -> Option<AMQPSoftError> {
+    match err.kind() {
+        ErrorKind::ProtocolError(amqp) => match amqp.kind() {
+            AMQPErrorKind::Soft(soft) => Some(soft.clone()),
+            AMQPErrorKind::Hard(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// A shared handle on the RabbitMQ connection. Cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: BrokerSettings,
+    /// The current connection; `None` while the supervisor (re)connects.
+    live: watch::Receiver<Option<Arc<Live>>>,
+    stop: CancellationToken,
+    /// Stops the supervisor when the last clone of the broker goes away.
+    _stop_on_drop: DropGuard,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broker")
+            .field("settings", &self.inner.settings)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Broker {
+    /// Starts the supervisor and waits for the first connection, failing if there is none
+    /// within `operation_timeout`: a service that cannot reach the broker at start-up says so.
+    pub async fn connect(settings: BrokerSettings) -> Result<Self, BrokerError> {
+        let broker = Self::start(settings);
+        broker.live().await?;
+        Ok(broker)
+    }
+
+    /// Starts the supervisor without waiting: the broker connects in the background and
+    /// operations fail as unavailable until it has. For processes that must start (and
+    /// report not ready) while RabbitMQ is down. Must be called within a Tokio runtime.
+    pub fn start(settings: BrokerSettings) -> Self {
+        let (live_tx, live) = watch::channel(None);
+        let stop = CancellationToken::new();
+        tokio::spawn(supervise(settings.clone(), live_tx, stop.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                live,
+                stop: stop.clone(),
+                _stop_on_drop: stop.drop_guard(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &BrokerSettings {
+        &self.inner.settings
+    }
+
+    /// Whether the connection is up now; cheap enough for every readiness probe.
+    pub fn is_connected(&self) -> bool {
+        self.inner
+            .live
+            .borrow()
+            .as_ref()
+            .is_some_and(|live| live.is_alive())
+    }
+
+    /// A round trip to the broker (opening and closing a channel), for a deeper readiness check.
+    pub async fn ping(&self) -> Result<(), BrokerError> {
+        let channel = self.channel().await?;
+        channel.close(200, "ping".into()).await?;
+        Ok(())
+    }
+
+    /// A new channel on the current connection, waiting while the supervisor reconnects.
+    /// The caller owns it; it dies with the connection, after which the caller asks again.
+    pub async fn channel(&self) -> Result<Channel, BrokerError> {
+        let live = self.live().await?;
+        self.within_timeout("opening a channel", live.connection.create_channel())
+            .await?
+            .map_err(|err| live.failure(err))
+    }
+
+    /// Declares the exchanges every service shares. Idempotent. The broker already does it on
+    /// every (re)connection, and consumers before binding their queues; this is for callers
+    /// that want the refusal of a conflicting declaration as an error.
+    pub async fn declare_topology(&self) -> Result<(), BrokerError> {
+        let channel = self.channel().await?;
+        declare_exchanges(&channel).await?;
+        channel.close(200, "topology declared".into()).await?;
+        Ok(())
+    }
+
+    /// Closes the connection and stops reconnecting. Clones of this broker become unusable.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        let live = self.inner.live.borrow().clone();
+        if let Some(live) = live {
+            // The supervisor may be closing it at the same time; either close is enough.
+            let _ = live.connection.close(200, "closing".into()).await;
+        }
+    }
+
+    /// Publishes `body` and waits for the broker's confirm. With `mandatory`, a message no
+    /// queue receives comes back and counts as not confirmed rather than silently dropped.
+    pub(crate) async fn publish_confirmed(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+        mandatory: bool,
+    ) -> Result<(), PublishError> {
+        let routing_key = ShortString::try_new(routing_key).map_err(|_| {
+            PublishError::NotConfirmed(format!(
+                "routing key longer than 255 bytes: {routing_key:.40}..."
+            ))
+        })?;
+        let publish = async {
+            let live = self.live().await.map_err(unavailable)?;
+            let channel = live
+                .publishing_channel()
+                .await
+                .map_err(|err| publish_failure(&live, err))?;
+            let options = BasicPublishOptions {
+                mandatory,
+                ..BasicPublishOptions::default()
+            };
+            let confirm = channel
+                .basic_publish(exchange.into(), routing_key, options, body, properties)
+                .await
+                .map_err(|err| publish_failure(&live, err))?;
+            let confirmation = confirm.await.map_err(|err| publish_failure(&live, err))?;
+            confirmed(confirmation)
+        };
+        self.within_timeout("waiting for the publisher confirm", publish)
+            .await
+            .map_err(unavailable)?
+    }
+
+    /// The current connection, waiting up to `operation_timeout` while the supervisor
+    /// reconnects.
+    async fn live(&self) -> Result<Arc<Live>, BrokerError> {
+        let mut live = self.inner.live.clone();
+        let connected = self.within_timeout("waiting for the connection", async {
+            live.wait_for(|live| live.as_ref().is_some_and(|l| l.is_alive()))
+                .await
+                .map(|current| current.clone())
+        });
+        match connected.await? {
+            Ok(Some(current)) => Ok(current),
+            Ok(None) => Err(BrokerError::Unavailable("not connected".to_owned())),
+            // The supervisor only drops its sender when it stops.
+            Err(_) => Err(BrokerError::Unavailable(
+                "the broker connection was closed".to_owned(),
+            )),
+        }
+    }
+
+    async fn within_timeout<F: std::future::Future>(
+        &self,
+        what: &str,
+        future: F,
+    ) -> Result<F::Output, BrokerError> {
+        let timeout = self.inner.settings.operation_timeout;
+        tokio::time::timeout(timeout, future)
+            .await
+            .map_err(|_| BrokerError::Unavailable(format!("timed out after {timeout:?} {what}")))
+    }
+}
+
+impl Publisher for Broker {
+    /// Publishes to `ecommerce-events` with the event type as routing key, persistent, and
+    /// returns once the broker confirmed. No `mandatory` flag: an event no queue is bound to
+    /// yet is legitimately dropped.
+    async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
+        let body = serde_json::to_vec(envelope)?;
+        self.publish_confirmed(
+            EXCHANGE,
+            &envelope.event_type,
+            &body,
+            envelope_properties(envelope),
+            false,
+        )
+        .await?;
+        metrics::count_published(&envelope.event_type);
+        Ok(())
+    }
+}
+
+/// The AMQP properties an envelope travels with.
+pub(crate) fn envelope_properties(envelope: &Envelope) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(traceparent) = &envelope.traceparent {
+        headers.insert(
+            "traceparent".into(),
+            AMQPValue::LongString(traceparent.as_str().into()),
+        );
+    }
+    let timestamp = DateTime::parse_from_rfc3339(&envelope.time)
+        .map(|time| time.timestamp())
+        .unwrap_or_else(|_| Utc::now().timestamp());
+    BasicProperties::default()
+        .with_content_type(CONTENT_TYPE.into())
+        .with_delivery_mode(PERSISTENT)
+        .with_message_id(envelope.id.to_string().into())
+        .with_timestamp(u64::try_from(timestamp).unwrap_or_default())
+        .with_headers(headers)
+}
+
+/// Declares `ecommerce-events` (topic) and `ecommerce-events.dlx` (direct), both durable.
+pub(crate) async fn declare_exchanges(channel: &Channel) -> Result<(), BrokerError> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            EXCHANGE.into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            DEAD_LETTER_EXCHANGE.into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+fn confirmed(confirmation: Confirmation) -> Result<(), PublishError> {
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(returned)) => Err(PublishError::NotConfirmed(format!(
+            "no queue is bound for routing key {} ({})",
+            returned.delivery.routing_key, returned.reply_text
+        ))),
+        Confirmation::Nack(_) => Err(PublishError::NotConfirmed(
+            "the broker nacked the message".to_owned(),
+        )),
+        Confirmation::NotRequested => Err(PublishError::NotConfirmed(
+            "the publishing channel is not in confirm mode".to_owned(),
+        )),
+    }
+}
+
+fn unavailable(err: BrokerError) -> PublishError {
+    PublishError::Unavailable(err.to_string())
+}
+
+/// A failed publish: the broker refusing it (channel-level) is `NotConfirmed` and costs only
+/// the channel; anything else means the connection is in trouble.
+fn publish_failure(live: &Live, err: lapin::Error) -> PublishError {
+    if soft_error(&err).is_some() {
+        return PublishError::NotConfirmed(err.to_string());
+    }
+    PublishError::Unavailable(live.failure(err).to_string())
+}
+
+/// One established connection and its publishing channel.
+struct Live {
+    connection: Connection,
+    /// Replaced when the broker closes it (a channel-level error) while the connection lives.
+    publisher: Mutex<Channel>,
+    /// Cancelled when an operation finds the connection dead, so the supervisor reconnects
+    /// at once instead of at its next status check.
+    lost: CancellationToken,
+}
+
+impl Live {
+    async fn open(settings: &BrokerSettings) -> Result<Self, BrokerError> {
+        let properties = ConnectionProperties::default()
+            .with_connection_name(settings.connection_name.as_str().into());
+        let connection = Connection::connect(&settings.url, properties).await?;
+        declare_on_connect(&connection).await?;
+        let publisher = confirm_channel(&connection).await?;
+        Ok(Self {
+            connection,
+            publisher: Mutex::new(publisher),
+            lost: CancellationToken::new(),
+        })
+    }
+
+    fn is_alive(&self) -> bool {
+        !self.lost.is_cancelled() && self.connection.status().connected()
+    }
+
+    async fn publishing_channel(&self) -> Result<Channel, lapin::Error> {
+        let mut publisher = self.publisher.lock().await;
+        if !publisher.status().connected() {
+            *publisher = confirm_channel(&self.connection).await?;
+        }
+        Ok(publisher.clone())
+    }
+
+    /// Converts an operation's error, telling the supervisor when the connection is gone.
+    fn failure(&self, err: lapin::Error) -> BrokerError {
+        if !self.connection.status().connected() {
+            self.lost.cancel();
+        }
+        err.into()
+    }
+}
+
+/// Every (re)connection declares the shared exchanges, so publishing works against a fresh
+/// broker whatever order the services start in.
+async fn declare_on_connect(connection: &Connection) -> Result<(), BrokerError> {
+    let channel = connection.create_channel().await?;
+    match declare_exchanges(&channel).await {
+        Ok(()) => {}
+        Err(BrokerError::Unavailable(reason)) => return Err(BrokerError::Unavailable(reason)),
+        // The connection is fine; the publishes that follow report the refusal each time.
+        Err(refused) => {
+            tracing::error!(error = %refused, "the broker refused the shared exchanges");
+        }
+    }
+    let _ = channel.close(200, "topology declared".into()).await;
+    Ok(())
+}
+
+async fn confirm_channel(connection: &Connection) -> Result<Channel, lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok(channel)
+}
+
+/// Exponential backoff: `initial`, doubling up to `max`.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max,
+            next: initial,
+        }
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let delay = self.next.min(self.max);
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// Keeps a connection open until `stop`: connects with backoff, publishes the connection in
+/// `live`, and when it dies withdraws it and starts over.
+async fn supervise(
+    settings: BrokerSettings,
+    live: watch::Sender<Option<Arc<Live>>>,
+    stop: CancellationToken,
+) {
+    let mut backoff = Backoff::new(settings.initial_backoff, settings.max_backoff);
+    loop {
+        let opened = tokio::select! {
+            _ = stop.cancelled() => return,
+            opened = tokio::time::timeout(settings.operation_timeout, Live::open(&settings)) => opened,
+        };
+        let connection = match opened {
+            Ok(Ok(connection)) => Arc::new(connection),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, retry_in_ms = backoff_ms(&backoff), "cannot connect to RabbitMQ");
+                if pause(backoff.next_delay(), &stop).await {
+                    return;
+                }
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    retry_in_ms = backoff_ms(&backoff),
+                    "connecting to RabbitMQ timed out"
+                );
+                if pause(backoff.next_delay(), &stop).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        backoff.reset();
+        live.send_replace(Some(connection.clone()));
+        tracing::info!(connection = %settings.connection_name, "connected to RabbitMQ");
+        let stopped = watch_connection(&connection, &stop).await;
+        live.send_replace(None);
+        if stopped {
+            let _ = connection
+                .connection
+                .close(200, "shutting down".into())
+                .await;
+            return;
+        }
+        tracing::warn!(connection = %settings.connection_name, "lost the RabbitMQ connection; reconnecting");
+    }
+}
+
+fn backoff_ms(backoff: &Backoff) -> u64 {
+    u64::try_from(backoff.clone().next_delay().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Sleeps `delay`; true if `stop` came first.
+async fn pause(delay: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => true,
+        _ = tokio::time::sleep(delay) => false,
+    }
+}
+
+/// Returns when the connection died (false) or `stop` was cancelled (true).
+async fn watch_connection(live: &Live, stop: &CancellationToken) -> bool {
+    // Errors arrive as events; the periodic status check also catches a failure that
+    // happened before the listener was attached.
+    let mut events = live.connection.events_listener();
+    let mut check = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return true,
+            _ = live.lost.cancelled() => return false,
+            event = events.next() => match event {
+                Some(Event::Error(err)) if !live.connection.status().connected() => {
+                    tracing::warn!(error = %err, "RabbitMQ connection error");
+                    return false;
+                }
+                Some(_) => {}
+                None => return false,
+            },
+            _ = check.tick() => {
+                if !live.connection.status().connected() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventDraft;
+    use serde_json::json;
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum_and_resets() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        let delays: Vec<_> = (0..4).map(|_| backoff.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 350, 350]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn an_envelope_travels_persistent_with_its_id_and_traceparent() {
+        let mut draft = EventDraft::new("order.placed", "o-1", json!({}));
+        draft.traceparent =
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned());
+        let envelope = draft.into_envelope("/subgraphs/orders", 1, Utc::now());
+
+        let properties = envelope_properties(&envelope);
+
+        assert_eq!(properties.delivery_mode(), &Some(PERSISTENT));
+        assert_eq!(
+            properties.content_type().as_ref().map(|c| c.as_str()),
+            Some(CONTENT_TYPE)
+        );
+        assert_eq!(
+            properties.message_id().as_ref().map(|m| m.to_string()),
+            Some(envelope.id.to_string())
+        );
+        let headers = properties.headers().clone().unwrap_or_default();
+        assert_eq!(
+            headers.inner().get("traceparent"),
+            Some(&AMQPValue::LongString(
+                envelope.traceparent.clone().unwrap_or_default().into()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_settings_never_print_the_url() {
+        let settings = BrokerSettings::new("amqp://guest:secret@localhost:5672/%2f");
+        assert!(!format!("{settings:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,644 @@
+//! The consumer runtime: a durable queue `<service>.<purpose>` bound to the event types it
+//! wants, a [`Handler`] applied to each envelope, retries with backoff, and dead letters.
+//!
+//! [`run`] declares the queue and its dead-letter queue `<queue>.dlq`, consumes with a
+//! prefetch, and acknowledges a message only after its handler succeeded. A retryable
+//! failure is retried with exponential backoff up to `max_attempts`; then, or at once for a
+//! permanent failure or a poison message (not an envelope, or a `dataschema` the handler
+//! does not know), the message is published to `ecommerce-events.dlx` with the reason in its
+//! headers, and only once that publish is confirmed is the original acknowledged. Nothing is
+//! lost: a message is always either acknowledged after its effect, in the dead-letter queue,
+//! or back in its queue.
+//!
+//! Retries happen in process, holding the message. That keeps ordering and needs no retry
+//! queues, at the price of the message (and, with a prefetch above one, those behind it in
+//! this consumer's buffer) waiting out the backoff, and of the attempt count restarting if
+//! the process dies mid-way; keep `max_backoff` short. Delivery is at least once: a crash or a
+//! lost connection between the effect and the ack redelivers the message, which the handler
+//! absorbs with the inbox ([`super::inbox`]).
+//!
+//! One `run` handles one message at a time. For parallelism run several (in one process or
+//! in replicas): they compete on the queue. After a lost connection `run` waits for the
+//! broker to reconnect, declares everything again and resumes; on shutdown it stops taking
+//! messages, lets the one in flight finish, and the unacknowledged rest returns to the queue.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Consumer};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::broker::{declare_exchanges, Backoff, Broker, BrokerError, PERSISTENT};
+use super::envelope::schema_urn;
+use super::{metrics, Envelope, DEAD_LETTER_EXCHANGE, EXCHANGE};
+
+/// Header of a dead letter: why the message failed.
+pub const FAILURE_REASON_HEADER: &str = "x-emporium-failure-reason";
+/// Header of a dead letter: how many times the handler was tried (0 for a poison message).
+pub const ATTEMPTS_HEADER: &str = "x-emporium-attempts";
+/// Header of a dead letter: the routing key (event type) it was first published with.
+pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-emporium-original-routing-key";
+
+/// Failure reasons are cut to this many bytes: a header must fit in one AMQP frame.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// The name of the dead-letter queue of `queue`.
+pub fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}.dlq")
+}
+
+/// What [`run`] consumes and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// `<service>.<purpose>`, e.g. `inventory.order-placed`.
+    pub queue: String,
+    /// Routing keys bound on `ecommerce-events`, e.g. `product.*` or `order.placed`. Bindings
+    /// are only ever added: removing one here does not unbind it from an existing queue.
+    pub bindings: Vec<String>,
+    /// How many unacknowledged messages the broker hands this consumer at once.
+    pub prefetch: u16,
+    /// Handler calls per message before it is dead-lettered (at least 1).
+    pub max_attempts: u32,
+    /// The pause before the first retry; it doubles up to `max_backoff`. Also paces
+    /// re-establishing the consumer after a lost connection.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ConsumerSettings {
+    /// Settings with defaults: prefetch 10, 5 attempts, backoff 200 ms doubling up to 5 s.
+    pub fn new(
+        queue: impl Into<String>,
+        bindings: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            queue: queue.into(),
+            bindings: bindings.into_iter().map(Into::into).collect(),
+            prefetch: 10,
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConsumerError> {
+        let invalid = |reason: String| Err(ConsumerError::InvalidSettings(reason));
+        // The dead-letter queue's name is the longest name this consumer declares.
+        if self.queue.is_empty() || ShortString::try_new(dead_letter_queue(&self.queue)).is_err() {
+            return invalid(format!(
+                "queue name must be 1 to 251 bytes: {:.60}",
+                self.queue
+            ));
+        }
+        if self.bindings.is_empty() {
+            return invalid(format!("queue {} has no bindings", self.queue));
+        }
+        if let Some(binding) = self
+            .bindings
+            .iter()
+            .find(|b| ShortString::try_new(b.as_str()).is_err())
+        {
+            return invalid(format!("binding longer than 255 bytes: {binding:.60}"));
+        }
+        if self.max_attempts == 0 || self.prefetch == 0 {
+            return invalid("max_attempts and prefetch must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (a database or service unavailable): retried with backoff.
+    #[error("retryable failure: {0}")]
+    Retryable(String),
+    /// Will never work (the event contradicts the consumer's state): dead-lettered at once.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl HandlerError {
+    pub fn retryable(cause: impl fmt::Display) -> Self {
+        Self::Retryable(cause.to_string())
+    }
+
+    pub fn permanent(cause: impl fmt::Display) -> Self {
+        Self::Permanent(cause.to_string())
+    }
+
+    fn reason(&self) -> &str {
+        match self {
+            Self::Retryable(reason) | Self::Permanent(reason) => reason,
+        }
+    }
+}
+
+/// Database errors are mostly transient (connections, serialization failures, deadlocks), so
+/// `?` on a query retries; a handler that knows better maps the error itself.
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::retryable(err)
+    }
+}
+
+/// Applies one event. Called again for the same event after a redelivery, so it must be
+/// idempotent: Postgres-backed handlers use [`super::inbox::begin_once`].
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, envelope: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Whether this handler understands the envelope's `dataschema`; the others are
+    /// dead-lettered unread. By default version 1 of the envelope's own type.
+    fn understands(&self, envelope: &Envelope) -> bool {
+        envelope.dataschema == schema_urn(&envelope.event_type, 1)
+    }
+}
+
+/// Several consumers of one process can share a handler.
+impl<H: Handler> Handler for Arc<H> {
+    fn handle(&self, envelope: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        (**self).handle(envelope)
+    }
+
+    fn understands(&self, envelope: &Envelope) -> bool {
+        (**self).understands(envelope)
+    }
+}
+
+/// Why [`run`] gave up. Lost connections are not errors: `run` waits them out.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("invalid consumer settings: {0}")]
+    InvalidSettings(String),
+    /// The broker refused to declare or bind the queue, e.g. it exists with other arguments.
+    #[error("the broker refused the topology of queue {queue}: {reason}")]
+    Topology { queue: String, reason: String },
+}
+
+/// Consumes `settings.queue` with `handler` until `shutdown`. See the module docs.
+pub async fn run<H: Handler>(
+    broker: Broker,
+    settings: ConsumerSettings,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), ConsumerError> {
+    settings.validate()?;
+    QueueConsumer {
+        broker,
+        settings,
+        handler,
+        shutdown,
+    }
+    .run()
+    .await
+}
+
+struct QueueConsumer<H> {
+    broker: Broker,
+    settings: ConsumerSettings,
+    handler: H,
+    shutdown: CancellationToken,
+}
+
+/// Why a consuming session ended early.
+enum SessionError {
+    /// The connection or channel broke, or a message could not be settled; start over.
+    Broken {
+        reason: String,
+        was_consuming: bool,
+    },
+    Fatal(ConsumerError),
+}
+
+impl SessionError {
+    fn broken(reason: impl fmt::Display) -> Self {
+        Self::Broken {
+            reason: reason.to_string(),
+            was_consuming: true,
+        }
+    }
+}
+
+impl<H: Handler> QueueConsumer<H> {
+    async fn run(&self) -> Result<(), ConsumerError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        while !self.shutdown.is_cancelled() {
+            match self.session().await {
+                Ok(()) => {}
+                Err(SessionError::Fatal(err)) => return Err(err),
+                Err(SessionError::Broken {
+                    reason,
+                    was_consuming,
+                }) => {
+                    if was_consuming {
+                        backoff.reset();
+                    }
+                    let delay = backoff.next_delay();
+                    tracing::warn!(queue = %self.settings.queue, %reason, retry_in_ms = millis(delay), "consumer interrupted");
+                    self.pause(delay).await;
+                }
+            }
+        }
+        tracing::info!(queue = %self.settings.queue, "consumer stopped");
+        Ok(())
+    }
+
+    /// Declares, consumes and handles on one channel until shutdown (Ok) or a failure.
+    async fn session(&self) -> Result<(), SessionError> {
+        let channel = tokio::select! {
+            _ = self.shutdown.cancelled() => return Ok(()),
+            channel = self.broker.channel() => channel.map_err(|err| self.not_consuming(err))?,
+        };
+        let result = self.consume(&channel).await;
+        // Closing the channel returns what it holds unacknowledged to the queue at once.
+        let _ = channel.close(200, "consumer stopping".into()).await;
+        result
+    }
+
+    async fn consume(&self, channel: &Channel) -> Result<(), SessionError> {
+        self.declare(channel).await?;
+        channel
+            .basic_qos(self.settings.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(|err| self.not_consuming(err.into()))?;
+        let mut deliveries = channel
+            .basic_consume(
+                self.settings.queue.as_str().into(),
+                ShortString::default(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|err| self.not_consuming(err.into()))?;
+        tracing::info!(queue = %self.settings.queue, "consuming");
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Ok(()),
+                next = deliveries.next() => next,
+            };
+            match next {
+                Some(Ok(delivery)) => {
+                    self.process_until_done(channel, &deliveries, delivery)
+                        .await?
+                }
+                Some(Err(err)) => return Err(SessionError::broken(err)),
+                None => return Err(SessionError::broken("the broker cancelled the consumer")),
+            }
+        }
+    }
+
+    /// Processes one delivery. A shutdown meanwhile cancels the subscription at once, so the
+    /// broker stops handing this consumer messages, and lets the delivery finish.
+    async fn process_until_done(
+        &self,
+        channel: &Channel,
+        deliveries: &Consumer,
+        delivery: Delivery,
+    ) -> Result<(), SessionError> {
+        let processing = self.process(delivery);
+        tokio::pin!(processing);
+        tokio::select! {
+            processed = &mut processing => return processed,
+            _ = self.shutdown.cancelled() => {}
+        }
+        if let Err(err) = channel
+            .basic_cancel(deliveries.tag(), BasicCancelOptions::default())
+            .await
+        {
+            tracing::debug!(error = %err, "could not cancel the subscription; closing the channel ends it");
+        }
+        processing.await
+    }
+
+    /// The exchanges, the queue with its bindings, and its dead-letter queue. Idempotent,
+    /// so every session (after a reconnect, in every replica) declares them again.
+    async fn declare(&self, channel: &Channel) -> Result<(), SessionError> {
+        let queue = self.settings.queue.as_str();
+        let dead_letters = dead_letter_queue(queue);
+        let declared = async {
+            declare_exchanges(channel).await?;
+            declare_durable_queue(channel, queue).await?;
+            for binding in &self.settings.bindings {
+                bind(channel, queue, EXCHANGE, binding).await?;
+            }
+            declare_durable_queue(channel, &dead_letters).await?;
+            bind(channel, &dead_letters, DEAD_LETTER_EXCHANGE, queue).await
+        };
+        declared.await.map_err(|err| match err {
+            BrokerError::Unavailable(_) => self.not_consuming(err),
+            refused => SessionError::Fatal(ConsumerError::Topology {
+                queue: queue.to_owned(),
+                reason: refused.to_string(),
+            }),
+        })
+    }
+
+    fn not_consuming(&self, err: BrokerError) -> SessionError {
+        SessionError::Broken {
+            reason: err.to_string(),
+            was_consuming: false,
+        }
+    }
+
+    async fn process(&self, delivery: Delivery) -> Result<(), SessionError> {
+        let envelope = match self.parse(&delivery) {
+            Ok(envelope) => envelope,
+            Err(reason) => {
+                let event_type = original_routing_key(&delivery);
+                return self.dead_letter(&delivery, &event_type, &reason, 0).await;
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            queue = %self.settings.queue,
+            event_id = %envelope.id,
+            event_type = %envelope.event_type,
+            traceparent = envelope.traceparent.as_deref().unwrap_or_default(),
+        );
+        self.handle_with_retries(&delivery, &envelope)
+            .instrument(span)
+            .await
+    }
+
+    fn parse(&self, delivery: &Delivery) -> Result<Envelope, String> {
+        let envelope: Envelope = serde_json::from_slice(&delivery.data)
+            .map_err(|err| format!("poison message: not an envelope: {err}"))?;
+        if !self.handler.understands(&envelope) {
+            return Err(format!(
+                "poison message: unknown dataschema {}",
+                envelope.dataschema
+            ));
+        }
+        Ok(envelope)
+    }
+
+    async fn handle_with_retries(
+        &self,
+        delivery: &Delivery,
+        envelope: &Envelope,
+    ) -> Result<(), SessionError> {
+        let mut backoff = Backoff::new(self.settings.initial_backoff, self.settings.max_backoff);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.attempt(envelope).await {
+                Ok(()) => return self.ack(delivery, envelope).await,
+                Err(failure) => failure,
+            };
+            let is_last = matches!(failure, HandlerError::Permanent(_))
+                || attempt >= self.settings.max_attempts;
+            if is_last {
+                return self
+                    .dead_letter(delivery, &envelope.event_type, failure.reason(), attempt)
+                    .await;
+            }
+            metrics::count_retried(&envelope.event_type, &self.settings.queue);
+            let delay = backoff.next_delay();
+            tracing::info!(attempt, retry_in_ms = millis(delay), error = %failure, "handler failed; retrying");
+            if self.pause(delay).await {
+                return requeue(delivery).await;
+            }
+            if !delivery.acker.usable() {
+                return Err(SessionError::broken(
+                    "the channel closed during a retry; the message returns to its queue",
+                ));
+            }
+        }
+    }
+
+    /// One handler call; a panic counts as a permanent failure rather than killing the consumer.
+    async fn attempt(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        AssertUnwindSafe(self.handler.handle(envelope))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(HandlerError::Permanent(format!(
+                    "the handler panicked: {}",
+                    panic_message(&*panic)
+                )))
+            })
+    }
+
+    async fn ack(&self, delivery: &Delivery, envelope: &Envelope) -> Result<(), SessionError> {
+        settle(delivery.acker.ack(BasicAckOptions::default()).await)?;
+        metrics::count_consumed(&envelope.event_type, &self.settings.queue);
+        Ok(())
+    }
+
+    /// Publishes the message to the dead-letter exchange, confirmed, then acknowledges it.
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        event_type: &str,
+        reason: &str,
+        attempts: u32,
+    ) -> Result<(), SessionError> {
+        let properties = dead_letter_properties(delivery, reason, attempts);
+        self.broker
+            .publish_confirmed(
+                DEAD_LETTER_EXCHANGE,
+                &self.settings.queue,
+                &delivery.data,
+                properties,
+                true,
+            )
+            .await
+            // Ending the session returns the message to the queue; it is retried from the start.
+            .map_err(|err| {
+                SessionError::broken(format!("could not dead-letter a message: {err}"))
+            })?;
+        settle(delivery.acker.ack(BasicAckOptions::default()).await)?;
+        metrics::count_dead_lettered(event_type, &self.settings.queue);
+        tracing::warn!(queue = %self.settings.queue, %event_type, attempts, %reason, "message dead-lettered");
+        Ok(())
+    }
+
+    /// Sleeps `delay`; true if shutdown came first.
+    async fn pause(&self, delay: Duration) -> bool {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => true,
+            _ = tokio::time::sleep(delay) => false,
+        }
+    }
+}
+
+async fn declare_durable_queue(channel: &Channel, queue: &str) -> Result<(), BrokerError> {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn bind(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    routing_key: &str,
+) -> Result<(), BrokerError> {
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Puts a message back at shutdown, mid-retry: another consumer starts it over.
+async fn requeue(delivery: &Delivery) -> Result<(), SessionError> {
+    let options = BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    };
+    settle(delivery.acker.nack(options).await)
+}
+
+/// An ack or nack that did not reach the broker leaves the message to be redelivered.
+fn settle(result: Result<bool, lapin::Error>) -> Result<(), SessionError> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(SessionError::broken(
+            "the channel closed before the message was settled; it will be redelivered",
+        )),
+        Err(err) => Err(SessionError::broken(err)),
+    }
+}
+
+/// The event type the message was first published with, also after a redrive (which
+/// publishes to the queue directly, under the queue's name).
+pub(crate) fn original_routing_key(delivery: &Delivery) -> String {
+    header_string(&delivery.properties, ORIGINAL_ROUTING_KEY_HEADER)
+        .unwrap_or_else(|| delivery.routing_key.to_string())
+}
+
+/// The original properties (message id, timestamp, traceparent) plus why it failed.
+fn dead_letter_properties(delivery: &Delivery, reason: &str, attempts: u32) -> BasicProperties {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        FAILURE_REASON_HEADER.into(),
+        AMQPValue::LongString(truncate(reason, MAX_REASON_BYTES).into()),
+    );
+    headers.insert(
+        ATTEMPTS_HEADER.into(),
+        AMQPValue::LongLongInt(i64::from(attempts)),
+    );
+    headers.insert(
+        ORIGINAL_ROUTING_KEY_HEADER.into(),
+        AMQPValue::LongString(LongString::from(original_routing_key(delivery))),
+    );
+    delivery
+        .properties
+        .clone()
+        .with_delivery_mode(PERSISTENT)
+        .with_headers(headers)
+}
+
+pub(crate) fn header_string(properties: &BasicProperties, name: &str) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(value) => Some(value.to_string()),
+        AMQPValue::ShortString(value) => Some(value.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn header_integer(properties: &BasicProperties, name: &str) -> Option<i64> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongLongInt(value) => Some(*value),
+        AMQPValue::LongInt(value) => Some(i64::from(*value)),
+        AMQPValue::LongUInt(value) => Some(i64::from(*value)),
+        AMQPValue::ShortInt(value) => Some(i64::from(*value)),
+        AMQPValue::ShortUInt(value) => Some(i64::from(*value)),
+        AMQPValue::ShortShortInt(value) => Some(i64::from(*value)),
+        AMQPValue::ShortShortUInt(value) => Some(i64::from(*value)),
+        _ => None,
+    }
+}
+
+fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_reject_what_the_broker_would() {
+        assert!(ConsumerSettings::new("search.indexer", ["product.*"])
+            .validate()
+            .is_ok());
+        assert!(ConsumerSettings::new("", ["product.*"]).validate().is_err());
+        assert!(ConsumerSettings::new("x".repeat(252), ["product.*"])
+            .validate()
+            .is_err());
+        assert!(
+            ConsumerSettings::new("search.indexer", Vec::<String>::new())
+                .validate()
+                .is_err()
+        );
+        let mut no_attempts = ConsumerSettings::new("search.indexer", ["product.*"]);
+        no_attempts.max_attempts = 0;
+        assert!(no_attempts.validate().is_err());
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("short", 1024), "short");
+    }
+
+    #[test]
+    fn handlers_understand_version_one_of_their_type_by_default() {
+        struct Noop;
+        impl Handler for Noop {
+            async fn handle(&self, _: &Envelope) -> Result<(), HandlerError> {
+                Ok(())
+            }
+        }
+        let mut envelope =
+            crate::events::EventDraft::new("order.placed", "o", serde_json::json!({}))
+                .into_envelope("/t", 1, chrono::Utc::now());
+        assert!(Noop.understands(&envelope));
+        envelope.dataschema = schema_urn("order.placed", 2);
+        assert!(!Noop.understands(&envelope));
+    }
+}
