@@ -236,21 +236,12 @@ pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> a
     Ok(())
 }
 
-/// The RabbitMQ connection, made in the background: a service starts (and reports not ready)
-/// while the broker is down, and its outbox simply waits.
+/// The RabbitMQ connection, made in the background (and re-made after every drop, declaring
+/// the shared exchanges each time): a service starts, and reports not ready, while the broker
+/// is down, and its outbox simply waits.
 pub fn broker(settings: &Settings) -> Broker {
     use secrecy::ExposeSecret;
-    let broker = Broker::start(BrokerSettings::new(settings.amqp_url.expose_secret()));
-    let declaring = broker.clone();
-    tokio::spawn(async move {
-        let mut delay = std::time::Duration::from_millis(200);
-        while let Err(err) = declaring.declare_topology().await {
-            tracing::warn!(error = %err, "declaring the event exchanges failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(5));
-        }
-    });
-    broker
+    Broker::start(BrokerSettings::new(settings.amqp_url.expose_secret()))
 }
 
 /// The users outbox's relay.

@@ -302,3 +302,30 @@ async fn subgraphs_report_published_events_and_the_outbox_backlog_as_metrics() {
         json!({ "mongodb": "ok", "rabbitmq": "ok" })
     );
 }
+
+#[tokio::test]
+async fn events_written_while_the_broker_connection_drops_all_arrive() {
+    let platform = Platform::start().await;
+    let consumer = Consumer::start(&platform, "test.outage", &["user.registered"], false).await;
+
+    let mut user_ids = std::collections::HashSet::new();
+    for n in 0..20 {
+        if n == 5 || n == 12 {
+            // As a broker restart would: every connection to the vhost is closed, the relay's
+            // and the consumer's alike. Sign-ups go on; their events wait in the outbox.
+            platform.vhost.close_connections().await;
+        }
+        user_ids.insert(platform.customer().await.user_id);
+    }
+    let arrived: std::collections::HashSet<String> = consumer
+        .events_of("user.registered", 20)
+        .await
+        .into_iter()
+        .map(|e| e.subject)
+        .collect();
+
+    assert_eq!(
+        arrived, user_ids,
+        "every event arrives after the connection comes back"
+    );
+}

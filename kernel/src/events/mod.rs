@@ -6,9 +6,12 @@
 //! - [`envelope`]: the CloudEvents 1.0 envelope and drafts of it.
 //! - [`outbox`]: writing events in the producer's own transaction (Postgres, MongoDB) and the
 //!   relay loop that publishes them.
-//! - `broker`: the RabbitMQ connection, topology and confirmed publishing.
-//! - `consumer`: queues, inbox de-duplication, retries, dead letters.
-//! - `dlq`: inspecting and redriving dead letters.
+//! - [`broker`]: the RabbitMQ connection (reconnecting with backoff), topology and
+//!   publisher-confirmed publishing.
+//! - [`consumer`]: durable queues, retries with backoff, dead letters, poison messages.
+//! - [`inbox`]: effectively-once handling for Postgres-backed consumers.
+//! - [`dlq`]: inspecting and redriving dead letters.
+//! - [`metrics`]: published / consumed / retried / dead-lettered counters, outbox gauges.
 
 pub mod broker;
 pub mod consumer;
