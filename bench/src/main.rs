@@ -1,0 +1,263 @@
+//! `emporium-bench`: benchmarks that print figures, each beside a baseline measured in the
+//! same run on the same machine, so the ratio is the figure to compare across machines.
+//!
+//! - `events`: events per second through the whole backbone (a producer's transaction with
+//!   its outbox row → relay → RabbitMQ with publisher confirms → consumer with its inbox
+//!   transaction), against bare confirmed publishes to the same broker.
+//!
+//! Run it in release mode: `cargo run --release -p emporium-bench -- events`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use clap::{Parser, Subcommand};
+use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::consumer::{self, ConsumerSettings, Handler, HandlerError};
+use emporium_kernel::events::outbox::postgres::{self as pg_outbox, PgOutbox, OUTBOX_TABLES_SQL};
+use emporium_kernel::events::outbox::{run_relay, RelaySettings};
+use emporium_kernel::events::{inbox, Envelope, EventDraft, Publisher};
+use emporium_kernel::testing::{TestPostgres, TestVhost};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Events per second through outbox → relay → broker → consumer with inbox, beside bare
+    /// confirmed publishes.
+    Events {
+        #[arg(long, default_value_t = 5000)]
+        events: usize,
+        /// Concurrent producers writing events in their own transactions.
+        #[arg(long, default_value_t = 4)]
+        producers: usize,
+        /// Competing consumer tasks on the one queue.
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Events {
+            events,
+            producers,
+            consumers,
+        } => events_benchmark(events, producers, consumers).await,
+    }
+}
+
+async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> anyhow::Result<()> {
+    let vhost = TestVhost::create().await;
+    let database = TestPostgres::create().await;
+    let pool = PgPool::connect(&database.url())
+        .await
+        .context("connecting to Postgres")?;
+    sqlx::raw_sql(OUTBOX_TABLES_SQL).execute(&pool).await?;
+    sqlx::raw_sql(inbox::INBOX_TABLE_SQL).execute(&pool).await?;
+    sqlx::raw_sql("CREATE TABLE changes (id uuid PRIMARY KEY); CREATE TABLE effects (event_id uuid PRIMARY KEY);")
+        .execute(&pool)
+        .await?;
+    let broker = Broker::connect(BrokerSettings::new(vhost.amqp_url())).await?;
+
+    let bare = bare_publishes(&broker, events).await?;
+    let pipeline = pipeline(&broker, &pool, events, producers, consumers).await?;
+
+    let bare_rate = events as f64 / bare.as_secs_f64();
+    let pipeline_rate = events as f64 / pipeline.end_to_end.as_secs_f64();
+    println!("events benchmark: {events} events, {producers} producers, one relay, {consumers} consumer task(s)");
+    println!(
+        "  bare confirmed publishes (baseline):             {bare_rate:>9.0} events/s  ({:.2} s)",
+        bare.as_secs_f64()
+    );
+    println!(
+        "  producers' transactions with outbox rows:        {:>9.0} events/s  ({:.2} s)",
+        events as f64 / pipeline.produced.as_secs_f64(),
+        pipeline.produced.as_secs_f64()
+    );
+    println!(
+        "  outbox → relay → broker → consumer with inbox:   {pipeline_rate:>9.0} events/s  ({:.2} s end to end)",
+        pipeline.end_to_end.as_secs_f64()
+    );
+    println!(
+        "  ratio pipeline / bare publishes:                 {:>9.2}",
+        pipeline_rate / bare_rate
+    );
+    broker.close().await;
+    Ok(())
+}
+
+fn envelope(n: usize) -> Envelope {
+    EventDraft::new(
+        "bench.event",
+        format!("aggregate-{}", n % 100),
+        serde_json::json!({ "n": n }),
+    )
+    .into_envelope("/bench", n as i64 + 1, chrono::Utc::now())
+}
+
+/// Sequential publishes, each waiting for its confirm: what the relay does per entry.
+async fn bare_publishes(broker: &Broker, events: usize) -> anyhow::Result<Duration> {
+    // A bound queue, so the broker stores every message as it does for real consumers.
+    let channel = broker.channel().await?;
+    channel
+        .queue_declare("bench.bare".into(), Default::default(), Default::default())
+        .await?;
+    channel
+        .queue_bind(
+            "bench.bare".into(),
+            "ecommerce-events".into(),
+            "bench.event".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await?;
+    let envelopes: Vec<Envelope> = (0..events).map(envelope).collect();
+    let started = Instant::now();
+    for envelope in &envelopes {
+        broker.publish(envelope).await?;
+    }
+    let elapsed = started.elapsed();
+    channel
+        .queue_delete("bench.bare".into(), Default::default())
+        .await?;
+    Ok(elapsed)
+}
+
+struct PipelineTimes {
+    produced: Duration,
+    end_to_end: Duration,
+}
+
+/// Counts events applied once, through the inbox, as a real consumer's effect would be.
+struct CountingHandler {
+    pool: PgPool,
+    applied: Arc<AtomicUsize>,
+}
+
+impl Handler for CountingHandler {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let Some(mut tx) = inbox::begin_once(&self.pool, "bench.pipeline", envelope.id).await?
+        else {
+            return Ok(());
+        };
+        sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
+            .bind(envelope.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.applied.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+async fn pipeline(
+    broker: &Broker,
+    pool: &PgPool,
+    events: usize,
+    producers: usize,
+    consumers: usize,
+) -> anyhow::Result<PipelineTimes> {
+    let shutdown = CancellationToken::new();
+    let applied = Arc::new(AtomicUsize::new(0));
+    let handler = Arc::new(CountingHandler {
+        pool: pool.clone(),
+        applied: applied.clone(),
+    });
+    let consumer_tasks: Vec<_> = (0..consumers.max(1))
+        .map(|_| {
+            let settings = ConsumerSettings::new("bench.pipeline", ["bench.event"]);
+            tokio::spawn(consumer::run(
+                broker.clone(),
+                settings,
+                handler.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+    wait_for_queue(broker, "bench.pipeline").await?;
+    let relay = tokio::spawn(run_relay(
+        "bench",
+        PgOutbox::new(pool.clone(), "bench"),
+        broker.clone(),
+        RelaySettings::default(),
+        shutdown.clone(),
+    ));
+
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for producer in 0..producers {
+        let pool = pool.clone();
+        writers.push(tokio::spawn(async move {
+            for n in (producer..events).step_by(producers) {
+                let mut tx = pool.begin().await?;
+                let id = uuid::Uuid::now_v7();
+                sqlx::query("INSERT INTO changes (id) VALUES ($1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let draft = EventDraft::new(
+                    "bench.event",
+                    format!("aggregate-{}", n % 100),
+                    serde_json::json!({ "n": n }),
+                );
+                pg_outbox::enqueue(&mut tx, "/bench", draft).await?;
+                tx.commit().await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }));
+    }
+    for writer in writers {
+        writer.await??;
+    }
+    let produced = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while applied.load(Ordering::Relaxed) < events {
+        ensure!(
+            Instant::now() < deadline,
+            "only {} of {events} events arrived",
+            applied.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let end_to_end = started.elapsed();
+    shutdown.cancel();
+    let _ = relay.await;
+    for consumer in consumer_tasks {
+        let _ = consumer.await;
+    }
+    let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects")
+        .fetch_one(pool)
+        .await?;
+    ensure!(
+        effects as usize == events,
+        "{effects} effects for {events} events"
+    );
+    Ok(PipelineTimes {
+        produced,
+        end_to_end,
+    })
+}
+
+async fn wait_for_queue(broker: &Broker, queue: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let declared = emporium_kernel::events::dlq::list(broker, &[queue.to_owned()]).await?;
+        if declared.first().and_then(|(_, depth)| *depth).is_some() {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the consumer did not declare {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
