@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::TokenVerifier;
+use crate::trace::TraceContext;
+use tracing::Instrument;
 
 /// Largest request body a subgraph accepts. The router enforces its own limit in front.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -28,7 +30,8 @@ struct GraphqlState<E> {
 }
 
 /// `POST /graphql` (and `GET` for queries) for a schema, with the [`crate::auth::Viewer`] of
-/// the `Authorization` header in each request's data.
+/// the `Authorization` header and the request's [`TraceContext`] (from its `traceparent`
+/// header, or a new trace) in each request's data.
 pub fn graphql_routes<E>(executor: E, verifier: TokenVerifier) -> Router
 where
     E: Executor + Clone,
@@ -51,9 +54,13 @@ async fn graphql_handler<E: Executor>(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let viewer = state.verifier.viewer(authorization);
+    let trace =
+        TraceContext::from_header_or_new(headers.get("traceparent").and_then(|v| v.to_str().ok()));
+    let span = tracing::info_span!("graphql", trace_id = %trace.trace_id());
     state
         .executor
-        .execute(request.into_inner().data(viewer))
+        .execute(request.into_inner().data(viewer).data(trace))
+        .instrument(span)
         .await
         .into()
 }

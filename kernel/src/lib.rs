@@ -20,5 +20,6 @@ pub mod money;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 pub use error::{ApiError, ErrorCode};

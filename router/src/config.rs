@@ -149,6 +149,9 @@ headers:
     request:
       - propagate:
           named: authorization
+      # Events carry the trace of the request that caused them (W3C Trace Context).
+      - propagate:
+          named: traceparent
 telemetry:
   metrics:
     exporters:

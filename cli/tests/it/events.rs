@@ -114,20 +114,44 @@ impl Drop for Consumer {
 }
 
 #[tokio::test]
-async fn registering_publishes_user_registered() {
+async fn registering_publishes_user_registered_in_the_trace_of_the_request() {
     let platform = Platform::start().await;
     let consumer = Consumer::start(&platform, "test.users", &["user.*"], false).await;
     let email = unique_email();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-    let session = platform.register(&email, "Ann Lee").await;
+    let response: Value = platform
+        .http()
+        .post(platform.graphql_url())
+        .header("traceparent", traceparent)
+        .json(&json!({
+            "query": "mutation($input: RegisterInput!) { register(input: $input) { user { id } userErrors { code } } }",
+            "variables": { "input": { "email": email, "password": PASSWORD, "name": "Ann Lee" } },
+        }))
+        .send()
+        .await
+        .expect("router answers")
+        .json()
+        .await
+        .expect("JSON");
+    let user_id = response["data"]["register"]["user"]["id"]
+        .as_str()
+        .expect("registered")
+        .to_owned();
     let events = consumer.events_of("user.registered", 1).await;
 
     let event = &events[0];
-    assert_eq!(event.subject, session.user_id);
+    assert_eq!(event.subject, user_id);
     assert_eq!(event.source, "/subgraphs/users");
     assert_eq!(
         event.data,
-        json!({ "userId": session.user_id, "email": email, "name": "Ann Lee" })
+        json!({ "userId": user_id, "email": email, "name": "Ann Lee" })
+    );
+    let trace_id = event.traceparent.as_deref().and_then(|t| t.get(3..35));
+    assert_eq!(
+        trace_id,
+        Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "the event joins the request's trace: {event:?}"
     );
 }
 

@@ -72,6 +72,12 @@ impl EventDraft {
         }
     }
 
+    /// Ties the event to the trace of the request that caused it.
+    pub fn traced(mut self, trace: &crate::trace::TraceContext) -> Self {
+        self.traceparent = Some(trace.traceparent().to_owned());
+        self
+    }
+
     /// Makes this event part of the flow `cause` belongs to.
     pub fn caused_by(mut self, cause: &Envelope) -> Self {
         self.correlation_id = Some(cause.correlationid.clone());

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, MaybeUndefined, Object, ID};
 use emporium_kernel::auth::Viewer;
+use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -33,7 +34,11 @@ impl Mutation {
                 })
             }
         };
-        match state.store.insert(&new_product).await {
+        match state
+            .store
+            .insert(&new_product, ctx.data::<TraceContext>()?)
+            .await
+        {
             Ok(product) => {
                 tracing::info!(product_id = %product.id, sku = %product.sku, "product created");
                 Ok(ProductPayload {
@@ -76,7 +81,7 @@ impl Mutation {
         };
         match state
             .store
-            .update(&id, &patch)
+            .update(&id, &patch, ctx.data::<TraceContext>()?)
             .await
             .map_err(ApiError::from)?
         {
@@ -100,7 +105,12 @@ impl Mutation {
     ) -> async_graphql::Result<DeletePayload> {
         ctx.data::<Viewer>()?.require_admin()?;
         let state = ctx.data::<ProductsState>()?;
-        if !state.store.delete(&id).await.map_err(ApiError::from)? {
+        if !state
+            .store
+            .delete(&id, ctx.data::<TraceContext>()?)
+            .await
+            .map_err(ApiError::from)?
+        {
             return Ok(DeletePayload {
                 deleted_id: None,
                 user_errors: vec![error::not_found()],

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
 use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::trace::TraceContext;
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
@@ -191,7 +192,11 @@ impl ProductStore {
     }
 
     /// Adds a product and its `product.created` event in one transaction.
-    pub async fn insert(&self, new_product: &NewProduct) -> Result<Product, StoreError> {
+    pub async fn insert(
+        &self,
+        new_product: &NewProduct,
+        trace: &TraceContext,
+    ) -> Result<Product, StoreError> {
         let doc = new_doc(new_product, bson::DateTime::now());
         let mut session = self.transaction().await?;
         self.products
@@ -206,7 +211,7 @@ impl ProductStore {
                 }
             })?;
         let product = Product::try_from(doc)?;
-        let event = events::product_created(&product, new_product.initial_stock);
+        let event = events::product_created(&product, new_product.initial_stock).traced(trace);
         outbox::enqueue(&self.db, &mut session, events::EVENT_SOURCE, event).await?;
         session.commit_transaction().await?;
         Ok(product)
@@ -228,6 +233,8 @@ impl ProductStore {
             .filter(|p| !existing.contains(&p.sku))
             .collect();
         let mut inserted = 0;
+        // One seeding run is one flow: its events share a trace.
+        let seeding = TraceContext::new_root();
         for batch in missing.chunks(SEED_BATCH) {
             let docs: Vec<ProductDoc> = batch.iter().map(|p| new_doc(p, now)).collect();
             let created = docs
@@ -237,7 +244,8 @@ impl ProductStore {
                     Ok(events::product_created(
                         &Product::try_from(doc.clone())?,
                         new_product.initial_stock,
-                    ))
+                    )
+                    .traced(&seeding))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut session = self.transaction().await?;
@@ -305,6 +313,7 @@ impl ProductStore {
         &self,
         id: &str,
         patch: &ProductPatch,
+        trace: &TraceContext,
     ) -> Result<Option<Product>, StoreError> {
         let mut set = doc! { "updated_at": bson::DateTime::now() };
         if let Some(name) = &patch.name {
@@ -346,7 +355,7 @@ impl ProductStore {
                 &self.db,
                 &mut session,
                 events::EVENT_SOURCE,
-                events::product_updated(product),
+                events::product_updated(product).traced(trace),
             )
             .await?;
         }
@@ -355,7 +364,7 @@ impl ProductStore {
     }
 
     /// Removes a product and records `product.deleted` in one transaction.
-    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+    pub async fn delete(&self, id: &str, trace: &TraceContext) -> Result<bool, StoreError> {
         let mut session = self.transaction().await?;
         let deleted = self
             .products
@@ -370,7 +379,7 @@ impl ProductStore {
             &self.db,
             &mut session,
             events::EVENT_SOURCE,
-            events::product_deleted(&product),
+            events::product_deleted(&product).traced(trace),
         )
         .await?;
         session.commit_transaction().await?;

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object};
 use emporium_kernel::email::Email;
+use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -51,6 +52,7 @@ impl Mutation {
                 &registration.name,
                 &phc,
                 emporium_kernel::auth::Role::Customer,
+                ctx.data::<TraceContext>()?,
             )
             .await;
         let user = match created {

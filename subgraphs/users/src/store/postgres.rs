@@ -10,6 +10,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use emporium_kernel::events::outbox::postgres as outbox;
+use emporium_kernel::trace::TraceContext;
 
 use crate::domain::account::User;
 use crate::domain::lockout::{LOCKOUT_MINUTES, MAX_FAILED_LOGINS};
@@ -81,6 +82,7 @@ impl UserStore {
         name: &str,
         password_hash: &str,
         role: Role,
+        trace: &TraceContext,
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
@@ -101,7 +103,8 @@ impl UserStore {
             }
         })?;
         let user = user_from_row(&row)?;
-        outbox::enqueue(&mut tx, EVENT_SOURCE, crate::events::user_registered(&user)).await?;
+        let event = crate::events::user_registered(&user).traced(trace);
+        outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -129,7 +132,9 @@ impl UserStore {
         let user = user_from_row(&row)?;
         let inserted: bool = row.try_get("inserted")?;
         if inserted {
-            outbox::enqueue(&mut tx, EVENT_SOURCE, crate::events::user_registered(&user)).await?;
+            // Created from the command line or at start-up: a trace of its own.
+            let event = crate::events::user_registered(&user).traced(&TraceContext::new_root());
+            outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
         }
         tx.commit().await?;
         Ok((user, inserted))
