@@ -9,6 +9,20 @@ use base64::Engine;
 use crate::error::ApiError;
 use crate::money::Money;
 
+/// A subgraph schema's federation SDL, as supergraph composition reads it.
+pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    schema.sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .federation()
+            .compose_directive(),
+    )
+}
+
 /// `first` when the client gives none.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 /// The largest page a client may ask for.

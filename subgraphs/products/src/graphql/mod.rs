@@ -5,7 +5,7 @@ mod mutation;
 mod query;
 mod types;
 
-use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+use async_graphql::{EmptySubscription, Schema};
 
 pub use mutation::Mutation;
 pub use query::Query;
@@ -18,9 +18,7 @@ pub fn schema(state: crate::ProductsState) -> ProductsSchema {
 
 /// The subgraph's federation SDL, as the supergraph composition needs it.
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
+    emporium_kernel::graphql::federation_sdl(&builder().finish())
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
