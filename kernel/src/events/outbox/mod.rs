@@ -104,7 +104,11 @@ pub async fn run_relay<O: Outbox, P: Publisher>(
             last_report = Some(std::time::Instant::now());
         }
         let pause = match outbox.relay_batch(&publisher, settings.batch_size).await {
-            Ok(RelayPass::Published(n)) if n == settings.batch_size => Duration::ZERO,
+            // Work found: look again at once, producers are likely still writing.
+            Ok(RelayPass::Published(n)) if n > 0 => {
+                backoff = settings.poll_interval;
+                Duration::ZERO
+            }
             Ok(_) => {
                 backoff = settings.poll_interval;
                 settings.poll_interval
