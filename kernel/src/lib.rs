@@ -23,3 +23,14 @@ pub mod testing;
 pub mod trace;
 
 pub use error::{ApiError, ErrorCode};
+
+/// A Postgres advisory-lock key for `name` that every build and every replica agrees on
+/// (FNV-1a; `DefaultHasher` is not stable across builds).
+pub fn advisory_lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}

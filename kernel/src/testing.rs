@@ -200,3 +200,63 @@ fn rabbitmqctl(args: &[&str]) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The local Redis server tests use, overridable with `EMPORIUM_TEST_REDIS_URL`.
+pub fn redis_server_url() -> String {
+    std::env::var("EMPORIUM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A fresh key prefix on the local Redis: every key under it is deleted when the handle is
+/// dropped, so tests share the one Redis database without seeing each other's keys.
+pub struct TestRedis {
+    url: String,
+    prefix: String,
+}
+
+impl TestRedis {
+    pub fn create() -> Self {
+        Self {
+            url: redis_server_url(),
+            prefix: format!("{}:", unique_name()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Ends with `:`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Deletes every key under the prefix, as a Redis restart that kept nothing would.
+    pub fn flush(&self) {
+        if let Err(err) = delete_prefixed(&self.url, &self.prefix) {
+            panic!("flushing the test keys of {}: {err}", self.prefix);
+        }
+    }
+}
+
+fn delete_prefixed(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    use redis::Commands;
+    let mut conn = redis::Client::open(url)?.get_connection()?;
+    let keys = conn
+        .scan_match::<_, String>(format!("{prefix}*"))?
+        .collect::<redis::RedisResult<Vec<String>>>()?;
+    for chunk in keys.chunks(500) {
+        let _: () = conn.del(chunk)?;
+    }
+    Ok(())
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if let Err(err) = delete_prefixed(&self.url, &self.prefix) {
+            eprintln!(
+                "warning: could not delete the test keys {}*: {err}",
+                self.prefix
+            );
+        }
+    }
+}

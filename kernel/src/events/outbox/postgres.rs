@@ -55,14 +55,9 @@ impl PgOutbox {
     }
 }
 
-/// A stable advisory-lock key per outbox name (FNV-1a; `DefaultHasher` is not stable across builds).
+/// The advisory-lock key of an outbox name.
 fn lease_key(name: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("emporium-outbox:{name}").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash as i64
+    crate::advisory_lock_key(&format!("emporium-outbox:{name}"))
 }
 
 impl Outbox for PgOutbox {

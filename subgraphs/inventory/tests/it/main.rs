@@ -1,0 +1,153 @@
+//! The inventory against the real Redis and Postgres: concurrency, all-or-nothing orders,
+//! a Redis that loses everything, and events that arrive twice.
+
+mod orders;
+mod recovery;
+mod stock;
+
+use chrono::Utc;
+use emporium_inventory::domain::{normalise_lines, Line, StockLevel};
+use emporium_inventory::events::{ORDER_PLACED_QUEUE, ORDER_UPDATES_QUEUE};
+use emporium_inventory::service::OrderOutcome;
+use emporium_inventory::{HotStock, Inventory};
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::testing::{TestPostgres, TestRedis};
+use emporium_kernel::trace::TraceContext;
+use serde_json::json;
+
+/// An inventory on its own Postgres database and Redis key prefix.
+pub struct Fixture {
+    pub inventory: Inventory,
+    pub redis: TestRedis,
+    _postgres: TestPostgres,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        let postgres = TestPostgres::create().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .connect(&postgres.url())
+            .await
+            .expect("connect to the test database");
+        emporium_inventory::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("inventory migrations");
+        let redis = TestRedis::create();
+        let hot = HotStock::connect(redis.url(), redis.prefix())
+            .await
+            .expect("connect to Redis");
+        let inventory = Inventory::new(pool, hot);
+        inventory.rebuild().await.expect("initial load");
+        Self {
+            inventory,
+            redis,
+            _postgres: postgres,
+        }
+    }
+
+    pub async fn set(&self, product_id: &str, on_hand: i32) {
+        let outcome = self
+            .inventory
+            .set_stock(product_id, on_hand, &TraceContext::new_root())
+            .await
+            .expect("set stock");
+        assert!(
+            matches!(
+                outcome,
+                emporium_inventory::service::SetStockOutcome::Set(_)
+            ),
+            "{outcome:?}"
+        );
+    }
+
+    pub async fn level(&self, product_id: &str) -> StockLevel {
+        self.inventory.stock(product_id).await.expect("stock")
+    }
+
+    /// Handles an `order.placed` event (as its consumer would).
+    pub async fn place(&self, envelope: &Envelope) -> OrderOutcome {
+        let order_id = envelope.data["orderId"].as_str().expect("orderId");
+        let lines = lines_of(envelope);
+        self.inventory
+            .reserve_order(ORDER_PLACED_QUEUE, envelope, order_id, &lines)
+            .await
+            .expect("reserve")
+    }
+
+    pub async fn release(&self, envelope: &Envelope, fulfil: bool) -> OrderOutcome {
+        let order_id = envelope.data["orderId"].as_str().expect("orderId");
+        self.inventory
+            .release_order(ORDER_UPDATES_QUEUE, envelope, order_id, fulfil, "TEST")
+            .await
+            .expect("release")
+    }
+
+    /// Asserts Redis and the ledger agree.
+    pub async fn assert_no_drift(&self) {
+        let drift = self.inventory.reconcile().await.expect("reconcile");
+        assert!(
+            drift.is_empty(),
+            "drift between Redis and the ledger: {drift:?}"
+        );
+    }
+
+    /// The events the inventory wrote to its outbox, oldest first: (type, data).
+    pub async fn events(&self) -> Vec<(String, serde_json::Value)> {
+        sqlx::query_as::<_, (String, serde_json::Value)>(
+            "SELECT event_type, envelope->'data' FROM outbox ORDER BY position",
+        )
+        .fetch_all(self.inventory.pool())
+        .await
+        .expect("outbox")
+    }
+}
+
+pub fn product() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn envelope(event_type: &'static str, subject: &str, data: serde_json::Value) -> Envelope {
+    EventDraft::new(event_type, subject.to_owned(), data).into_envelope("/tests", 1, Utc::now())
+}
+
+/// An `order.placed` for a new order with these (product, quantity) lines.
+pub fn order_placed(lines: &[(&str, i64)]) -> Envelope {
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let items: Vec<_> = lines
+        .iter()
+        .map(|(p, q)| json!({ "productId": p, "quantity": q, "unitPrice": { "amount": "1.00", "currency": "USD" } }))
+        .collect();
+    envelope(
+        "order.placed",
+        &order_id,
+        json!({ "orderId": order_id, "userId": uuid::Uuid::new_v4(), "items": items, "total": { "amount": "1.00", "currency": "USD" }, "currency": "USD" }),
+    )
+}
+
+pub fn lines_of(envelope: &Envelope) -> Vec<Line> {
+    normalise_lines(
+        envelope.data["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                (
+                    i["productId"].as_str().expect("productId").to_owned(),
+                    i["quantity"].as_i64().expect("quantity"),
+                )
+            }),
+    )
+    .expect("valid lines")
+}
+
+/// A follow-up event about the order of `placed`.
+pub fn about(placed: &Envelope, event_type: &'static str, extra: serde_json::Value) -> Envelope {
+    let order_id = placed.data["orderId"].as_str().expect("orderId");
+    let mut data = json!({ "orderId": order_id });
+    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        data.extend(extra.clone());
+    }
+    envelope(event_type, order_id, data)
+}
