@@ -2,7 +2,7 @@
 # Makes sure the stores Emporium needs answer on this machine, starting (and, for the MongoDB
 # stand-in, installing) what does not. Idempotent: a service that answers is left alone.
 #
-# PostgreSQL and RabbitMQ come with the machine; MongoDB does not exist as a package here, so the
+# PostgreSQL, Redis and RabbitMQ come with the machine; MongoDB does not exist as a package here, so the
 # wire-compatible SecantusDB server (PyPI, pinned) stands in for it, in a venv under
 # $EMPORIUM_TOOLS_DIR. docker-compose.yml runs a real MongoDB instead.
 set -euo pipefail
@@ -61,6 +61,15 @@ ensure_mongodb() {
   wait_for MongoDB "$MONGO_HOST" "$MONGO_PORT" 60
 }
 
+ensure_redis() {
+  answers 127.0.0.1 6379 && return 0
+  log "starting Redis (nothing on disk: the inventory rebuilds its counts from its ledger)"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for Redis 127.0.0.1 6379 30
+}
+
 ensure_rabbitmq() {
   answers 127.0.0.1 5672 && return 0
   log "starting RabbitMQ"
@@ -78,5 +87,6 @@ ensure_rabbitmq() {
 
 ensure_postgres
 ensure_mongodb
+ensure_redis
 ensure_rabbitmq
-log "PostgreSQL, MongoDB and RabbitMQ answer"
+log "PostgreSQL, MongoDB, Redis and RabbitMQ answer"

@@ -16,6 +16,11 @@ pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
             "http://127.0.0.1:4002/graphql",
             emporium_products::sdl(),
         ),
+        (
+            "inventory",
+            "http://127.0.0.1:4003/graphql",
+            emporium_inventory::sdl(),
+        ),
     ]
 }
 

@@ -18,10 +18,19 @@ pub struct Settings {
     pub router_port: u16,
     pub users_port: u16,
     pub products_port: u16,
+    pub inventory_port: u16,
     /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
     pub users_url: String,
     pub products_url: String,
+    pub inventory_url: String,
+    /// The users database.
     pub database_url: String,
+    /// The inventory's database (its ledger, reservations and outbox).
+    pub inventory_database_url: String,
+    /// The Redis holding the hot stock counts.
+    pub redis_url: SecretString,
+    /// Every inventory key starts with this, so several shops (or tests) can share one Redis.
+    pub redis_prefix: String,
     pub mongodb_url: String,
     pub mongodb_database: String,
     /// RabbitMQ, with the vhost: `amqp://user:pass@host:5672/%2f`. A secret (it holds the password).
@@ -76,17 +85,29 @@ impl Settings {
             PathBuf::from(var("EMPORIUM_DATA_DIR").unwrap_or_else(|| ".emporium".to_owned()));
         let users_port = parsed("EMPORIUM_USERS_PORT", 4001)?;
         let products_port = parsed("EMPORIUM_PRODUCTS_PORT", 4002)?;
+        let inventory_port = parsed("EMPORIUM_INVENTORY_PORT", 4003)?;
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
             users_port,
             products_port,
+            inventory_port,
             users_url: var("EMPORIUM_USERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
             products_url: var("EMPORIUM_PRODUCTS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{products_port}")),
+            inventory_url: var("EMPORIUM_INVENTORY_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{inventory_port}")),
             database_url: var("EMPORIUM_DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium".to_owned()),
+            inventory_database_url: var("EMPORIUM_INVENTORY_DATABASE_URL").unwrap_or_else(|| {
+                "postgres://postgres@127.0.0.1:5432/emporium_inventory".to_owned()
+            }),
+            redis_url: SecretString::from(
+                var("EMPORIUM_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
+            ),
+            redis_prefix: var("EMPORIUM_REDIS_PREFIX")
+                .unwrap_or_else(|| "emporium:inventory:".to_owned()),
             mongodb_url: var("EMPORIUM_MONGODB_URL")
                 .unwrap_or_else(|| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned()),
             amqp_url: SecretString::from(
@@ -152,6 +173,10 @@ impl Settings {
 
     pub fn products_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.products_port)
+    }
+
+    pub fn inventory_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.inventory_port)
     }
 
     pub fn router_addr(&self) -> SocketAddr {

@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Stock counts: rebuild Redis from the ledger, or check that the two agree.
+    Inventory {
+        #[command(subcommand)]
+        action: InventoryAction,
+    },
     /// Compose the supergraph from the subgraphs' schemas and write it (or check it is current).
     Compose {
         #[arg(long, default_value = "schema.graphql")]
@@ -78,11 +83,20 @@ enum DlqAction {
     },
 }
 
+#[derive(Subcommand)]
+enum InventoryAction {
+    /// Replace the Redis counts and reservations with the ledger's (writers wait meanwhile).
+    Rebuild,
+    /// Print every difference between Redis and the ledger; exit with 1 when there is any.
+    Reconcile,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Service {
     Router,
     Users,
     Products,
+    Inventory,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,9 +122,17 @@ fn main() -> anyhow::Result<()> {
         } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
         Command::Dlq { action } => runtime()?.block_on(dlq_command(&settings, action)),
+        Command::Inventory { action } => {
+            let clean = runtime()?.block_on(inventory_command(&settings, action))?;
+            if !clean {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Serve { service } => runtime()?.block_on(serve(settings, service)),
         Command::Migrate => runtime()?.block_on(async {
             services::postgres(&settings).await?;
+            services::inventory_postgres(&settings).await?;
             services::mongodb(&settings).await?;
             Ok(())
         }),
@@ -183,6 +205,51 @@ async fn dlq_command(settings: &Settings, action: DlqAction) -> anyhow::Result<(
     Ok(())
 }
 
+/// Runs an inventory admin task; false when `reconcile` found drift.
+async fn inventory_command(settings: &Settings, action: InventoryAction) -> anyhow::Result<bool> {
+    let inventory = services::inventory(settings, false).await?;
+    match action {
+        InventoryAction::Rebuild => {
+            let rebuilt = inventory.rebuild().await?;
+            println!(
+                "rebuilt the Redis stock counts from the ledger: {} products, {} standing reservations",
+                rebuilt.products, rebuilt.reservations
+            );
+            Ok(true)
+        }
+        InventoryAction::Reconcile => {
+            let drift = inventory.reconcile().await?;
+            if drift.not_loaded {
+                println!("Redis has lost the stock counts (run `emporium inventory rebuild`)");
+            }
+            for (product, redis, ledger, movements) in &drift.products {
+                println!(
+                    "product {product}: redis onHand={} reserved={}; ledger onHand={} reserved={}; movements onHand={} reserved={}",
+                    redis.on_hand, redis.reserved, ledger.on_hand, ledger.reserved, movements.on_hand, movements.reserved
+                );
+            }
+            for (order, redis, ledger) in &drift.orders {
+                let show = |lines: &[emporium_inventory::domain::Line]| {
+                    lines
+                        .iter()
+                        .map(|l| format!("{}x{}", l.quantity, l.product_id))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                println!(
+                    "order {order}: redis holds [{}]; ledger reserved [{}]",
+                    show(redis),
+                    show(ledger)
+                );
+            }
+            if drift.is_empty() {
+                println!("no drift: Redis and the ledger agree");
+            }
+            Ok(drift.is_empty())
+        }
+    }
+}
+
 fn compose_command(out: &std::path::Path, check: bool) -> anyhow::Result<()> {
     let supergraph = compose::supergraph()?;
     if check {
@@ -216,6 +283,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             // bound first (port 0 picks free ones) and the runtime starts after.
             let users = services::bind_std(settings.users_addr())?;
             let products = services::bind_std(settings.products_addr())?;
+            let inventory = services::bind_std(settings.inventory_addr())?;
             let keyring = services::keyring(&settings)?;
             let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
             let subgraph_urls = vec![
@@ -227,6 +295,10 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     "products".to_owned(),
                     format!("http://{}/graphql", products.local_addr()?),
                 ),
+                (
+                    "inventory".to_owned(),
+                    format!("http://{}/graphql", inventory.local_addr()?),
+                ),
             ];
             let router = emporium_router::prepare(
                 settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
@@ -235,8 +307,11 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             let servers = runtime.block_on(start_subgraphs(
                 &settings,
                 keyring,
-                users,
-                products,
+                Listeners {
+                    users,
+                    products,
+                    inventory,
+                },
                 shutdown.clone(),
             ))?;
             Ok((runtime, servers, router))
@@ -256,16 +331,24 @@ fn up(settings: Settings) -> anyhow::Result<()> {
     served.context("the router stopped with an error")
 }
 
+/// The subgraphs' listeners, bound before the runtime starts.
+struct Listeners {
+    users: std::net::TcpListener,
+    products: std::net::TcpListener,
+    inventory: std::net::TcpListener,
+}
+
 async fn start_subgraphs(
     settings: &Settings,
     keyring: emporium_kernel::auth::Keyring,
-    users: std::net::TcpListener,
-    products: std::net::TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let pool = services::postgres(settings).await?;
     let db = services::mongodb(settings).await?;
+    let inventory = services::inventory(settings, true).await?;
     let broker = services::broker(settings);
+    services::declare_inventory_queues(&broker).await;
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -279,14 +362,21 @@ async fn start_subgraphs(
         pool,
         keyring,
         &broker,
-        tokio::net::TcpListener::from_std(users)?,
+        tokio::net::TcpListener::from_std(listeners.users)?,
         shutdown.clone(),
     )?;
     tasks.extend(services::start_products(
         db,
+        verifier.clone(),
+        &broker,
+        tokio::net::TcpListener::from_std(listeners.products)?,
+        shutdown.clone(),
+    ));
+    tasks.extend(services::start_inventory(
+        inventory,
         verifier,
         &broker,
-        tokio::net::TcpListener::from_std(products)?,
+        tokio::net::TcpListener::from_std(listeners.inventory)?,
         shutdown,
     ));
     Ok(tasks)
@@ -298,6 +388,7 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
     let subgraph_urls = vec![
         ("users".to_owned(), url(&settings.users_url)),
         ("products".to_owned(), url(&settings.products_url)),
+        ("inventory".to_owned(), url(&settings.inventory_url)),
     ];
     let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
     emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
@@ -330,6 +421,15 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.products_addr()).await?;
             services::start_products(db, verifier, &broker, listener, shutdown.clone())
+        }
+        Service::Inventory => {
+            let inventory = services::inventory(&settings, true).await?;
+            let broker = services::broker(&settings);
+            services::declare_inventory_queues(&broker).await;
+            let verifier =
+                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let listener = services::bind(settings.inventory_addr()).await?;
+            services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
         }
     };
     services::shutdown_signal().await;

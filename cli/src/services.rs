@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::consumer::{self, ConsumerSettings};
 use emporium_kernel::events::outbox::mongo::MongoOutbox;
 use emporium_kernel::events::outbox::postgres::PgOutbox;
 use emporium_kernel::events::outbox::{run_relay, RelaySettings};
@@ -22,8 +23,34 @@ use crate::config::{read_pem, Settings};
 
 /// Connects to the users database, creating it if it does not exist, and runs its migrations.
 pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(&settings.database_url)
-        .context("EMPORIUM_DATABASE_URL is not a Postgres URL")?;
+    migrated_pool(
+        &settings.database_url,
+        "EMPORIUM_DATABASE_URL",
+        &emporium_users::MIGRATOR,
+        "users",
+    )
+    .await
+}
+
+/// The inventory's database, created if missing and migrated.
+pub async fn inventory_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
+    migrated_pool(
+        &settings.inventory_database_url,
+        "EMPORIUM_INVENTORY_DATABASE_URL",
+        &emporium_inventory::MIGRATOR,
+        "inventory",
+    )
+    .await
+}
+
+async fn migrated_pool(
+    url: &str,
+    variable: &str,
+    migrator: &sqlx::migrate::Migrator,
+    service: &str,
+) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("{variable} is not a Postgres URL"))?;
     create_database_if_missing(&options).await?;
     // Few connections: a subgraph's queries are short, and Postgres is shared by every service.
     let pool = PgPoolOptions::new()
@@ -31,12 +58,37 @@ pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect_with(options)
         .await
-        .context("connecting to Postgres")?;
-    emporium_users::MIGRATOR
+        .with_context(|| format!("connecting to the {service} database ({variable})"))?;
+    migrator
         .run(&pool)
         .await
-        .context("running the users migrations")?;
+        .with_context(|| format!("running the {service} migrations"))?;
     Ok(pool)
+}
+
+/// The inventory: its database and its Redis counts. With `load`, counts Redis lost are
+/// rebuilt from the ledger first (a service starting); without, Redis is left as it is (an
+/// admin looking at it).
+pub async fn inventory(
+    settings: &Settings,
+    load: bool,
+) -> anyhow::Result<emporium_inventory::Inventory> {
+    use secrecy::ExposeSecret;
+    let pool = inventory_postgres(settings).await?;
+    let hot = emporium_inventory::HotStock::connect(
+        settings.redis_url.expose_secret(),
+        &settings.redis_prefix,
+    )
+    .await
+    .context("connecting to Redis (EMPORIUM_REDIS_URL)")?;
+    let inventory = emporium_inventory::Inventory::new(pool, hot);
+    if load {
+        inventory
+            .rebuild_if_unloaded()
+            .await
+            .context("loading the stock counts into Redis")?;
+    }
+    Ok(inventory)
 }
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
@@ -210,6 +262,57 @@ pub fn start_products(
         spawn_server("products", listener, app, shutdown.clone()),
         start_products_relay(db, broker.clone(), shutdown),
     ]
+}
+
+/// Starts the inventory subgraph on `listener`, with its outbox relay and its consumers.
+pub fn start_inventory(
+    inventory: emporium_inventory::Inventory,
+    verifier: TokenVerifier,
+    broker: &Broker,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use emporium_inventory::events::{InventoryHandler, OUTBOX_NAME};
+    let app = emporium_inventory::router(inventory.clone(), verifier, vec![broker_check(broker)]);
+    let mut tasks = vec![spawn_server("inventory", listener, app, shutdown.clone())];
+    let outbox = PgOutbox::new(inventory.pool().clone(), OUTBOX_NAME);
+    let relay_broker = broker.clone();
+    let relay_shutdown = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        run_relay(
+            "inventory",
+            outbox,
+            relay_broker,
+            RelaySettings::default(),
+            relay_shutdown,
+        )
+        .await
+    }));
+    for (queue, bindings) in emporium_inventory::events::queues() {
+        let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+        let handler = InventoryHandler::new(inventory.clone(), queue);
+        let broker = broker.clone();
+        let shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                tracing::error!(queue, error = %err, "an inventory consumer stopped");
+            }
+        }));
+    }
+    tasks
+}
+
+/// Declares the inventory's queues before anything publishes: the exchange drops an event
+/// no queue is bound for, so a first start would otherwise lose the catalog's
+/// `product.created` events published while the consumers were still connecting. A broker
+/// that is down only delays this: the consumers declare their queues when it is back.
+pub async fn declare_inventory_queues(broker: &Broker) {
+    for (queue, bindings) in emporium_inventory::events::queues() {
+        let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+        if let Err(err) = consumer::declare(broker, &settings).await {
+            tracing::warn!(queue = %settings.queue, error = %err, "could not declare a queue at start-up");
+        }
+    }
 }
 
 fn log_listening(service: &str, listener: &TcpListener) {

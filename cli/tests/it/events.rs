@@ -31,14 +31,20 @@ impl Handler for Collector {
     }
 }
 
-struct Consumer {
+/// A test consumer on the platform's vhost that collects what it receives.
+pub(crate) struct Consumer {
     collector: Collector,
     shutdown: CancellationToken,
     broker: Broker,
 }
 
 impl Consumer {
-    async fn start(platform: &Platform, queue: &str, bindings: &[&str], failing: bool) -> Self {
+    pub(crate) async fn start(
+        platform: &Platform,
+        queue: &str,
+        bindings: &[&str],
+        failing: bool,
+    ) -> Self {
         let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
             .await
             .expect("broker");
@@ -82,7 +88,7 @@ impl Consumer {
     }
 
     /// Waits until `count` events of `event_type` arrived.
-    async fn events_of(&self, event_type: &str, count: usize) -> Vec<Envelope> {
+    pub(crate) async fn events_of(&self, event_type: &str, count: usize) -> Vec<Envelope> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let seen: Vec<Envelope> = self

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestVhost};
+use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
 use serde_json::{json, Value};
 
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
@@ -23,7 +23,12 @@ pub struct Platform {
     http: reqwest::Client,
     /// The platform's own RabbitMQ vhost, so its events reach only this test's consumers.
     pub vhost: TestVhost,
+    /// The platform's own Redis key prefix (the inventory's hot counts).
+    pub redis: TestRedis,
+    /// What `emporium` needs to find this platform's stores (also for admin commands).
+    env: Vec<(&'static str, String)>,
     _postgres: TestPostgres,
+    _inventory_postgres: TestPostgres,
     _mongo: TestMongo,
 }
 
@@ -47,6 +52,8 @@ impl Platform {
 
     pub async fn start_with(options: Options) -> Self {
         let postgres = TestPostgres::create().await;
+        let inventory_postgres = TestPostgres::create().await;
+        let redis = TestRedis::create();
         let mongo = TestMongo::create();
         let vhost = TestVhost::create().await;
         let data_dir =
@@ -56,17 +63,24 @@ impl Platform {
         let products_port = free_port();
         let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let env = vec![
+            ("EMPORIUM_DATABASE_URL", postgres.url()),
+            ("EMPORIUM_INVENTORY_DATABASE_URL", inventory_postgres.url()),
+            ("EMPORIUM_MONGODB_URL", mongo.server_url().to_owned()),
+            ("EMPORIUM_MONGODB_DATABASE", mongo.name().to_owned()),
+            ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
+            ("EMPORIUM_REDIS_URL", redis.url().to_owned()),
+            ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
+            ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
+        ];
         let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
             .arg("up")
             .current_dir(&repo)
+            .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
             .env("EMPORIUM_USERS_PORT", "0")
             .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
-            .env("EMPORIUM_DATABASE_URL", postgres.url())
-            .env("EMPORIUM_MONGODB_URL", mongo.server_url())
-            .env("EMPORIUM_MONGODB_DATABASE", mongo.name())
-            .env("EMPORIUM_AMQP_URL", vhost.amqp_url())
-            .env("EMPORIUM_DATA_DIR", &data_dir)
+            .env("EMPORIUM_INVENTORY_PORT", "0")
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
@@ -91,7 +105,10 @@ impl Platform {
             data_dir,
             http: reqwest::Client::new(),
             vhost,
+            redis,
+            env,
             _postgres: postgres,
+            _inventory_postgres: inventory_postgres,
             _mongo: mongo,
         };
         platform.wait_until_serving().await;
@@ -136,6 +153,18 @@ impl Platform {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+
+    /// Runs `emporium <args>` (an admin command) against this platform's stores.
+    pub async fn emporium(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .env("RUST_LOG", "warn");
+        tokio::task::spawn_blocking(move || command.output().expect("emporium runs"))
+            .await
+            .expect("join")
     }
 
     pub fn log(&self) -> String {

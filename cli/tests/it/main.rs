@@ -1,11 +1,12 @@
 //! End-to-end tests: the real `emporium up` binary, driven through the router as a client
-//! would, against the real Postgres and MongoDB on this machine.
+//! would, against the real Postgres, MongoDB, Redis and RabbitMQ on this machine.
 
 mod accounts;
 mod catalog;
 mod deployment;
 mod events;
 mod helpers;
+mod inventory;
 mod limits;
 mod operations;
 mod playground;

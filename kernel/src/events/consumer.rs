@@ -326,24 +326,15 @@ impl<H: Handler> QueueConsumer<H> {
     /// The exchanges, the queue with its bindings, and its dead-letter queue. Idempotent,
     /// so every session (after a reconnect, in every replica) declares them again.
     async fn declare(&self, channel: &Channel) -> Result<(), SessionError> {
-        let queue = self.settings.queue.as_str();
-        let dead_letters = dead_letter_queue(queue);
-        let declared = async {
-            declare_exchanges(channel).await?;
-            declare_durable_queue(channel, queue).await?;
-            for binding in &self.settings.bindings {
-                bind(channel, queue, EXCHANGE, binding).await?;
-            }
-            declare_durable_queue(channel, &dead_letters).await?;
-            bind(channel, &dead_letters, DEAD_LETTER_EXCHANGE, queue).await
-        };
-        declared.await.map_err(|err| match err {
-            BrokerError::Unavailable(_) => self.not_consuming(err),
-            refused => SessionError::Fatal(ConsumerError::Topology {
-                queue: queue.to_owned(),
-                reason: refused.to_string(),
-            }),
-        })
+        declare_queue(channel, &self.settings)
+            .await
+            .map_err(|err| match err {
+                BrokerError::Unavailable(_) => self.not_consuming(err),
+                refused => SessionError::Fatal(ConsumerError::Topology {
+                    queue: self.settings.queue.clone(),
+                    reason: refused.to_string(),
+                }),
+            })
     }
 
     fn not_consuming(&self, err: BrokerError) -> SessionError {
@@ -473,6 +464,38 @@ impl<H: Handler> QueueConsumer<H> {
             _ = tokio::time::sleep(delay) => false,
         }
     }
+}
+
+/// Declares a consumer's queue, bindings and dead-letter queue without consuming: a process
+/// that starts its consumers and its relays together calls this first, so that events it
+/// publishes at start-up find the queue bound instead of being dropped by the exchange.
+pub async fn declare(broker: &Broker, settings: &ConsumerSettings) -> Result<(), ConsumerError> {
+    settings.validate()?;
+    let topology = |err: BrokerError| ConsumerError::Topology {
+        queue: settings.queue.clone(),
+        reason: err.to_string(),
+    };
+    let channel = broker.channel().await.map_err(topology)?;
+    declare_queue(&channel, settings).await.map_err(topology)?;
+    let _ = channel.close(200, "queue declared".into()).await;
+    Ok(())
+}
+
+async fn declare_queue(channel: &Channel, settings: &ConsumerSettings) -> Result<(), BrokerError> {
+    let queue = settings.queue.as_str();
+    declare_exchanges(channel).await?;
+    declare_durable_queue(channel, queue).await?;
+    for binding in &settings.bindings {
+        bind(channel, queue, EXCHANGE, binding).await?;
+    }
+    declare_durable_queue(channel, &dead_letter_queue(queue)).await?;
+    bind(
+        channel,
+        &dead_letter_queue(queue),
+        DEAD_LETTER_EXCHANGE,
+        queue,
+    )
+    .await
 }
 
 async fn declare_durable_queue(channel: &Channel, queue: &str) -> Result<(), BrokerError> {

@@ -67,6 +67,7 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
             index,
             reason: e.to_string(),
         })?;
+    let initial_stock = Some(demo_stock(&sku));
     let draft = ProductDraft {
         sku,
         name: repair_mojibake(&entry.name),
@@ -76,7 +77,7 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
         price: price.to_decimal_string(),
         attributes: None,
         image_url: entry.image,
-        initial_stock: None,
+        initial_stock,
     };
     let mut product = draft.validate().map_err(|errors| SeedError::Invalid {
         index,
@@ -88,6 +89,19 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
     })?;
     product.popularity = entry.popularity;
     Ok(product)
+}
+
+/// The demo's stock of a product: the source has none, so a number derived from the SKU
+/// (stable across runs): one product in ten is out of stock, the rest have 1 to 50 units.
+pub fn demo_stock(sku: &str) -> i32 {
+    let hash = sku.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    if hash % 10 == 0 {
+        0
+    } else {
+        (hash % 50) as i32 + 1
+    }
 }
 
 /// A few source entries carry Windows-1252 bytes decoded as C1 control characters (0x99 for
@@ -133,6 +147,16 @@ mod tests {
             "Cell Phones > Prepaid Phones > All Prepaid Phones"
         );
         assert!(first.popularity > 0);
+    }
+
+    #[test]
+    fn the_demo_has_stock_for_most_products_and_some_sold_out() {
+        let products = demo_catalog().expect("catalog parses");
+        let sold_out = products.iter().filter(|p| p.initial_stock == 0).count();
+        let share = sold_out as f64 / products.len() as f64;
+        assert!((0.05..0.15).contains(&share), "sold-out share {share}");
+        assert!(products.iter().all(|p| p.initial_stock <= 50));
+        assert_eq!(demo_stock("BBY-4984700"), demo_stock("BBY-4984700"));
     }
 
     #[test]

@@ -1,0 +1,309 @@
+//! Stock through the router, order events through the broker, and the admin commands that
+//! rebuild and reconcile the Redis counts.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::{EventDraft, Publisher};
+use serde_json::{json, Value};
+
+use crate::events::Consumer;
+use crate::helpers::*;
+
+const STOCK: &str = "stock { onHand reserved available inStock }";
+
+async fn stock_of(platform: &Platform, product_id: &str) -> Value {
+    let body = platform
+        .gql(
+            &format!("query($id: ID!) {{ product(id: $id) {{ id {STOCK} }} }}"),
+            json!({ "id": product_id }),
+            None,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["product"]["stock"].clone()
+}
+
+/// Polls `Product.stock` until it equals `expected` (events take a moment).
+async fn wait_for_stock(platform: &Platform, product_id: &str, expected: Value) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stock = stock_of(platform, product_id).await;
+        if stock == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stock of {product_id} is {stock}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn set_stock(
+    platform: &Platform,
+    token: Option<&str>,
+    product_id: &str,
+    on_hand: i64,
+) -> Value {
+    platform
+        .gql(
+            &format!("mutation($id: ID!, $n: Int!) {{ setStock(productId: $id, onHand: $n) {{ productId {STOCK} userErrors {{ code field message }} }} }}"),
+            json!({ "id": product_id, "n": on_hand }),
+            token,
+        )
+        .await
+}
+
+async fn new_product(platform: &Platform, admin: &Session, initial_stock: i64) -> String {
+    let mut input = product_input(&unique_sku());
+    input["initialStock"] = json!(initial_stock);
+    let body = platform
+        .gql(
+            "mutation($input: ProductInput!) { createProduct(input: $input) { product { id } userErrors { code message } } }",
+            json!({ "input": input }),
+            admin.token(),
+        )
+        .await;
+    body["data"]["createProduct"]["product"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createProduct: {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let stocked = new_product(&platform, &admin, 5).await;
+    let unstocked = new_product(&platform, &admin, 0).await;
+
+    // initialStock arrives through product.created.
+    wait_for_stock(
+        &platform,
+        &stocked,
+        json!({ "onHand": 5, "reserved": 0, "available": 5, "inStock": true }),
+    )
+    .await;
+    assert_eq!(
+        stock_of(&platform, &unstocked).await,
+        json!({ "onHand": 0, "reserved": 0, "available": 0, "inStock": false })
+    );
+
+    let anonymous = set_stock(&platform, None, &stocked, 9).await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    let forbidden = set_stock(&platform, customer.token(), &stocked, 9).await;
+    assert_eq!(error_code(&forbidden), "FORBIDDEN");
+    let negative = set_stock(&platform, admin.token(), &stocked, -1).await;
+    assert_eq!(
+        user_error_codes(&negative["data"]["setStock"]),
+        ["INVALID_INPUT"]
+    );
+    assert_eq!(
+        negative["data"]["setStock"]["userErrors"][0]["field"],
+        json!(["onHand"])
+    );
+    assert_eq!(
+        stock_of(&platform, &stocked).await["onHand"],
+        5,
+        "refused changes change nothing"
+    );
+
+    let set = set_stock(&platform, admin.token(), &unstocked, 12).await;
+    assert_eq!(
+        set["data"]["setStock"],
+        json!({ "productId": unstocked, "stock": { "onHand": 12, "reserved": 0, "available": 12, "inStock": true }, "userErrors": [] })
+    );
+
+    // A page of the catalog gets every product's stock from the inventory in one plan.
+    let body = platform
+        .gql(
+            &format!("{{ products(first: 10) {{ nodes {{ id name {STOCK} }} }} }}"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let nodes = body["data"]["products"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    let on_hand = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| n["stock"]["onHand"].clone())
+    };
+    assert_eq!(on_hand(&stocked), Some(json!(5)));
+    assert_eq!(on_hand(&unstocked), Some(json!(12)));
+}
+
+#[tokio::test]
+async fn order_events_from_the_broker_reserve_once_and_release_once() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let product = new_product(&platform, &admin, 10).await;
+    wait_for_stock(
+        &platform,
+        &product,
+        json!({ "onHand": 10, "reserved": 0, "available": 10, "inStock": true }),
+    )
+    .await;
+    let watcher = Consumer::start(
+        &platform,
+        "test.inventory-watch",
+        &["inventory.*", "stock.changed"],
+        false,
+    )
+    .await;
+
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let placed = EventDraft::new(
+        "order.placed",
+        order_id.clone(),
+        json!({ "orderId": order_id, "userId": uuid::Uuid::new_v4(), "currency": "USD",
+                "total": { "amount": "1049.97", "currency": "USD" },
+                "items": [{ "productId": product, "quantity": 3, "unitPrice": { "amount": "349.99", "currency": "USD" } }] }),
+    )
+    .into_envelope("/tests", 1, Utc::now());
+    let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+        .await
+        .expect("broker");
+    // Published twice: a redelivery must not reserve twice.
+    broker.publish(&placed).await.expect("publish");
+    broker.publish(&placed).await.expect("publish again");
+
+    let reserved = watcher.events_of("inventory.reserved", 1).await;
+    assert_eq!(reserved[0].subject, order_id);
+    assert_eq!(
+        reserved[0].correlationid, placed.correlationid,
+        "the saga keeps its correlation id"
+    );
+    assert_eq!(
+        reserved[0].data["items"],
+        json!([{ "productId": product, "quantity": 3 }])
+    );
+    wait_for_stock(
+        &platform,
+        &product,
+        json!({ "onHand": 10, "reserved": 3, "available": 7, "inStock": true }),
+    )
+    .await;
+    let changed = watcher.events_of("stock.changed", 1).await;
+    assert_eq!(changed.last().expect("stock.changed").data["available"], 7);
+
+    // Stock cannot be set below what is reserved.
+    let below = set_stock(&platform, admin.token(), &product, 2).await;
+    assert_eq!(
+        user_error_codes(&below["data"]["setStock"]),
+        ["BELOW_RESERVED"]
+    );
+
+    let declined = EventDraft::new(
+        "payment.declined",
+        order_id.clone(),
+        json!({ "orderId": order_id, "paymentId": uuid::Uuid::new_v4(), "reason": "card declined" }),
+    )
+    .caused_by(&placed)
+    .into_envelope("/tests", 1, Utc::now());
+    broker.publish(&declined).await.expect("publish");
+    broker.publish(&declined).await.expect("publish again");
+    watcher.events_of("inventory.released", 1).await;
+    wait_for_stock(
+        &platform,
+        &product,
+        json!({ "onHand": 10, "reserved": 0, "available": 10, "inStock": true }),
+    )
+    .await;
+
+    // Give a duplicate time to do harm, then count: one of each.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(watcher.events_of("inventory.reserved", 1).await.len(), 1);
+    assert_eq!(watcher.events_of("inventory.released", 1).await.len(), 1);
+    broker.close().await;
+}
+
+#[tokio::test]
+async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let product = new_product(&platform, &admin, 0).await;
+    let set = set_stock(&platform, admin.token(), &product, 7).await;
+    assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
+
+    let clean = platform.emporium(&["inventory", "reconcile"]).await;
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("no drift"));
+
+    platform.redis.flush();
+    let lost = platform.emporium(&["inventory", "reconcile"]).await;
+    assert_eq!(lost.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&lost.stdout);
+    assert!(report.contains("lost the stock counts"), "{report}");
+    assert!(
+        report.contains(&format!("product {product}: redis onHand=0")),
+        "{report}"
+    );
+
+    let rebuilt = platform.emporium(&["inventory", "rebuild"]).await;
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let again = platform.emporium(&["inventory", "reconcile"]).await;
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(
+        stock_of(&platform, &product).await,
+        json!({ "onHand": 7, "reserved": 0, "available": 7, "inStock": true })
+    );
+}
+
+#[tokio::test]
+async fn the_demo_catalog_arrives_with_its_stock() {
+    let platform = Platform::start_with(Options {
+        seed_demo_catalog: true,
+    })
+    .await;
+    let query = format!("{{ products(first: 50) {{ nodes {{ sku {STOCK} }} }} }}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = platform.gql(&query, json!({}), None).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let nodes = body["data"]["products"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .clone();
+        assert_eq!(nodes.len(), 50);
+        let wrong: Vec<_> = nodes
+            .iter()
+            .filter(|n| {
+                let sku = n["sku"].as_str().unwrap_or_default();
+                n["stock"]["onHand"] != emporium_products::seed::demo_stock(sku)
+            })
+            .collect();
+        if wrong.is_empty() {
+            let sold_out = nodes
+                .iter()
+                .filter(|n| n["stock"]["inStock"] == false)
+                .count();
+            assert!(sold_out < 50, "most demo products are in stock");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo stock did not arrive within 60 s: {wrong:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
