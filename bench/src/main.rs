@@ -5,7 +5,11 @@
 //!   its outbox row → relay → RabbitMQ with publisher confirms → consumer with its inbox
 //!   transaction), against bare confirmed publishes to the same broker.
 //!
-//! Run it in release mode: `cargo run --release -p emporium-bench -- events`.
+//! - `inventory`: order reservations per second with the ledger on (Redis script + Postgres
+//!   transaction with inbox, ledger and outbox), single-line and 5-line, against raw Redis
+//!   round trips with the same number of clients.
+//!
+//! Run them in release mode: `cargo run --release -p emporium-bench -- events`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +25,8 @@ use emporium_kernel::events::{inbox, Envelope, EventDraft, Publisher};
 use emporium_kernel::testing::{TestPostgres, TestVhost};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+
+mod inventory;
 
 #[derive(Parser)]
 struct Cli {
@@ -42,6 +48,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         consumers: usize,
     },
+    /// Reservations per second (single-line and 5-line orders, ledger on), beside raw Redis
+    /// operations per second with the same number of clients.
+    Inventory {
+        /// Orders per kind (single-line, 5-line).
+        #[arg(long, default_value_t = 3000)]
+        orders: usize,
+        /// Concurrent clients (order handlers; Redis connections for the baseline).
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Products the orders draw their lines from.
+        #[arg(long, default_value_t = 200)]
+        products: usize,
+    },
 }
 
 #[tokio::main]
@@ -52,6 +71,11 @@ async fn main() -> anyhow::Result<()> {
             producers,
             consumers,
         } => events_benchmark(events, producers, consumers).await,
+        Command::Inventory {
+            orders,
+            clients,
+            products,
+        } => inventory::benchmark(orders, clients, products).await,
     }
 }
 
