@@ -21,6 +21,11 @@ pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
             "http://127.0.0.1:4003/graphql",
             emporium_inventory::sdl(),
         ),
+        (
+            "search",
+            "http://127.0.0.1:4004/graphql",
+            emporium_search::sdl(),
+        ),
     ]
 }
 

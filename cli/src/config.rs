@@ -19,10 +19,14 @@ pub struct Settings {
     pub users_port: u16,
     pub products_port: u16,
     pub inventory_port: u16,
+    pub search_port: u16,
     /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
     pub users_url: String,
     pub products_url: String,
     pub inventory_url: String,
+    pub search_url: String,
+    /// The search index's directory (one search process per directory).
+    pub search_index_dir: PathBuf,
     /// The users database.
     pub database_url: String,
     /// The inventory's database (its ledger, reservations and outbox).
@@ -86,18 +90,25 @@ impl Settings {
         let users_port = parsed("EMPORIUM_USERS_PORT", 4001)?;
         let products_port = parsed("EMPORIUM_PRODUCTS_PORT", 4002)?;
         let inventory_port = parsed("EMPORIUM_INVENTORY_PORT", 4003)?;
+        let search_port = parsed("EMPORIUM_SEARCH_PORT", 4004)?;
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
             users_port,
             products_port,
             inventory_port,
+            search_port,
             users_url: var("EMPORIUM_USERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
             products_url: var("EMPORIUM_PRODUCTS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{products_port}")),
             inventory_url: var("EMPORIUM_INVENTORY_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{inventory_port}")),
+            search_url: var("EMPORIUM_SEARCH_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{search_port}")),
+            search_index_dir: var("EMPORIUM_SEARCH_INDEX_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("search-index")),
             database_url: var("EMPORIUM_DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium".to_owned()),
             inventory_database_url: var("EMPORIUM_INVENTORY_DATABASE_URL").unwrap_or_else(|| {
@@ -177,6 +188,10 @@ impl Settings {
 
     pub fn inventory_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.inventory_port)
+    }
+
+    pub fn search_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.search_port)
     }
 
     pub fn router_addr(&self) -> SocketAddr {

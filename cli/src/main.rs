@@ -97,6 +97,7 @@ enum Service {
     Users,
     Products,
     Inventory,
+    Search,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -284,6 +285,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             let users = services::bind_std(settings.users_addr())?;
             let products = services::bind_std(settings.products_addr())?;
             let inventory = services::bind_std(settings.inventory_addr())?;
+            let search = services::bind_std(settings.search_addr())?;
             let keyring = services::keyring(&settings)?;
             let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
             let subgraph_urls = vec![
@@ -299,6 +301,10 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     "inventory".to_owned(),
                     format!("http://{}/graphql", inventory.local_addr()?),
                 ),
+                (
+                    "search".to_owned(),
+                    format!("http://{}/graphql", search.local_addr()?),
+                ),
             ];
             let router = emporium_router::prepare(
                 settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
@@ -311,6 +317,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     users,
                     products,
                     inventory,
+                    search,
                 },
                 shutdown.clone(),
             ))?;
@@ -336,6 +343,7 @@ struct Listeners {
     users: std::net::TcpListener,
     products: std::net::TcpListener,
     inventory: std::net::TcpListener,
+    search: std::net::TcpListener,
 }
 
 async fn start_subgraphs(
@@ -349,6 +357,7 @@ async fn start_subgraphs(
     let inventory = services::inventory(settings, true).await?;
     let broker = services::broker(settings);
     services::declare_inventory_queues(&broker).await;
+    let search = services::search_index(settings, &broker).await?;
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -374,9 +383,16 @@ async fn start_subgraphs(
     ));
     tasks.extend(services::start_inventory(
         inventory,
-        verifier,
+        verifier.clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.inventory)?,
+        shutdown.clone(),
+    ));
+    tasks.extend(services::start_search(
+        search,
+        verifier,
+        &broker,
+        tokio::net::TcpListener::from_std(listeners.search)?,
         shutdown,
     ));
     Ok(tasks)
@@ -389,6 +405,7 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
         ("users".to_owned(), url(&settings.users_url)),
         ("products".to_owned(), url(&settings.products_url)),
         ("inventory".to_owned(), url(&settings.inventory_url)),
+        ("search".to_owned(), url(&settings.search_url)),
     ];
     let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
     emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
@@ -430,6 +447,14 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
             services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
+        }
+        Service::Search => {
+            let broker = services::broker(&settings);
+            let index = services::search_index(&settings, &broker).await?;
+            let verifier =
+                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let listener = services::bind(settings.search_addr()).await?;
+            services::start_search(index, verifier, &broker, listener, shutdown.clone())
         }
     };
     services::shutdown_signal().await;

@@ -264,6 +264,8 @@ pub fn start_products(
     ]
 }
 
+const INVENTORY_CONSUMERS_PER_QUEUE: usize = 4;
+
 /// Starts the inventory subgraph on `listener`, with its outbox relay and its consumers.
 pub fn start_inventory(
     inventory: emporium_inventory::Inventory,
@@ -288,16 +290,21 @@ pub fn start_inventory(
         )
         .await
     }));
+    // A few competing consumers per queue: events of different products and orders proceed in
+    // parallel, and the per-product locks order those of one product.
     for (queue, bindings) in emporium_inventory::events::queues() {
-        let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-        let handler = InventoryHandler::new(inventory.clone(), queue);
-        let broker = broker.clone();
-        let shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                tracing::error!(queue, error = %err, "an inventory consumer stopped");
-            }
-        }));
+        let handler = std::sync::Arc::new(InventoryHandler::new(inventory.clone(), queue));
+        for _ in 0..INVENTORY_CONSUMERS_PER_QUEUE {
+            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+            let handler = handler.clone();
+            let broker = broker.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                    tracing::error!(queue, error = %err, "an inventory consumer stopped");
+                }
+            }));
+        }
     }
     tasks
 }
@@ -313,6 +320,59 @@ pub async fn declare_inventory_queues(broker: &Broker) {
             tracing::warn!(queue = %settings.queue, error = %err, "could not declare a queue at start-up");
         }
     }
+}
+
+/// Opens the search index and declares the indexer's queue before anything publishes.
+pub async fn search_index(
+    settings: &Settings,
+    broker: &Broker,
+) -> anyhow::Result<emporium_search::SearchIndex> {
+    let index = emporium_search::SearchIndex::open(&settings.search_index_dir).with_context(|| {
+        format!(
+            "opening the search index in {} (EMPORIUM_SEARCH_INDEX_DIR; one search process per directory)",
+            settings.search_index_dir.display()
+        )
+    })?;
+    if let Err(err) = consumer::declare(broker, &indexer_settings()).await {
+        tracing::warn!(error = %err, "could not declare the indexer's queue at start-up");
+    }
+    Ok(index)
+}
+
+fn indexer_settings() -> ConsumerSettings {
+    use emporium_search::events::{BINDINGS, INDEXER_QUEUE};
+    // A small prefetch per task: the tasks together fill one group commit.
+    let mut settings = ConsumerSettings::new(INDEXER_QUEUE, BINDINGS);
+    settings.prefetch = 4;
+    settings
+}
+
+/// Starts the search subgraph on `listener`, with its indexer (consumer tasks and committer).
+pub fn start_search(
+    index: emporium_search::SearchIndex,
+    verifier: TokenVerifier,
+    broker: &Broker,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use emporium_search::events::{IndexerHandler, COMMIT_INTERVAL, INDEXER_TASKS};
+    let app = emporium_search::router(index.clone(), verifier, vec![broker_check(broker)]);
+    let mut tasks = vec![spawn_server("search", listener, app, shutdown.clone())];
+    let handler = std::sync::Arc::new(IndexerHandler::new(index.clone()));
+    for _ in 0..INDEXER_TASKS {
+        let broker = broker.clone();
+        let handler = handler.clone();
+        let shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = consumer::run(broker, indexer_settings(), handler, shutdown).await {
+                tracing::error!(error = %err, "a search indexer consumer stopped");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(async move {
+        index.run_committer(COMMIT_INTERVAL, shutdown).await
+    }));
+    tasks
 }
 
 fn log_listening(service: &str, listener: &TcpListener) {

@@ -81,6 +81,7 @@ impl Platform {
             .env("EMPORIUM_USERS_PORT", "0")
             .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
             .env("EMPORIUM_INVENTORY_PORT", "0")
+            .env("EMPORIUM_SEARCH_PORT", "0")
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(

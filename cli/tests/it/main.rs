@@ -10,3 +10,4 @@ mod inventory;
 mod limits;
 mod operations;
 mod playground;
+mod search;

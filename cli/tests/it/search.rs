@@ -1,0 +1,381 @@
+//! Search through the router, on the demo catalog loaded through the real pipeline (products
+//! store → product.created → indexer; inventory → stock.changed → indexer).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const HIT: &str = "score highlights { field snippet } product { id name category brand price { amount } createdAt stock { inStock } }";
+
+async fn search(platform: &Platform, query: &str, args: Value) -> Value {
+    let body = platform
+        .gql(
+            &format!(
+                "query($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {{
+                    search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {{
+                        totalCount pageInfo {{ hasNextPage endCursor }}
+                        facets {{ field values {{ value count }} }}
+                        edges {{ cursor node {{ {HIT} }} }}
+                    }} }}"
+            ),
+            {
+                let mut vars = args;
+                vars["query"] = json!(query);
+                vars
+            },
+            None,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "search {query:?}: {body}");
+    body["data"]["search"].clone()
+}
+
+fn hits(results: &Value) -> Vec<Value> {
+    results["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+fn facet(results: &Value, field: &str) -> Vec<(String, i64)> {
+    results["facets"]
+        .as_array()
+        .expect("facets")
+        .iter()
+        .find(|f| f["field"] == field)
+        .and_then(|f| f["values"].as_array())
+        .expect("facet values")
+        .iter()
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap_or_default().to_owned(),
+                v["count"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn cents(hit: &Value) -> u64 {
+    let amount = hit["product"]["price"]["amount"].as_str().expect("price");
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, "0"));
+    whole.parse::<u64>().expect("whole") * 100
+        + format!("{fraction:0<2}").parse::<u64>().expect("cents")
+}
+
+/// Polls until `check` holds for the results of `query`, returning them.
+async fn eventually(
+    platform: &Platform,
+    query: &str,
+    args: Value,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let results = search(platform, query, args.clone()).await;
+        if check(&results) {
+            return results;
+        }
+        assert!(Instant::now() < deadline, "{what}: {results}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_facets() {
+    let platform = Platform::start_with(Options {
+        seed_demo_catalog: true,
+    })
+    .await;
+    let catalog = emporium_products::seed::demo_catalog().expect("catalog");
+    let sold_out = catalog.iter().filter(|p| p.initial_stock == 0).count() as i64;
+    let everything = eventually(
+        &platform,
+        "",
+        json!({ "first": 5 }),
+        "the catalog is indexed",
+        |r| r["totalCount"] == catalog.len(),
+    )
+    .await;
+    // Stock arrives through the inventory's stock.changed events.
+    eventually(
+        &platform,
+        "",
+        json!({ "first": 1, "filter": { "inStock": false } }),
+        "stock is indexed",
+        |r| r["totalCount"] == sold_out,
+    )
+    .await;
+    let in_stock = search(
+        &platform,
+        "",
+        json!({ "first": 20, "filter": { "inStock": true } }),
+    )
+    .await;
+    assert_eq!(in_stock["totalCount"], catalog.len() as i64 - sold_out);
+    assert!(hits(&in_stock)
+        .iter()
+        .all(|h| h["product"]["stock"]["inStock"] == true));
+
+    // Facets count the whole result set: every product has one top-level category.
+    let categories = facet(&everything, "category");
+    assert_eq!(
+        categories.iter().map(|(_, c)| c).sum::<i64>(),
+        catalog.len() as i64
+    );
+    let brands = facet(&everything, "brand");
+    assert!(!brands.is_empty() && brands.windows(2).all(|w| w[0].1 >= w[1].1));
+
+    // A typo in each word: Samsung Galaxy phones, with the words marked.
+    let typo = search(&platform, "samsng galaxy", json!({ "first": 5 })).await;
+    let first = &hits(&typo)[0];
+    let name = first["product"]["name"].as_str().expect("name");
+    assert!(
+        name.contains("Samsung") && name.contains("Galaxy"),
+        "{name}"
+    );
+    let name_snippet = first["highlights"]
+        .as_array()
+        .expect("highlights")
+        .iter()
+        .find(|h| h["field"] == "name")
+        .expect("a name highlight")["snippet"]
+        .as_str()
+        .expect("snippet")
+        .to_owned();
+    assert!(
+        name_snippet.contains("<mark>Samsung</mark>"),
+        "{name_snippet}"
+    );
+    assert!(
+        name_snippet.contains("<mark>Galaxy</mark>"),
+        "{name_snippet}"
+    );
+
+    // The last word as a prefix, as the user types.
+    let prefix = search(&platform, "headph", json!({ "first": 5 })).await;
+    assert!(prefix["totalCount"].as_i64() > Some(10), "{prefix}");
+    for hit in hits(&prefix) {
+        let marked = hit["highlights"].to_string();
+        assert!(marked.to_lowercase().contains("<mark>headph"), "{marked}");
+    }
+
+    // Category filter includes sub-categories; its facet drills one level down.
+    let phones = search(
+        &platform,
+        "",
+        json!({ "first": 50, "filter": { "category": "cell phones" } }),
+    )
+    .await;
+    assert!(phones["totalCount"].as_i64() > Some(0));
+    assert!(hits(&phones).iter().all(|h| h["product"]["category"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("Cell Phones"))));
+    let sub = facet(&phones, "category");
+    assert!(
+        // Children of "Cell Phones", and the products directly in it under its own name.
+        sub.len() > 1
+            && sub
+                .iter()
+                .all(|(v, _)| v == "Cell Phones" || v.starts_with("Cell Phones > ")),
+        "{sub:?}"
+    );
+    assert_eq!(
+        sub.iter().map(|(_, c)| c).sum::<i64>(),
+        phones["totalCount"].as_i64().unwrap_or(0)
+    );
+
+    // Brand filter, any case.
+    let (brand, count) = brands[0].clone();
+    let by_brand = search(
+        &platform,
+        "",
+        json!({ "first": 5, "filter": { "brand": brand.to_uppercase() } }),
+    )
+    .await;
+    assert_eq!(by_brand["totalCount"], count);
+
+    // Price range, sorted both ways.
+    let range = json!({ "minPrice": "100", "maxPrice": "200.50" });
+    let ascending = search(
+        &platform,
+        "",
+        json!({ "first": 50, "filter": range, "sort": "PRICE_ASC" }),
+    )
+    .await;
+    let prices: Vec<u64> = hits(&ascending).iter().map(cents).collect();
+    assert!(
+        !prices.is_empty() && prices.iter().all(|p| (10_000..=20_050).contains(p)),
+        "{prices:?}"
+    );
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    let descending = search(
+        &platform,
+        "tv",
+        json!({ "first": 50, "sort": "PRICE_DESC" }),
+    )
+    .await;
+    let prices: Vec<u64> = hits(&descending).iter().map(cents).collect();
+    assert!(prices.windows(2).all(|w| w[0] >= w[1]), "{prices:?}");
+    let newest = search(&platform, "", json!({ "first": 50, "sort": "NEWEST" })).await;
+    let created: Vec<String> = hits(&newest)
+        .iter()
+        .map(|h| {
+            h["product"]["createdAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+
+    // Paging through every Samsung product: each exactly once.
+    let mut seen = HashSet::new();
+    let mut after = Value::Null;
+    let total = loop {
+        let page = search(&platform, "samsung", json!({ "first": 37, "after": after })).await;
+        for hit in hits(&page) {
+            assert!(
+                seen.insert(hit["product"]["id"].to_string()),
+                "a duplicate across pages"
+            );
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break page["totalCount"].as_i64().unwrap_or(0);
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    };
+    assert!(total > 37);
+    assert_eq!(seen.len() as i64, total, "no gaps");
+
+    // Odd input gets answers, never a 500.
+    let nothing = search(
+        &platform,
+        "📱 ÷ 𝔸 \u{0}",
+        json!({ "filter": { "category": "No Such Category" } }),
+    )
+    .await;
+    assert_eq!(nothing["totalCount"], 0);
+    let (status, long) = platform
+        .post(
+            "query($q: String!) { search(query: $q) { totalCount } }",
+            json!({ "q": "a".repeat(10_000) }),
+            None,
+        )
+        .await;
+    assert!(status < 500, "{status}");
+    assert_eq!(error_code(&long), "BAD_USER_INPUT");
+    let (_, bad_price) = platform
+        .post(
+            r#"{ search(query: "", filter: { minPrice: "5", maxPrice: "1" }) { totalCount } }"#,
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&bad_price), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn products_created_updated_and_deleted_through_the_router_show_in_search() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let word = format!("zorblax{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let mut input = product_input(&unique_sku());
+    input["name"] = json!(format!("Acme {word} Speaker"));
+    input["initialStock"] = json!(0);
+    let started = Instant::now();
+    let created = create_product(&platform, &admin, input).await;
+    let id = created["product"]["id"].as_str().expect("id").to_owned();
+    let found = eventually(
+        &platform,
+        &word,
+        json!({}),
+        "created product searchable",
+        |r| r["totalCount"] == 1,
+    )
+    .await;
+    eprintln!(
+        "created → searchable in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(hits(&found)[0]["product"]["id"], id.as_str());
+
+    // Stock follows stock.changed: out of stock, then in.
+    eventually(
+        &platform,
+        &word,
+        json!({ "filter": { "inStock": false } }),
+        "sold out",
+        |r| r["totalCount"] == 1,
+    )
+    .await;
+    let set = platform
+        .gql(
+            "mutation($id: ID!) { setStock(productId: $id, onHand: 3) { userErrors { code } } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
+    eventually(
+        &platform,
+        &word,
+        json!({ "filter": { "inStock": true } }),
+        "back in stock",
+        |r| r["totalCount"] == 1,
+    )
+    .await;
+
+    let renamed = format!("quuxly{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let update = platform
+        .gql(
+            "mutation($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { userErrors { code } } }",
+            json!({ "id": id, "name": format!("Acme {renamed} Speaker") }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        update["data"]["updateProduct"]["userErrors"],
+        json!([]),
+        "{update}"
+    );
+    eventually(
+        &platform,
+        &renamed,
+        json!({}),
+        "updated name searchable",
+        |r| r["totalCount"] == 1,
+    )
+    .await;
+    assert_eq!(
+        search(&platform, &word, json!({})).await["totalCount"],
+        0,
+        "the old name is gone"
+    );
+
+    let deleted = platform
+        .gql(
+            "mutation($id: ID!) { deleteProduct(id: $id) { userErrors { code } } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteProduct"]["userErrors"],
+        json!([]),
+        "{deleted}"
+    );
+    eventually(
+        &platform,
+        &renamed,
+        json!({}),
+        "deleted product gone",
+        |r| r["totalCount"] == 0,
+    )
+    .await;
+}
