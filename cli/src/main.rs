@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         action: InventoryAction,
     },
+    /// The search index.
+    Search {
+        #[command(subcommand)]
+        action: SearchAction,
+    },
     /// Compose the supergraph from the subgraphs' schemas and write it (or check it is current).
     Compose {
         #[arg(long, default_value = "schema.graphql")]
@@ -91,6 +96,18 @@ enum InventoryAction {
     Reconcile,
 }
 
+#[derive(Subcommand)]
+enum SearchAction {
+    /// Rebuild the index from the products store. With the search service running, it does
+    /// the work (searches keep using the old index until the new one is committed) and this
+    /// waits for it; otherwise the index directory is rebuilt here.
+    Reindex {
+        /// How long to wait for a running service to finish.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Service {
     Router,
@@ -123,6 +140,9 @@ fn main() -> anyhow::Result<()> {
         } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
         Command::Dlq { action } => runtime()?.block_on(dlq_command(&settings, action)),
+        Command::Search {
+            action: SearchAction::Reindex { timeout_secs },
+        } => runtime()?.block_on(search_reindex(&settings, timeout_secs)),
         Command::Inventory { action } => {
             let clean = runtime()?.block_on(inventory_command(&settings, action))?;
             if !clean {
@@ -204,6 +224,70 @@ async fn dlq_command(settings: &Settings, action: DlqAction) -> anyhow::Result<(
     }
     broker.close().await;
     Ok(())
+}
+
+/// `emporium search reindex`: here when no service holds the index, else by the service.
+async fn search_reindex(settings: &Settings, timeout_secs: u64) -> anyhow::Result<()> {
+    use emporium_search::events::{reindex, REINDEX_COMMAND};
+    use emporium_search::index::{reindex_status_path, IndexError};
+    let status_path = reindex_status_path(&settings.search_index_dir);
+    let request_id = uuid::Uuid::now_v7().to_string();
+    match emporium_search::SearchIndex::open(&settings.search_index_dir) {
+        Ok(index) => {
+            let db = services::mongodb(settings).await?;
+            let catalog = services::catalog_source(db);
+            let count = reindex(&index, &catalog, &request_id, &status_path)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("rebuilt the search index from the products store: {count} products");
+            Ok(())
+        }
+        Err(IndexError::Busy) => {
+            use emporium_kernel::events::Publisher;
+            use secrecy::ExposeSecret;
+            let broker = emporium_kernel::events::broker::Broker::connect(
+                emporium_kernel::events::broker::BrokerSettings::new(
+                    settings.amqp_url.expose_secret(),
+                ),
+            )
+            .await
+            .context("connecting to RabbitMQ")?;
+            let envelope = emporium_kernel::events::EventDraft::new(
+                REINDEX_COMMAND,
+                "search-index".to_owned(),
+                serde_json::json!({ "requestId": request_id }),
+            )
+            .into_envelope("/cli", 1, chrono::Utc::now());
+            broker
+                .publish(&envelope)
+                .await
+                .context("asking the search service to reindex")?;
+            broker.close().await;
+            println!("the search service is rebuilding the index (searches keep using the old one meanwhile)");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+            loop {
+                if let Ok(bytes) = std::fs::read(&status_path) {
+                    if let Ok(status) =
+                        serde_json::from_slice::<emporium_search::events::ReindexStatus>(&bytes)
+                    {
+                        if status.request_id == request_id {
+                            println!(
+                                "rebuilt the search index from the products store: {} products",
+                                status.products
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "the search service did not finish within {timeout_secs} s (is its indexer consuming? see `emporium dlq list search.indexer`)"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        Err(err) => Err(err).context("opening the search index"),
+    }
 }
 
 /// Runs an inventory admin task; false when `reconcile` found drift.
@@ -358,6 +442,7 @@ async fn start_subgraphs(
     let broker = services::broker(settings);
     services::declare_inventory_queues(&broker).await;
     let search = services::search_index(settings, &broker).await?;
+    let catalog = services::catalog_source(db.clone());
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -389,7 +474,9 @@ async fn start_subgraphs(
         shutdown.clone(),
     ));
     tasks.extend(services::start_search(
+        settings,
         search,
+        catalog,
         verifier,
         &broker,
         tokio::net::TcpListener::from_std(listeners.search)?,
@@ -451,10 +538,19 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Search => {
             let broker = services::broker(&settings);
             let index = services::search_index(&settings, &broker).await?;
+            let catalog = services::catalog_source(services::mongodb(&settings).await?);
             let verifier =
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.search_addr()).await?;
-            services::start_search(index, verifier, &broker, listener, shutdown.clone())
+            services::start_search(
+                &settings,
+                index,
+                catalog,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
         }
     };
     services::shutdown_signal().await;

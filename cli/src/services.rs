@@ -347,9 +347,23 @@ fn indexer_settings() -> ConsumerSettings {
     settings
 }
 
+/// The products store as the source of a search reindex.
+pub fn catalog_source(db: mongodb::Database) -> emporium_search::events::CatalogSource {
+    std::sync::Arc::new(move || {
+        let store = emporium_products::store::ProductStore::new(&db);
+        Box::pin(async move {
+            let values = store.snapshots().await.map_err(|e| e.to_string())?;
+            emporium_search::index::snapshots_from(values).map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// Starts the search subgraph on `listener`, with its indexer (consumer tasks and committer).
+/// `catalog` serves reindex requests.
 pub fn start_search(
+    settings: &Settings,
     index: emporium_search::SearchIndex,
+    catalog: emporium_search::events::CatalogSource,
     verifier: TokenVerifier,
     broker: &Broker,
     listener: TcpListener,
@@ -358,7 +372,10 @@ pub fn start_search(
     use emporium_search::events::{IndexerHandler, COMMIT_INTERVAL, INDEXER_TASKS};
     let app = emporium_search::router(index.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("search", listener, app, shutdown.clone())];
-    let handler = std::sync::Arc::new(IndexerHandler::new(index.clone()));
+    let handler = std::sync::Arc::new(IndexerHandler::new(index.clone()).with_reindex(
+        catalog.clone(),
+        emporium_search::index::reindex_status_path(&settings.search_index_dir),
+    ));
     for _ in 0..INDEXER_TASKS {
         let broker = broker.clone();
         let handler = handler.clone();
@@ -366,6 +383,19 @@ pub fn start_search(
         tasks.push(tokio::spawn(async move {
             if let Err(err) = consumer::run(broker, indexer_settings(), handler, shutdown).await {
                 tracing::error!(error = %err, "a search indexer consumer stopped");
+            }
+        }));
+    }
+    // An empty index (a new directory, a lost volume) is filled from the products store;
+    // events arriving meanwhile wait for it and then apply by their sequences.
+    if index.product_count().unwrap_or(0) == 0 {
+        let (index, catalog) = (index.clone(), catalog.clone());
+        let status_path = emporium_search::index::reindex_status_path(&settings.search_index_dir);
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) =
+                emporium_search::events::reindex(&index, &catalog, "start-up", &status_path).await
+            {
+                tracing::error!(error = %err, "filling the empty search index from the products store failed");
             }
         }));
     }

@@ -3,6 +3,10 @@
 //! and several consumer tasks share one commit (group commit), so commits stay small and
 //! frequent (every [`COMMIT_INTERVAL`]) without one commit per message.
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use emporium_kernel::events::consumer::{Handler, HandlerError};
@@ -11,12 +15,61 @@ use serde::Deserialize;
 
 use crate::index::{Applied, Change, ProductSnapshot, SearchIndex};
 
+/// Reads the whole catalog (with each product's last event sequence) for a reindex.
+pub type CatalogSource = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<(u64, ProductSnapshot)>, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What a reindex wrote beside the index, for `emporium search reindex` to read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReindexStatus {
+    pub request_id: String,
+    pub products: usize,
+}
+
+/// Rebuilds the index from `catalog` (searches see the old index until the new one is
+/// committed) and records the outcome at `status_path`.
+pub async fn reindex(
+    index: &SearchIndex,
+    catalog: &CatalogSource,
+    request_id: &str,
+    status_path: &std::path::Path,
+) -> Result<usize, String> {
+    let products = catalog().await?;
+    let count = index
+        .replace_all(products)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = ReindexStatus {
+        request_id: request_id.to_owned(),
+        products: count,
+    };
+    let json = serde_json::to_vec(&status).map_err(|e| e.to_string())?;
+    let partial = status_path.with_extension("partial");
+    std::fs::write(&partial, json)
+        .and_then(|()| std::fs::rename(&partial, status_path))
+        .map_err(|e| format!("writing {}: {e}", status_path.display()))?;
+    tracing::info!(
+        products = count,
+        request_id,
+        "search index rebuilt from the products store"
+    );
+    Ok(count)
+}
+
 pub const INDEXER_QUEUE: &str = "search.indexer";
-pub const BINDINGS: [&str; 4] = [
+/// An operator's request to rebuild the index from the products store (`emporium search
+/// reindex` while the service runs): internal to the search service, not in the catalogue.
+pub const REINDEX_COMMAND: &str = "search.reindex";
+pub const BINDINGS: [&str; 5] = [
     "product.created",
     "product.updated",
     "product.deleted",
     "stock.changed",
+    REINDEX_COMMAND,
 ];
 /// How often pending changes are committed: well inside the one second in which a change
 /// must become searchable.
@@ -83,16 +136,39 @@ pub fn change_of(envelope: &Envelope) -> Result<Change, HandlerError> {
 #[derive(Clone)]
 pub struct IndexerHandler {
     index: SearchIndex,
+    /// For reindex requests: the catalog and where to report.
+    reindexing: Option<(CatalogSource, PathBuf)>,
 }
 
 impl IndexerHandler {
     pub fn new(index: SearchIndex) -> Self {
-        Self { index }
+        Self {
+            index,
+            reindexing: None,
+        }
+    }
+
+    /// Also handles reindex requests, from `catalog`, reporting at `status_path`.
+    pub fn with_reindex(mut self, catalog: CatalogSource, status_path: PathBuf) -> Self {
+        self.reindexing = Some((catalog, status_path));
+        self
     }
 }
 
 impl Handler for IndexerHandler {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        if envelope.event_type == REINDEX_COMMAND {
+            let Some((catalog, status_path)) = &self.reindexing else {
+                return Err(HandlerError::permanent(
+                    "this indexer cannot read the catalog",
+                ));
+            };
+            let request_id = envelope.data["requestId"].as_str().unwrap_or_default();
+            reindex(&self.index, catalog, request_id, status_path)
+                .await
+                .map_err(HandlerError::retryable)?;
+            return Ok(());
+        }
         let change = change_of(envelope)?;
         match self
             .index

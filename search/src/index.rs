@@ -43,6 +43,9 @@ pub enum IndexError {
         path: String,
         source: std::io::Error,
     },
+    /// Another process (a running search service) holds the index's writer lock.
+    #[error("another process is writing this search index")]
+    Busy,
     #[error("the index writer task failed: {0}")]
     Task(String),
     #[error("the index writer lock is poisoned")]
@@ -123,6 +126,21 @@ pub fn schema() -> (Schema, Fields) {
         source: builder.add_text_field("source", STORED),
     };
     (builder.build(), fields)
+}
+
+/// Where the outcome of the last reindex of the index in `dir` is written (beside it).
+pub fn reindex_status_path(dir: &Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.reindex.json", dir.display()))
+}
+
+/// Catalog snapshots (as the products store gives them) as index input.
+pub fn snapshots_from(
+    values: Vec<(i64, serde_json::Value)>,
+) -> Result<Vec<(u64, ProductSnapshot)>, serde_json::Error> {
+    values
+        .into_iter()
+        .map(|(sequence, value)| Ok((sequence.max(0) as u64, serde_json::from_value(value)?)))
+        .collect()
 }
 
 /// The catalog snapshot of `product.created` / `product.updated` (what the index uses of it).
@@ -238,7 +256,10 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let inner = index.writer(WRITER_HEAP_BYTES)?;
+        let inner = index.writer(WRITER_HEAP_BYTES).map_err(|err| match err {
+            tantivy::TantivyError::LockFailure(..) => IndexError::Busy,
+            other => IndexError::Tantivy(other),
+        })?;
         let last_opstamp = inner.commit_opstamp();
         Ok(Self {
             index,

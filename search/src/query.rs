@@ -5,9 +5,11 @@
 //!   dropped from the end until something matches (Meilisearch's "last" strategy).
 //! - A word matches exactly, or with typos: 1 for words of 5 to 8 characters, 2 from 9 on.
 //!   The last word also matches as a prefix ("headph" finds "headphones"), as the user types.
-//! - Fields weigh name 4, brand 2.5, category 1.5, description 1: a name match ranks above
-//!   a description match. An exact match scores 3 times a typo or prefix match, so exact
-//!   beats fuzzy. Scores are BM25.
+//! - Words matched exactly rank first (each adds a large constant), then words matched as
+//!   the prefix being typed, then words matched with a typo: exact beats fuzzy, as in
+//!   Meilisearch's "typo before attribute" rule order.
+//! - Within that, fields weigh name 4, brand 2.5, category 1.5, description 1 (BM25 scores):
+//!   a name match ranks above a description match.
 //! - Ties, and the empty query, order by popularity (the catalog's sales rank).
 
 use std::collections::HashMap;
@@ -15,7 +17,8 @@ use std::ops::Bound;
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::{DocAddress, Order, Score, Searcher, SegmentReader, TantivyDocument, Term};
@@ -120,31 +123,65 @@ fn text_field(fields: &Fields, name: &str) -> tantivy::schema::Field {
     }
 }
 
+/// A word matched exactly scores this much on top of its text score, and the last word
+/// matched as a prefix half of it; a typo adds nothing. So, as in Meilisearch's ranking rules,
+/// the number of exactly matched words ranks before the field they matched in.
+const EXACT_BONUS: f32 = 100.0;
+const PREFIX_BONUS: f32 = 50.0;
+/// Typo and prefix matches score like this fraction of an exact one within their field.
+const FUZZY_WEIGHT: f32 = 0.3;
+
 /// One word, in every text field: exactly, with typos, and (for the last word) as a prefix.
 fn word_query(fields: &Fields, word: &str, is_last: bool) -> Box<dyn Query> {
     let typos = typo_budget(word);
     let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut exact_anywhere: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut prefix_anywhere: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for (name, weight) in TEXT_FIELDS {
         let term = Term::from_field_text(text_field(fields, name), word);
         let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
         alternatives.push((
             Occur::Should,
-            Box::new(BoostQuery::new(Box::new(exact), 3.0 * weight)),
+            Box::new(BoostQuery::new(Box::new(exact), weight)),
+        ));
+        exact_anywhere.push((
+            Occur::Should,
+            Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
         ));
         if typos > 0 {
             let fuzzy = FuzzyTermQuery::new(term.clone(), typos, true);
             alternatives.push((
                 Occur::Should,
-                Box::new(BoostQuery::new(Box::new(fuzzy), weight)),
+                Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_WEIGHT * weight)),
             ));
         }
         if is_last {
-            let prefix = FuzzyTermQuery::new_prefix(term, typos, true);
+            let prefix = FuzzyTermQuery::new_prefix(term.clone(), typos, true);
             alternatives.push((
                 Occur::Should,
-                Box::new(BoostQuery::new(Box::new(prefix), weight)),
+                Box::new(BoostQuery::new(Box::new(prefix), FUZZY_WEIGHT * weight)),
+            ));
+            prefix_anywhere.push((
+                Occur::Should,
+                Box::new(FuzzyTermQuery::new_prefix(term, 0, true)),
             ));
         }
+    }
+    alternatives.push((
+        Occur::Should,
+        Box::new(ConstScoreQuery::new(
+            Box::new(BooleanQuery::new(exact_anywhere)),
+            EXACT_BONUS,
+        )),
+    ));
+    if !prefix_anywhere.is_empty() {
+        alternatives.push((
+            Occur::Should,
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(prefix_anywhere)),
+                PREFIX_BONUS,
+            )),
+        ));
     }
     Box::new(BooleanQuery::new(alternatives))
 }

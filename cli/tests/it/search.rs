@@ -331,6 +331,19 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     )
     .await;
 
+    // A rebuild from the products store while the service runs keeps everything, stock too.
+    let reindexed = platform.emporium(&["search", "reindex"]).await;
+    let out = String::from_utf8_lossy(&reindexed.stdout);
+    assert!(
+        reindexed.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&reindexed.stderr)
+    );
+    assert!(out.contains("the search service is rebuilding"), "{out}");
+    assert!(out.contains("from the products store: 1 products"), "{out}");
+    let after = search(&platform, &word, json!({ "filter": { "inStock": true } })).await;
+    assert_eq!(after["totalCount"], 1, "{after}");
+
     let renamed = format!("quuxly{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let update = platform
         .gql(

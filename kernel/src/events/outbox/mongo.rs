@@ -54,6 +54,21 @@ pub async fn enqueue(
     Ok(envelope)
 }
 
+/// The last sequence number given to each aggregate's events (for a consumer that rebuilds a
+/// projection from the producer's store and must know which later events are newer).
+pub async fn last_sequences(
+    db: &Database,
+) -> Result<std::collections::HashMap<String, i64>, OutboxError> {
+    let mut cursor = db.collection::<Document>(SEQUENCES).find(doc! {}).await?;
+    let mut out = std::collections::HashMap::new();
+    while let Some(entry) = cursor.try_next().await? {
+        if let (Ok(subject), Ok(last)) = (entry.get_str("_id"), entry.get_i64("last")) {
+            out.insert(subject.to_owned(), last);
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the first event of each of many new aggregates (sequence 1) inside the caller's
 /// transaction, with two bulk inserts instead of a round trip per event. An aggregate that
 /// already has events fails the transaction with a duplicate key: use [`enqueue`] for those.

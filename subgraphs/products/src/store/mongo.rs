@@ -309,6 +309,27 @@ impl ProductStore {
         })
     }
 
+    /// Every product as its event snapshot, with the sequence of its last event: what a
+    /// projection (the search index) is rebuilt from. The sequences are read first, so a
+    /// product changed meanwhile carries an older sequence than its content and its event,
+    /// when it arrives, is applied again rather than dropped.
+    pub async fn snapshots(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let sequences = outbox::last_sequences(&self.db).await?;
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list(None, after.as_deref(), 1000).await?;
+            after = page.products.last().map(|p| p.id.clone());
+            for product in page.products {
+                let sequence = sequences.get(&product.id).copied().unwrap_or(0);
+                out.push((sequence, events::snapshot(&product)));
+            }
+            if !page.has_next_page {
+                return Ok(out);
+            }
+        }
+    }
+
     pub async fn update(
         &self,
         id: &str,

@@ -1,0 +1,267 @@
+//! The index and the indexer on a real index directory: ranking rules, and an indexer that
+//! restarts and receives events again ends with the same index.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use emporium_kernel::events::consumer::Handler;
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_search::events::{IndexerHandler, COMMIT_INTERVAL};
+use emporium_search::index::ProductSnapshot;
+use emporium_search::query::{search, Filter, SearchRequest, Sort};
+use emporium_search::SearchIndex;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("emporium-search-{}", uuid::Uuid::new_v4().simple()));
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An index with its committer running.
+struct Running {
+    index: SearchIndex,
+    handler: IndexerHandler,
+    stop: CancellationToken,
+    committer: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn open(dir: &TempDir) -> Self {
+        let index = SearchIndex::open(&dir.0).expect("open the index");
+        let stop = CancellationToken::new();
+        let committer = {
+            let index = index.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { index.run_committer(COMMIT_INTERVAL, stop).await })
+        };
+        Self {
+            handler: IndexerHandler::new(index.clone()),
+            index,
+            stop,
+            committer,
+        }
+    }
+
+    async fn close(self) {
+        self.stop.cancel();
+        self.committer.await.expect("committer");
+    }
+
+    async fn deliver(&self, events: &[Envelope]) {
+        for event in events {
+            self.handler.handle(event).await.expect("handled");
+        }
+    }
+
+    fn ids(&self, text: &str, filter: Filter, sort: Sort) -> Vec<String> {
+        let request = SearchRequest {
+            text: text.to_owned(),
+            filter,
+            sort,
+            offset: 0,
+            limit: 100,
+        };
+        search(&self.index, &request)
+            .expect("search")
+            .hits
+            .into_iter()
+            .map(|h| h.product_id)
+            .collect()
+    }
+}
+
+fn snapshot(
+    id: &str,
+    name: &str,
+    description: &str,
+    price: &str,
+    popularity: i64,
+) -> serde_json::Value {
+    json!({
+        "productId": id, "sku": id, "name": name, "description": description,
+        "category": "Audio > Headphones", "brand": "Acme",
+        "price": { "amount": price, "currency": "USD" }, "attributes": [], "imageUrl": null,
+        "popularity": popularity, "createdAt": "2026-11-01T10:00:00Z", "updatedAt": "2026-11-01T10:00:00Z",
+    })
+}
+
+fn event(
+    event_type: &'static str,
+    subject: &str,
+    sequence: i64,
+    data: serde_json::Value,
+) -> Envelope {
+    EventDraft::new(event_type, subject.to_owned(), data).into_envelope(
+        "/tests",
+        sequence,
+        Utc::now(),
+    )
+}
+
+#[tokio::test]
+async fn names_outrank_descriptions_exact_outranks_typos_and_popularity_breaks_ties() {
+    let dir = TempDir::new();
+    let running = Running::open(&dir);
+    running
+        .deliver(&[
+            event(
+                "product.created",
+                "d",
+                1,
+                snapshot("d", "Plain Speaker", "Works with the Lumina app", "10", 900),
+            ),
+            event(
+                "product.created",
+                "n",
+                1,
+                snapshot("n", "Lumina Speaker", "A speaker", "20", 1),
+            ),
+            event(
+                "product.created",
+                "t",
+                1,
+                snapshot("t", "Lumena Lamp", "A lamp", "30", 5000),
+            ),
+            event(
+                "product.created",
+                "p1",
+                1,
+                snapshot("p1", "Orbit Earbuds", "Earbuds", "40", 10),
+            ),
+            event(
+                "product.created",
+                "p2",
+                1,
+                snapshot("p2", "Orbit Earbuds", "Earbuds", "50", 500),
+            ),
+        ])
+        .await;
+
+    // "lumina": the name match, then the description match, then the typo ("Lumena").
+    assert_eq!(
+        running.ids("lumina", Filter::default(), Sort::Relevance),
+        ["n", "d", "t"]
+    );
+    // Equal text matches: the more popular first.
+    let orbit = running.ids("orbit", Filter::default(), Sort::Relevance);
+    assert_eq!(orbit, ["p2", "p1"]);
+    assert_eq!(running.ids("", Filter::default(), Sort::PriceDesc)[0], "p2");
+    running.close().await;
+}
+
+#[tokio::test]
+async fn a_restarted_indexer_given_the_same_events_again_ends_with_the_same_index() {
+    let dir = TempDir::new();
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let id = format!("prod-{i:02}");
+        events.push(event(
+            "product.created",
+            &id,
+            1,
+            snapshot(
+                &id,
+                &format!("Widget {i}"),
+                "A widget",
+                &format!("{}.99", 10 + i),
+                i,
+            ),
+        ));
+        events.push(event("stock.changed", &id, 1, json!({ "productId": id, "onHand": i % 3, "reserved": 0, "available": i % 3, "inStock": i % 3 > 0 })));
+    }
+    events.push(event(
+        "product.updated",
+        "prod-05",
+        2,
+        snapshot("prod-05", "Gadget Five", "Renamed", "99.00", 5),
+    ));
+    events.push(event(
+        "product.deleted",
+        "prod-07",
+        2,
+        json!({ "productId": "prod-07", "sku": "prod-07" }),
+    ));
+    events.push(event("stock.changed", "prod-09", 2, json!({ "productId": "prod-09", "onHand": 0, "reserved": 0, "available": 0, "inStock": false })));
+
+    let first = Running::open(&dir);
+    first.deliver(&events).await;
+    let queries = |r: &Running| {
+        (
+            r.ids("widget", Filter::default(), Sort::PriceAsc),
+            r.ids("gadget", Filter::default(), Sort::Relevance),
+            r.ids(
+                "",
+                Filter {
+                    in_stock: Some(true),
+                    ..Filter::default()
+                },
+                Sort::PriceAsc,
+            ),
+        )
+    };
+    let before = queries(&first);
+    assert_eq!(before.0.len(), 28, "30 widgets, one renamed, one deleted");
+    assert_eq!(before.1, ["prod-05"]);
+    assert!(
+        !before.2.contains(&"prod-09".to_owned()),
+        "the later stock.changed wins"
+    );
+    first.close().await;
+
+    // The process restarts; the broker redelivers everything, newest first this time.
+    let second = Running::open(&dir);
+    let mut again = events.clone();
+    again.reverse();
+    second.deliver(&again).await;
+    tokio::time::sleep(COMMIT_INTERVAL * 2).await;
+    assert_eq!(queries(&second), before);
+    second.close().await;
+}
+
+#[tokio::test]
+async fn stock_that_arrives_before_its_product_is_kept_for_it() {
+    let dir = TempDir::new();
+    let running = Running::open(&dir);
+    running
+        .deliver(&[
+            event("stock.changed", "early", 1, json!({ "productId": "early", "onHand": 2, "reserved": 0, "available": 2, "inStock": true })),
+            event("product.created", "early", 1, snapshot("early", "Early Bird Radio", "A radio", "25", 1)),
+        ])
+        .await;
+    let in_stock = Filter {
+        in_stock: Some(true),
+        ..Filter::default()
+    };
+    assert_eq!(running.ids("radio", in_stock, Sort::Relevance), ["early"]);
+
+    // A rebuild from the store keeps the stock the index knew.
+    let product: ProductSnapshot =
+        serde_json::from_value(snapshot("early", "Early Bird Radio", "A radio", "25", 1))
+            .expect("snapshot");
+    running
+        .index
+        .replace_all(vec![(1, product)])
+        .await
+        .expect("replace");
+    let in_stock = Filter {
+        in_stock: Some(true),
+        ..Filter::default()
+    };
+    assert_eq!(running.ids("radio", in_stock, Sort::Relevance), ["early"]);
+    running.close().await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
