@@ -8,6 +8,8 @@
 //! - `inventory`: order reservations per second with the ledger on (Redis script + Postgres
 //!   transaction with inbox, ledger and outbox), single-line and 5-line, against raw Redis
 //!   round trips with the same number of clients.
+//! - `search`: indexing throughput, and query latency directly against tantivy and through
+//!   the search subgraph, on the demo catalog and on it replicated to ~100k products.
 //!
 //! Run them in release mode: `cargo run --release -p emporium-bench -- events`.
 
@@ -27,6 +29,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 mod inventory;
+mod search;
 
 #[derive(Parser)]
 struct Cli {
@@ -61,6 +64,16 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         products: usize,
     },
+    /// Indexing throughput and query latency (direct and through the subgraph) on the demo
+    /// catalog and on it replicated.
+    Search {
+        /// Copies of the demo catalog for the large run (31 makes about 100k products).
+        #[arg(long, default_value_t = 31)]
+        replicas: usize,
+        /// Times each query of the mix runs per size and path.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
 }
 
 #[tokio::main]
@@ -76,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             clients,
             products,
         } => inventory::benchmark(orders, clients, products).await,
+        Command::Search { replicas, rounds } => search::benchmark(replicas, rounds).await,
     }
 }
 

@@ -13,7 +13,7 @@ fn compose_file() -> Value {
 }
 
 /// The `emporium serve <service>` roles; each must have a container.
-const SERVICES: &[&str] = &["router", "users", "products", "inventory"];
+const SERVICES: &[&str] = &["router", "users", "products", "inventory", "search"];
 const STORES: &[&str] = &["postgres", "mongodb", "redis", "rabbitmq"];
 
 #[test]
