@@ -378,9 +378,20 @@ impl SearchIndex {
         products: Vec<(u64, ProductSnapshot)>,
     ) -> Result<usize, IndexError> {
         let mut writer = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
-        // The stock the index knows survives: the products store does not hold it.
-        let stock = self.all_stock()?;
-        writer.inner.delete_all_documents()?;
+        // The stock the index knows survives: the products store does not hold it. Changes
+        // written but not committed yet count too.
+        let mut stock = self.all_stock()?;
+        for (id, state) in &writer.pending {
+            let known = stock.get(id).map_or(0, |(seq, _)| *seq);
+            if state.stock_seq >= known {
+                stock.insert(id.clone(), (state.stock_seq, state.in_stock));
+            }
+        }
+        // A delete by query is ordered with the writes queued before it (which
+        // `delete_all_documents` is not: it would let a queued write survive as a duplicate).
+        writer
+            .inner
+            .delete_query(Box::new(tantivy::query::AllQuery))?;
         let count = products.len();
         let mut indexed = std::collections::HashSet::with_capacity(count);
         for (sequence, product) in products {

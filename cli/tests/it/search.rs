@@ -111,6 +111,22 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
         |r| r["totalCount"] == sold_out,
     )
     .await;
+    // Each demo product's stock, through the inventory subgraph.
+    let body = platform
+        .gql(
+            "{ products(first: 50) { nodes { sku stock { onHand } } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    for node in body["data"]["products"]["nodes"].as_array().expect("nodes") {
+        let sku = node["sku"].as_str().expect("sku");
+        assert_eq!(
+            node["stock"]["onHand"],
+            emporium_products::seed::demo_stock(sku),
+            "{sku}"
+        );
+    }
     let in_stock = search(
         &platform,
         "",

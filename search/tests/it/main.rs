@@ -265,3 +265,54 @@ async fn stock_that_arrives_before_its_product_is_kept_for_it() {
     running.close().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test]
+async fn a_rebuild_while_changes_are_still_uncommitted_leaves_no_duplicates() {
+    use emporium_search::index::Change;
+    let dir = TempDir::new();
+    let index = SearchIndex::open(&dir.0).expect("open");
+    let products: Vec<(u64, ProductSnapshot)> = (0..200)
+        .map(|i| {
+            let id = format!("p{i}");
+            let value = snapshot(&id, &format!("Thing {i}"), "A thing", "5", 0);
+            (1, serde_json::from_value(value).expect("snapshot"))
+        })
+        .collect();
+    // Written, not committed: the writer's worker threads may still hold them.
+    for (_, product) in &products {
+        index
+            .apply(Change::Upsert {
+                sequence: 1,
+                product: Box::new(product.clone()),
+            })
+            .await
+            .expect("apply");
+    }
+    index
+        .apply(Change::Stock {
+            sequence: 3,
+            product_id: "p7".into(),
+            in_stock: true,
+        })
+        .await
+        .expect("stock");
+    index.replace_all(products).await.expect("rebuild");
+    assert_eq!(index.product_count().expect("count"), 200);
+    let request = SearchRequest {
+        text: String::new(),
+        filter: Filter {
+            in_stock: Some(true),
+            ..Filter::default()
+        },
+        sort: Sort::Relevance,
+        offset: 0,
+        limit: 10,
+    };
+    let in_stock: Vec<String> = search(&index, &request)
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|h| h.product_id)
+        .collect();
+    assert_eq!(in_stock, ["p7"], "uncommitted stock survives the rebuild");
+}
