@@ -1,4 +1,6 @@
-//! The public API contract (`shared/api/contract.graphql`) against the composed supergraph:
+//! The public API contract (`api/contract.graphql`, a copy of the shared
+//! `shared/api/contract.graphql` kept in the repository so a clone is self-contained) against
+//! the composed supergraph:
 //! every type, field, argument, input field and enum value the contract names must exist in
 //! `schema.graphql` with the same type, except what later issues have yet to build, listed
 //! explicitly in [`NOT_YET_BUILT`].
@@ -122,13 +124,27 @@ fn missing_from(contract: &str, supergraph: &str) -> Vec<String> {
 }
 
 fn contract_sdl() -> String {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/api/contract.graphql"
-    );
-    std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("the API contract must sit beside the repository at {path}: {e}")
-    })
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../api/contract.graphql");
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("the API contract belongs at {path}: {e}"))
+}
+
+/// Where the shared contract sits when the repository is checked out beside it.
+const SHARED_CONTRACT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/api/contract.graphql"
+);
+
+#[test]
+fn the_repository_copy_of_the_contract_is_the_shared_one() {
+    // A clone elsewhere (CI) has only the copy; next to the shared tree, they must agree.
+    if let Ok(shared) = std::fs::read_to_string(SHARED_CONTRACT) {
+        assert_eq!(
+            contract_sdl(),
+            shared,
+            "api/contract.graphql differs from {SHARED_CONTRACT}: copy it again"
+        );
+    }
 }
 
 #[test]
