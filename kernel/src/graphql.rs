@@ -9,6 +9,24 @@ use base64::Engine;
 use crate::error::ApiError;
 use crate::money::Money;
 
+/// The builder every subgraph's schema starts from: a federation subgraph whose queries may
+/// nest at most 16 levels (the router enforces the public limit; this guards direct calls).
+pub fn subgraph_schema<Q, M, S>(
+    query: Q,
+    mutation: M,
+    subscription: S,
+) -> async_graphql::SchemaBuilder<Q, M, S>
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    async_graphql::Schema::build(query, mutation, subscription)
+        .enable_federation()
+        .limit_depth(16)
+        .limit_recursive_depth(16)
+}
+
 /// A subgraph schema's federation SDL, as supergraph composition reads it.
 pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
 where

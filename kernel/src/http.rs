@@ -69,6 +69,20 @@ async fn graphql_handler<E: Executor>(
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// A readiness check that Postgres answers a query on `pool`.
+pub fn postgres_check(pool: sqlx::PgPool) -> ReadinessCheck {
+    Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// `/health` (the process is alive), `/ready` (every dependency answers) and Prometheus
 /// `/metrics` (the event backbone's counters and outbox gauges).
 pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
 use emporium_kernel::events::Envelope;
 use serde::Deserialize;
 
@@ -88,15 +88,6 @@ struct Deleted {
 struct StockChanged {
     product_id: String,
     in_stock: bool,
-}
-
-fn data<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T, HandlerError> {
-    serde_json::from_value(envelope.data.clone()).map_err(|e| {
-        HandlerError::permanent(format!(
-            "{} data does not match its schema: {e}",
-            envelope.event_type
-        ))
-    })
 }
 
 /// The change an event carries.

@@ -23,10 +23,7 @@ pub fn sdl() -> String {
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(16)
-        .limit_recursive_depth(16)
+    emporium_kernel::graphql::subgraph_schema(Query, EmptyMutation, EmptySubscription)
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,13 +48,13 @@ pub struct SearchFilter {
 
 // A product as the search subgraph knows it: a reference by id, resolved by the products
 // subgraph. (No doc comment: it would become the supergraph's description of `Product`.)
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 #[graphql(name = "Product", unresolvable = "id")]
 pub struct ProductRef {
     pub id: ID,
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct Highlight {
     pub field: String,
     /// The field's text (or a window of it) with the matched words in `<mark>…</mark>`;
@@ -65,7 +62,7 @@ pub struct Highlight {
     pub snippet: String,
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct SearchHit {
     pub product: ProductRef,
     pub score: f64,
@@ -189,6 +186,7 @@ impl Query {
             }
             Err(QueryError::Index(err)) => return Err(ApiError::internal(&err).into()),
         };
+        // `first: 0` asks only for the count and facets.
         let hits: Vec<_> = if page.size == 0 { vec![] } else { found.hits };
         let shown = hits.len();
         let edges: Vec<SearchHitEdge> = hits
@@ -209,24 +207,7 @@ impl Query {
                 },
             })
             .collect();
-        let nodes = edges
-            .iter()
-            .map(|e| SearchHit {
-                product: ProductRef {
-                    id: e.node.product.id.clone(),
-                },
-                score: e.node.score,
-                highlights: e
-                    .node
-                    .highlights
-                    .iter()
-                    .map(|h| Highlight {
-                        field: h.field.clone(),
-                        snippet: h.snippet.clone(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let nodes = edges.iter().map(|e| e.node.clone()).collect();
         Ok(SearchResults {
             total_count: i32::try_from(found.total).unwrap_or(i32::MAX),
             page_info: PageInfo {

@@ -146,6 +146,17 @@ impl HandlerError {
     }
 }
 
+/// The envelope's `data` as `T`; data that does not fit is a permanent failure (the event
+/// will never become readable by retrying).
+pub fn data_of<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T, HandlerError> {
+    serde_json::from_value(envelope.data.clone()).map_err(|e| {
+        HandlerError::permanent(format!(
+            "{} data does not match its schema: {e}",
+            envelope.event_type
+        ))
+    })
+}
+
 /// Database errors are mostly transient (connections, serialization failures, deadlocks), so
 /// `?` on a query retries; a handler that knows better maps the error itself.
 impl From<sqlx::Error> for HandlerError {

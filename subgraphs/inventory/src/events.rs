@@ -8,7 +8,7 @@
 //!   reservation on a declined payment, a cancellation or a rejection; turn it into shipped
 //!   units when the order ships.
 
-use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
 use emporium_kernel::events::{Envelope, EventDraft};
 use serde::Deserialize;
 use serde_json::json;
@@ -117,15 +117,6 @@ struct OrderRef {
 struct StatusChanged {
     order_id: String,
     status: String,
-}
-
-fn data<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T, HandlerError> {
-    serde_json::from_value(envelope.data.clone()).map_err(|e| {
-        HandlerError::permanent(format!(
-            "{} data does not match its schema: {e}",
-            envelope.event_type
-        ))
-    })
 }
 
 fn valid_id(kind: &str, id: &str) -> Result<(), HandlerError> {

@@ -40,16 +40,7 @@ pub fn router(
     more_checks: Vec<(&'static str, ReadinessCheck)>,
 ) -> Router {
     let pool = inventory.pool().clone();
-    let postgres: ReadinessCheck = Arc::new(move || {
-        let pool = pool.clone();
-        Box::pin(async move {
-            sqlx::query("SELECT 1")
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    });
+    let postgres = emporium_kernel::http::postgres_check(pool);
     let hot = inventory.hot().clone();
     let redis: ReadinessCheck = Arc::new(move || {
         let hot = hot.clone();

@@ -90,16 +90,7 @@ pub fn router(
     let verifier = TokenVerifier::from_jwks(&state.keyring.jwks())?;
     let jwks = Arc::new(state.keyring.jwks());
     let pool = state.store.pool().clone();
-    let postgres: ReadinessCheck = Arc::new(move || {
-        let pool = pool.clone();
-        Box::pin(async move {
-            sqlx::query("SELECT 1")
-                .execute(&pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    });
+    let postgres = emporium_kernel::http::postgres_check(pool);
     Ok(
         emporium_kernel::http::graphql_routes(schema(state), verifier)
             .route(

@@ -23,8 +23,5 @@ pub fn sdl() -> String {
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(16)
-        .limit_recursive_depth(16)
+    emporium_kernel::graphql::subgraph_schema(Query, Mutation, EmptySubscription)
 }
