@@ -10,7 +10,7 @@ use std::fmt;
 /// price, small enough that summing a cart's lines never overflows an `i64`.
 const MAX_MINOR: i64 = 100_000_000_000_000;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum MoneyError {
     #[error("amount must be a decimal number such as \"19.99\"")]
     Malformed,

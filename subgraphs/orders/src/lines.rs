@@ -1,0 +1,107 @@
+//! Order lines and totals, in exact money (never floats).
+
+use emporium_kernel::money::{Currency, Money, MoneyError};
+
+/// The most units of one product a cart line may hold.
+pub const MAX_QUANTITY: i32 = 99;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinesError {
+    #[error("the quantity must be between 1 and {MAX_QUANTITY}")]
+    Quantity,
+    #[error("an order needs at least one line")]
+    Empty,
+    #[error("lines in different currencies ({0} and {1}) cannot be added up")]
+    MixedCurrencies(String, String),
+    #[error("the total is too large: {0}")]
+    Money(#[from] MoneyError),
+}
+
+/// A line as ordered: the price and name are the catalog's at checkout, kept with the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub product_id: String,
+    pub product_name: String,
+    pub unit_price: Money,
+    pub quantity: i32,
+}
+
+/// A quantity a customer may put in a cart line.
+pub fn quantity(requested: i32) -> Result<i32, LinesError> {
+    if (1..=MAX_QUANTITY).contains(&requested) {
+        Ok(requested)
+    } else {
+        Err(LinesError::Quantity)
+    }
+}
+
+impl Line {
+    pub fn total(&self) -> Result<Money, LinesError> {
+        let minor = self
+            .unit_price
+            .minor()
+            .checked_mul(i64::from(self.quantity))
+            .ok_or(MoneyError::TooLarge)?;
+        Ok(Money::from_minor(minor, self.unit_price.currency())?)
+    }
+}
+
+/// The sum of the lines' totals, all in one currency.
+pub fn total(lines: &[Line]) -> Result<Money, LinesError> {
+    let first = lines.first().ok_or(LinesError::Empty)?;
+    let currency: Currency = first.unit_price.currency();
+    let mut minor: i64 = 0;
+    for line in lines {
+        if line.unit_price.currency() != currency {
+            return Err(LinesError::MixedCurrencies(
+                currency.as_str().to_owned(),
+                line.unit_price.currency().as_str().to_owned(),
+            ));
+        }
+        minor = minor
+            .checked_add(line.total()?.minor())
+            .ok_or(MoneyError::TooLarge)?;
+    }
+    Ok(Money::from_minor(minor, currency)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(price: &str, quantity: i32) -> Line {
+        Line {
+            product_id: "p".into(),
+            product_name: "Thing".into(),
+            unit_price: Money::parse_price(price, Currency::USD).unwrap(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn totals_are_exact() {
+        // 3 × 0.10 + 0.20 is 0.50 exactly, which floats get wrong.
+        let lines = [line("0.10", 3), line("0.20", 1)];
+        assert_eq!(total(&lines).unwrap().to_decimal_string(), "0.50");
+        assert_eq!(
+            line("349.99", 3).total().unwrap().to_decimal_string(),
+            "1049.97"
+        );
+    }
+
+    #[test]
+    fn quantities_are_bounded() {
+        assert_eq!(quantity(1), Ok(1));
+        assert_eq!(quantity(MAX_QUANTITY), Ok(MAX_QUANTITY));
+        assert_eq!(quantity(0), Err(LinesError::Quantity));
+        assert_eq!(quantity(-2), Err(LinesError::Quantity));
+        assert_eq!(quantity(100), Err(LinesError::Quantity));
+    }
+
+    #[test]
+    fn empty_and_overflowing_orders_are_refused() {
+        assert_eq!(total(&[]), Err(LinesError::Empty));
+        let many = line("1000000000", i32::MAX);
+        assert!(matches!(many.total(), Err(LinesError::Money(_))));
+    }
+}
