@@ -26,6 +26,11 @@ pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
             "http://127.0.0.1:4004/graphql",
             emporium_search::sdl(),
         ),
+        (
+            "orders",
+            "http://127.0.0.1:4005/graphql",
+            emporium_orders::sdl(),
+        ),
     ]
 }
 

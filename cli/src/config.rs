@@ -20,17 +20,21 @@ pub struct Settings {
     pub products_port: u16,
     pub inventory_port: u16,
     pub search_port: u16,
+    pub orders_port: u16,
     /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
     pub users_url: String,
     pub products_url: String,
     pub inventory_url: String,
     pub search_url: String,
+    pub orders_url: String,
     /// The search index's directory (one search process per directory).
     pub search_index_dir: PathBuf,
     /// The users database.
     pub database_url: String,
     /// The inventory's database (its ledger, reservations and outbox).
     pub inventory_database_url: String,
+    /// The orders service's database (carts, its catalog projection, orders).
+    pub orders_database_url: String,
     /// The Redis holding the hot stock counts.
     pub redis_url: SecretString,
     /// Every inventory key starts with this, so several shops (or tests) can share one Redis.
@@ -91,6 +95,7 @@ impl Settings {
         let products_port = parsed("EMPORIUM_PRODUCTS_PORT", 4002)?;
         let inventory_port = parsed("EMPORIUM_INVENTORY_PORT", 4003)?;
         let search_port = parsed("EMPORIUM_SEARCH_PORT", 4004)?;
+        let orders_port = parsed("EMPORIUM_ORDERS_PORT", 4005)?;
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
@@ -98,6 +103,7 @@ impl Settings {
             products_port,
             inventory_port,
             search_port,
+            orders_port,
             users_url: var("EMPORIUM_USERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
             products_url: var("EMPORIUM_PRODUCTS_URL")
@@ -106,6 +112,8 @@ impl Settings {
                 .unwrap_or_else(|| format!("http://127.0.0.1:{inventory_port}")),
             search_url: var("EMPORIUM_SEARCH_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{search_port}")),
+            orders_url: var("EMPORIUM_ORDERS_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{orders_port}")),
             search_index_dir: var("EMPORIUM_SEARCH_INDEX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("search-index")),
@@ -114,6 +122,8 @@ impl Settings {
             inventory_database_url: var("EMPORIUM_INVENTORY_DATABASE_URL").unwrap_or_else(|| {
                 "postgres://postgres@127.0.0.1:5432/emporium_inventory".to_owned()
             }),
+            orders_database_url: var("EMPORIUM_ORDERS_DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium_orders".to_owned()),
             redis_url: SecretString::from(
                 var("EMPORIUM_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
             ),
@@ -192,6 +202,10 @@ impl Settings {
 
     pub fn search_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.search_port)
+    }
+
+    pub fn orders_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.orders_port)
     }
 
     pub fn router_addr(&self) -> SocketAddr {

@@ -115,6 +115,7 @@ enum Service {
     Products,
     Inventory,
     Search,
+    Orders,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -154,6 +155,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => runtime()?.block_on(async {
             services::postgres(&settings).await?;
             services::inventory_postgres(&settings).await?;
+            services::orders_store(&settings).await?;
             services::mongodb(&settings).await?;
             Ok(())
         }),
@@ -370,6 +372,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             let products = services::bind_std(settings.products_addr())?;
             let inventory = services::bind_std(settings.inventory_addr())?;
             let search = services::bind_std(settings.search_addr())?;
+            let orders = services::bind_std(settings.orders_addr())?;
             let keyring = services::keyring(&settings)?;
             let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
             let subgraph_urls = vec![
@@ -389,6 +392,10 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     "search".to_owned(),
                     format!("http://{}/graphql", search.local_addr()?),
                 ),
+                (
+                    "orders".to_owned(),
+                    format!("http://{}/graphql", orders.local_addr()?),
+                ),
             ];
             let router = emporium_router::prepare(
                 settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
@@ -402,6 +409,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     products,
                     inventory,
                     search,
+                    orders,
                 },
                 shutdown.clone(),
             ))?;
@@ -428,6 +436,7 @@ struct Listeners {
     products: std::net::TcpListener,
     inventory: std::net::TcpListener,
     search: std::net::TcpListener,
+    orders: std::net::TcpListener,
 }
 
 async fn start_subgraphs(
@@ -443,6 +452,8 @@ async fn start_subgraphs(
     services::declare_inventory_queues(&broker).await;
     let search = services::search_index(settings, &broker).await?;
     let catalog = services::catalog_source(db.clone());
+    let orders = services::orders_store(settings).await?;
+    services::declare_orders_queues(&broker).await;
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -477,9 +488,16 @@ async fn start_subgraphs(
         settings,
         search,
         catalog,
-        verifier,
+        verifier.clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.search)?,
+        shutdown.clone(),
+    ));
+    tasks.extend(services::start_orders(
+        orders,
+        verifier,
+        &broker,
+        tokio::net::TcpListener::from_std(listeners.orders)?,
         shutdown,
     ));
     Ok(tasks)
@@ -493,6 +511,7 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
         ("products".to_owned(), url(&settings.products_url)),
         ("inventory".to_owned(), url(&settings.inventory_url)),
         ("search".to_owned(), url(&settings.search_url)),
+        ("orders".to_owned(), url(&settings.orders_url)),
     ];
     let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
     emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
@@ -534,6 +553,15 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
             services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
+        }
+        Service::Orders => {
+            let store = services::orders_store(&settings).await?;
+            let broker = services::broker(&settings);
+            services::declare_orders_queues(&broker).await;
+            let verifier =
+                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let listener = services::bind(settings.orders_addr()).await?;
+            services::start_orders(store, verifier, &broker, listener, shutdown.clone())
         }
         Service::Search => {
             let broker = services::broker(&settings);

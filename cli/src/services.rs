@@ -66,6 +66,53 @@ async fn migrated_pool(
     Ok(pool)
 }
 
+/// The orders database, created if missing and migrated.
+pub async fn orders_store(settings: &Settings) -> anyhow::Result<emporium_orders::OrderStore> {
+    let pool = migrated_pool(
+        &settings.orders_database_url,
+        "EMPORIUM_ORDERS_DATABASE_URL",
+        &emporium_orders::MIGRATOR,
+        "orders",
+    )
+    .await?;
+    Ok(emporium_orders::OrderStore::new(pool))
+}
+
+/// Declares the orders service's queues before anything publishes (see
+/// [`declare_inventory_queues`]).
+pub async fn declare_orders_queues(broker: &Broker) {
+    use emporium_orders::catalog::{CATALOG_BINDINGS, CATALOG_QUEUE};
+    let settings = ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS);
+    if let Err(err) = consumer::declare(broker, &settings).await {
+        tracing::warn!(queue = CATALOG_QUEUE, error = %err, "could not declare a queue at start-up");
+    }
+}
+
+/// Starts the orders subgraph on `listener`, with its catalog projection's consumers.
+pub fn start_orders(
+    store: emporium_orders::OrderStore,
+    verifier: TokenVerifier,
+    broker: &Broker,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use emporium_orders::catalog::{CatalogHandler, CATALOG_BINDINGS, CATALOG_QUEUE};
+    let app = emporium_orders::router(store.clone(), verifier, vec![broker_check(broker)]);
+    let mut tasks = vec![spawn_server("orders", listener, app, shutdown.clone())];
+    let handler = std::sync::Arc::new(CatalogHandler::new(store));
+    // The projection is idempotent by sequence, so competing consumers are safe.
+    for _ in 0..4 {
+        let settings = ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS);
+        let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                tracing::error!(error = %err, "the orders catalog consumer stopped");
+            }
+        }));
+    }
+    tasks
+}
+
 /// The inventory: its database and its Redis counts. With `load`, counts Redis lost are
 /// rebuilt from the ledger first (a service starting); without, Redis is left as it is (an
 /// admin looking at it).

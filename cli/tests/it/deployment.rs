@@ -13,7 +13,14 @@ fn compose_file() -> Value {
 }
 
 /// The `emporium serve <service>` roles; each must have a container.
-const SERVICES: &[&str] = &["router", "users", "products", "inventory", "search"];
+const SERVICES: &[&str] = &[
+    "router",
+    "users",
+    "products",
+    "inventory",
+    "search",
+    "orders",
+];
 const STORES: &[&str] = &["postgres", "mongodb", "redis", "rabbitmq"];
 
 #[test]

@@ -300,15 +300,26 @@ async fn subgraphs_report_published_events_and_the_outbox_backlog_as_metrics() {
     create_product(&platform, &admin, product_input(&unique_sku())).await;
     consumer.events_of("product.created", 1).await;
 
-    let metrics = platform
-        .http()
-        .get(format!("{}/metrics", platform.products))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    // The relay counts a publish once its batch is marked sent, which can be a moment after
+    // the consumer already has the message.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let metrics = loop {
+        let metrics = platform
+            .http()
+            .get(format!("{}/metrics", platform.products))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if metrics.contains("events_published_total{type=\"product.created\"} 1")
+            || Instant::now() > deadline
+        {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let ready: Value = platform
         .http()
         .get(format!("{}/ready", platform.products))

@@ -29,6 +29,7 @@ pub struct Platform {
     env: Vec<(&'static str, String)>,
     _postgres: TestPostgres,
     _inventory_postgres: TestPostgres,
+    _orders_postgres: TestPostgres,
     _mongo: TestMongo,
 }
 
@@ -53,6 +54,7 @@ impl Platform {
     pub async fn start_with(options: Options) -> Self {
         let postgres = TestPostgres::create().await;
         let inventory_postgres = TestPostgres::create().await;
+        let orders_postgres = TestPostgres::create().await;
         let redis = TestRedis::create();
         let mongo = TestMongo::create();
         let vhost = TestVhost::create().await;
@@ -66,6 +68,7 @@ impl Platform {
         let env = vec![
             ("EMPORIUM_DATABASE_URL", postgres.url()),
             ("EMPORIUM_INVENTORY_DATABASE_URL", inventory_postgres.url()),
+            ("EMPORIUM_ORDERS_DATABASE_URL", orders_postgres.url()),
             ("EMPORIUM_MONGODB_URL", mongo.server_url().to_owned()),
             ("EMPORIUM_MONGODB_DATABASE", mongo.name().to_owned()),
             ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
@@ -82,6 +85,7 @@ impl Platform {
             .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
             .env("EMPORIUM_INVENTORY_PORT", "0")
             .env("EMPORIUM_SEARCH_PORT", "0")
+            .env("EMPORIUM_ORDERS_PORT", "0")
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
@@ -110,6 +114,7 @@ impl Platform {
             env,
             _postgres: postgres,
             _inventory_postgres: inventory_postgres,
+            _orders_postgres: orders_postgres,
             _mongo: mongo,
         };
         platform.wait_until_serving().await;

@@ -2,6 +2,7 @@
 //! would, against the real Postgres, MongoDB, Redis and RabbitMQ on this machine.
 
 mod accounts;
+mod cart;
 mod catalog;
 mod deployment;
 mod events;

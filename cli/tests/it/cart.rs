@@ -1,0 +1,209 @@
+//! The cart through the router: priced from the orders service's projection of the catalog,
+//! one per customer, with clear userErrors for bad input.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const CART: &str = "items { product { id name } quantity lineTotal { amount currency } } subtotal { amount currency }";
+
+async fn cart(platform: &Platform, session: &Session) -> Value {
+    let body = platform
+        .gql(
+            &format!("{{ cart {{ {CART} }} }}"),
+            json!({}),
+            session.token(),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["cart"].clone()
+}
+
+async fn change(
+    platform: &Platform,
+    session: &Session,
+    mutation: &str,
+    product: &str,
+    quantity: i64,
+) -> Value {
+    let body = platform
+        .gql(
+            &format!("mutation($id: ID!, $n: Int!) {{ {mutation}(productId: $id, quantity: $n) {{ cart {{ {CART} }} userErrors {{ code field message }} }} }}"),
+            json!({ "id": product, "n": quantity }),
+            session.token(),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"][mutation].clone()
+}
+
+/// Adds to the cart once the orders service has seen the product (its catalog projection
+/// follows the products service's events).
+async fn add_when_known(
+    platform: &Platform,
+    session: &Session,
+    product: &str,
+    quantity: i64,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let payload = change(platform, session, "addToCart", product, quantity).await;
+        if user_error_codes(&payload) != ["NOT_FOUND"] || Instant::now() > deadline {
+            return payload;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn new_product(platform: &Platform, admin: &Session, price: &str) -> String {
+    let mut input = product_input(&unique_sku());
+    input["price"] = json!(price);
+    let created = create_product(platform, admin, input).await;
+    created["product"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("created: {created}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_customer_fills_changes_and_clears_a_cart_priced_from_the_catalog() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let other = platform.customer().await;
+    let headphones = new_product(&platform, &admin, "349.99").await;
+    let cable = new_product(&platform, &admin, "0.10").await;
+
+    let (_, anonymous) = platform
+        .post("{ cart { subtotal { amount } } }", json!({}), None)
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(
+        cart(&platform, &customer).await,
+        json!({ "items": [], "subtotal": { "amount": "0.00", "currency": "USD" } })
+    );
+
+    let added = add_when_known(&platform, &customer, &headphones, 2).await;
+    assert_eq!(added["userErrors"], json!([]), "{added}");
+    let added = add_when_known(&platform, &customer, &cable, 3).await;
+    assert_eq!(added["userErrors"], json!([]), "{added}");
+    let again = change(&platform, &customer, "addToCart", &headphones, 1).await;
+    let items = again["cart"]["items"].as_array().expect("items").clone();
+    assert_eq!(
+        items[0]["product"]["name"], "Sony WH-1000XM5 Wireless Headphones",
+        "the router completes the product"
+    );
+    assert_eq!(
+        (
+            items[0]["quantity"].clone(),
+            items[0]["lineTotal"]["amount"].clone()
+        ),
+        (json!(3), json!("1049.97"))
+    );
+    assert_eq!(items[1]["lineTotal"]["amount"], "0.30");
+    assert_eq!(
+        again["cart"]["subtotal"],
+        json!({ "amount": "1050.27", "currency": "USD" })
+    );
+    assert_eq!(
+        cart(&platform, &other).await["items"],
+        json!([]),
+        "carts are per customer"
+    );
+
+    // Bad input is a userError and changes nothing.
+    for (product, quantity, code, field) in [
+        (headphones.as_str(), 0, "INVALID_INPUT", "quantity"),
+        (headphones.as_str(), 100, "INVALID_INPUT", "quantity"),
+        (headphones.as_str(), 97, "INVALID_INPUT", "quantity"),
+        ("no-such-product", 1, "NOT_FOUND", "productId"),
+    ] {
+        let refused = change(&platform, &customer, "addToCart", product, quantity).await;
+        assert_eq!(user_error_codes(&refused), [code], "{refused}");
+        assert_eq!(refused["userErrors"][0]["field"], json!([field]));
+        assert!(refused["cart"].is_null());
+    }
+    assert_eq!(
+        cart(&platform, &customer).await["subtotal"]["amount"],
+        "1050.27"
+    );
+
+    let updated = change(&platform, &customer, "updateCartItem", &headphones, 1).await;
+    assert_eq!(updated["cart"]["subtotal"]["amount"], "350.29");
+    let missing = change(&platform, &other, "updateCartItem", &headphones, 1).await;
+    assert_eq!(user_error_codes(&missing), ["NOT_FOUND"]);
+    let removed = change(&platform, &customer, "updateCartItem", &cable, 0).await;
+    assert_eq!(removed["cart"]["items"].as_array().map(Vec::len), Some(1));
+
+    // A new catalog price reprices the cart; a deleted product leaves it.
+    let repriced = platform
+        .gql(
+            "mutation($id: ID!) { updateProduct(id: $id, input: { price: \"299.00\" }) { userErrors { code } } }",
+            json!({ "id": headphones }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        repriced["data"]["updateProduct"]["userErrors"],
+        json!([]),
+        "{repriced}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cart(&platform, &customer).await["subtotal"]["amount"] != "299.00" {
+        assert!(Instant::now() < deadline, "the cart was not repriced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deleted = platform
+        .gql(
+            "mutation($id: ID!) { deleteProduct(id: $id) { userErrors { code } } }",
+            json!({ "id": headphones }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteProduct"]["userErrors"],
+        json!([]),
+        "{deleted}"
+    );
+    while cart(&platform, &customer).await["items"] != json!([]) {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted product stayed in the cart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    add_when_known(&platform, &customer, &cable, 5).await;
+    let cleared = platform
+        .gql(
+            &format!("mutation {{ clearCart {{ cart {{ {CART} }} userErrors {{ code }} }} }}"),
+            json!({}),
+            customer.token(),
+        )
+        .await;
+    assert_eq!(
+        cleared["data"]["clearCart"]["cart"]["items"],
+        json!([]),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_adds_of_one_product_all_count() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let product = new_product(&platform, &admin, "5.00").await;
+    let first = add_when_known(&platform, &customer, &product, 1).await;
+    assert_eq!(first["userErrors"], json!([]), "{first}");
+
+    let adds = (0..10).map(|_| change(&platform, &customer, "addToCart", &product, 2));
+    for payload in futures::future::join_all(adds).await {
+        assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    }
+    let items = cart(&platform, &customer).await["items"].clone();
+    assert_eq!(items[0]["quantity"], 21, "{items}");
+    assert_eq!(items[0]["lineTotal"]["amount"], "105.00");
+}
