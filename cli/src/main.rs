@@ -449,11 +449,15 @@ async fn start_subgraphs(
     let db = services::mongodb(settings).await?;
     let inventory = services::inventory(settings, true).await?;
     let broker = services::broker(settings);
-    services::declare_inventory_queues(&broker).await;
-    let search = services::search_index(settings, &broker).await?;
+    let search = services::search_index(settings)?;
     let catalog = services::catalog_source(db.clone());
     let orders = services::orders_store(settings).await?;
-    services::declare_orders_queues(&broker).await;
+    let queues = [
+        services::inventory_queues(),
+        services::search_queues(),
+        services::orders_queues(),
+    ];
+    services::declare_queues(&broker, queues.concat()).await;
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -548,7 +552,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Inventory => {
             let inventory = services::inventory(&settings, true).await?;
             let broker = services::broker(&settings);
-            services::declare_inventory_queues(&broker).await;
+            services::declare_queues(&broker, services::inventory_queues()).await;
             let verifier =
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
@@ -557,7 +561,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Orders => {
             let store = services::orders_store(&settings).await?;
             let broker = services::broker(&settings);
-            services::declare_orders_queues(&broker).await;
+            services::declare_queues(&broker, services::orders_queues()).await;
             let verifier =
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
             let listener = services::bind(settings.orders_addr()).await?;
@@ -565,7 +569,8 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         }
         Service::Search => {
             let broker = services::broker(&settings);
-            let index = services::search_index(&settings, &broker).await?;
+            let index = services::search_index(&settings)?;
+            services::declare_queues(&broker, services::search_queues()).await;
             let catalog = services::catalog_source(services::mongodb(&settings).await?);
             let verifier =
                 emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;

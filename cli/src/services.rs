@@ -78,14 +78,10 @@ pub async fn orders_store(settings: &Settings) -> anyhow::Result<emporium_orders
     Ok(emporium_orders::OrderStore::new(pool))
 }
 
-/// Declares the orders service's queues before anything publishes (see
-/// [`declare_inventory_queues`]).
-pub async fn declare_orders_queues(broker: &Broker) {
+/// The orders service's queues.
+pub fn orders_queues() -> Vec<ConsumerSettings> {
     use emporium_orders::catalog::{CATALOG_BINDINGS, CATALOG_QUEUE};
-    let settings = ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS);
-    if let Err(err) = consumer::declare(broker, &settings).await {
-        tracing::warn!(queue = CATALOG_QUEUE, error = %err, "could not declare a queue at start-up");
-    }
+    vec![ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS)]
 }
 
 /// Starts the orders subgraph on `listener`, with its catalog projection's consumers.
@@ -356,33 +352,41 @@ pub fn start_inventory(
     tasks
 }
 
-/// Declares the inventory's queues before anything publishes: the exchange drops an event
-/// no queue is bound for, so a first start would otherwise lose the catalog's
-/// `product.created` events published while the consumers were still connecting. A broker
-/// that is down only delays this: the consumers declare their queues when it is back.
-pub async fn declare_inventory_queues(broker: &Broker) {
-    for (queue, bindings) in emporium_inventory::events::queues() {
-        let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+/// The inventory's queues.
+pub fn inventory_queues() -> Vec<ConsumerSettings> {
+    emporium_inventory::events::queues()
+        .into_iter()
+        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
+        .collect()
+}
+
+/// The search indexer's queue.
+pub fn search_queues() -> Vec<ConsumerSettings> {
+    vec![indexer_settings()]
+}
+
+/// Declares consumers' queues before anything publishes: the exchange drops an event no
+/// queue is bound for, so a first start would otherwise lose the catalog's `product.created`
+/// events published while the consumers were still connecting. A broker that is down only
+/// delays this (one wait for the connection, not one per queue): the consumers declare
+/// their queues when it is back.
+pub async fn declare_queues(broker: &Broker, queues: Vec<ConsumerSettings>) {
+    for settings in queues {
         if let Err(err) = consumer::declare(broker, &settings).await {
-            tracing::warn!(queue = %settings.queue, error = %err, "could not declare a queue at start-up");
+            tracing::warn!(queue = %settings.queue, error = %err, "could not declare the queues at start-up; the consumers will when the broker answers");
+            return;
         }
     }
 }
 
-/// Opens the search index and declares the indexer's queue before anything publishes.
-pub async fn search_index(
-    settings: &Settings,
-    broker: &Broker,
-) -> anyhow::Result<emporium_search::SearchIndex> {
+/// Opens the search index.
+pub fn search_index(settings: &Settings) -> anyhow::Result<emporium_search::SearchIndex> {
     let index = emporium_search::SearchIndex::open(&settings.search_index_dir).with_context(|| {
         format!(
             "opening the search index in {} (EMPORIUM_SEARCH_INDEX_DIR; one search process per directory)",
             settings.search_index_dir.display()
         )
     })?;
-    if let Err(err) = consumer::declare(broker, &indexer_settings()).await {
-        tracing::warn!(error = %err, "could not declare the indexer's queue at start-up");
-    }
     Ok(index)
 }
 
