@@ -544,8 +544,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Products => {
             let db = services::mongodb(&settings).await?;
             let broker = services::broker(&settings);
-            let verifier =
-                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.products_addr()).await?;
             services::start_products(db, verifier, &broker, listener, shutdown.clone())
         }
@@ -553,8 +552,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let inventory = services::inventory(&settings, true).await?;
             let broker = services::broker(&settings);
             services::declare_queues(&broker, services::inventory_queues()).await;
-            let verifier =
-                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
             services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
         }
@@ -562,8 +560,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let store = services::orders_store(&settings).await?;
             let broker = services::broker(&settings);
             services::declare_queues(&broker, services::orders_queues()).await;
-            let verifier =
-                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.orders_addr()).await?;
             services::start_orders(store, verifier, &broker, listener, shutdown.clone())
         }
@@ -572,8 +569,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let index = services::search_index(&settings)?;
             services::declare_queues(&broker, services::search_queues()).await;
             let catalog = services::catalog_source(services::mongodb(&settings).await?);
-            let verifier =
-                emporium_kernel::auth::TokenVerifier::fetch(&settings.jwks_url(), 30).await?;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.search_addr()).await?;
             services::start_search(
                 &settings,

@@ -220,6 +220,22 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The users service's public keys fetched over the network (a service in its own
+/// process), and fetched again every few minutes so key rotations need no restart.
+pub async fn verifier_following_rotations(
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<TokenVerifier> {
+    let url = settings.jwks_url();
+    let verifier = TokenVerifier::fetch(&url, 30).await?;
+    tokio::spawn(verifier.clone().keep_refreshed(
+        url,
+        std::time::Duration::from_secs(300),
+        shutdown.clone(),
+    ));
+    Ok(verifier)
+}
+
 /// Binds a listener before any runtime exists; it is handed to tokio later.
 pub fn bind_std(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;

@@ -240,30 +240,49 @@ impl Keyring {
 }
 
 /// Verifies access tokens against a JWKS.
+/// Verification keys by `kid`; replaced whole when the JWKS is fetched again.
+type Keys = Arc<HashMap<String, DecodingKey>>;
+
 #[derive(Clone)]
 pub struct TokenVerifier {
-    keys: Arc<HashMap<String, DecodingKey>>,
+    keys: Arc<std::sync::RwLock<Keys>>,
     validation: Arc<Validation>,
 }
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.current_keys();
         f.debug_struct("TokenVerifier")
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("kids", &keys.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
+fn decoding_keys(jwks: &JwkSet) -> Result<HashMap<String, DecodingKey>, AuthError> {
+    let mut keys = HashMap::new();
+    for jwk in &jwks.keys {
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Key(e.to_string()))?;
+        keys.insert(kid, key);
+    }
+    Ok(keys)
+}
+
+async fn get_jwks(client: &reqwest::Client, url: &str) -> Result<JwkSet, reqwest::Error> {
+    client
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json::<JwkSet>()
+        .await
+}
+
 impl TokenVerifier {
     pub fn from_jwks(jwks: &JwkSet) -> Result<Self, AuthError> {
-        let mut keys = HashMap::new();
-        for jwk in &jwks.keys {
-            let Some(kid) = jwk.common.key_id.clone() else {
-                continue;
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Key(e.to_string()))?;
-            keys.insert(kid, key);
-        }
+        let keys = decoding_keys(jwks)?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
@@ -271,9 +290,55 @@ impl TokenVerifier {
         // Clocks of one deployment agree closely; a short leeway keeps expiry meaningful.
         validation.leeway = 5;
         Ok(Self {
-            keys: Arc::new(keys),
+            keys: Arc::new(std::sync::RwLock::new(Arc::new(keys))),
             validation: Arc::new(validation),
         })
+    }
+
+    fn current_keys(&self) -> Keys {
+        // A poisoned lock still holds a complete key set: writers only swap the Arc.
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the keys with those of `jwks` (a rotation added or retired some).
+    pub fn replace_keys(&self, jwks: &JwkSet) -> Result<(), AuthError> {
+        let keys = Arc::new(decoding_keys(jwks)?);
+        match self.keys.write() {
+            Ok(mut current) => *current = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
+    }
+
+    /// Fetches the JWKS at `url` again every `interval` until `shutdown`, so a service that
+    /// got its keys over the network follows key rotations without a restart. A failed
+    /// fetch keeps the keys it has.
+    pub async fn keep_refreshed(
+        self,
+        url: String,
+        interval: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let client = reqwest::Client::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            match get_jwks(&client, &url).await {
+                Ok(jwks) => {
+                    if let Err(err) = self.replace_keys(&jwks) {
+                        tracing::warn!(%url, error = %err, "the fetched JWKS is unusable; keeping the current keys");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%url, error = %err, "could not refresh the JWKS; keeping the current keys");
+                }
+            }
+        }
     }
 
     /// Fetches the users service's JWKS, retrying while it starts up.
@@ -282,17 +347,7 @@ impl TokenVerifier {
         let mut delay = std::time::Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            let result = async {
-                client
-                    .get(url)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json::<JwkSet>()
-                    .await
-            }
-            .await;
-            match result {
+            match get_jwks(&client, url).await {
                 Ok(jwks) => return Self::from_jwks(&jwks),
                 Err(source) if attempt >= attempts => {
                     return Err(AuthError::JwksFetch {
@@ -313,7 +368,8 @@ impl TokenVerifier {
     pub fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
-        let key = self.keys.get(&kid).ok_or(AuthError::UnknownKey)?;
+        let keys = self.current_keys();
+        let key = keys.get(&kid).ok_or(AuthError::UnknownKey)?;
         let data =
             jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
                 match e.kind() {
@@ -373,6 +429,79 @@ mod tests {
                 role: Role::Admin
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_fetched_verifier_follows_the_published_keys() {
+        use std::sync::Mutex;
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let published = Arc::new(Mutex::new(Keyring::new(old.clone(), vec![]).jwks()));
+        let served = published.clone();
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let jwks = served.lock().expect("lock").clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let verifier = TokenVerifier::fetch(&url, 5).await.expect("fetch");
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(verifier.clone().keep_refreshed(
+            url,
+            std::time::Duration::from_millis(20),
+            stop.clone(),
+        ));
+        let token = new
+            .sign(&Claims::new(Uuid::new_v4(), Role::Customer, now(), 60))
+            .expect("sign");
+        assert!(verifier.verify(&token).is_err(), "not published yet");
+
+        *published.lock().expect("lock") = Keyring::new(new, vec![old]).jwks();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while verifier.verify(&token).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the new key was never fetched"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+    }
+
+    #[test]
+    fn replacing_the_keys_follows_a_rotation() {
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let verifier =
+            TokenVerifier::from_jwks(&Keyring::new(old.clone(), vec![]).jwks()).expect("jwks");
+        let claims = Claims::new(Uuid::new_v4(), Role::Customer, now(), 60);
+        let old_token = old.sign(&claims).expect("sign");
+        let new_token = new.sign(&claims).expect("sign");
+        assert!(matches!(
+            verifier.verify(&new_token),
+            Err(AuthError::UnknownKey)
+        ));
+
+        // The users service rotated: the new key signs, the old one is still published.
+        let rotated = Keyring::new(new.clone(), vec![old.clone()]).jwks();
+        verifier.clone().replace_keys(&rotated).expect("replace");
+        assert!(verifier.verify(&new_token).is_ok(), "clones share the keys");
+        assert!(verifier.verify(&old_token).is_ok());
+
+        // The old key retired.
+        verifier
+            .replace_keys(&Keyring::new(new, vec![]).jwks())
+            .expect("replace");
+        assert!(matches!(
+            verifier.verify(&old_token),
+            Err(AuthError::UnknownKey)
+        ));
     }
 
     #[test]
