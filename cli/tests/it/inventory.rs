@@ -229,7 +229,15 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
 async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
-    let product = new_product(&platform, &admin, 0).await;
+    let product = new_product(&platform, &admin, 3).await;
+    // Wait for the product.created event: handled after the flush, it would find Redis
+    // empty and rebuild it before `reconcile` could see the loss.
+    wait_for_stock(
+        &platform,
+        &product,
+        json!({ "onHand": 3, "reserved": 0, "available": 3, "inStock": true }),
+    )
+    .await;
     let set = set_stock(&platform, admin.token(), &product, 7).await;
     assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
 
