@@ -261,12 +261,29 @@ pub fn search(index: &SearchIndex, request: &SearchRequest) -> Result<SearchPage
     let searcher = index.searcher();
     let mut query_words = words(&request.text);
     query_words.truncate(MAX_WORDS);
-    // All words must match; when nothing does, drop words from the end.
+    // All words must match; when nothing does, drop words from the end. One pass counts
+    // the matches and their facet values together.
     loop {
         let query = build_query(&fields, &query_words, &request.filter);
-        let total = searcher.search(&query, &Count)?;
+        let (total, paths, brands) = searcher.search(
+            &query,
+            &(
+                Count,
+                TermCounts::new("category_path"),
+                TermCounts::new("brand_exact"),
+            ),
+        )?;
         if total > 0 || query_words.len() <= 1 {
-            return run(&searcher, &fields, &query, total, &query_words, request);
+            let facets = facets(request, paths, brands);
+            return run(
+                &searcher,
+                &fields,
+                &query,
+                total,
+                facets,
+                &query_words,
+                request,
+            );
         }
         query_words.pop();
     }
@@ -277,6 +294,7 @@ fn run(
     fields: &Fields,
     query: &dyn Query,
     total: usize,
+    facets: Facets,
     query_words: &[String],
     request: &SearchRequest,
 ) -> Result<SearchPage, QueryError> {
@@ -329,7 +347,6 @@ fn run(
             highlights,
         });
     }
-    let facets = facets(searcher, query, request, total)?;
     Ok(SearchPage {
         total,
         hits,
@@ -354,24 +371,10 @@ fn popularity_tie_break(segment: &SegmentReader) -> impl Fn(tantivy::DocId, Scor
 /// in the filtered category count under its own name, so the counts add up to the total), and
 /// the most frequent brands, over every matching product.
 fn facets(
-    searcher: &Searcher,
-    query: &dyn Query,
     request: &SearchRequest,
-    total: usize,
-) -> Result<Facets, QueryError> {
-    if total == 0 {
-        return Ok(vec![
-            ("category".to_owned(), vec![]),
-            ("brand".to_owned(), vec![]),
-        ]);
-    }
-    let (paths, brands) = searcher.search(
-        query,
-        &(
-            TermCounts::new("category_path"),
-            TermCounts::new("brand_exact"),
-        ),
-    )?;
+    paths: HashMap<String, u64>,
+    brands: HashMap<String, u64>,
+) -> Facets {
     let depth = request
         .filter
         .category
@@ -379,16 +382,14 @@ fn facets(
         .map_or(0, |c| category_path(c).len());
     let mut categories: HashMap<String, u64> = HashMap::new();
     for (path, count) in paths {
-        let components = category_path(&path);
-        let shown = components.len().min(depth + 1).max(1);
-        *categories
-            .entry(components[..shown.min(components.len())].join(" > "))
-            .or_default() += count;
+        let mut components = category_path(&path);
+        components.truncate(depth + 1);
+        *categories.entry(components.join(" > ")).or_default() += count;
     }
-    Ok(vec![
+    vec![
         ("category".to_owned(), by_count(categories, usize::MAX)),
         ("brand".to_owned(), by_count(brands, MAX_BRAND_FACETS)),
-    ])
+    ]
 }
 
 /// The `limit` most frequent values, ties by value.

@@ -57,24 +57,14 @@ async fn add_when_known(
     }
 }
 
-async fn new_product(platform: &Platform, admin: &Session, price: &str) -> String {
-    let mut input = product_input(&unique_sku());
-    input["price"] = json!(price);
-    let created = create_product(platform, admin, input).await;
-    created["product"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("created: {created}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_customer_fills_changes_and_clears_a_cart_priced_from_the_catalog() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
     let customer = platform.customer().await;
     let other = platform.customer().await;
-    let headphones = new_product(&platform, &admin, "349.99").await;
-    let cable = new_product(&platform, &admin, "0.10").await;
+    let headphones = new_product(&platform, &admin, json!({ "price": "349.99" })).await;
+    let cable = new_product(&platform, &admin, json!({ "price": "0.10" })).await;
 
     let (_, anonymous) = platform
         .post("{ cart { subtotal { amount } } }", json!({}), None)
@@ -138,35 +128,13 @@ async fn a_customer_fills_changes_and_clears_a_cart_priced_from_the_catalog() {
     assert_eq!(removed["cart"]["items"].as_array().map(Vec::len), Some(1));
 
     // A new catalog price reprices the cart; a deleted product leaves it.
-    let repriced = platform
-        .gql(
-            "mutation($id: ID!) { updateProduct(id: $id, input: { price: \"299.00\" }) { userErrors { code } } }",
-            json!({ "id": headphones }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        repriced["data"]["updateProduct"]["userErrors"],
-        json!([]),
-        "{repriced}"
-    );
+    update_product(&platform, &admin, &headphones, json!({ "price": "299.00" })).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while cart(&platform, &customer).await["subtotal"]["amount"] != "299.00" {
         assert!(Instant::now() < deadline, "the cart was not repriced");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let deleted = platform
-        .gql(
-            "mutation($id: ID!) { deleteProduct(id: $id) { userErrors { code } } }",
-            json!({ "id": headphones }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        deleted["data"]["deleteProduct"]["userErrors"],
-        json!([]),
-        "{deleted}"
-    );
+    delete_product(&platform, &admin, &headphones).await;
     while cart(&platform, &customer).await["items"] != json!([]) {
         assert!(
             Instant::now() < deadline,
@@ -195,7 +163,7 @@ async fn concurrent_adds_of_one_product_all_count() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
     let customer = platform.customer().await;
-    let product = new_product(&platform, &admin, "5.00").await;
+    let product = new_product(&platform, &admin, json!({ "price": "5.00" })).await;
     let first = add_when_known(&platform, &customer, &product, 1).await;
     assert_eq!(first["userErrors"], json!([]), "{first}");
 

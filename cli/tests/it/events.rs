@@ -175,20 +175,14 @@ async fn product_events_carry_full_snapshots_in_sequence() {
         .as_str()
         .expect("created")
         .to_owned();
-    platform
-        .gql(
-            "mutation($id: ID!) { updateProduct(id: $id, input: { name: \"Renamed\", price: \"10.50\" }) { userErrors { code } } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
-    platform
-        .gql(
-            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
+    update_product(
+        &platform,
+        &admin,
+        &id,
+        json!({ "name": "Renamed", "price": "10.50" }),
+    )
+    .await;
+    delete_product(&platform, &admin, &id).await;
 
     let created = &consumer.events_of("product.created", 1).await[0];
     let updated = &consumer.events_of("product.updated", 1).await[0];

@@ -335,3 +335,52 @@ pub async fn create_product(platform: &Platform, admin: &Session, input: Value) 
         .await;
     body["data"]["createProduct"].clone()
 }
+
+/// Creates a product (the demo input with a fresh SKU, overridden by `changes`) and returns
+/// its id; panics with the response unless it succeeded.
+pub async fn new_product(platform: &Platform, admin: &Session, changes: Value) -> String {
+    let mut input = product_input(&unique_sku());
+    if let (Some(input), Some(changes)) = (input.as_object_mut(), changes.as_object()) {
+        input.extend(changes.clone());
+    }
+    // The whole response on failure: a GraphQL error leaves the payload null.
+    let body = platform
+        .gql(
+            "mutation($input: ProductInput!) { createProduct(input: $input) { product { id } userErrors { code message } } }",
+            json!({ "input": input }),
+            admin.token(),
+        )
+        .await;
+    body["data"]["createProduct"]["product"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createProduct: {body}"))
+        .to_owned()
+}
+
+/// `updateProduct` as the admin; panics unless it succeeded.
+pub async fn update_product(platform: &Platform, admin: &Session, id: &str, input: Value) {
+    let body = platform
+        .gql(
+            "mutation($id: ID!, $input: ProductUpdateInput!) { updateProduct(id: $id, input: $input) { userErrors { code message } } }",
+            json!({ "id": id, "input": input }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateProduct"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
+}
+
+/// `deleteProduct` as the admin; panics unless it succeeded.
+pub async fn delete_product(platform: &Platform, admin: &Session, id: &str) {
+    let body = platform
+        .gql(
+            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId userErrors { code message } } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteProduct"]["deletedId"], id, "{body}");
+}

@@ -56,29 +56,13 @@ async fn set_stock(
         .await
 }
 
-async fn new_product(platform: &Platform, admin: &Session, initial_stock: i64) -> String {
-    let mut input = product_input(&unique_sku());
-    input["initialStock"] = json!(initial_stock);
-    let body = platform
-        .gql(
-            "mutation($input: ProductInput!) { createProduct(input: $input) { product { id } userErrors { code message } } }",
-            json!({ "input": input }),
-            admin.token(),
-        )
-        .await;
-    body["data"]["createProduct"]["product"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createProduct: {body}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
     let customer = platform.customer().await;
-    let stocked = new_product(&platform, &admin, 5).await;
-    let unstocked = new_product(&platform, &admin, 0).await;
+    let stocked = new_product(&platform, &admin, json!({ "initialStock": 5 })).await;
+    let unstocked = new_product(&platform, &admin, json!({ "initialStock": 0 })).await;
 
     // initialStock arrives through product.created.
     wait_for_stock(
@@ -144,7 +128,7 @@ async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
 async fn order_events_from_the_broker_reserve_once_and_release_once() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
-    let product = new_product(&platform, &admin, 10).await;
+    let product = new_product(&platform, &admin, json!({ "initialStock": 10 })).await;
     wait_for_stock(
         &platform,
         &product,
@@ -229,7 +213,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
 async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
-    let product = new_product(&platform, &admin, 3).await;
+    let product = new_product(&platform, &admin, json!({ "initialStock": 3 })).await;
     // Wait for the product.created event: handled after the flush, it would find Redis
     // empty and rebuild it before `reconcile` could see the loss.
     wait_for_stock(

@@ -301,12 +301,9 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     let platform = Platform::start().await;
     let admin = platform.admin().await;
     let word = format!("zorblax{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
-    let mut input = product_input(&unique_sku());
-    input["name"] = json!(format!("Acme {word} Speaker"));
-    input["initialStock"] = json!(0);
     let started = Instant::now();
-    let created = create_product(&platform, &admin, input).await;
-    let id = created["product"]["id"].as_str().expect("id").to_owned();
+    let changes = json!({ "name": format!("Acme {word} Speaker"), "initialStock": 0 });
+    let id = new_product(&platform, &admin, changes).await;
     let found = eventually(
         &platform,
         &word,
@@ -361,18 +358,13 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     assert_eq!(after["totalCount"], 1, "{after}");
 
     let renamed = format!("quuxly{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
-    let update = platform
-        .gql(
-            "mutation($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { userErrors { code } } }",
-            json!({ "id": id, "name": format!("Acme {renamed} Speaker") }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        update["data"]["updateProduct"]["userErrors"],
-        json!([]),
-        "{update}"
-    );
+    update_product(
+        &platform,
+        &admin,
+        &id,
+        json!({ "name": format!("Acme {renamed} Speaker") }),
+    )
+    .await;
     eventually(
         &platform,
         &renamed,
@@ -387,18 +379,7 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
         "the old name is gone"
     );
 
-    let deleted = platform
-        .gql(
-            "mutation($id: ID!) { deleteProduct(id: $id) { userErrors { code } } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        deleted["data"]["deleteProduct"]["userErrors"],
-        json!([]),
-        "{deleted}"
-    );
+    delete_product(&platform, &admin, &id).await;
     eventually(
         &platform,
         &renamed,

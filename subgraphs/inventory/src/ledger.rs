@@ -80,16 +80,31 @@ pub async fn lock_for_write(
     conn: &mut PgConnection,
     product_ids: &[&str],
 ) -> Result<(), sqlx::Error> {
+    lock_counts_shared(conn).await?;
+    lock_products(conn, product_ids).await
+}
+
+/// The writer's shared lock on the counts alone (for a writer that learns which products it
+/// touches only after reading, and then takes [`lock_products`]).
+pub async fn lock_counts_shared(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(counts_lock())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The locks of `product_ids`, in one global order so that writers never wait in a cycle.
+pub async fn lock_products(
+    conn: &mut PgConnection,
+    product_ids: &[&str],
+) -> Result<(), sqlx::Error> {
     let mut keys: Vec<i64> = product_ids
         .iter()
         .map(|id| lock_key(&format!("emporium-inventory:product:{id}")))
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind(counts_lock())
-        .execute(&mut *conn)
-        .await?;
     for key in keys {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)

@@ -102,13 +102,9 @@ impl Inventory {
         if product_id.len() > MAX_PRODUCT_ID_LEN {
             return Ok(StockLevel::default());
         }
-        let levels = match self.hot.levels(&[product_id]).await {
-            Err(HotError::NotReady) => {
-                self.rebuild_if_unloaded().await?;
-                self.hot.levels(&[product_id]).await?
-            }
-            other => other?,
-        };
+        let levels = self
+            .retry_when_unloaded(|| async { Ok(self.hot.levels(&[product_id]).await?) })
+            .await?;
         Ok(levels.into_iter().next().unwrap_or_default())
     }
 
@@ -119,13 +115,8 @@ impl Inventory {
         on_hand: i32,
         trace: &TraceContext,
     ) -> Result<SetStockOutcome, InventoryError> {
-        match self.try_set_stock(product_id, on_hand, trace).await {
-            Err(InventoryError::Hot(HotError::NotReady)) => {
-                self.rebuild_if_unloaded().await?;
-                self.try_set_stock(product_id, on_hand, trace).await
-            }
-            other => other,
-        }
+        self.retry_when_unloaded(|| self.try_set_stock(product_id, on_hand, trace))
+            .await
     }
 
     async fn try_set_stock(
@@ -353,7 +344,7 @@ impl Inventory {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(OrderOutcome::NoChange);
             };
-            ledger::lock_for_write(&mut tx, &[]).await?;
+            ledger::lock_counts_shared(&mut tx).await?;
             let reservation = ledger::reservation_for_update(&mut tx, order_id).await?;
             let lines = match reservation {
                 Some(r) if r.status == ReservationStatus::Reserved => r.lines,
@@ -376,7 +367,7 @@ impl Inventory {
                     return Ok(OrderOutcome::NoChange);
                 }
             };
-            ledger::lock_for_write(&mut tx, &ids(&lines)).await?;
+            ledger::lock_products(&mut tx, &ids(&lines)).await?;
             let levels: BTreeMap<String, StockLevel> =
                 match self.hot.release(order_id, fulfil).await? {
                     ReleaseOutcome::Done(released) => released
