@@ -31,6 +31,11 @@ pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
             "http://127.0.0.1:4005/graphql",
             emporium_orders::sdl(),
         ),
+        (
+            "payments",
+            "http://127.0.0.1:4006/graphql",
+            emporium_payments::sdl(),
+        ),
     ]
 }
 

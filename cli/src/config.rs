@@ -21,12 +21,14 @@ pub struct Settings {
     pub inventory_port: u16,
     pub search_port: u16,
     pub orders_port: u16,
+    pub payments_port: u16,
     /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
     pub users_url: String,
     pub products_url: String,
     pub inventory_url: String,
     pub search_url: String,
     pub orders_url: String,
+    pub payments_url: String,
     /// The search index's directory (one search process per directory).
     pub search_index_dir: PathBuf,
     /// The users database.
@@ -35,6 +37,11 @@ pub struct Settings {
     pub inventory_database_url: String,
     /// The orders service's database (carts, its catalog projection, orders).
     pub orders_database_url: String,
+    /// The payments service's database (payments and their outbox).
+    pub payments_database_url: String,
+    /// How long an order may stay PENDING (waiting for inventory and payments) before it is
+    /// rejected as timed out.
+    pub order_pending_timeout: std::time::Duration,
     /// The Redis holding the hot stock counts.
     pub redis_url: SecretString,
     /// Every inventory key starts with this, so several shops (or tests) can share one Redis.
@@ -96,6 +103,13 @@ impl Settings {
         let inventory_port = parsed("EMPORIUM_INVENTORY_PORT", 4003)?;
         let search_port = parsed("EMPORIUM_SEARCH_PORT", 4004)?;
         let orders_port = parsed("EMPORIUM_ORDERS_PORT", 4005)?;
+        let payments_port = parsed("EMPORIUM_PAYMENTS_PORT", 4006)?;
+        let pending_timeout_secs: u64 = parsed("EMPORIUM_ORDER_PENDING_TIMEOUT_SECS", 900)?;
+        if pending_timeout_secs == 0 {
+            return Err(anyhow!(
+                "EMPORIUM_ORDER_PENDING_TIMEOUT_SECS must be at least 1"
+            ));
+        }
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
@@ -104,6 +118,7 @@ impl Settings {
             inventory_port,
             search_port,
             orders_port,
+            payments_port,
             users_url: var("EMPORIUM_USERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
             products_url: var("EMPORIUM_PRODUCTS_URL")
@@ -114,6 +129,8 @@ impl Settings {
                 .unwrap_or_else(|| format!("http://127.0.0.1:{search_port}")),
             orders_url: var("EMPORIUM_ORDERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{orders_port}")),
+            payments_url: var("EMPORIUM_PAYMENTS_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{payments_port}")),
             search_index_dir: var("EMPORIUM_SEARCH_INDEX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("search-index")),
@@ -124,6 +141,10 @@ impl Settings {
             }),
             orders_database_url: var("EMPORIUM_ORDERS_DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/emporium_orders".to_owned()),
+            payments_database_url: var("EMPORIUM_PAYMENTS_DATABASE_URL").unwrap_or_else(|| {
+                "postgres://postgres@127.0.0.1:5432/emporium_payments".to_owned()
+            }),
+            order_pending_timeout: std::time::Duration::from_secs(pending_timeout_secs),
             redis_url: SecretString::from(
                 var("EMPORIUM_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
             ),
@@ -206,6 +227,10 @@ impl Settings {
 
     pub fn orders_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.orders_port)
+    }
+
+    pub fn payments_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.payments_port)
     }
 
     pub fn router_addr(&self) -> SocketAddr {

@@ -116,6 +116,7 @@ enum Service {
     Inventory,
     Search,
     Orders,
+    Payments,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -155,7 +156,8 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => runtime()?.block_on(async {
             services::postgres(&settings).await?;
             services::inventory_postgres(&settings).await?;
-            services::orders_store(&settings).await?;
+            services::orders_postgres(&settings).await?;
+            services::payments_postgres(&settings).await?;
             services::mongodb(&settings).await?;
             Ok(())
         }),
@@ -373,6 +375,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             let inventory = services::bind_std(settings.inventory_addr())?;
             let search = services::bind_std(settings.search_addr())?;
             let orders = services::bind_std(settings.orders_addr())?;
+            let payments = services::bind_std(settings.payments_addr())?;
             let keyring = services::keyring(&settings)?;
             let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
             let subgraph_urls = vec![
@@ -396,6 +399,10 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     "orders".to_owned(),
                     format!("http://{}/graphql", orders.local_addr()?),
                 ),
+                (
+                    "payments".to_owned(),
+                    format!("http://{}/graphql", payments.local_addr()?),
+                ),
             ];
             let router = emporium_router::prepare(
                 settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
@@ -410,6 +417,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     inventory,
                     search,
                     orders,
+                    payments,
                 },
                 shutdown.clone(),
             ))?;
@@ -437,6 +445,7 @@ struct Listeners {
     inventory: std::net::TcpListener,
     search: std::net::TcpListener,
     orders: std::net::TcpListener,
+    payments: std::net::TcpListener,
 }
 
 async fn start_subgraphs(
@@ -451,11 +460,13 @@ async fn start_subgraphs(
     let broker = services::broker(settings);
     let search = services::search_index(settings)?;
     let catalog = services::catalog_source(db.clone());
-    let orders = services::orders_store(settings).await?;
+    let orders = services::orders_postgres(settings).await?;
+    let payments = services::payments_postgres(settings).await?;
     let queues = [
         services::inventory_queues(),
         services::search_queues(),
         services::orders_queues(),
+        services::payments_queues(),
     ];
     services::declare_queues(&broker, queues.concat()).await;
     services::ensure_admin_from_settings(settings, &pool).await?;
@@ -498,10 +509,18 @@ async fn start_subgraphs(
         shutdown.clone(),
     ));
     tasks.extend(services::start_orders(
+        settings,
         orders,
-        verifier,
+        verifier.clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.orders)?,
+        shutdown.clone(),
+    ));
+    tasks.extend(services::start_payments(
+        payments,
+        verifier,
+        &broker,
+        tokio::net::TcpListener::from_std(listeners.payments)?,
         shutdown,
     ));
     Ok(tasks)
@@ -516,6 +535,7 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
         ("inventory".to_owned(), url(&settings.inventory_url)),
         ("search".to_owned(), url(&settings.search_url)),
         ("orders".to_owned(), url(&settings.orders_url)),
+        ("payments".to_owned(), url(&settings.payments_url)),
     ];
     let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
     emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
@@ -557,12 +577,27 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
         }
         Service::Orders => {
-            let store = services::orders_store(&settings).await?;
+            let pool = services::orders_postgres(&settings).await?;
             let broker = services::broker(&settings);
             services::declare_queues(&broker, services::orders_queues()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.orders_addr()).await?;
-            services::start_orders(store, verifier, &broker, listener, shutdown.clone())
+            services::start_orders(
+                &settings,
+                pool,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
+        }
+        Service::Payments => {
+            let pool = services::payments_postgres(&settings).await?;
+            let broker = services::broker(&settings);
+            services::declare_queues(&broker, services::payments_queues()).await;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
+            let listener = services::bind(settings.payments_addr()).await?;
+            services::start_payments(pool, verifier, &broker, listener, shutdown.clone())
         }
         Service::Search => {
             let broker = services::broker(&settings);

@@ -67,46 +67,162 @@ async fn migrated_pool(
 }
 
 /// The orders database, created if missing and migrated.
-pub async fn orders_store(settings: &Settings) -> anyhow::Result<emporium_orders::OrderStore> {
-    let pool = migrated_pool(
+pub async fn orders_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
+    migrated_pool(
         &settings.orders_database_url,
         "EMPORIUM_ORDERS_DATABASE_URL",
         &emporium_orders::MIGRATOR,
         "orders",
     )
-    .await?;
-    Ok(emporium_orders::OrderStore::new(pool))
+    .await
 }
 
 /// The orders service's queues.
 pub fn orders_queues() -> Vec<ConsumerSettings> {
-    use emporium_orders::catalog::{CATALOG_BINDINGS, CATALOG_QUEUE};
-    vec![ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS)]
+    emporium_orders::queues()
+        .into_iter()
+        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
+        .collect()
 }
 
-/// Starts the orders subgraph on `listener`, with its catalog projection's consumers.
+const ORDERS_CONSUMERS_PER_QUEUE: usize = 4;
+
+/// Starts the orders subgraph on `listener`, with its outbox relay, its consumers (the
+/// catalog projection and the saga's replies), its live feed and its time-out sweeper.
 pub fn start_orders(
-    store: emporium_orders::OrderStore,
+    settings: &Settings,
+    pool: PgPool,
     verifier: TokenVerifier,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    use emporium_orders::catalog::{CatalogHandler, CATALOG_BINDINGS, CATALOG_QUEUE};
-    let app = emporium_orders::router(store.clone(), verifier, vec![broker_check(broker)]);
+    use emporium_orders::catalog::{CatalogHandler, CATALOG_QUEUE};
+    use emporium_orders::saga::SagaHandler;
+    use emporium_orders::{LiveFeed, OrderStore, Orders};
+    let store = OrderStore::new(pool.clone());
+    let orders = Orders::new(pool.clone());
+    let live = LiveFeed::new();
+    let schema = emporium_orders::schema(
+        store.clone(),
+        orders.clone(),
+        live.clone(),
+        emporium_payments::provider::is_test_token,
+    );
+    let app = emporium_orders::router(schema, pool.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("orders", listener, app, shutdown.clone())];
-    let handler = std::sync::Arc::new(CatalogHandler::new(store));
-    // The projection is idempotent by sequence, so competing consumers are safe.
-    for _ in 0..4 {
-        let settings = ConsumerSettings::new(CATALOG_QUEUE, CATALOG_BINDINGS);
-        let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                tracing::error!(error = %err, "the orders catalog consumer stopped");
-            }
-        }));
+    tasks.push(spawn_relay(
+        "orders",
+        PgOutbox::new(pool, "orders"),
+        broker,
+        &shutdown,
+    ));
+    let catalog = std::sync::Arc::new(CatalogHandler::new(store));
+    let saga = std::sync::Arc::new(SagaHandler::new(orders.clone()));
+    // The projection is idempotent by sequence and the saga's transitions lock their order,
+    // so competing consumers are safe.
+    for (queue, bindings) in emporium_orders::queues() {
+        for _ in 0..ORDERS_CONSUMERS_PER_QUEUE {
+            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+            let (broker, shutdown) = (broker.clone(), shutdown.clone());
+            let (catalog, saga) = (catalog.clone(), saga.clone());
+            tasks.push(tokio::spawn(async move {
+                let outcome = if queue == CATALOG_QUEUE {
+                    consumer::run(broker, settings, catalog, shutdown).await
+                } else {
+                    consumer::run(broker, settings, saga, shutdown).await
+                };
+                if let Err(err) = outcome {
+                    tracing::error!(queue, error = %err, "an orders consumer stopped");
+                }
+            }));
+        }
+    }
+    tasks.push(tokio::spawn(live.run(
+        broker.clone(),
+        CancellationToken::new(),
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(
+        orders.run_sweeper(settings.order_pending_timeout, shutdown),
+    ));
+    tasks
+}
+
+/// The payments database, created if missing and migrated.
+pub async fn payments_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
+    migrated_pool(
+        &settings.payments_database_url,
+        "EMPORIUM_PAYMENTS_DATABASE_URL",
+        &emporium_payments::MIGRATOR,
+        "payments",
+    )
+    .await
+}
+
+/// The payments service's queues.
+pub fn payments_queues() -> Vec<ConsumerSettings> {
+    emporium_payments::events::queues()
+        .into_iter()
+        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
+        .collect()
+}
+
+const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
+
+/// Starts the payments subgraph on `listener` (against the test provider), with its outbox
+/// relay and its consumers.
+pub fn start_payments(
+    pool: PgPool,
+    verifier: TokenVerifier,
+    broker: &Broker,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use emporium_payments::{PaymentStore, Payments, PaymentsHandler, TestProvider};
+    let store = PaymentStore::new(pool.clone());
+    let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]);
+    let mut tasks = vec![spawn_server("payments", listener, app, shutdown.clone())];
+    tasks.push(spawn_relay(
+        "payments",
+        PgOutbox::new(pool, emporium_payments::events::OUTBOX_NAME),
+        broker,
+        &shutdown,
+    ));
+    let handler = std::sync::Arc::new(PaymentsHandler::new(Payments::new(
+        store,
+        TestProvider::new(),
+    )));
+    // Every step is guarded by the payment's status and the provider is idempotent per key,
+    // so competing consumers are safe.
+    for (queue, bindings) in emporium_payments::events::queues() {
+        for _ in 0..PAYMENTS_CONSUMERS_PER_QUEUE {
+            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                    tracing::error!(queue, error = %err, "a payments consumer stopped");
+                }
+            }));
+        }
     }
     tasks
+}
+
+/// Runs the outbox relay of `service` until `shutdown`.
+fn spawn_relay<O>(
+    service: &'static str,
+    outbox: O,
+    broker: &Broker,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()>
+where
+    O: emporium_kernel::events::outbox::Outbox + Send + 'static,
+{
+    let (broker, shutdown) = (broker.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        run_relay(service, outbox, broker, RelaySettings::default(), shutdown).await
+    })
 }
 
 /// The inventory: its database and its Redis counts. With `load`, counts Redis lost are

@@ -10,7 +10,8 @@ use crate::error::ApiError;
 use crate::money::Money;
 
 /// The builder every subgraph's schema starts from: a federation subgraph whose queries may
-/// nest at most 16 levels (the router enforces the public limit; this guards direct calls).
+/// nest at most 16 levels (the router enforces the public limit; this guards direct calls),
+/// with its subscriptions in the federation SDL (the router plans them like queries).
 pub fn subgraph_schema<Q, M, S>(
     query: Q,
     mutation: M,
@@ -23,6 +24,7 @@ where
 {
     async_graphql::Schema::build(query, mutation, subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .limit_depth(16)
         .limit_recursive_depth(16)
 }

@@ -1,13 +1,16 @@
 //! Serving a subgraph over HTTP: the GraphQL endpoint (with the caller's verified identity in
-//! every request), `/health`, `/ready`, a request body limit, and graceful shutdown.
+//! every request), subscriptions over WebSocket on the same path, `/health`, `/ready`, a
+//! request body limit, and graceful shutdown.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use async_graphql::Executor;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, Executor};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,6 +35,11 @@ struct GraphqlState<E> {
 /// `POST /graphql` (and `GET` for queries) for a schema, with the [`crate::auth::Viewer`] of
 /// the `Authorization` header and the request's [`TraceContext`] (from its `traceparent`
 /// header, or a new trace) in each request's data.
+///
+/// A `GET` that asks to upgrade to a WebSocket speaks graphql-transport-ws (or the older
+/// graphql-ws) for subscriptions: the viewer comes from the `authorization` (or
+/// `Authorization`) field of the `connection_init` payload, which is where the router puts
+/// the client's propagated headers.
 pub fn graphql_routes<E>(executor: E, verifier: TokenVerifier) -> Router
 where
     E: Executor + Clone,
@@ -39,7 +47,7 @@ where
     Router::new()
         .route(
             "/graphql",
-            get(graphql_handler::<E>).post(graphql_handler::<E>),
+            get(graphql_get_handler::<E>).post(graphql_handler::<E>),
         )
         .with_state(GraphqlState { executor, verifier })
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -63,6 +71,63 @@ async fn graphql_handler<E: Executor>(
         .instrument(span)
         .await
         .into()
+}
+
+async fn graphql_get_handler<E: Executor>(
+    State(state): State<GraphqlState<E>>,
+    request: Request,
+) -> Response {
+    let upgrade_requested = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade_requested {
+        return websocket(state, request).await;
+    }
+    let headers = request.headers().clone();
+    match GraphQLRequest::from_request(request, &()).await {
+        Ok(graphql) => graphql_handler(State(state), headers, graphql)
+            .await
+            .into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn websocket<E: Executor>(state: GraphqlState<E>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let GraphqlState { executor, verifier } = state;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| async move {
+                    let authorization = connection_authorization(&payload);
+                    let mut data = Data::default();
+                    data.insert(verifier.viewer(authorization));
+                    data.insert(TraceContext::new_root());
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+/// The `authorization` of a `connection_init` payload, whatever its case: the router sends
+/// header names in lower case, browsers' clients often `Authorization`.
+fn connection_authorization(payload: &serde_json::Value) -> Option<&str> {
+    payload.as_object()?.iter().find_map(|(key, value)| {
+        key.eq_ignore_ascii_case("authorization")
+            .then(|| value.as_str())
+            .flatten()
+    })
 }
 
 /// A named readiness probe: is a store or broker this service needs reachable?

@@ -20,6 +20,7 @@ const SERVICES: &[&str] = &[
     "inventory",
     "search",
     "orders",
+    "payments",
 ];
 const STORES: &[&str] = &["postgres", "mongodb", "redis", "rabbitmq"];
 

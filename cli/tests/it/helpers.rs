@@ -30,6 +30,7 @@ pub struct Platform {
     _postgres: TestPostgres,
     _inventory_postgres: TestPostgres,
     _orders_postgres: TestPostgres,
+    _payments_postgres: TestPostgres,
     _mongo: TestMongo,
 }
 
@@ -55,6 +56,7 @@ impl Platform {
         let postgres = TestPostgres::create().await;
         let inventory_postgres = TestPostgres::create().await;
         let orders_postgres = TestPostgres::create().await;
+        let payments_postgres = TestPostgres::create().await;
         let redis = TestRedis::create();
         let mongo = TestMongo::create();
         let vhost = TestVhost::create().await;
@@ -69,6 +71,7 @@ impl Platform {
             ("EMPORIUM_DATABASE_URL", postgres.url()),
             ("EMPORIUM_INVENTORY_DATABASE_URL", inventory_postgres.url()),
             ("EMPORIUM_ORDERS_DATABASE_URL", orders_postgres.url()),
+            ("EMPORIUM_PAYMENTS_DATABASE_URL", payments_postgres.url()),
             ("EMPORIUM_MONGODB_URL", mongo.server_url().to_owned()),
             ("EMPORIUM_MONGODB_DATABASE", mongo.name().to_owned()),
             ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
@@ -86,6 +89,7 @@ impl Platform {
             .env("EMPORIUM_INVENTORY_PORT", "0")
             .env("EMPORIUM_SEARCH_PORT", "0")
             .env("EMPORIUM_ORDERS_PORT", "0")
+            .env("EMPORIUM_PAYMENTS_PORT", "0")
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
@@ -115,6 +119,7 @@ impl Platform {
             _postgres: postgres,
             _inventory_postgres: inventory_postgres,
             _orders_postgres: orders_postgres,
+            _payments_postgres: payments_postgres,
             _mongo: mongo,
         };
         platform.wait_until_serving().await;

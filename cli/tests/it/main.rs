@@ -10,5 +10,6 @@ mod helpers;
 mod inventory;
 mod limits;
 mod operations;
+mod orders;
 mod playground;
 mod search;

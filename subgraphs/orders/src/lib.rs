@@ -1,17 +1,24 @@
-//! The orders subgraph (issue 6, in progress).
+//! The orders subgraph: carts, checkout, orders and their live status.
 //!
-//! Built so far:
-//! - [`store`] and [`graphql`]: the cart (`cart`, `addToCart`, `updateCartItem`, `clearCart`),
-//!   priced from [`catalog`], a projection of the products service's events.
-//! - [`status`]: the order state machine: which transition is legal from which status, for
-//!   whom, with which reason.
+//! Layout:
+//! - [`store`] and [`catalog`]: carts, priced from the service's own projection of the
+//!   catalog's events (`orders.catalog`).
+//! - [`checkout`]: what a checkout request must hold.
 //! - [`lines`]: order lines and totals in exact money.
-//!
-//! Checkout, orders, the saga's consumers and the live feed come next.
+//! - [`status`]: the order state machine (pure: which transition is legal, for whom, why).
+//! - [`orders`]: orders in Postgres: idempotent checkout, transitions with their history and
+//!   events, the time-out sweeper.
+//! - [`saga`]: inventory's and payments' replies (`orders.saga`).
+//! - [`live`]: the per-replica feed of `order.status_changed` behind the subscription.
+//! - [`graphql`]: the schema.
 
 pub mod catalog;
+pub mod checkout;
 pub mod graphql;
 pub mod lines;
+pub mod live;
+pub mod orders;
+pub mod saga;
 pub mod status;
 pub mod store;
 
@@ -19,20 +26,32 @@ use axum::Router;
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::http::ReadinessCheck;
 
-pub use crate::graphql::{schema, sdl, OrdersSchema};
+pub use crate::graphql::{schema, sdl, OrdersSchema, TokenCheck};
+pub use crate::live::LiveFeed;
+pub use crate::orders::Orders;
 pub use crate::store::OrderStore;
 
 /// The migrations of the orders database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/orders");
 
-/// The HTTP app: `/graphql`, `/health`, `/ready` (Postgres and `more_checks`), `/metrics`.
+/// The queues orders consumes and their bindings.
+pub fn queues() -> [(&'static str, &'static [&'static str]); 2] {
+    [
+        (catalog::CATALOG_QUEUE, &catalog::CATALOG_BINDINGS),
+        (saga::SAGA_QUEUE, &saga::SAGA_BINDINGS),
+    ]
+}
+
+/// The HTTP app: `/graphql` (with subscriptions over WebSocket), `/health`, `/ready`
+/// (Postgres and `more_checks`), `/metrics`.
 pub fn router(
-    store: OrderStore,
+    schema: OrdersSchema,
+    pool: sqlx::PgPool,
     verifier: TokenVerifier,
     more_checks: Vec<(&'static str, ReadinessCheck)>,
 ) -> Router {
-    let postgres = emporium_kernel::http::postgres_check(store.pool().clone());
-    emporium_kernel::http::graphql_routes(schema(store), verifier).merge(
+    let postgres = emporium_kernel::http::postgres_check(pool);
+    emporium_kernel::http::graphql_routes(schema, verifier).merge(
         emporium_kernel::http::probe_routes(
             [("postgres", postgres)]
                 .into_iter()

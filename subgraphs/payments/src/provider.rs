@@ -7,16 +7,26 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use emporium_kernel::money::Money;
 use uuid::Uuid;
 
+/// The reason the test provider gives for every declined card.
+pub const CARD_DECLINED: &str = "CARD_DECLINED";
+
 /// What the customer's card said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
-    Approved { reference: String },
-    Declined { reason: String },
+    Approved {
+        reference: String,
+    },
+    /// `reason` is a stable code such as `CARD_DECLINED`: it becomes the payment's
+    /// `failureReason` and the reason of `payment.declined`.
+    Declined {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,13 +82,24 @@ struct State {
     refunded: bool,
 }
 
+/// How the test provider's authorization references start.
+const REFERENCE_PREFIX: &str = "auth_";
+
 /// The platform's test provider: deterministic by token, in memory, idempotent per key.
-#[derive(Default)]
+/// Clones share one state, so a test can keep a clone to look at what the service did.
+#[derive(Clone, Default)]
 pub struct TestProvider {
+    state: Arc<TestState>,
+}
+
+#[derive(Default)]
+struct TestState {
     /// Authorizations by reference.
     authorizations: Mutex<HashMap<String, (Money, State)>>,
     /// Answers already given, by idempotency key.
     answered: Mutex<HashMap<String, Authorization>>,
+    /// Calls of `authorize`, repeats included.
+    authorize_calls: AtomicUsize,
 }
 
 impl TestProvider {
@@ -88,10 +109,48 @@ impl TestProvider {
 
     /// The amount and whether it was captured and refunded (for tests).
     pub fn state_of(&self, reference: &str) -> Option<(Money, bool, bool)> {
-        let authorizations = self.authorizations.lock().ok()?;
+        let authorizations = self.state.authorizations.lock().ok()?;
         authorizations
             .get(reference)
             .map(|(amount, state)| (*amount, state.captured, state.refunded))
+    }
+
+    /// How many authorizations were approved (a repeated key approves nothing new).
+    pub fn authorization_count(&self) -> usize {
+        self.state
+            .authorizations
+            .lock()
+            .map_or(0, |authorizations| authorizations.len())
+    }
+
+    /// How many times `authorize` was called, repeats included.
+    pub fn authorize_calls(&self) -> usize {
+        self.state.authorize_calls.load(Ordering::SeqCst)
+    }
+
+    /// The authorization behind `reference`. A real provider keeps its authorizations; this
+    /// one keeps them in memory, so after a restart of the process it takes any reference it
+    /// could have issued as an open authorization (an order confirmed before the restart can
+    /// still be shipped or cancelled).
+    fn authorization<'a>(
+        authorizations: &'a mut HashMap<String, (Money, State)>,
+        reference: &str,
+    ) -> Result<&'a mut (Money, State), ProviderError> {
+        if !authorizations.contains_key(reference) {
+            let issued_here = reference
+                .strip_prefix(REFERENCE_PREFIX)
+                .is_some_and(|rest| {
+                    rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit())
+                });
+            let forgotten = Money::from_minor(0, emporium_kernel::money::Currency::USD)
+                .ok()
+                .filter(|_| issued_here)
+                .ok_or_else(|| ProviderError::UnknownAuthorization(reference.to_owned()))?;
+            authorizations.insert(reference.to_owned(), (forgotten, State::default()));
+        }
+        authorizations
+            .get_mut(reference)
+            .ok_or_else(|| ProviderError::UnknownAuthorization(reference.to_owned()))
     }
 
     fn lock_failed() -> ProviderError {
@@ -106,20 +165,26 @@ impl PaymentProvider for TestProvider {
         token: &str,
         amount: Money,
     ) -> Result<Authorization, ProviderError> {
+        self.state.authorize_calls.fetch_add(1, Ordering::SeqCst);
         if !is_test_token(token) {
             return Err(ProviderError::InvalidToken);
         }
-        let mut answered = self.answered.lock().map_err(|_| Self::lock_failed())?;
+        let mut answered = self
+            .state
+            .answered
+            .lock()
+            .map_err(|_| Self::lock_failed())?;
         if let Some(answer) = answered.get(idempotency_key) {
             return Ok(answer.clone());
         }
         let answer = if token.starts_with("tok_decline") {
             Authorization::Declined {
-                reason: "the card was declined".to_owned(),
+                reason: CARD_DECLINED.to_owned(),
             }
         } else {
-            let reference = format!("auth_{}", Uuid::now_v7().simple());
-            self.authorizations
+            let reference = format!("{REFERENCE_PREFIX}{}", Uuid::now_v7().simple());
+            self.state
+                .authorizations
                 .lock()
                 .map_err(|_| Self::lock_failed())?
                 .insert(reference.clone(), (amount, State::default()));
@@ -131,12 +196,11 @@ impl PaymentProvider for TestProvider {
 
     async fn capture(&self, _idempotency_key: &str, reference: &str) -> Result<(), ProviderError> {
         let mut authorizations = self
+            .state
             .authorizations
             .lock()
             .map_err(|_| Self::lock_failed())?;
-        let (_, state) = authorizations
-            .get_mut(reference)
-            .ok_or_else(|| ProviderError::UnknownAuthorization(reference.to_owned()))?;
+        let (_, state) = Self::authorization(&mut authorizations, reference)?;
         if state.refunded {
             return Err(ProviderError::OverRefund);
         }
@@ -147,12 +211,11 @@ impl PaymentProvider for TestProvider {
 
     async fn refund(&self, _idempotency_key: &str, reference: &str) -> Result<(), ProviderError> {
         let mut authorizations = self
+            .state
             .authorizations
             .lock()
             .map_err(|_| Self::lock_failed())?;
-        let (_, state) = authorizations
-            .get_mut(reference)
-            .ok_or_else(|| ProviderError::UnknownAuthorization(reference.to_owned()))?;
+        let (_, state) = Self::authorization(&mut authorizations, reference)?;
         // Refunding an authorization not captured voids it; refunding twice is the same refund.
         state.refunded = true;
         Ok(())
@@ -207,7 +270,8 @@ mod tests {
         let Authorization::Approved { reference } = first else {
             panic!("approved");
         };
-        assert_eq!(provider.authorizations.lock().unwrap().len(), 1);
+        assert_eq!(provider.authorization_count(), 1);
+        assert_eq!(provider.authorize_calls(), 2);
         provider.capture("o1:capture", &reference).await.unwrap();
         provider.capture("o1:capture", &reference).await.unwrap();
         assert_eq!(
@@ -239,5 +303,25 @@ mod tests {
             provider.refund("x", "auth_unknown").await,
             Err(ProviderError::UnknownAuthorization(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_restarted_provider_still_captures_and_refunds_what_it_issued() {
+        let before = TestProvider::new();
+        let Ok(Authorization::Approved { reference }) = before
+            .authorize("o9:authorize", "tok_visa", usd("12"))
+            .await
+        else {
+            panic!("approved");
+        };
+        let after = TestProvider::new();
+        after.capture("o9:capture", &reference).await.unwrap();
+        after.refund("o9:refund", &reference).await.unwrap();
+        assert_eq!(
+            after.capture("o9:capture", "auth_not-one-of-ours").await,
+            Err(ProviderError::UnknownAuthorization(
+                "auth_not-one-of-ours".to_owned()
+            ))
+        );
     }
 }

@@ -1,0 +1,167 @@
+//! The live feed of order status changes behind `orderStatusChanged`.
+//!
+//! Every orders replica binds its own exclusive, auto-deleted queue to
+//! `order.status_changed`, so it sees every change whichever replica made it, and fans each
+//! one out to its own subscribers through a broadcast channel. The queue lives as long as
+//! the connection: after a broker restart [`LiveFeed::run`] declares a new one. Changes
+//! while the broker was away are not replayed here (subscribers get the order's current
+//! status when they subscribe; the history is in `Order.history`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::events::broker::{Broker, BrokerError};
+use emporium_kernel::events::{Envelope, EXCHANGE};
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{FieldTable, ShortString};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::orders::HistoryEntry;
+use crate::status::OrderStatus;
+
+/// How many changes a slow subscriber may fall behind before it skips some.
+const CAPACITY: usize = 1024;
+
+/// What the feed carries: one history entry of an order and whose order it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub user_id: Uuid,
+    pub entry: HistoryEntry,
+}
+
+#[derive(Clone)]
+pub struct LiveFeed {
+    sender: broadcast::Sender<StatusChange>,
+}
+
+impl Default for LiveFeed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChanged {
+    order_id: Uuid,
+    user_id: Uuid,
+    status: String,
+    previous_status: Option<String>,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+}
+
+/// The change an `order.status_changed` envelope announces, or why it is unreadable.
+pub fn change_of(envelope: &Envelope) -> Result<StatusChange, String> {
+    let event: StatusChanged =
+        serde_json::from_value(envelope.data.clone()).map_err(|e| e.to_string())?;
+    let status = |raw: &str| OrderStatus::parse(raw).ok_or_else(|| format!("status {raw:?}"));
+    Ok(StatusChange {
+        user_id: event.user_id,
+        entry: HistoryEntry {
+            order_id: event.order_id,
+            sequence: envelope.sequence_number(),
+            status: status(&event.status)?,
+            previous_status: event.previous_status.as_deref().map(status).transpose()?,
+            reason: event.reason,
+            at: event.at,
+        },
+    })
+}
+
+impl LiveFeed {
+    pub fn new() -> Self {
+        let (sender, _) = broadcast::channel(CAPACITY);
+        Self { sender }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
+        self.sender.subscribe()
+    }
+
+    /// How many subscribers listen (for tests and metrics).
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    fn publish(&self, change: StatusChange) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.sender.send(change);
+    }
+
+    /// Consumes `order.status_changed` from this replica's own queue until `shutdown`,
+    /// declaring a new queue after every lost connection. `ready` is cancelled once the
+    /// first queue is bound (tests wait for it before they publish).
+    pub async fn run(self, broker: Broker, ready: CancellationToken, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let session = tokio::select! {
+                () = shutdown.cancelled() => return,
+                session = self.session(&broker, &ready) => session,
+            };
+            if let Err(err) = session {
+                tracing::warn!(error = %err, "the live order feed lost its queue; declaring a new one");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn session(&self, broker: &Broker, ready: &CancellationToken) -> Result<(), BrokerError> {
+        let channel = broker.channel().await?;
+        let queue = channel
+            .queue_declare(
+                ShortString::default(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                EXCHANGE.into(),
+                "order.status_changed".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut deliveries = channel
+            .basic_consume(
+                queue.name().clone(),
+                ShortString::default(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    exclusive: true,
+                    ..BasicConsumeOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %queue.name(), "live order feed consuming");
+        ready.cancel();
+        while let Some(delivery) = deliveries.next().await {
+            let delivery = delivery?;
+            let change = serde_json::from_slice::<Envelope>(&delivery.data)
+                .map_err(|e| e.to_string())
+                .and_then(|envelope| change_of(&envelope));
+            match change {
+                Ok(change) => self.publish(change),
+                Err(err) => {
+                    tracing::warn!(error = %err, "unreadable order.status_changed skipped by the live feed")
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! The saga's replies to orders (`orders.saga`): inventory's rejection, and payments'
+//! authorization or decline, each moving a PENDING order on. Handled at most once per
+//! event (the inbox, in the transition's transaction); a reply that comes too late (the
+//! order was cancelled or timed out meanwhile) changes nothing.
+
+use emporium_kernel::events::consumer::{data_of, Handler, HandlerError};
+use emporium_kernel::events::Envelope;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::orders::{Cause, Orders, OrdersError, TransitionOutcome};
+use crate::status::{Actor, Command, Reason};
+
+pub const SAGA_QUEUE: &str = "orders.saga";
+pub const SAGA_BINDINGS: [&str; 3] = [
+    "inventory.rejected",
+    "payment.authorized",
+    "payment.declined",
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderRef {
+    order_id: String,
+}
+
+impl From<OrdersError> for HandlerError {
+    fn from(err: OrdersError) -> Self {
+        match err {
+            OrdersError::Database(_) => HandlerError::retryable(err),
+            OrdersError::Corrupt(_) | OrdersError::Lines(_) => HandlerError::permanent(err),
+        }
+    }
+}
+
+pub struct SagaHandler {
+    orders: Orders,
+}
+
+impl SagaHandler {
+    pub fn new(orders: Orders) -> Self {
+        Self { orders }
+    }
+}
+
+impl Handler for SagaHandler {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let command = match envelope.event_type.as_str() {
+            "inventory.rejected" => Command::Reject(Reason::OutOfStock),
+            "payment.authorized" => Command::Confirm,
+            "payment.declined" => Command::Reject(Reason::PaymentDeclined),
+            other => {
+                return Err(HandlerError::permanent(format!(
+                    "{SAGA_QUEUE} does not handle {other}"
+                )))
+            }
+        };
+        let event: OrderRef = data_of(envelope)?;
+        let order_id = Uuid::parse_str(&event.order_id)
+            .map_err(|_| HandlerError::permanent(format!("bad order id {:?}", event.order_id)))?;
+        let outcome = self
+            .orders
+            .transition(
+                order_id,
+                command,
+                Actor::System,
+                Cause::Event {
+                    queue: SAGA_QUEUE,
+                    envelope,
+                },
+            )
+            .await?;
+        match outcome {
+            TransitionOutcome::Done(_) | TransitionOutcome::AlreadyHandled => {}
+            TransitionOutcome::NotFound => {
+                tracing::warn!(%order_id, event_type = %envelope.event_type, "saga reply for an unknown order ignored");
+            }
+            TransitionOutcome::Refused(refused) => {
+                tracing::info!(%order_id, event_type = %envelope.event_type, %refused, "late saga reply changes nothing");
+            }
+        }
+        Ok(())
+    }
+}

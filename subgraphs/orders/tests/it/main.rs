@@ -1,0 +1,124 @@
+//! Orders against the real Postgres and RabbitMQ: idempotent checkout under races, the
+//! saga's replies delivered twice or late, the time-out sweeper, and the live feed fanning
+//! out to every replica.
+
+mod checkout;
+mod live;
+mod saga;
+
+use chrono::Utc;
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::testing::TestPostgres;
+use emporium_kernel::trace::TraceContext;
+use emporium_orders::checkout::{Address, CheckoutRequest};
+use emporium_orders::orders::{CheckoutOutcome, Order};
+use emporium_orders::store::CatalogProduct;
+use emporium_orders::{OrderStore, Orders};
+use uuid::Uuid;
+
+/// The orders service on its own Postgres database.
+pub struct Fixture {
+    pub store: OrderStore,
+    pub orders: Orders,
+    _postgres: TestPostgres,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        let postgres = TestPostgres::create().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .connect(&postgres.url())
+            .await
+            .expect("connect to the test database");
+        emporium_orders::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("orders migrations");
+        Self {
+            store: OrderStore::new(pool.clone()),
+            orders: Orders::new(pool),
+            _postgres: postgres,
+        }
+    }
+
+    /// A product in the catalog projection, at `price` dollars.
+    pub async fn product(&self, name: &str, price: &str) -> String {
+        let id = Uuid::now_v7().to_string();
+        self.store
+            .project_product(&CatalogProduct {
+                product_id: id.clone(),
+                name: name.to_owned(),
+                price: Money::parse_price(price, Currency::USD).expect("price"),
+                sequence: 1,
+            })
+            .await
+            .expect("project product");
+        id
+    }
+
+    /// A customer with `quantity` of `product` in the cart.
+    pub async fn customer_with(&self, product: &str, quantity: i32) -> Uuid {
+        let user = Uuid::now_v7();
+        self.store
+            .add(user, product, quantity)
+            .await
+            .expect("add to cart");
+        user
+    }
+
+    pub async fn checkout(&self, user: Uuid, key: &str) -> CheckoutOutcome {
+        self.orders
+            .checkout(user, &request(key, "tok_visa"), &TraceContext::new_root())
+            .await
+            .expect("checkout")
+    }
+
+    /// Checks out and expects a new order.
+    pub async fn place(&self, user: Uuid) -> Order {
+        match self.checkout(user, &Uuid::now_v7().to_string()).await {
+            CheckoutOutcome::Placed(order) => order,
+            other => panic!("expected a placed order, got {other:?}"),
+        }
+    }
+
+    /// The events in the outbox, oldest first: (type, subject, data).
+    pub async fn events(&self) -> Vec<(String, String, serde_json::Value)> {
+        sqlx::query_as("SELECT event_type, subject, envelope->'data' FROM outbox ORDER BY position")
+            .fetch_all(self.orders.pool())
+            .await
+            .expect("outbox")
+    }
+
+    pub async fn events_of(&self, order: Uuid, event_type: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|(t, subject, _)| t == event_type && *subject == order.to_string())
+            .map(|(_, _, data)| data)
+            .collect()
+    }
+}
+
+pub fn address() -> Address {
+    Address {
+        line1: "1 Main St".into(),
+        line2: None,
+        city: "Springfield".into(),
+        postal_code: "12345".into(),
+        country: "US".into(),
+    }
+}
+
+pub fn request(key: &str, token: &str) -> CheckoutRequest {
+    CheckoutRequest::validate(address(), token, key, |t| t.starts_with("tok_"))
+        .expect("valid request")
+}
+
+/// An event about `order` as another service would publish it.
+pub fn reply(event_type: &'static str, order: Uuid, data: serde_json::Value) -> Envelope {
+    let mut data = data;
+    data["orderId"] = serde_json::Value::String(order.to_string());
+    EventDraft::new(event_type, order.to_string(), data).into_envelope("/tests", 1, Utc::now())
+}

@@ -1,0 +1,329 @@
+//! Payments without I/O: where a payment stands, when it is due for authorization, what an
+//! order's new status asks of it, and who may see it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::auth::AuthUser;
+use emporium_kernel::money::Money;
+use uuid::Uuid;
+
+/// Order ids are the orders service's (UUIDs); anything longer than this is not one.
+pub const MAX_ORDER_ID_LEN: usize = 64;
+/// The longest card token accepted (the test provider's are at most 128 bytes).
+pub const MAX_TOKEN_LEN: usize = 256;
+/// `failureReason` of a token the provider does not know as one.
+pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
+
+/// Whether `id` can be an order id: not blank, not too long.
+pub fn is_valid_order_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.len() <= MAX_ORDER_ID_LEN
+}
+
+/// Where a payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStatus {
+    /// Nothing decided yet: the intent, the reservation or both are still to come.
+    Awaiting,
+    Authorized,
+    Declined,
+    /// The order shipped and the authorized amount was taken.
+    Captured,
+    /// The order was cancelled or rejected after authorization: refunded (or voided).
+    Refunded,
+    /// The order was closed before payment was decided; nothing will be authorized.
+    Abandoned,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Awaiting => "AWAITING",
+            Self::Authorized => "AUTHORIZED",
+            Self::Declined => "DECLINED",
+            Self::Captured => "CAPTURED",
+            Self::Refunded => "REFUNDED",
+            Self::Abandoned => "ABANDONED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "AWAITING" => Self::Awaiting,
+            "AUTHORIZED" => Self::Authorized,
+            "DECLINED" => Self::Declined,
+            "CAPTURED" => Self::Captured,
+            "REFUNDED" => Self::Refunded,
+            "ABANDONED" => Self::Abandoned,
+            _ => return None,
+        })
+    }
+
+    /// Whether the customer has a payment to see: one was decided with the provider.
+    pub fn is_decided(self) -> bool {
+        !matches!(self, Self::Awaiting | Self::Abandoned)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the payment token is empty")]
+    Empty,
+    #[error("the payment token is longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+}
+
+/// A card token from checkout. Its `Debug` hides it and it has no `Display`: a token must
+/// never reach a log line. Whether the provider knows it is the provider's to say.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardToken(String);
+
+impl CardToken {
+    pub fn parse(raw: &str) -> Result<Self, TokenError> {
+        if raw.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        if raw.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The token itself, for the provider and the store only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CardToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CardToken(<redacted>)")
+    }
+}
+
+/// What `order.placed` tells payments: who pays how much, with which card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub token: CardToken,
+}
+
+/// One order's payment as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub order_id: String,
+    pub id: Uuid,
+    /// `None` until `order.placed` arrived.
+    pub user_id: Option<Uuid>,
+    pub amount: Option<Money>,
+    /// Present only while the payment is due or about to be due for authorization.
+    pub token: Option<CardToken>,
+    pub is_stock_reserved: bool,
+    pub status: PaymentStatus,
+    /// The provider's id of the authorization, for capture and refund. Never shown to clients.
+    pub provider_reference: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// What to ask the provider to authorize, once the payment is due: its intent is known,
+    /// its stock is reserved and nothing has been decided yet.
+    pub fn authorization_due(&self) -> Option<(Money, &CardToken)> {
+        if self.status != PaymentStatus::Awaiting || !self.is_stock_reserved {
+            return None;
+        }
+        Some((self.amount?, self.token.as_ref()?))
+    }
+
+    /// Whether `viewer` may see this payment: it was decided, and the viewer is the customer
+    /// who pays or an admin.
+    pub fn is_visible_to(&self, viewer: &AuthUser) -> bool {
+        self.status.is_decided() && (viewer.is_admin() || self.user_id == Some(viewer.id))
+    }
+}
+
+/// A decided change of a payment's status, applied only from the statuses it starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Authorize { reference: String },
+    Decline { reason: String },
+    Capture,
+    Refund,
+}
+
+impl Transition {
+    /// The statuses this change may start from. Applying it from any other changes nothing:
+    /// the event was handled already, or lost a race.
+    pub fn from(&self) -> &'static [PaymentStatus] {
+        use PaymentStatus::*;
+        match self {
+            Self::Authorize { .. } | Self::Decline { .. } => &[Awaiting],
+            Self::Capture => &[Authorized],
+            Self::Refund => &[Authorized, Captured],
+        }
+    }
+
+    pub fn to(&self) -> PaymentStatus {
+        match self {
+            Self::Authorize { .. } => PaymentStatus::Authorized,
+            Self::Decline { .. } => PaymentStatus::Declined,
+            Self::Capture => PaymentStatus::Captured,
+            Self::Refund => PaymentStatus::Refunded,
+        }
+    }
+}
+
+/// What an order's new status (`order.status_changed`) asks of its payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusEffect {
+    /// Shipped: take the authorized amount.
+    Capture,
+    /// Cancelled or rejected after authorization: give the money back.
+    Refund,
+    /// Cancelled or rejected before payment was decided: never authorize it.
+    Abandon,
+    Nothing,
+}
+
+/// What `order_status` asks of a payment in `payment` (`None`: no row yet).
+pub fn effect_of_order_status(order_status: &str, payment: Option<PaymentStatus>) -> StatusEffect {
+    use PaymentStatus::*;
+    match (order_status, payment) {
+        ("SHIPPED", Some(Authorized)) => StatusEffect::Capture,
+        ("CANCELLED" | "REJECTED", Some(Authorized | Captured)) => StatusEffect::Refund,
+        ("CANCELLED" | "REJECTED", None | Some(Awaiting)) => StatusEffect::Abandon,
+        // Declined, refunded and abandoned payments are closed; PENDING, CONFIRMED and
+        // DELIVERED ask nothing of a payment.
+        _ => StatusEffect::Nothing,
+    }
+}
+
+/// The provider's idempotency key of `operation` on `order_id`'s payment: a retried call is
+/// the same call.
+pub fn idempotency_key(order_id: &str, operation: &str) -> String {
+    format!("{order_id}:{operation}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emporium_kernel::auth::Role;
+    use emporium_kernel::money::Currency;
+
+    fn payment(status: PaymentStatus) -> Payment {
+        Payment {
+            order_id: "o-1".to_owned(),
+            id: Uuid::now_v7(),
+            user_id: Some(Uuid::now_v7()),
+            amount: Some(Money::parse_price("10.00", Currency::USD).expect("price")),
+            token: Some(CardToken::parse("tok_visa").expect("token")),
+            is_stock_reserved: true,
+            status,
+            provider_reference: None,
+            failure_reason: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_payment_is_due_once_its_intent_and_its_stock_are_both_there() {
+        let ready = payment(PaymentStatus::Awaiting);
+        assert!(ready.authorization_due().is_some());
+
+        let unreserved = Payment {
+            is_stock_reserved: false,
+            ..ready.clone()
+        };
+        assert_eq!(unreserved.authorization_due(), None);
+        let no_intent = Payment {
+            user_id: None,
+            amount: None,
+            token: None,
+            ..ready.clone()
+        };
+        assert_eq!(no_intent.authorization_due(), None);
+        for status in [
+            PaymentStatus::Authorized,
+            PaymentStatus::Declined,
+            PaymentStatus::Abandoned,
+        ] {
+            assert_eq!(payment(status).authorization_due(), None, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn order_statuses_capture_refund_or_abandon() {
+        use PaymentStatus::*;
+        use StatusEffect as E;
+        let cases = [
+            ("SHIPPED", Some(Authorized), E::Capture),
+            ("SHIPPED", Some(Captured), E::Nothing),
+            ("SHIPPED", Some(Awaiting), E::Nothing),
+            ("CANCELLED", Some(Authorized), E::Refund),
+            ("CANCELLED", Some(Captured), E::Refund),
+            ("REJECTED", Some(Authorized), E::Refund),
+            ("CANCELLED", Some(Awaiting), E::Abandon),
+            ("REJECTED", None, E::Abandon),
+            ("REJECTED", Some(Declined), E::Nothing),
+            ("CANCELLED", Some(Refunded), E::Nothing),
+            ("CANCELLED", Some(Abandoned), E::Nothing),
+            ("CONFIRMED", Some(Authorized), E::Nothing),
+            ("DELIVERED", Some(Captured), E::Nothing),
+            ("PENDING", None, E::Nothing),
+        ];
+        for (order_status, payment, expected) in cases {
+            assert_eq!(
+                effect_of_order_status(order_status, payment),
+                expected,
+                "{order_status} with {payment:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_payer_and_admins_see_a_decided_payment() {
+        let authorized = payment(PaymentStatus::Authorized);
+        let payer = AuthUser {
+            id: authorized.user_id.expect("user"),
+            role: Role::Customer,
+        };
+        let stranger = AuthUser {
+            id: Uuid::now_v7(),
+            role: Role::Customer,
+        };
+        let admin = AuthUser {
+            id: Uuid::now_v7(),
+            role: Role::Admin,
+        };
+        assert!(authorized.is_visible_to(&payer));
+        assert!(authorized.is_visible_to(&admin));
+        assert!(!authorized.is_visible_to(&stranger));
+        for undecided in [PaymentStatus::Awaiting, PaymentStatus::Abandoned] {
+            assert!(!payment(undecided).is_visible_to(&admin), "{undecided:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        use PaymentStatus::*;
+        for status in [
+            Awaiting, Authorized, Declined, Captured, Refunded, Abandoned,
+        ] {
+            assert_eq!(PaymentStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(PaymentStatus::parse("authorized"), None);
+    }
+
+    #[test]
+    fn card_tokens_never_show_in_debug_output() {
+        let token = CardToken::parse("tok_secret_visa").expect("token");
+        assert!(!format!("{token:?}").contains("secret"));
+        assert_eq!(CardToken::parse(""), Err(TokenError::Empty));
+        assert_eq!(
+            CardToken::parse(&"t".repeat(MAX_TOKEN_LEN + 1)),
+            Err(TokenError::TooLong)
+        );
+    }
+}

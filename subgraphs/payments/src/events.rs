@@ -1,0 +1,274 @@
+//! The events payments publishes and the ones it consumes (`api/events.md`).
+//!
+//! Queues:
+//! - `payments.order-placed` (`order.placed`): the payment's intent: who pays how much with
+//!   which card token.
+//! - `payments.saga` (`inventory.reserved`, `order.status_changed`): authorize once the stock
+//!   is reserved; capture when the order ships; refund or abandon when it is cancelled or
+//!   rejected.
+//!
+//! Published, with the order id as subject: `payment.authorized`, `payment.declined`,
+//! `payment.captured`, `payment.refunded`. Handlers are idempotent by the payment's stored
+//! state (see [`crate::service`]), so they need no inbox.
+
+use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::money::{Currency, Money};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::domain::{is_valid_order_id, CardToken, Intent, Payment};
+use crate::provider::{PaymentProvider, ProviderError};
+use crate::service::{Payments, PaymentsError};
+use crate::store::StoreError;
+
+/// The `source` of every payments event.
+pub const EVENT_SOURCE: &str = "/subgraphs/payments";
+/// The outbox's name: relays of one name take turns.
+pub const OUTBOX_NAME: &str = "payments";
+
+pub const ORDER_PLACED_QUEUE: &str = "payments.order-placed";
+pub const SAGA_QUEUE: &str = "payments.saga";
+
+/// Every queue payments consumes, with its bindings.
+pub fn queues() -> [(&'static str, &'static [&'static str]); 2] {
+    [
+        (ORDER_PLACED_QUEUE, &["order.placed"]),
+        (SAGA_QUEUE, &["inventory.reserved", "order.status_changed"]),
+    ]
+}
+
+/// `payment.authorized`: `{ orderId, paymentId, amount: "1049.97", currency }`.
+pub fn authorized(payment: &Payment) -> EventDraft {
+    amount_event("payment.authorized", payment)
+}
+
+/// `payment.declined`: `{ orderId, paymentId, reason }` (a code such as `CARD_DECLINED`).
+pub fn declined(payment: &Payment, reason: &str) -> EventDraft {
+    EventDraft::new(
+        "payment.declined",
+        payment.order_id.clone(),
+        json!({ "orderId": payment.order_id, "paymentId": payment.id, "reason": reason }),
+    )
+}
+
+/// `payment.captured`: `{ orderId, paymentId, amount, currency }`.
+pub fn captured(payment: &Payment) -> EventDraft {
+    amount_event("payment.captured", payment)
+}
+
+/// `payment.refunded`: `{ orderId, paymentId, amount, currency }`.
+pub fn refunded(payment: &Payment) -> EventDraft {
+    amount_event("payment.refunded", payment)
+}
+
+fn amount_event(event_type: &'static str, payment: &Payment) -> EventDraft {
+    // Every payment decided with the provider has its amount (a constraint of the table).
+    let (amount, currency) = payment
+        .amount
+        .map(|m| (m.to_decimal_string(), m.currency().to_string()))
+        .unzip();
+    EventDraft::new(
+        event_type,
+        payment.order_id.clone(),
+        json!({
+            "orderId": payment.order_id,
+            "paymentId": payment.id,
+            "amount": amount,
+            "currency": currency,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderPlaced {
+    order_id: String,
+    user_id: Uuid,
+    /// A decimal string, "1049.97".
+    total: String,
+    currency: String,
+    payment_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderRef {
+    order_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChanged {
+    order_id: String,
+    status: String,
+}
+
+fn valid_order_id(id: &str) -> Result<(), HandlerError> {
+    if !is_valid_order_id(id) {
+        return Err(HandlerError::permanent("the order id is empty or too long"));
+    }
+    Ok(())
+}
+
+impl OrderPlaced {
+    fn intent(&self) -> Result<Intent, HandlerError> {
+        let invalid = |what: &str, err: &dyn std::fmt::Display| {
+            HandlerError::permanent(format!("order {}: {what}: {err}", self.order_id))
+        };
+        let currency = Currency::parse(&self.currency).map_err(|e| invalid("currency", &e))?;
+        let amount = Money::parse_price(&self.total, currency).map_err(|e| invalid("total", &e))?;
+        // The token's own error names no part of the token.
+        let token =
+            CardToken::parse(&self.payment_token).map_err(|e| invalid("paymentToken", &e))?;
+        Ok(Intent {
+            user_id: self.user_id,
+            amount,
+            token,
+        })
+    }
+}
+
+impl From<PaymentsError> for HandlerError {
+    fn from(err: PaymentsError) -> Self {
+        match err {
+            // Postgres or the provider unavailable, a serialization failure, a lost race:
+            // all pass.
+            PaymentsError::Store(StoreError::Database(_))
+            | PaymentsError::Provider(ProviderError::Unavailable(_))
+            | PaymentsError::Contended(_) => HandlerError::retryable(err),
+            // A corrupt row, or a provider refusing a capture or refund: no retry helps, an
+            // operator must look.
+            PaymentsError::Store(StoreError::Corrupt { .. }) | PaymentsError::Provider(_) => {
+                HandlerError::permanent(err)
+            }
+        }
+    }
+}
+
+/// Applies the events of both payments queues.
+pub struct PaymentsHandler<P> {
+    payments: Payments<P>,
+}
+
+impl<P: PaymentProvider> PaymentsHandler<P> {
+    pub fn new(payments: Payments<P>) -> Self {
+        Self { payments }
+    }
+}
+
+impl<P: PaymentProvider + 'static> Handler for PaymentsHandler<P> {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let payments = &self.payments;
+        let (order_id, outcome) = match envelope.event_type.as_str() {
+            "order.placed" => {
+                let event: OrderPlaced = data(envelope)?;
+                valid_order_id(&event.order_id)?;
+                let intent = event.intent()?;
+                let outcome = payments
+                    .record_intent(envelope, &event.order_id, &intent)
+                    .await?;
+                (event.order_id, outcome)
+            }
+            "inventory.reserved" => {
+                let event: OrderRef = data(envelope)?;
+                valid_order_id(&event.order_id)?;
+                let outcome = payments
+                    .record_stock_reserved(envelope, &event.order_id)
+                    .await?;
+                (event.order_id, outcome)
+            }
+            "order.status_changed" => {
+                let event: StatusChanged = data(envelope)?;
+                valid_order_id(&event.order_id)?;
+                let outcome = payments
+                    .apply_order_status(envelope, &event.order_id, &event.status)
+                    .await?;
+                (event.order_id, outcome)
+            }
+            other => {
+                return Err(HandlerError::permanent(format!(
+                    "payments does not handle {other}"
+                )))
+            }
+        };
+        tracing::info!(order_id = %order_id, event_type = %envelope.event_type, ?outcome, "payment event handled");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use emporium_kernel::money::Currency;
+
+    use crate::domain::PaymentStatus;
+
+    fn payment() -> Payment {
+        Payment {
+            order_id: "o-1".to_owned(),
+            id: Uuid::now_v7(),
+            user_id: Some(Uuid::now_v7()),
+            amount: Some(Money::parse_price("1049.97", Currency::USD).expect("price")),
+            token: None,
+            is_stock_reserved: true,
+            status: PaymentStatus::Authorized,
+            provider_reference: Some("auth_1".to_owned()),
+            failure_reason: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn payment_events_carry_the_order_the_payment_and_the_amount_as_a_decimal_string() {
+        let payment = payment();
+        let draft = authorized(&payment);
+        assert_eq!(draft.event_type, "payment.authorized");
+        assert_eq!(draft.subject, "o-1");
+        assert_eq!(
+            draft.data,
+            json!({ "orderId": "o-1", "paymentId": payment.id.to_string(), "amount": "1049.97", "currency": "USD" })
+        );
+        assert_eq!(
+            declined(&payment, "CARD_DECLINED").data,
+            json!({ "orderId": "o-1", "paymentId": payment.id.to_string(), "reason": "CARD_DECLINED" })
+        );
+        assert_eq!(refunded(&payment).event_type, "payment.refunded");
+        assert_eq!(captured(&payment).data["amount"], "1049.97");
+    }
+
+    #[test]
+    fn an_intent_parses_the_total_in_its_currency_and_never_shows_the_token() {
+        let placed = |total: &str, currency: &str, token: &str| OrderPlaced {
+            order_id: "o-1".to_owned(),
+            user_id: Uuid::now_v7(),
+            total: total.to_owned(),
+            currency: currency.to_owned(),
+            payment_token: token.to_owned(),
+        };
+        let intent = placed("1049.97", "EUR", "tok_visa")
+            .intent()
+            .expect("intent");
+        assert_eq!(intent.amount.minor(), 104_997);
+        assert_eq!(intent.amount.currency().as_str(), "EUR");
+
+        for (total, currency, token) in [
+            ("1049.971", "USD", "tok_visa"),
+            ("-1", "USD", "tok_visa"),
+            ("10", "usd", "tok_visa"),
+            ("10", "USD", ""),
+        ] {
+            let err = placed(total, currency, token)
+                .intent()
+                .expect_err("invalid");
+            assert!(matches!(err, HandlerError::Permanent(_)), "{err:?}");
+        }
+        let long_secret = format!("tok_{}", "s".repeat(300));
+        let err = placed("10", "USD", &long_secret)
+            .intent()
+            .expect_err("too long");
+        assert!(!err.to_string().contains("sss"), "{err}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Payments against the real Postgres: the saga's events in any order, twice, and at once;
+//! captures, refunds and abandoned payments; `Order.payment` served by the real router.
+
+mod authorization;
+mod compensation;
+mod graphql;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use emporium_kernel::auth::{Claims, Keyring, Role, SigningKey, TokenVerifier};
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::testing::TestPostgres;
+use emporium_payments::domain::Payment;
+use emporium_payments::{PaymentProvider, PaymentStore, Payments, PaymentsHandler, TestProvider};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The total every test order is placed for.
+pub const TOTAL: &str = "1049.97";
+
+/// Payments on its own Postgres database, with a provider the test can look into.
+pub struct Fixture<P = TestProvider> {
+    pub store: PaymentStore,
+    pub provider: P,
+    pub handler: Arc<PaymentsHandler<P>>,
+    _postgres: TestPostgres,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        Self::with_provider(TestProvider::new()).await
+    }
+}
+
+impl<P: PaymentProvider + Clone + 'static> Fixture<P> {
+    pub async fn with_provider(provider: P) -> Self {
+        let postgres = TestPostgres::create().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .connect(&postgres.url())
+            .await
+            .expect("connect to the test database");
+        emporium_payments::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("payments migrations");
+        let store = PaymentStore::new(pool);
+        let payments = Payments::new(store.clone(), provider.clone());
+        Self {
+            store,
+            provider,
+            handler: Arc::new(PaymentsHandler::new(payments)),
+            _postgres: postgres,
+        }
+    }
+
+    /// Delivers `envelope` as a consumer would; panics on failure.
+    pub async fn deliver(&self, envelope: &Envelope) {
+        self.handler
+            .handle(envelope)
+            .await
+            .unwrap_or_else(|e| panic!("{} failed: {e}", envelope.event_type));
+    }
+
+    pub async fn try_deliver(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        self.handler.handle(envelope).await
+    }
+
+    pub async fn payment(&self, order: &Order) -> Payment {
+        self.store
+            .find(&order.id)
+            .await
+            .expect("find")
+            .expect("a payment row")
+    }
+
+    /// The outbox, oldest first.
+    pub async fn events(&self) -> Vec<Envelope> {
+        let rows: Vec<serde_json::Value> =
+            sqlx::query_scalar("SELECT envelope FROM outbox ORDER BY position")
+                .fetch_all(self.store.pool())
+                .await
+                .expect("outbox");
+        rows.into_iter()
+            .map(|row| serde_json::from_value(row).expect("an envelope"))
+            .collect()
+    }
+
+    /// The types of the events published about `order`, oldest first.
+    pub async fn event_types(&self, order: &Order) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e.subject == order.id)
+            .map(|e| e.event_type)
+            .collect()
+    }
+
+    /// The card token stored for `order` (tests only: nothing else reads it back).
+    pub async fn stored_token(&self, order: &Order) -> Option<String> {
+        sqlx::query_scalar("SELECT token FROM payments WHERE order_id = $1")
+            .bind(&order.id)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("token")
+    }
+}
+
+/// An order of the saga, and the events about it.
+#[derive(Clone)]
+pub struct Order {
+    pub id: String,
+    pub user_id: Uuid,
+    pub token: String,
+}
+
+impl Order {
+    pub fn paid_with(token: &str) -> Self {
+        Self {
+            id: Uuid::now_v7().to_string(),
+            user_id: Uuid::now_v7(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// An order paid with a card the test provider approves.
+    pub fn approved() -> Self {
+        Self::paid_with("tok_visa")
+    }
+
+    pub fn placed(&self) -> Envelope {
+        envelope(
+            "order.placed",
+            &self.id,
+            json!({
+                "orderId": self.id,
+                "userId": self.user_id,
+                "items": [
+                    { "productId": Uuid::now_v7(), "quantity": 3, "unitPrice": "349.99" },
+                ],
+                "total": TOTAL,
+                "currency": "USD",
+                "paymentToken": self.token,
+            }),
+        )
+    }
+
+    pub fn reserved(&self) -> Envelope {
+        envelope(
+            "inventory.reserved",
+            &self.id,
+            json!({ "orderId": self.id, "items": [{ "productId": Uuid::now_v7(), "quantity": 3 }] }),
+        )
+    }
+
+    pub fn status_changed(&self, status: &str, previous: &str, reason: Option<&str>) -> Envelope {
+        envelope(
+            "order.status_changed",
+            &self.id,
+            json!({
+                "orderId": self.id,
+                "userId": self.user_id,
+                "status": status,
+                "previousStatus": previous,
+                "reason": reason,
+                "at": Utc::now(),
+            }),
+        )
+    }
+}
+
+pub fn envelope(event_type: &'static str, subject: &str, data: serde_json::Value) -> Envelope {
+    EventDraft::new(event_type, subject.to_owned(), data).into_envelope("/tests", 1, Utc::now())
+}
+
+/// The real `router()` served on port 0, with a signing key for the tests' access tokens.
+pub struct App {
+    pub url: String,
+    key: SigningKey,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+pub async fn spawn_app(store: PaymentStore) -> App {
+    let key = SigningKey::generate().expect("signing key");
+    let verifier =
+        TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("verifier");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let shutdown = CancellationToken::new();
+    let app = emporium_payments::router(store, verifier, vec![]);
+    tokio::spawn(emporium_kernel::http::serve(
+        listener,
+        app,
+        shutdown.clone(),
+    ));
+    App {
+        url,
+        key,
+        http: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
+impl App {
+    /// An access token for `user_id` in `role`.
+    pub fn token(&self, user_id: Uuid, role: Role) -> String {
+        let claims = Claims::new(user_id, role, Utc::now().timestamp(), 600);
+        self.key.sign(&claims).expect("sign")
+    }
+
+    /// `_entities` for these orders, as the router asks for `Order.payment`.
+    pub async fn order_payments(
+        &self,
+        order_ids: &[&str],
+        token: Option<&str>,
+    ) -> serde_json::Value {
+        let representations: Vec<_> = order_ids
+            .iter()
+            .map(|id| json!({ "__typename": "Order", "id": id }))
+            .collect();
+        let query = "query($representations: [_Any!]!) {
+            _entities(representations: $representations) {
+                ... on Order { id payment { id status amount { amount currency } failureReason createdAt } }
+            }
+        }";
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": { "representations": representations } }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON response")
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
