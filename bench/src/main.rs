@@ -29,6 +29,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 mod inventory;
+mod orders;
 mod search;
 
 #[derive(Parser)]
@@ -64,6 +65,19 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         products: usize,
     },
+    /// Checkouts per second through the router on the whole platform (`emporium up` from the
+    /// release build), checkout → CONFIRMED latency, and pgbench's commit rate as the ceiling.
+    Orders {
+        /// Concurrent customers, each checking out one product at a time.
+        #[arg(long, default_value_t = 16)]
+        customers: usize,
+        /// Checkouts per customer.
+        #[arg(long, default_value_t = 50)]
+        checkouts: usize,
+        /// The `emporium` binary (default: beside this one).
+        #[arg(long)]
+        emporium: Option<std::path::PathBuf>,
+    },
     /// Indexing throughput and query latency (direct and through the subgraph) on the demo
     /// catalog and on it replicated.
     Search {
@@ -90,6 +104,11 @@ async fn main() -> anyhow::Result<()> {
             products,
         } => inventory::benchmark(orders, clients, products).await,
         Command::Search { replicas, rounds } => search::benchmark(replicas, rounds).await,
+        Command::Orders {
+            customers,
+            checkouts,
+            emporium,
+        } => orders::benchmark(customers, checkouts, emporium).await,
     }
 }
 

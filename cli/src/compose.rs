@@ -36,6 +36,11 @@ pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
             "http://127.0.0.1:4006/graphql",
             emporium_payments::sdl(),
         ),
+        (
+            "notifications",
+            "http://127.0.0.1:4007/graphql",
+            emporium_notifications::sdl(),
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@ pub struct Settings {
     pub search_port: u16,
     pub orders_port: u16,
     pub payments_port: u16,
+    pub notifications_port: u16,
     /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
     pub users_url: String,
     pub products_url: String,
@@ -29,6 +30,7 @@ pub struct Settings {
     pub search_url: String,
     pub orders_url: String,
     pub payments_url: String,
+    pub notifications_url: String,
     /// The search index's directory (one search process per directory).
     pub search_index_dir: PathBuf,
     /// The users database.
@@ -104,6 +106,7 @@ impl Settings {
         let search_port = parsed("EMPORIUM_SEARCH_PORT", 4004)?;
         let orders_port = parsed("EMPORIUM_ORDERS_PORT", 4005)?;
         let payments_port = parsed("EMPORIUM_PAYMENTS_PORT", 4006)?;
+        let notifications_port = parsed("EMPORIUM_NOTIFICATIONS_PORT", 4007)?;
         let pending_timeout_secs: u64 = parsed("EMPORIUM_ORDER_PENDING_TIMEOUT_SECS", 900)?;
         if pending_timeout_secs == 0 {
             return Err(anyhow!(
@@ -119,6 +122,7 @@ impl Settings {
             search_port,
             orders_port,
             payments_port,
+            notifications_port,
             users_url: var("EMPORIUM_USERS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
             products_url: var("EMPORIUM_PRODUCTS_URL")
@@ -131,6 +135,8 @@ impl Settings {
                 .unwrap_or_else(|| format!("http://127.0.0.1:{orders_port}")),
             payments_url: var("EMPORIUM_PAYMENTS_URL")
                 .unwrap_or_else(|| format!("http://127.0.0.1:{payments_port}")),
+            notifications_url: var("EMPORIUM_NOTIFICATIONS_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{notifications_port}")),
             search_index_dir: var("EMPORIUM_SEARCH_INDEX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("search-index")),
@@ -231,6 +237,10 @@ impl Settings {
 
     pub fn payments_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind_host, self.payments_port)
+    }
+
+    pub fn notifications_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.notifications_port)
     }
 
     pub fn router_addr(&self) -> SocketAddr {

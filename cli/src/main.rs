@@ -117,6 +117,7 @@ enum Service {
     Search,
     Orders,
     Payments,
+    Notifications,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -159,6 +160,7 @@ fn main() -> anyhow::Result<()> {
             services::orders_postgres(&settings).await?;
             services::payments_postgres(&settings).await?;
             services::mongodb(&settings).await?;
+            services::notifications_store(&settings).await?;
             Ok(())
         }),
         Command::Seed => runtime()?.block_on(async {
@@ -376,6 +378,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             let search = services::bind_std(settings.search_addr())?;
             let orders = services::bind_std(settings.orders_addr())?;
             let payments = services::bind_std(settings.payments_addr())?;
+            let notifications = services::bind_std(settings.notifications_addr())?;
             let keyring = services::keyring(&settings)?;
             let jwks = services::write_jwks(&settings.data_dir, &keyring)?;
             let subgraph_urls = vec![
@@ -403,6 +406,10 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     "payments".to_owned(),
                     format!("http://{}/graphql", payments.local_addr()?),
                 ),
+                (
+                    "notifications".to_owned(),
+                    format!("http://{}/graphql", notifications.local_addr()?),
+                ),
             ];
             let router = emporium_router::prepare(
                 settings.router_settings(subgraph_urls, emporium_router::JwksSource::File(jwks)),
@@ -418,6 +425,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
                     search,
                     orders,
                     payments,
+                    notifications,
                 },
                 shutdown.clone(),
             ))?;
@@ -446,6 +454,7 @@ struct Listeners {
     search: std::net::TcpListener,
     orders: std::net::TcpListener,
     payments: std::net::TcpListener,
+    notifications: std::net::TcpListener,
 }
 
 async fn start_subgraphs(
@@ -462,11 +471,14 @@ async fn start_subgraphs(
     let catalog = services::catalog_source(db.clone());
     let orders = services::orders_postgres(settings).await?;
     let payments = services::payments_postgres(settings).await?;
+    let notifications = services::notifications_store(settings).await?;
+    // Before any relay starts: the admin's `user.registered` must find the welcome's queue.
     let queues = [
         services::inventory_queues(),
         services::search_queues(),
         services::orders_queues(),
         services::payments_queues(),
+        services::notifications_queues(),
     ];
     services::declare_queues(&broker, queues.concat()).await;
     services::ensure_admin_from_settings(settings, &pool).await?;
@@ -518,9 +530,16 @@ async fn start_subgraphs(
     ));
     tasks.extend(services::start_payments(
         payments,
-        verifier,
+        verifier.clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.payments)?,
+        shutdown.clone(),
+    ));
+    tasks.extend(services::start_notifications(
+        notifications,
+        verifier,
+        &broker,
+        tokio::net::TcpListener::from_std(listeners.notifications)?,
         shutdown,
     ));
     Ok(tasks)
@@ -536,6 +555,7 @@ fn serve_router(settings: Settings) -> anyhow::Result<()> {
         ("search".to_owned(), url(&settings.search_url)),
         ("orders".to_owned(), url(&settings.orders_url)),
         ("payments".to_owned(), url(&settings.payments_url)),
+        ("notifications".to_owned(), url(&settings.notifications_url)),
     ];
     let jwks = emporium_router::JwksSource::Url(settings.jwks_url());
     emporium_router::prepare(settings.router_settings(subgraph_urls, jwks))?.run()?;
@@ -549,6 +569,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Users => {
             let pool = services::postgres(&settings).await?;
             let broker = services::broker(&settings);
+            services::declare_queues(&broker, services::user_event_queues()).await;
             services::ensure_admin_from_settings(&settings, &pool).await?;
             let keyring = services::keyring(&settings)?;
             let listener = services::bind(settings.users_addr()).await?;
@@ -598,6 +619,14 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.payments_addr()).await?;
             services::start_payments(pool, verifier, &broker, listener, shutdown.clone())
+        }
+        Service::Notifications => {
+            let store = services::notifications_store(&settings).await?;
+            let broker = services::broker(&settings);
+            services::declare_queues(&broker, services::notifications_queues()).await;
+            let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
+            let listener = services::bind(settings.notifications_addr()).await?;
+            services::start_notifications(store, verifier, &broker, listener, shutdown.clone())
         }
         Service::Search => {
             let broker = services::broker(&settings);

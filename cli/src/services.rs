@@ -209,6 +209,60 @@ pub fn start_payments(
     tasks
 }
 
+/// The notifications service's queues.
+pub fn notifications_queues() -> Vec<ConsumerSettings> {
+    emporium_notifications::events::queues()
+        .into_iter()
+        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
+        .collect()
+}
+
+/// The queues of the users' events (`user.registered`): declared by the users service too,
+/// so a welcome published before the notifications service ever started (the admin's, at
+/// the first start of a deployment) waits in its queue instead of being dropped.
+pub fn user_event_queues() -> Vec<ConsumerSettings> {
+    notifications_queues()
+        .into_iter()
+        .filter(|settings| settings.bindings.iter().any(|b| b.starts_with("user.")))
+        .collect()
+}
+
+const NOTIFICATIONS_CONSUMERS_PER_QUEUE: usize = 2;
+
+/// Starts the notifications subgraph on `listener`, with its consumers (delivering through
+/// the log-only channel).
+pub fn start_notifications(
+    store: emporium_notifications::NotificationStore,
+    verifier: TokenVerifier,
+    broker: &Broker,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use emporium_notifications::{LogDelivery, NotificationsHandler, Notifier};
+    let app = emporium_notifications::router(store.clone(), verifier, vec![broker_check(broker)]);
+    let mut tasks = vec![spawn_server(
+        "notifications",
+        listener,
+        app,
+        shutdown.clone(),
+    )];
+    let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, LogDelivery)));
+    // Notifications are keyed by their event's id and the feed is ordered by it, so
+    // competing consumers neither duplicate nor reorder anything.
+    for (queue, bindings) in emporium_notifications::events::queues() {
+        for _ in 0..NOTIFICATIONS_CONSUMERS_PER_QUEUE {
+            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                    tracing::error!(queue, error = %err, "a notifications consumer stopped");
+                }
+            }));
+        }
+    }
+    tasks
+}
+
 /// Runs the outbox relay of `service` until `shutdown`.
 fn spawn_relay<O>(
     service: &'static str,
@@ -281,7 +335,8 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     Ok(())
 }
 
-pub async fn mongodb(settings: &Settings) -> anyhow::Result<mongodb::Database> {
+/// The platform's MongoDB database, once it answers.
+async fn mongo_database(settings: &Settings) -> anyhow::Result<mongodb::Database> {
     let client = mongodb::Client::with_uri_str(&settings.mongodb_url)
         .await
         .context("EMPORIUM_MONGODB_URL is not a MongoDB URL")?;
@@ -289,11 +344,30 @@ pub async fn mongodb(settings: &Settings) -> anyhow::Result<mongodb::Database> {
     db.run_command(mongodb::bson::doc! { "ping": 1 })
         .await
         .with_context(|| "MongoDB does not answer at EMPORIUM_MONGODB_URL".to_owned())?;
+    Ok(db)
+}
+
+/// The products service's MongoDB database, with its indexes.
+pub async fn mongodb(settings: &Settings) -> anyhow::Result<mongodb::Database> {
+    let db = mongo_database(settings).await?;
     emporium_products::store::ProductStore::new(&db)
         .ensure_indexes()
         .await
         .context("creating the products indexes")?;
     Ok(db)
+}
+
+/// The notifications store (its own collections in the platform's MongoDB database), with
+/// the feed's indexes.
+pub async fn notifications_store(
+    settings: &Settings,
+) -> anyhow::Result<emporium_notifications::NotificationStore> {
+    let store = emporium_notifications::NotificationStore::new(&mongo_database(settings).await?);
+    store
+        .ensure_indexes()
+        .await
+        .context("creating the notifications indexes")?;
+    Ok(store)
 }
 
 /// The users service's signing keys. Without a key file, one is generated and saved there

@@ -1,13 +1,14 @@
 // Opens the router's GraphQL playground in headless Chromium with every host but 127.0.0.1
-// unresolvable, runs a query from the editor and prints the result pane as JSON.
+// unresolvable, runs a query (or a subscription) from the editor and prints the result pane
+// as JSON once it holds data. `headers` (JSON) go into the Headers tab, as a user types them.
 // Fails (exit 1) on a page error, a failed request, or any request that leaves 127.0.0.1.
 //
-//   node playground.mjs <graphql url> <query>
+//   node playground.mjs <graphql url> <query> [headers]
 import { chromium } from "playwright-core";
 
-const [url, query] = process.argv.slice(2);
+const [url, query, headers] = process.argv.slice(2);
 if (!url || !query) {
-  console.error("usage: node playground.mjs <graphql url> <query>");
+  console.error("usage: node playground.mjs <graphql url> <query> [headers]");
   process.exit(2);
 }
 
@@ -33,6 +34,10 @@ try {
   page.on("requestfailed", (r) => problems.push(`failed request ${r.url()}: ${r.failure()?.errorText}`));
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 
+  if (headers) {
+    // What GraphiQL keeps of the Headers tab (shouldPersistHeaders), restored at load.
+    await page.addInitScript((h) => localStorage.setItem("graphiql:headers", h), headers);
+  }
   await page.goto(url, { waitUntil: "networkidle" });
   await page.waitForSelector(".graphiql-container", { timeout: 15000 });
   await page.evaluate((q) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(q), query);

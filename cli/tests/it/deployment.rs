@@ -21,6 +21,7 @@ const SERVICES: &[&str] = &[
     "search",
     "orders",
     "payments",
+    "notifications",
 ];
 const STORES: &[&str] = &["postgres", "mongodb", "redis", "rabbitmq"];
 

@@ -90,6 +90,7 @@ impl Platform {
             .env("EMPORIUM_SEARCH_PORT", "0")
             .env("EMPORIUM_ORDERS_PORT", "0")
             .env("EMPORIUM_PAYMENTS_PORT", "0")
+            .env("EMPORIUM_NOTIFICATIONS_PORT", "0")
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(

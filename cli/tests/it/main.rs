@@ -9,6 +9,7 @@ mod events;
 mod helpers;
 mod inventory;
 mod limits;
+mod notifications;
 mod operations;
 mod orders;
 mod playground;

@@ -23,7 +23,12 @@ fn address() -> Value {
 }
 
 /// Adds to the cart once the orders service has seen the product.
-async fn add_to_cart(platform: &Platform, session: &Session, product: &str, quantity: i64) {
+pub(crate) async fn add_to_cart(
+    platform: &Platform,
+    session: &Session,
+    product: &str,
+    quantity: i64,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = platform
@@ -59,7 +64,7 @@ async fn checkout(platform: &Platform, session: &Session, token: &str, key: &str
 }
 
 /// Checks out and returns the new order's id.
-async fn place(platform: &Platform, session: &Session, token: &str) -> String {
+pub(crate) async fn place(platform: &Platform, session: &Session, token: &str) -> String {
     let payload = checkout(platform, session, token, &uuid::Uuid::new_v4().to_string()).await;
     assert_eq!(payload["userErrors"], json!([]), "{payload}");
     payload["order"]["id"]
@@ -102,7 +107,7 @@ async fn order_until(
     }
 }
 
-async fn settled(platform: &Platform, session: &Session, id: &str) -> Value {
+pub(crate) async fn settled(platform: &Platform, session: &Session, id: &str) -> Value {
     order_until(platform, session, id, "settled", |o| {
         o["status"] != "PENDING"
     })
@@ -136,7 +141,12 @@ async fn stock_becomes(platform: &Platform, product: &str, expected: Value) {
     }
 }
 
-async fn transition(platform: &Platform, session: &Session, mutation: &str, id: &str) -> Value {
+pub(crate) async fn transition(
+    platform: &Platform,
+    session: &Session,
+    mutation: &str,
+    id: &str,
+) -> Value {
     let body = platform
         .gql(
             &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ order {{ id status statusReason }} userErrors {{ code message }} }} }}"),

@@ -1,0 +1,207 @@
+//! Notifications against the real MongoDB (the stand-in here) and the real `router()`:
+//! events delivered twice or at once, an order's life, delivery failures, and the feed as
+//! its owner, a stranger and an admin see it.
+
+mod feed;
+mod handling;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use emporium_kernel::auth::{Claims, Keyring, Role, SigningKey, TokenVerifier};
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::testing::TestMongo;
+use emporium_notifications::delivery::{Delivery, DeliveryError, Outgoing};
+use emporium_notifications::domain::{Kind, Notification};
+use emporium_notifications::{NotificationStore, NotificationsHandler, Notifier};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// What a test delivery channel was asked to send: (notification, kind, address).
+pub type Sent = Arc<Mutex<Vec<(Uuid, Kind, Option<String>)>>>;
+
+/// A channel that records what it sends, or fails every send.
+#[derive(Clone, Default)]
+pub struct TestDelivery {
+    pub sent: Sent,
+    pub failing: bool,
+}
+
+impl Delivery for TestDelivery {
+    async fn deliver(&self, outgoing: Outgoing<'_>) -> Result<(), DeliveryError> {
+        if self.failing {
+            return Err(DeliveryError::Channel("the mail server is down".to_owned()));
+        }
+        let n = outgoing.notification;
+        let address = outgoing.contact.map(|c| c.email.as_str().to_owned());
+        self.sent
+            .lock()
+            .expect("lock")
+            .push((n.id, n.kind, address));
+        Ok(())
+    }
+}
+
+/// The notifications store on its own MongoDB database, and a handler of both queues.
+pub struct Fixture {
+    pub store: NotificationStore,
+    pub handler: Arc<NotificationsHandler<TestDelivery>>,
+    pub delivery: TestDelivery,
+    pub mongo: TestMongo,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        Self::with_delivery(TestDelivery::default()).await
+    }
+
+    pub async fn with_delivery(delivery: TestDelivery) -> Self {
+        let mongo = TestMongo::create();
+        let client = mongodb::Client::with_uri_str(mongo.server_url())
+            .await
+            .expect("MongoDB client");
+        let store = NotificationStore::new(&client.database(mongo.name()));
+        store.ensure_indexes().await.expect("indexes");
+        store.ensure_indexes().await.expect("indexes again");
+        let handler = Arc::new(NotificationsHandler::new(Notifier::new(
+            store.clone(),
+            delivery.clone(),
+        )));
+        Self {
+            store,
+            handler,
+            delivery,
+            mongo,
+        }
+    }
+
+    pub async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        self.handler.handle(envelope).await
+    }
+
+    /// Handles the event and expects success.
+    pub async fn deliver(&self, envelope: &Envelope) {
+        self.handle(envelope).await.expect("handled");
+    }
+
+    /// The user's whole feed, newest first.
+    pub async fn feed(&self, user: Uuid) -> Vec<Notification> {
+        self.store
+            .page(user, false, None, 100)
+            .await
+            .expect("feed")
+            .notifications
+    }
+
+    pub fn sent(&self) -> Vec<(Uuid, Kind, Option<String>)> {
+        self.delivery.sent.lock().expect("lock").clone()
+    }
+}
+
+pub fn envelope(event_type: &'static str, subject: &str, data: Value) -> Envelope {
+    EventDraft::new(event_type, subject.to_owned(), data).into_envelope("/tests", 1, Utc::now())
+}
+
+pub fn user_registered(user: Uuid, email: &str) -> Envelope {
+    envelope(
+        "user.registered",
+        &user.to_string(),
+        json!({ "userId": user, "email": email, "name": "Ann Lee" }),
+    )
+}
+
+/// An order of `user` with a total of 699.98 USD.
+pub struct Order {
+    pub id: Uuid,
+    pub user: Uuid,
+}
+
+impl Order {
+    pub fn of(user: Uuid) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            user,
+        }
+    }
+
+    pub fn status_changed(
+        &self,
+        status: &str,
+        previous: Option<&str>,
+        reason: Option<&str>,
+    ) -> Envelope {
+        envelope(
+            "order.status_changed",
+            &self.id.to_string(),
+            json!({
+                "orderId": self.id, "userId": self.user, "status": status,
+                "previousStatus": previous, "reason": reason, "at": Utc::now(),
+                "total": "699.98", "currency": "USD",
+            }),
+        )
+    }
+}
+
+/// The real `router()` served on port 0, with a signing key for the tests' access tokens.
+pub struct App {
+    url: String,
+    key: SigningKey,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn spawn_app(store: NotificationStore) -> App {
+    let key = SigningKey::generate().expect("signing key");
+    let verifier =
+        TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("verifier");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let shutdown = CancellationToken::new();
+    let app = emporium_notifications::router(store, verifier, vec![]);
+    tokio::spawn(emporium_kernel::http::serve(
+        listener,
+        app,
+        shutdown.clone(),
+    ));
+    App {
+        url,
+        key,
+        http: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
+impl App {
+    /// An access token for `user_id` in `role`.
+    pub fn token(&self, user_id: Uuid, role: Role) -> String {
+        let claims = Claims::new(user_id, role, Utc::now().timestamp(), 600);
+        self.key.sign(&claims).expect("sign")
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON response")
+    }
+}
