@@ -600,7 +600,8 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Orders => {
             let pool = services::orders_postgres(&settings).await?;
             let broker = services::broker(&settings);
-            services::declare_queues(&broker, services::orders_queues()).await;
+            let queues = [services::orders_queues(), services::order_event_queues()];
+            services::declare_queues(&broker, queues.concat()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.orders_addr()).await?;
             services::start_orders(

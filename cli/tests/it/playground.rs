@@ -70,3 +70,44 @@ async fn browsers_get_the_playground_and_its_assets_from_the_router() {
         assert_eq!(response.status(), 200, "{asset}");
     }
 }
+
+#[tokio::test]
+async fn the_playground_follows_an_order_over_a_websocket_subscription() {
+    use crate::orders::{add_to_cart, place, settled};
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let product = new_product(&platform, &admin, json!({ "initialStock": 2 })).await;
+    add_to_cart(&platform, &customer, &product, 1).await;
+    let order = place(&platform, &customer, "tok_visa").await;
+    assert_eq!(settled(&platform, &customer, &order).await["status"], "CONFIRMED");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/browser/playground.mjs"
+    );
+    // The token goes in the Headers tab, as a user would type it; GraphiQL sends it in the
+    // WebSocket's connection_init.
+    let headers = json!({ "Authorization": format!("Bearer {}", customer.access_token) });
+    let subscription = format!(
+        "subscription {{ orderStatusChanged(orderId: \"{order}\") {{ orderId status previousStatus }} }}"
+    );
+    let output = tokio::task::spawn_blocking({
+        let url = platform.graphql_url();
+        move || {
+            Command::new("node")
+                .args([script, &url, &subscription, &headers.to_string()])
+                .output()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("node runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the playground failed:\n{stderr}");
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("the result pane holds JSON");
+    assert_eq!(
+        shown["data"]["orderStatusChanged"],
+        json!({ "orderId": order, "status": "CONFIRMED", "previousStatus": "PENDING" }),
+        "{shown}"
+    );
+}
