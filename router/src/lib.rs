@@ -43,6 +43,10 @@
 //!
 //! [hive-router]: https://github.com/graphql-hive/router
 
+// hive-router's server future (ntex services nested in TLS layers) is deeper than the
+// default limit when rustc computes its layout in release builds.
+#![recursion_limit = "256"]
+
 pub mod config;
 pub mod error;
 pub mod plugins;
