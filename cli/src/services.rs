@@ -231,11 +231,15 @@ pub fn user_event_queues() -> Vec<ConsumerSettings> {
 /// payments and notifications: declared by the orders service too, so an order placed before
 /// one of them ever started waits in its queue instead of being dropped (and timing out).
 pub fn order_event_queues() -> Vec<ConsumerSettings> {
-    [inventory_queues(), payments_queues(), notifications_queues()]
-        .concat()
-        .into_iter()
-        .filter(|settings| settings.bindings.iter().any(|b| b.starts_with("order.")))
-        .collect()
+    [
+        inventory_queues(),
+        payments_queues(),
+        notifications_queues(),
+    ]
+    .concat()
+    .into_iter()
+    .filter(|settings| settings.bindings.iter().any(|b| b.starts_with("order.")))
+    .collect()
 }
 
 const NOTIFICATIONS_CONSUMERS_PER_QUEUE: usize = 2;

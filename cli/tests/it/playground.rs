@@ -80,7 +80,10 @@ async fn the_playground_follows_an_order_over_a_websocket_subscription() {
     let product = new_product(&platform, &admin, json!({ "initialStock": 2 })).await;
     add_to_cart(&platform, &customer, &product, 1).await;
     let order = place(&platform, &customer, "tok_visa").await;
-    assert_eq!(settled(&platform, &customer, &order).await["status"], "CONFIRMED");
+    assert_eq!(
+        settled(&platform, &customer, &order).await["status"],
+        "CONFIRMED"
+    );
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/browser/playground.mjs"

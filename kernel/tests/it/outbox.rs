@@ -297,3 +297,51 @@ async fn two_relays_on_one_mongo_outbox_publish_each_entry_once_in_order() {
     assert_eq!(published.len(), 150, "each entry once");
     assert_in_order_per_subject(&published);
 }
+
+#[tokio::test]
+async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll() {
+    use emporium_kernel::events::outbox::{run_relay, RelaySettings};
+    let (_db, pool) = outbox_database().await;
+    let publisher = RecordingPublisher::default();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    // A poll interval far longer than the test waits: only the commit's notification can
+    // make the relay look before it.
+    let settings = RelaySettings {
+        poll_interval: Duration::from_secs(600),
+        ..RelaySettings::default()
+    };
+    let relay = tokio::spawn(run_relay(
+        "wake-test",
+        PgOutbox::new(pool.clone(), "wake-test"),
+        publisher.clone(),
+        settings,
+        shutdown.clone(),
+    ));
+    for n in 0..3 {
+        // Let the relay go idle (LISTENing) before each commit.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut tx = pool.begin().await.expect("begin");
+        pg_outbox::enqueue(&mut tx, "/test", draft("w", n))
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while publisher.published().len() < n + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "entry {n} was not published before the relay's next poll"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    // A rolled-back entry wakes nobody and publishes nothing.
+    let mut tx = pool.begin().await.expect("begin");
+    pg_outbox::enqueue(&mut tx, "/test", draft("w", 99))
+        .await
+        .expect("enqueue");
+    tx.rollback().await.expect("rollback");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(publisher.published().len(), 3);
+    shutdown.cancel();
+    relay.await.expect("relay stops");
+}

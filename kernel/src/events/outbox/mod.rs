@@ -58,12 +58,20 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<RelayPass, OutboxError>> + Send;
 
     fn backlog(&self) -> impl Future<Output = Result<Backlog, OutboxError>> + Send;
+
+    /// Waits until new entries may be there, at most `timeout`. By default it simply waits
+    /// `timeout` (polling); an outbox whose store can say when entries commit returns as
+    /// soon as one does.
+    fn wait_for_entries(&self, timeout: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(timeout)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
     pub batch_size: usize,
-    /// How long an idle relay waits before looking again. Bounds the delay an event sees.
+    /// How long an idle relay waits before looking again. Bounds the delay an event sees
+    /// when its outbox cannot wake the relay (Postgres outboxes do, on every commit).
     pub poll_interval: Duration,
     pub max_backoff: Duration,
 }
@@ -120,9 +128,13 @@ pub async fn run_relay<O: Outbox, P: Publisher>(
                 pause
             }
         };
+        // Idle: wait for the next commit to the outbox (or the poll interval); after a
+        // failure, back off for the whole pause.
+        let idle = pause == settings.poll_interval;
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(pause) => {}
+            _ = outbox.wait_for_entries(pause), if idle => {}
+            _ = tokio::time::sleep(pause), if !idle => {}
         }
     }
     if let Err(err) = outbox.relay_batch(&publisher, settings.batch_size).await {

@@ -1,7 +1,11 @@
 //! The outbox of a Postgres-backed service: `outbox` and `outbox_sequences` tables in the
 //! service's own database (see [`OUTBOX_TABLES_SQL`]).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::Utc;
+use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::{Backlog, Outbox, OutboxError, RelayPass};
@@ -28,21 +32,32 @@ pub async fn enqueue(
     .await?;
     let envelope = draft.into_envelope(source, sequence, Utc::now());
     let json = serde_json::to_value(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("INSERT INTO outbox (id, event_type, subject, envelope) VALUES ($1, $2, $3, $4)")
-        .bind(envelope.id)
-        .bind(&envelope.event_type)
-        .bind(&envelope.subject)
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
+    // The notification is delivered when the transaction commits (once per transaction,
+    // however many entries it writes) and wakes the relays listening on this database.
+    sqlx::query(
+        "INSERT INTO outbox (id, event_type, subject, envelope)
+         SELECT $1, $2, $3, $4 FROM (SELECT pg_notify($5, '')) AS wake",
+    )
+    .bind(envelope.id)
+    .bind(&envelope.event_type)
+    .bind(&envelope.subject)
+    .bind(json)
+    .bind(WAKE_CHANNEL)
+    .execute(&mut *conn)
+    .await?;
     Ok(envelope)
 }
+
+/// The channel [`enqueue`] notifies on commit (one outbox per database).
+pub const WAKE_CHANNEL: &str = "emporium_outbox";
 
 /// The relay side of a Postgres outbox.
 #[derive(Clone)]
 pub struct PgOutbox {
     pool: PgPool,
     lease_key: i64,
+    /// LISTENing on [`WAKE_CHANNEL`] (connected on first use, again after a failure).
+    listener: Arc<tokio::sync::Mutex<Option<PgListener>>>,
 }
 
 impl PgOutbox {
@@ -51,7 +66,14 @@ impl PgOutbox {
         Self {
             pool,
             lease_key: lease_key(name),
+            listener: Arc::new(tokio::sync::Mutex::new(None)),
         }
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(WAKE_CHANNEL).await?;
+        Ok(listener)
     }
 }
 
@@ -105,6 +127,36 @@ impl Outbox for PgOutbox {
         match failure {
             Some(err) => Err(err.into()),
             None => Ok(RelayPass::Published(published.len())),
+        }
+    }
+
+    async fn wait_for_entries(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut slot = self.listener.lock().await;
+        if slot.is_none() {
+            match self.listen().await {
+                Ok(listener) => *slot = Some(listener),
+                Err(err) => {
+                    tracing::debug!(error = %err, "outbox relay cannot LISTEN; polling");
+                    tokio::time::sleep_until(deadline).await;
+                    return;
+                }
+            }
+        }
+        let Some(listener) = slot.as_mut() else {
+            return;
+        };
+        match tokio::time::timeout_at(deadline, listener.recv()).await {
+            // A commit to the outbox: the next pass takes everything committed so far, so
+            // the notifications already buffered need no pass of their own.
+            Ok(Ok(_)) => while listener.next_buffered().is_some() {},
+            // The poll interval: look again anyway.
+            Err(_) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "outbox relay lost its LISTEN connection; reconnecting");
+                *slot = None;
+                tokio::time::sleep_until(deadline).await;
+            }
         }
     }
 
