@@ -41,11 +41,28 @@ try {
   await page.goto(url, { waitUntil: "networkidle" });
   await page.waitForSelector(".graphiql-container", { timeout: 15000 });
   await page.evaluate((q) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(q), query);
+  // The editor hands its text to GraphiQL after a debounce, and GraphiQL keeps it in
+  // localStorage then; a click before that runs the previous text (for a subscription, over
+  // HTTP instead of the WebSocket).
+  await page.waitForFunction((q) => localStorage.getItem("graphiql:query") === q, query, {
+    timeout: 15000,
+    polling: 50,
+  });
+  // A subscription's answer comes over the page's WebSocket: wait for its first result there.
+  const socket = query.trim().startsWith("subscription")
+    ? page.waitForEvent("websocket", { timeout: 30000 })
+    : null;
   await page.click(".graphiql-execute-button");
+  if (socket) {
+    await (await socket).waitForEvent("framereceived", {
+      predicate: (frame) => String(frame.payload).includes('"next"'),
+      timeout: 30000,
+    });
+  }
   await page.waitForFunction(
     () => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue().includes('"data"'),
     null,
-    { timeout: 15000 },
+    { timeout: 30000, polling: 100 },
   );
   const result = await page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
   if (process.env.PLAYGROUND_SCREENSHOT) await page.screenshot({ path: process.env.PLAYGROUND_SCREENSHOT });
