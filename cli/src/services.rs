@@ -79,10 +79,7 @@ pub async fn orders_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
 
 /// The orders service's queues.
 pub fn orders_queues() -> Vec<ConsumerSettings> {
-    emporium_orders::queues()
-        .into_iter()
-        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
-        .collect()
+    settings_of(&emporium_orders::queues())
 }
 
 const ORDERS_CONSUMERS_PER_QUEUE: usize = 4;
@@ -122,21 +119,26 @@ pub fn start_orders(
     // The projection is idempotent by sequence and the saga's transitions lock their order,
     // so competing consumers are safe.
     for (queue, bindings) in emporium_orders::queues() {
-        for _ in 0..ORDERS_CONSUMERS_PER_QUEUE {
-            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-            let (broker, shutdown) = (broker.clone(), shutdown.clone());
-            let (catalog, saga) = (catalog.clone(), saga.clone());
-            tasks.push(tokio::spawn(async move {
-                let outcome = if queue == CATALOG_QUEUE {
-                    consumer::run(broker, settings, catalog, shutdown).await
-                } else {
-                    consumer::run(broker, settings, saga, shutdown).await
-                };
-                if let Err(err) = outcome {
-                    tracing::error!(queue, error = %err, "an orders consumer stopped");
-                }
-            }));
-        }
+        let consumers = if queue == CATALOG_QUEUE {
+            spawn_consumers(
+                ORDERS_CONSUMERS_PER_QUEUE,
+                queue,
+                bindings,
+                &catalog,
+                broker,
+                &shutdown,
+            )
+        } else {
+            spawn_consumers(
+                ORDERS_CONSUMERS_PER_QUEUE,
+                queue,
+                bindings,
+                &saga,
+                broker,
+                &shutdown,
+            )
+        };
+        tasks.extend(consumers);
     }
     tasks.push(tokio::spawn(live.run(
         broker.clone(),
@@ -162,10 +164,7 @@ pub async fn payments_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
 
 /// The payments service's queues.
 pub fn payments_queues() -> Vec<ConsumerSettings> {
-    emporium_payments::events::queues()
-        .into_iter()
-        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
-        .collect()
+    settings_of(&emporium_payments::events::queues())
 }
 
 const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
@@ -196,25 +195,21 @@ pub fn start_payments(
     // Every step is guarded by the payment's status and the provider is idempotent per key,
     // so competing consumers are safe.
     for (queue, bindings) in emporium_payments::events::queues() {
-        for _ in 0..PAYMENTS_CONSUMERS_PER_QUEUE {
-            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
-            tasks.push(tokio::spawn(async move {
-                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                    tracing::error!(queue, error = %err, "a payments consumer stopped");
-                }
-            }));
-        }
+        tasks.extend(spawn_consumers(
+            PAYMENTS_CONSUMERS_PER_QUEUE,
+            queue,
+            bindings,
+            &handler,
+            broker,
+            &shutdown,
+        ));
     }
     tasks
 }
 
 /// The notifications service's queues.
 pub fn notifications_queues() -> Vec<ConsumerSettings> {
-    emporium_notifications::events::queues()
-        .into_iter()
-        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
-        .collect()
+    settings_of(&emporium_notifications::events::queues())
 }
 
 /// The queues of the users' events (`user.registered`): declared by the users service too,
@@ -265,17 +260,46 @@ pub fn start_notifications(
     // Notifications are keyed by their event's id and the feed is ordered by it, so
     // competing consumers neither duplicate nor reorder anything.
     for (queue, bindings) in emporium_notifications::events::queues() {
-        for _ in 0..NOTIFICATIONS_CONSUMERS_PER_QUEUE {
-            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
-            tasks.push(tokio::spawn(async move {
-                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                    tracing::error!(queue, error = %err, "a notifications consumer stopped");
-                }
-            }));
-        }
+        tasks.extend(spawn_consumers(
+            NOTIFICATIONS_CONSUMERS_PER_QUEUE,
+            queue,
+            bindings,
+            &handler,
+            broker,
+            &shutdown,
+        ));
     }
     tasks
+}
+
+/// Consumer settings (with the defaults) for a service's `(queue, bindings)` list.
+fn settings_of(queues: &[(&'static str, &'static [&'static str])]) -> Vec<ConsumerSettings> {
+    queues
+        .iter()
+        .map(|(queue, bindings)| ConsumerSettings::new(*queue, bindings.iter().copied()))
+        .collect()
+}
+
+/// `count` competing consumers of `queue`, sharing `handler`, until `shutdown`.
+fn spawn_consumers<H: consumer::Handler>(
+    count: usize,
+    queue: &'static str,
+    bindings: &'static [&'static str],
+    handler: &std::sync::Arc<H>,
+    broker: &Broker,
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    (0..count)
+        .map(|_| {
+            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
+            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
+            tokio::spawn(async move {
+                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
+                    tracing::error!(queue, error = %err, "a consumer stopped");
+                }
+            })
+        })
+        .collect()
 }
 
 /// Runs the outbox relay of `service` until `shutdown`.
@@ -541,44 +565,31 @@ pub fn start_inventory(
     use emporium_inventory::events::{InventoryHandler, OUTBOX_NAME};
     let app = emporium_inventory::router(inventory.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("inventory", listener, app, shutdown.clone())];
-    let outbox = PgOutbox::new(inventory.pool().clone(), OUTBOX_NAME);
-    let relay_broker = broker.clone();
-    let relay_shutdown = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        run_relay(
-            "inventory",
-            outbox,
-            relay_broker,
-            RelaySettings::default(),
-            relay_shutdown,
-        )
-        .await
-    }));
+    tasks.push(spawn_relay(
+        "inventory",
+        PgOutbox::new(inventory.pool().clone(), OUTBOX_NAME),
+        broker,
+        &shutdown,
+    ));
     // A few competing consumers per queue: events of different products and orders proceed in
     // parallel, and the per-product locks order those of one product.
     for (queue, bindings) in emporium_inventory::events::queues() {
         let handler = std::sync::Arc::new(InventoryHandler::new(inventory.clone(), queue));
-        for _ in 0..INVENTORY_CONSUMERS_PER_QUEUE {
-            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-            let handler = handler.clone();
-            let broker = broker.clone();
-            let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
-                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                    tracing::error!(queue, error = %err, "an inventory consumer stopped");
-                }
-            }));
-        }
+        tasks.extend(spawn_consumers(
+            INVENTORY_CONSUMERS_PER_QUEUE,
+            queue,
+            bindings,
+            &handler,
+            broker,
+            &shutdown,
+        ));
     }
     tasks
 }
 
 /// The inventory's queues.
 pub fn inventory_queues() -> Vec<ConsumerSettings> {
-    emporium_inventory::events::queues()
-        .into_iter()
-        .map(|(queue, bindings)| ConsumerSettings::new(queue, bindings.iter().copied()))
-        .collect()
+    settings_of(&emporium_inventory::events::queues())
 }
 
 /// The search indexer's queue.
@@ -715,10 +726,12 @@ pub fn start_users_relay(
     broker: Broker,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let outbox = PgOutbox::new(pool, emporium_users::events::OUTBOX_NAME);
-    tokio::spawn(async move {
-        run_relay("users", outbox, broker, RelaySettings::default(), shutdown).await
-    })
+    spawn_relay(
+        "users",
+        PgOutbox::new(pool, emporium_users::events::OUTBOX_NAME),
+        &broker,
+        &shutdown,
+    )
 }
 
 /// The products outbox's relay.

@@ -140,6 +140,18 @@ impl PageRequest {
         let after = after.map(decode_cursor).transpose()?;
         Ok(Self { size, after })
     }
+
+    /// The position decoded from `after` as the sort key's type (a UUID, an offset, ...).
+    pub fn after_as<T: std::str::FromStr>(&self) -> Result<Option<T>, ApiError> {
+        self.after
+            .as_deref()
+            .map(|raw| raw.parse().map_err(|_| invalid_cursor()))
+            .transpose()
+    }
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::bad_input("`after` is not a cursor this API returned")
 }
 
 const CURSOR_PREFIX: &str = "c1:";
@@ -150,7 +162,7 @@ pub fn encode_cursor(key: &str) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::bad_input("`after` is not a cursor this API returned");
+    let invalid = invalid_cursor;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid())?;
@@ -164,6 +176,23 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 mod tests {
     use super::*;
     use crate::ErrorCode;
+
+    #[test]
+    fn a_cursor_decodes_to_its_key_type_or_is_bad_input() {
+        let id = uuid::Uuid::now_v7();
+        let page = PageRequest::parse(Some(5), Some(&encode_cursor(&id.to_string()))).unwrap();
+        assert_eq!(page.after_as::<uuid::Uuid>(), Ok(Some(id)));
+        let offset = PageRequest::parse(None, Some(&encode_cursor("41"))).unwrap();
+        assert_eq!(offset.after_as::<usize>(), Ok(Some(41)));
+        assert_eq!(
+            offset.after_as::<uuid::Uuid>().map_err(|e| e.code),
+            Err(ErrorCode::BadUserInput)
+        );
+        assert_eq!(
+            PageRequest::parse(None, None).unwrap().after_as::<usize>(),
+            Ok(None)
+        );
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {

@@ -4,7 +4,7 @@
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, InputObject, Object, Schema, SimpleObject, ID,
 };
-use emporium_kernel::graphql::{decode_cursor, encode_cursor, Decimal, PageInfo, PageRequest};
+use emporium_kernel::graphql::{encode_cursor, Decimal, PageInfo, PageRequest};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -130,14 +130,8 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SearchResults> {
-        let page = PageRequest::parse(first, None)?;
-        let offset = match after.as_deref() {
-            None => 0,
-            Some(cursor) => decode_cursor(cursor)?
-                .parse::<usize>()
-                .map(|position| position + 1)
-                .map_err(|_| ApiError::bad_input("`after` is not a cursor this API returned"))?,
-        };
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let offset = page.after_as::<usize>()?.map_or(0, |position| position + 1);
         let filter = filter.unwrap_or_default();
         let min = cents(filter.min_price.as_ref(), "minPrice")?;
         let max = cents(filter.max_price.as_ref(), "maxPrice")?;

@@ -125,17 +125,9 @@ async fn feed(
     unread_only: bool,
 ) -> async_graphql::Result<NotificationConnection> {
     let page = PageRequest::parse(first, after)?;
-    let after = page
-        .after
-        .as_deref()
-        .map(|raw| {
-            Uuid::parse_str(raw)
-                .map_err(|_| ApiError::bad_input("`after` is not a cursor this API returned"))
-        })
-        .transpose()?;
     let page = ctx
         .data::<NotificationStore>()?
-        .page(user_id, unread_only, after, page.size)
+        .page(user_id, unread_only, page.after_as::<Uuid>()?, page.size)
         .await
         .map_err(ApiError::from)?;
     Ok(NotificationConnection::from_page(page))

@@ -244,7 +244,7 @@ impl User {
             user: Some(self.id),
             status: None,
         };
-        Ok(order_page(ctx, filter, first, after.as_deref()).await?)
+        order_page(ctx, filter, first, after.as_deref()).await
     }
 }
 
@@ -376,20 +376,13 @@ async fn order_page(
     filter: OrderFilter,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<OrderConnection, ApiError> {
+) -> async_graphql::Result<OrderConnection> {
     let page = PageRequest::parse(first, after)?;
-    let after = page
-        .after
-        .as_deref()
-        .map(|raw| {
-            Uuid::parse_str(raw)
-                .map_err(|_| ApiError::bad_input("`after` is not a cursor this API returned"))
-        })
-        .transpose()?;
-    let orders = ctx
-        .data::<Orders>()
-        .map_err(|_| ApiError::new(emporium_kernel::ErrorCode::Internal, "internal error"))?;
-    let (orders, has_next_page, total_count) = orders.list(filter, after, page.size).await?;
+    let (orders, has_next_page, total_count) = ctx
+        .data::<Orders>()?
+        .list(filter, page.after_as::<Uuid>()?, page.size)
+        .await
+        .map_err(ApiError::from)?;
     Ok(OrderConnection {
         orders,
         has_next_page,
@@ -510,7 +503,7 @@ impl Query {
             user: scope(viewer),
             status: status.map(Into::into),
         };
-        Ok(order_page(ctx, filter, first, after.as_deref()).await?)
+        order_page(ctx, filter, first, after.as_deref()).await
     }
 
     /// Federation entity resolver: users' orders.
