@@ -60,7 +60,7 @@ impl Drop for TestPostgres {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async {
+            runtime.block_on(bounded(async {
                 use sqlx::Connection;
                 let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
                     .await
@@ -69,13 +69,22 @@ impl Drop for TestPostgres {
                     .execute(&mut conn)
                     .await
                     .ok()
-            })
+            }))
         })
         .join();
         if !matches!(dropped, Ok(Some(_))) {
             eprintln!("warning: could not drop test database {}", self.name);
         }
     }
+}
+
+/// Clean-up that gets no answer within a minute is given up (with a warning) rather than
+/// hanging the test that owns it.
+async fn bounded<T>(cleanup: impl std::future::Future<Output = Option<T>>) -> Option<T> {
+    tokio::time::timeout(std::time::Duration::from_secs(60), cleanup)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// A fresh MongoDB database name on the local server.
@@ -111,10 +120,10 @@ impl Drop for TestMongo {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async {
+            runtime.block_on(bounded(async {
                 let client = mongodb::Client::with_uri_str(&server).await.ok()?;
                 client.database(&name).drop().await.ok()
-            })
+            }))
         })
         .join();
         if !matches!(dropped, Ok(Some(_))) {
@@ -179,21 +188,47 @@ impl TestVhost {
 
 impl Drop for TestVhost {
     fn drop(&mut self) {
-        let deleted = std::process::Command::new("rabbitmqctl")
-            .args(["--quiet", "delete_vhost", &self.name])
-            .output();
+        let deleted = bounded_command(
+            std::process::Command::new("rabbitmqctl").args(["--quiet", "delete_vhost", &self.name]),
+        );
         if !matches!(&deleted, Ok(output) if output.status.success()) {
             eprintln!("warning: could not delete test vhost {}", self.name);
         }
     }
 }
 
+/// Runs `command` to its end, or kills it after a minute (an error then): `rabbitmqctl` waits
+/// forever by default when the node does not answer.
+fn bounded_command(command: &mut std::process::Command) -> std::io::Result<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait()?.is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{command:?} did not finish within 60 s"),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Finished: what it printed is small and already in the pipes.
+    child.wait_with_output()
+}
+
 fn rabbitmqctl(args: &[&str]) {
-    let output = std::process::Command::new("rabbitmqctl")
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .expect("tests need rabbitmqctl on the PATH and the local RabbitMQ node running");
+    let output = bounded_command(
+        std::process::Command::new("rabbitmqctl")
+            .arg("--quiet")
+            .args(args),
+    )
+    .expect("tests need rabbitmqctl on the PATH and the local RabbitMQ node running");
     assert!(
         output.status.success(),
         "rabbitmqctl {args:?} failed: {}",

@@ -12,6 +12,44 @@ use serde_json::{json, Value};
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "correct horse battery";
+/// No request through the platform may hang a test: one that gets no answer within this
+/// fails it (with the platform's log) instead of running until CI gives up.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// The same for an admin command (`emporium search reindex` waits for the service).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+/// A test whose platform is still up after this is reported (with the platform's log) on
+/// the real stderr, which the test harness does not capture: if it then hangs, the run shows
+/// which test and what its platform was doing.
+const WATCHDOG: Duration = Duration::from_secs(15 * 60);
+
+/// Reports the test that owns the returned sender if it is not dropped within [`WATCHDOG`].
+fn watchdog(log: PathBuf) -> std::sync::mpsc::Sender<()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an unnamed test")
+        .to_owned();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(WATCHDOG) {
+            use std::io::Write;
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(200)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n--- {test} is still running after {WATCHDOG:?}; the end of its platform log ---\n{tail}\n---"
+            );
+        }
+    });
+    done
+}
 
 pub struct Platform {
     child: Child,
@@ -32,6 +70,8 @@ pub struct Platform {
     _orders_postgres: TestPostgres,
     _payments_postgres: TestPostgres,
     _mongo: TestMongo,
+    /// Dropped with the platform; until then a watchdog reports a test that runs too long.
+    _watchdog: std::sync::mpsc::Sender<()>,
 }
 
 /// Options for starting a platform.
@@ -107,13 +147,18 @@ impl Platform {
             .stderr(log)
             .spawn()
             .expect("spawn emporium up");
+        let watchdog = watchdog(data_dir.join("platform.log"));
         let platform = Self {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
             products: format!("http://127.0.0.1:{products_port}"),
             database_url: postgres.url(),
             data_dir,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .expect("http client"),
             vhost,
             redis,
             env,
@@ -122,6 +167,7 @@ impl Platform {
             _orders_postgres: orders_postgres,
             _payments_postgres: payments_postgres,
             _mongo: mongo,
+            _watchdog: watchdog,
         };
         platform.wait_until_serving().await;
         platform
@@ -174,9 +220,42 @@ impl Platform {
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
             .env("RUST_LOG", "warn");
-        tokio::task::spawn_blocking(move || command.output().expect("emporium runs"))
-            .await
-            .expect("join")
+        let shown = args.join(" ");
+        tokio::task::spawn_blocking(move || {
+            let mut child = command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("emporium runs");
+            // Its output is read on other threads so a full pipe cannot stall it.
+            let mut stdout = child.stdout.take().expect("piped stdout");
+            let mut stderr = child.stderr.take().expect("piped stderr");
+            let out = std::thread::spawn(move || read_all(&mut stdout));
+            let err = std::thread::spawn(move || read_all(&mut stderr));
+            let deadline = Instant::now() + COMMAND_TIMEOUT;
+            let status = loop {
+                if let Some(status) = child.try_wait().expect("wait for emporium") {
+                    break status;
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "`emporium {shown}` did not finish within {COMMAND_TIMEOUT:?}; it printed:\n{}\n{}",
+                        String::from_utf8_lossy(&out.join().unwrap_or_default()),
+                        String::from_utf8_lossy(&err.join().unwrap_or_default()),
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            std::process::Output {
+                status,
+                stdout: out.join().expect("stdout reader"),
+                stderr: err.join().expect("stderr reader"),
+            }
+        })
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
     pub fn log(&self) -> String {
@@ -256,6 +335,12 @@ impl Drop for Platform {
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+fn read_all(from: &mut impl std::io::Read) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = from.read_to_end(&mut bytes);
+    bytes
 }
 
 pub fn unique_email() -> String {

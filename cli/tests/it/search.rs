@@ -347,7 +347,9 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     .await;
 
     // A rebuild from the products store while the service runs keeps everything, stock too.
-    let reindexed = platform.emporium(&["search", "reindex"]).await;
+    let reindexed = platform
+        .emporium(&["search", "reindex", "--timeout-secs", "240"])
+        .await;
     let out = String::from_utf8_lossy(&reindexed.stdout);
     assert!(
         reindexed.status.success(),

@@ -205,8 +205,11 @@ impl Broker {
         self.inner.stop.cancel();
         let live = self.inner.live.borrow().clone();
         if let Some(live) = live {
-            // The supervisor may be closing it at the same time; either close is enough.
-            let _ = live.connection.close(200, "closing".into()).await;
+            // The supervisor may be closing it at the same time; either close is enough. A
+            // broker that never answers the close must not hold the caller up.
+            let _ = self
+                .within_timeout("closing", live.connection.close(200, "closing".into()))
+                .await;
         }
     }
 
