@@ -188,9 +188,11 @@ impl TestVhost {
 
 impl Drop for TestVhost {
     fn drop(&mut self) {
-        let deleted = bounded_command(
-            std::process::Command::new("rabbitmqctl").args(["--quiet", "delete_vhost", &self.name]),
-        );
+        let deleted = bounded_command(std::process::Command::new("rabbitmqctl").args([
+            "--quiet",
+            "delete_vhost",
+            &self.name,
+        ]));
         if !matches!(&deleted, Ok(output) if output.status.success()) {
             eprintln!("warning: could not delete test vhost {}", self.name);
         }

@@ -1,6 +1,10 @@
 //! The orders subgraph's schema: the cart, checkout, orders and their transitions, `User.orders`,
 //! and the live `orderStatusChanged` subscription.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, InputObject, Object, Schema, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::{AuthUser, Viewer};
@@ -34,12 +38,54 @@ pub fn schema(
     live: LiveFeed,
     is_token: TokenCheck,
 ) -> OrdersSchema {
+    let orders_for_loaders = orders.clone();
     emporium_kernel::graphql::subgraph_schema(Query, Mutation, Subscription)
         .data(store)
         .data(orders)
         .data(live)
         .data(is_token)
+        .data(DataLoader::new(
+            ItemsLoader(orders_for_loaders.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            HistoryLoader(orders_for_loaders),
+            tokio::spawn,
+        ))
         .finish()
+}
+
+/// Loads the lines of every order a response lists in one query (not one per order). No
+/// cache: it only batches the loads of the same moment, so sharing it between requests
+/// shares no data (each order was authorized before its fields resolve).
+pub struct ItemsLoader(Orders);
+
+impl Loader<(Uuid, Currency)> for ItemsLoader {
+    type Value = Vec<Line>;
+    type Error = Arc<OrdersError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, Currency)],
+    ) -> Result<HashMap<(Uuid, Currency), Vec<Line>>, Self::Error> {
+        let mut lines = self.0.items_of(keys).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| Some((*key, lines.remove(&key.0)?)))
+            .collect())
+    }
+}
+
+/// Loads the history of every order a response lists in one query.
+pub struct HistoryLoader(Orders);
+
+impl Loader<Uuid> for HistoryLoader {
+    type Value = Vec<HistoryEntry>;
+    type Error = Arc<OrdersError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<HistoryEntry>>, Self::Error> {
+        Ok(self.0.histories(keys).await?)
+    }
 }
 
 /// The subgraph's federation SDL, as the supergraph composition needs it.
@@ -271,11 +317,12 @@ impl Order {
     }
 
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
-        let orders = ctx.data::<Orders>()?;
-        let lines = orders
-            .items(self.0.id, self.0.total.currency())
+        let lines = ctx
+            .data::<DataLoader<ItemsLoader>>()?
+            .load_one((self.0.id, self.0.total.currency()))
             .await
-            .map_err(ApiError::from)?;
+            .map_err(|err| ApiError::internal(&*err))?
+            .unwrap_or_default();
         lines
             .into_iter()
             .map(|line| {
@@ -309,11 +356,12 @@ impl Order {
 
     /// Every transition, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderStatusChange>> {
-        let orders = ctx.data::<Orders>()?;
-        Ok(orders
-            .history(self.0.id)
+        Ok(ctx
+            .data::<DataLoader<HistoryLoader>>()?
+            .load_one(self.0.id)
             .await
-            .map_err(ApiError::from)?
+            .map_err(|err| ApiError::internal(&*err))?
+            .unwrap_or_default()
             .into_iter()
             .map(Into::into)
             .collect())

@@ -5,6 +5,7 @@
 //! transition writes its history entry and `order.status_changed`. A transition caused by
 //! an event also records the event in the inbox, in the same transaction.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -251,41 +252,73 @@ impl Orders {
             .filter(|order| customer.is_none_or(|user| user == order.user_id)))
     }
 
+    /// The lines of one order, in the order they were placed.
     pub async fn items(
         &self,
         order_id: Uuid,
         currency: Currency,
     ) -> Result<Vec<Line>, OrdersError> {
+        let mut lines = self.items_of(&[(order_id, currency)]).await?;
+        Ok(lines.remove(&order_id).unwrap_or_default())
+    }
+
+    /// The lines of each of `orders` (with the currency it was placed in), in one query. An
+    /// order without lines, or unknown, is absent.
+    pub async fn items_of(
+        &self,
+        orders: &[(Uuid, Currency)],
+    ) -> Result<HashMap<Uuid, Vec<Line>>, OrdersError> {
+        let currencies: HashMap<Uuid, Currency> = orders.iter().copied().collect();
+        let ids: Vec<Uuid> = currencies.keys().copied().collect();
         let rows = sqlx::query(
-            "SELECT product_id, product_name, unit_price_minor, quantity
-             FROM order_items WHERE order_id = $1 ORDER BY position",
+            "SELECT order_id, product_id, product_name, unit_price_minor, quantity
+             FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
         )
-        .bind(order_id)
+        .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Line {
-                    product_id: row.try_get("product_id")?,
-                    product_name: row.try_get("product_name")?,
-                    unit_price: Money::from_minor(row.try_get("unit_price_minor")?, currency)
-                        .map_err(|e| OrdersError::Corrupt(format!("price: {e}")))?,
-                    quantity: row.try_get("quantity")?,
-                })
-            })
-            .collect()
+        let mut lines: HashMap<Uuid, Vec<Line>> = HashMap::with_capacity(ids.len());
+        for row in &rows {
+            let order_id: Uuid = row.try_get("order_id")?;
+            let currency = currencies
+                .get(&order_id)
+                .copied()
+                .ok_or_else(|| OrdersError::Corrupt(format!("line of unasked order {order_id}")))?;
+            lines.entry(order_id).or_default().push(Line {
+                product_id: row.try_get("product_id")?,
+                product_name: row.try_get("product_name")?,
+                unit_price: Money::from_minor(row.try_get("unit_price_minor")?, currency)
+                    .map_err(|e| OrdersError::Corrupt(format!("price: {e}")))?,
+                quantity: row.try_get("quantity")?,
+            });
+        }
+        Ok(lines)
     }
 
     /// Every status the order reached, oldest first.
     pub async fn history(&self, order_id: Uuid) -> Result<Vec<HistoryEntry>, OrdersError> {
+        let mut histories = self.histories(&[order_id]).await?;
+        Ok(histories.remove(&order_id).unwrap_or_default())
+    }
+
+    /// The history of each of `orders`, oldest first, in one query.
+    pub async fn histories(
+        &self,
+        orders: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<HistoryEntry>>, OrdersError> {
         let rows = sqlx::query(
             "SELECT order_id, sequence, status, previous_status, reason, at
-             FROM order_history WHERE order_id = $1 ORDER BY sequence",
+             FROM order_history WHERE order_id = ANY($1) ORDER BY order_id, sequence",
         )
-        .bind(order_id)
+        .bind(orders)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(history_entry).collect()
+        let mut histories: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::with_capacity(orders.len());
+        for row in &rows {
+            let entry = history_entry(row)?;
+            histories.entry(entry.order_id).or_default().push(entry);
+        }
+        Ok(histories)
     }
 
     /// A page of orders, newest first, after the order `after` (exclusive); with whether

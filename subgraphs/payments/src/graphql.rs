@@ -2,6 +2,10 @@
 //! The payment shows only once it was decided with the provider, and only to the customer
 //! who pays and to admins; its card token and provider reference never show.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, Object, Schema, SimpleObject, ID,
 };
@@ -17,7 +21,23 @@ use crate::store::{PaymentStore, StoreError};
 pub type PaymentsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 pub fn schema(store: PaymentStore) -> PaymentsSchema {
-    builder().data(store).finish()
+    builder()
+        .data(DataLoader::new(PaymentLoader(store), tokio::spawn))
+        .finish()
+}
+
+/// Loads the payments of every order a response lists in one query (not one per order). No
+/// cache: it only batches the loads of the same moment, and what each viewer may see is
+/// decided after loading.
+pub struct PaymentLoader(PaymentStore);
+
+impl Loader<String> for PaymentLoader {
+    type Value = Payment;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Payment>, Self::Error> {
+        Ok(self.0.find_many(keys).await?)
+    }
 }
 
 /// The subgraph's federation SDL, as the supergraph composition needs it.
@@ -106,8 +126,11 @@ impl Order {
         if !is_valid_order_id(&self.id) {
             return Ok(None);
         }
-        let store = ctx.data::<PaymentStore>()?;
-        let payment = store.find(&self.id).await.map_err(ApiError::from)?;
+        let payment = ctx
+            .data::<DataLoader<PaymentLoader>>()?
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|err| ApiError::internal(&*err))?;
         Ok(payment.and_then(|payment| PaymentObject::visible(payment, &viewer)))
     }
 }

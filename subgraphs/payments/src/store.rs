@@ -4,6 +4,8 @@
 //! redelivered events serialise on the row and a change happens at most once. Status changes
 //! commit with their event ([`PaymentStore::transition`]).
 
+use std::collections::HashMap;
+
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::EventDraft;
 use emporium_kernel::money::{Currency, Money};
@@ -48,6 +50,22 @@ impl PaymentStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| payment_from_row(&row)).transpose()
+    }
+
+    /// The payments of each of `order_ids` that has one, in one query.
+    pub async fn find_many(
+        &self,
+        order_ids: &[String],
+    ) -> Result<HashMap<String, Payment>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE order_id = ANY($1)"
+        ))
+        .bind(order_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| payment_from_row(row).map(|payment| (payment.order_id.clone(), payment)))
+            .collect()
     }
 
     /// Records the intent of `order.placed`, creating the row or completing the one

@@ -3,6 +3,7 @@
 //! out to every replica.
 
 mod checkout;
+mod listing;
 mod live;
 mod saga;
 

@@ -28,8 +28,17 @@ async fn a_payment_shows_to_its_customer_and_to_admins_only() {
     let admin = app.token(Uuid::now_v7(), Role::Admin);
     let stranger = app.token(Uuid::now_v7(), Role::Customer);
 
-    let as_customer = app.order_payments(&[&order.id], Some(&customer)).await;
-    let as_admin = app.order_payments(&[&order.id], Some(&admin)).await;
+    // Another customer's order in the same request (its payment loads in the same batch).
+    let other = Order::approved();
+    decided(&fixture, &other).await;
+    let other_payment = fixture.payment(&other).await;
+
+    let as_customer = app
+        .order_payments(&[&order.id, &other.id], Some(&customer))
+        .await;
+    let as_admin = app
+        .order_payments(&[&order.id, &other.id], Some(&admin))
+        .await;
     let as_stranger = app.order_payments(&[&order.id], Some(&stranger)).await;
     let as_anonymous = app.order_payments(&[&order.id], None).await;
 
@@ -48,7 +57,17 @@ async fn a_payment_shows_to_its_customer_and_to_admins_only() {
         .as_str()
         .is_some_and(|at| at.contains('T')));
     assert_eq!(as_customer["data"]["_entities"][0]["id"], order.id);
+    assert_eq!(as_customer["data"]["_entities"][1]["id"], other.id);
+    assert_eq!(
+        as_customer["data"]["_entities"][1]["payment"],
+        Value::Null,
+        "another customer's payment, loaded in the same batch, stays hidden"
+    );
     assert_eq!(payment_of(&as_admin), shown);
+    assert_eq!(
+        as_admin["data"]["_entities"][1]["payment"]["id"],
+        other_payment.id.to_string()
+    );
     assert_eq!(*payment_of(&as_stranger), Value::Null);
     assert_eq!(*payment_of(&as_anonymous), Value::Null);
 }
