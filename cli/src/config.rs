@@ -44,6 +44,8 @@ pub struct Settings {
     /// How long an order may stay PENDING (waiting for inventory and payments) before it is
     /// rejected as timed out.
     pub order_pending_timeout: std::time::Duration,
+    /// How long outboxes keep events after publishing them.
+    pub outbox_retention: std::time::Duration,
     /// The Redis holding the hot stock counts.
     pub redis_url: SecretString,
     /// Every inventory key starts with this, so several shops (or tests) can share one Redis.
@@ -113,6 +115,10 @@ impl Settings {
                 "EMPORIUM_ORDER_PENDING_TIMEOUT_SECS must be at least 1"
             ));
         }
+        let outbox_retention_secs: u64 = parsed(
+            "EMPORIUM_OUTBOX_RETENTION_SECS",
+            emporium_kernel::events::outbox::DEFAULT_RETENTION.as_secs(),
+        )?;
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
@@ -151,6 +157,7 @@ impl Settings {
                 "postgres://postgres@127.0.0.1:5432/emporium_payments".to_owned()
             }),
             order_pending_timeout: std::time::Duration::from_secs(pending_timeout_secs),
+            outbox_retention: std::time::Duration::from_secs(outbox_retention_secs),
             redis_url: SecretString::from(
                 var("EMPORIUM_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
             ),

@@ -498,6 +498,7 @@ async fn start_subgraphs(
         shutdown.clone(),
     )?;
     tasks.extend(services::start_products(
+        settings,
         db,
         verifier.clone(),
         &broker,
@@ -505,6 +506,7 @@ async fn start_subgraphs(
         shutdown.clone(),
     ));
     tasks.extend(services::start_inventory(
+        settings,
         inventory,
         verifier.clone(),
         &broker,
@@ -529,6 +531,7 @@ async fn start_subgraphs(
         shutdown.clone(),
     ));
     tasks.extend(services::start_payments(
+        settings,
         payments,
         verifier.clone(),
         &broker,
@@ -587,7 +590,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let broker = services::broker(&settings);
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.products_addr()).await?;
-            services::start_products(db, verifier, &broker, listener, shutdown.clone())
+            services::start_products(&settings, db, verifier, &broker, listener, shutdown.clone())
         }
         Service::Inventory => {
             let inventory = services::inventory(&settings, true).await?;
@@ -595,7 +598,14 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             services::declare_queues(&broker, services::inventory_queues()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
-            services::start_inventory(inventory, verifier, &broker, listener, shutdown.clone())
+            services::start_inventory(
+                &settings,
+                inventory,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
         }
         Service::Orders => {
             let pool = services::orders_postgres(&settings).await?;
@@ -619,7 +629,14 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             services::declare_queues(&broker, services::payments_queues()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.payments_addr()).await?;
-            services::start_payments(pool, verifier, &broker, listener, shutdown.clone())
+            services::start_payments(
+                &settings,
+                pool,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
         }
         Service::Notifications => {
             let store = services::notifications_store(&settings).await?;

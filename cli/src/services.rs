@@ -109,6 +109,7 @@ pub fn start_orders(
     let app = emporium_orders::router(schema, pool.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("orders", listener, app, shutdown.clone())];
     tasks.push(spawn_relay(
+        settings,
         "orders",
         PgOutbox::new(pool, "orders"),
         broker,
@@ -172,6 +173,7 @@ const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
 /// Starts the payments subgraph on `listener` (against the test provider), with its outbox
 /// relay and its consumers.
 pub fn start_payments(
+    settings: &Settings,
     pool: PgPool,
     verifier: TokenVerifier,
     broker: &Broker,
@@ -183,6 +185,7 @@ pub fn start_payments(
     let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("payments", listener, app, shutdown.clone())];
     tasks.push(spawn_relay(
+        settings,
         "payments",
         PgOutbox::new(pool, emporium_payments::events::OUTBOX_NAME),
         broker,
@@ -304,6 +307,7 @@ fn spawn_consumers<H: consumer::Handler>(
 
 /// Runs the outbox relay of `service` until `shutdown`.
 fn spawn_relay<O>(
+    settings: &Settings,
     service: &'static str,
     outbox: O,
     broker: &Broker,
@@ -312,10 +316,16 @@ fn spawn_relay<O>(
 where
     O: emporium_kernel::events::outbox::Outbox + Send + 'static,
 {
-    let (broker, shutdown) = (broker.clone(), shutdown.clone());
-    tokio::spawn(async move {
-        run_relay(service, outbox, broker, RelaySettings::default(), shutdown).await
-    })
+    let (broker, shutdown, relay) = (broker.clone(), shutdown.clone(), relay_settings(settings));
+    tokio::spawn(async move { run_relay(service, outbox, broker, relay, shutdown).await })
+}
+
+/// How every outbox relay runs.
+fn relay_settings(settings: &Settings) -> RelaySettings {
+    RelaySettings {
+        retention: settings.outbox_retention,
+        ..RelaySettings::default()
+    }
 }
 
 /// The inventory: its database and its Redis counts. With `load`, counts Redis lost are
@@ -532,12 +542,13 @@ pub fn start_users(
     let app = emporium_users::router(state, vec![broker_check(broker)])?;
     Ok(vec![
         spawn_server("users", listener, app, shutdown.clone()),
-        start_users_relay(pool, broker.clone(), shutdown),
+        start_users_relay(settings, pool, broker.clone(), shutdown),
     ])
 }
 
 /// Starts the products subgraph on `listener`, with its outbox relay.
 pub fn start_products(
+    settings: &Settings,
     db: mongodb::Database,
     verifier: TokenVerifier,
     broker: &Broker,
@@ -548,7 +559,7 @@ pub fn start_products(
     let app = emporium_products::router(state, db.clone(), verifier, vec![broker_check(broker)]);
     vec![
         spawn_server("products", listener, app, shutdown.clone()),
-        start_products_relay(db, broker.clone(), shutdown),
+        start_products_relay(settings, db, broker.clone(), shutdown),
     ]
 }
 
@@ -556,6 +567,7 @@ const INVENTORY_CONSUMERS_PER_QUEUE: usize = 4;
 
 /// Starts the inventory subgraph on `listener`, with its outbox relay and its consumers.
 pub fn start_inventory(
+    settings: &Settings,
     inventory: emporium_inventory::Inventory,
     verifier: TokenVerifier,
     broker: &Broker,
@@ -566,6 +578,7 @@ pub fn start_inventory(
     let app = emporium_inventory::router(inventory.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server("inventory", listener, app, shutdown.clone())];
     tasks.push(spawn_relay(
+        settings,
         "inventory",
         PgOutbox::new(inventory.pool().clone(), OUTBOX_NAME),
         broker,
@@ -722,11 +735,13 @@ pub fn broker(settings: &Settings) -> Broker {
 
 /// The users outbox's relay.
 pub fn start_users_relay(
+    settings: &Settings,
     pool: PgPool,
     broker: Broker,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     spawn_relay(
+        settings,
         "users",
         PgOutbox::new(pool, emporium_users::events::OUTBOX_NAME),
         &broker,
@@ -736,23 +751,18 @@ pub fn start_users_relay(
 
 /// The products outbox's relay.
 pub fn start_products_relay(
+    settings: &Settings,
     db: mongodb::Database,
     broker: Broker,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     let outbox = MongoOutbox::new(db);
+    let relay = relay_settings(settings);
     tokio::spawn(async move {
         if let Err(err) = outbox.ensure_indexes().await {
             tracing::warn!(error = %err, "creating the products outbox index failed");
         }
-        run_relay(
-            "products",
-            outbox,
-            broker,
-            RelaySettings::default(),
-            shutdown,
-        )
-        .await
+        run_relay("products", outbox, broker, relay, shutdown).await
     })
 }
 

@@ -345,3 +345,123 @@ async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll
     shutdown.cancel();
     relay.await.expect("relay stops");
 }
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[tokio::test]
+async fn pruning_a_postgres_outbox_deletes_only_entries_published_before_the_retention() {
+    let (_db, pool) = outbox_database().await;
+    for n in 0..6 {
+        let mut conn = pool.acquire().await.expect("conn");
+        pg_outbox::enqueue(&mut conn, "/test", draft("w-1", n))
+            .await
+            .expect("enqueue");
+    }
+    let outbox = PgOutbox::new(pool.clone(), "widgets");
+    let publisher = RecordingPublisher::default();
+    assert_eq!(
+        outbox.relay_batch(&publisher, 4).await.expect("relay"),
+        RelayPass::Published(4)
+    );
+    // Three were published two days ago; every entry was created then, the unpublished too.
+    sqlx::query("UPDATE outbox SET created_at = now() - interval '2 days'")
+        .execute(&pool)
+        .await
+        .expect("age");
+    sqlx::query(
+        "UPDATE outbox SET published_at = now() - interval '2 days'
+         WHERE position IN (SELECT position FROM outbox ORDER BY position LIMIT 3)",
+    )
+    .execute(&pool)
+    .await
+    .expect("age");
+
+    assert_eq!(outbox.prune(DAY).await.expect("prune"), 3);
+    assert_eq!(outbox.prune(DAY).await.expect("prune again"), 0);
+
+    let left: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT position, published_at IS NOT NULL FROM outbox ORDER BY position")
+            .fetch_all(&pool)
+            .await
+            .expect("left");
+    assert_eq!(left, [(4, true), (5, false), (6, false)]);
+    assert_eq!(
+        outbox.relay_batch(&publisher, 10).await.expect("relay"),
+        RelayPass::Published(2),
+        "what was not published yet still goes out"
+    );
+    let numbers: Vec<_> = publisher
+        .published()
+        .iter()
+        .map(|e| e.data["n"].clone())
+        .collect();
+    assert_eq!(numbers, [0, 1, 2, 3, 4, 5].map(|n| json!(n)));
+}
+
+#[tokio::test]
+async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retention() {
+    use mongodb::bson::{doc, Document};
+    let (_test, db) = mongo_database().await;
+    let mut session = db.client().start_session().await.expect("session");
+    session.start_transaction().await.expect("start");
+    for n in 0..6 {
+        mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", n))
+            .await
+            .expect("enqueue");
+    }
+    session.commit_transaction().await.expect("commit");
+    let outbox = MongoOutbox::new(db.clone());
+    let publisher = RecordingPublisher::default();
+    assert_eq!(
+        outbox.relay_batch(&publisher, 4).await.expect("relay"),
+        RelayPass::Published(4)
+    );
+    let entries = db.collection::<Document>("outbox");
+    let mut ids = Vec::new();
+    let mut cursor = entries.find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    while cursor.advance().await.expect("next") {
+        ids.push(cursor.current().get_str("_id").expect("id").to_owned());
+    }
+    let two_days_ago = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() - 2 * 24 * 60 * 60 * 1000,
+    );
+    entries
+        .update_many(
+            doc! { "_id": { "$in": &ids[..3] } },
+            doc! { "$set": { "published_at": two_days_ago } },
+        )
+        .await
+        .expect("age");
+    entries
+        .update_many(
+            doc! { "published": false },
+            doc! { "$set": { "created_at": two_days_ago } },
+        )
+        .await
+        .expect("age");
+
+    assert_eq!(outbox.prune(DAY).await.expect("prune"), 3);
+    assert_eq!(outbox.prune(DAY).await.expect("prune again"), 0);
+
+    let mut left = Vec::new();
+    let mut cursor = entries.find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    while cursor.advance().await.expect("next") {
+        let entry = cursor.current();
+        left.push((
+            entry.get_str("_id").expect("id").to_owned(),
+            entry.get_bool("published").expect("published"),
+        ));
+    }
+    assert_eq!(
+        left,
+        [
+            (ids[3].clone(), true),
+            (ids[4].clone(), false),
+            (ids[5].clone(), false)
+        ]
+    );
+    assert_eq!(
+        outbox.relay_batch(&publisher, 10).await.expect("relay"),
+        RelayPass::Published(2)
+    );
+}

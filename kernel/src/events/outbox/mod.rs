@@ -59,6 +59,10 @@ pub trait Outbox: Send + Sync {
 
     fn backlog(&self) -> impl Future<Output = Result<Backlog, OutboxError>> + Send;
 
+    /// Deletes entries published more than `retention` ago and returns how many. Entries
+    /// not yet published are never deleted, however old.
+    fn prune(&self, retention: Duration) -> impl Future<Output = Result<u64, OutboxError>> + Send;
+
     /// Waits until new entries may be there, at most `timeout`. By default it simply waits
     /// `timeout` (polling); an outbox whose store can say when entries commit returns as
     /// soon as one does.
@@ -74,7 +78,13 @@ pub struct RelaySettings {
     /// when its outbox cannot wake the relay (Postgres outboxes do, on every commit).
     pub poll_interval: Duration,
     pub max_backoff: Duration,
+    /// How long published entries are kept (to look at what went out) before the relay
+    /// deletes them; without it an outbox grows with every event ever published.
+    pub retention: Duration,
 }
+
+/// How long published entries are kept by default: a day.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Default for RelaySettings {
     fn default() -> Self {
@@ -82,12 +92,15 @@ impl Default for RelaySettings {
             batch_size: 200,
             poll_interval: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
+            retention: DEFAULT_RETENTION,
         }
     }
 }
 
 /// How often the relay reports its outbox's backlog to the metrics.
 const BACKLOG_REPORT_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the relay deletes entries published longer ago than the retention.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 /// Publishes the outbox until `shutdown`, then makes one last pass so a clean stop leaves
 /// nothing behind that could have gone out. `name` labels the outbox's metrics.
@@ -100,7 +113,21 @@ pub async fn run_relay<O: Outbox, P: Publisher>(
 ) {
     let mut backoff = settings.poll_interval;
     let mut last_report: Option<std::time::Instant> = None;
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
+            // Any replica may prune: the deletes are idempotent and need no lease.
+            match outbox.prune(settings.retention).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(outbox = name, deleted, "pruned published outbox entries")
+                }
+                Err(err) => {
+                    tracing::warn!(outbox = name, error = %err, "pruning the outbox failed")
+                }
+            }
+            last_prune = Some(std::time::Instant::now());
+        }
         if last_report.is_none_or(|at| at.elapsed() >= BACKLOG_REPORT_INTERVAL) {
             if let Ok(backlog) = outbox.backlog().await {
                 super::metrics::record_outbox_backlog(

@@ -2,6 +2,8 @@
 //! `outbox_lease` in the service's own database. Producers write the event in the same
 //! multi-document transaction as the change (MongoDB runs as a replica set for that).
 
+use std::time::Duration;
+
 use chrono::Utc;
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
@@ -224,6 +226,21 @@ impl Outbox for MongoOutbox {
             Some(err) => Err(err.into()),
             None => Ok(RelayPass::Published(published.len())),
         }
+    }
+
+    async fn prune(&self, retention: Duration) -> Result<u64, OutboxError> {
+        let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = bson::DateTime::from_millis(
+            bson::DateTime::now()
+                .timestamp_millis()
+                .saturating_sub(retention_ms),
+        );
+        let deleted = self
+            .db
+            .collection::<Document>(OUTBOX)
+            .delete_many(doc! { "published": true, "published_at": { "$lt": cutoff } })
+            .await?;
+        Ok(deleted.deleted_count)
     }
 
     async fn backlog(&self) -> Result<Backlog, OutboxError> {

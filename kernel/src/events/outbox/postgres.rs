@@ -77,6 +77,9 @@ impl PgOutbox {
     }
 }
 
+/// Entries one prune statement deletes at most.
+const PRUNE_BATCH: i64 = 5_000;
+
 /// The advisory-lock key of an outbox name.
 fn lease_key(name: &str) -> i64 {
     crate::advisory_lock_key(&format!("emporium-outbox:{name}"))
@@ -156,6 +159,31 @@ impl Outbox for PgOutbox {
                 tracing::debug!(error = %err, "outbox relay lost its LISTEN connection; reconnecting");
                 *slot = None;
                 tokio::time::sleep_until(deadline).await;
+            }
+        }
+    }
+
+    async fn prune(&self, retention: Duration) -> Result<u64, OutboxError> {
+        let retention_secs = retention.as_secs_f64();
+        let mut deleted = 0;
+        // In batches, so a first prune of a large outbox holds no long transaction. Published
+        // entries are a prefix of the positions (the relay publishes in order), so the batch
+        // comes off the front of the primary key.
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM outbox WHERE position IN (
+                     SELECT position FROM outbox
+                     WHERE published_at < now() - make_interval(secs => $1)
+                     ORDER BY position LIMIT $2)",
+            )
+            .bind(retention_secs)
+            .bind(PRUNE_BATCH)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            deleted += batch;
+            if batch < PRUNE_BATCH as u64 {
+                return Ok(deleted);
             }
         }
     }
