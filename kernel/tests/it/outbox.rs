@@ -418,7 +418,11 @@ async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retent
     );
     let entries = db.collection::<Document>("outbox");
     let mut ids = Vec::new();
-    let mut cursor = entries.find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    let mut cursor = entries
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .expect("find");
     while cursor.advance().await.expect("next") {
         ids.push(cursor.current().get_str("_id").expect("id").to_owned());
     }
@@ -444,7 +448,11 @@ async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retent
     assert_eq!(outbox.prune(DAY).await.expect("prune again"), 0);
 
     let mut left = Vec::new();
-    let mut cursor = entries.find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    let mut cursor = entries
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .expect("find");
     while cursor.advance().await.expect("next") {
         let entry = cursor.current();
         left.push((

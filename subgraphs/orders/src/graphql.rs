@@ -13,13 +13,12 @@ use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use futures::{Stream, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::checkout::{self, CheckoutRequest};
 use crate::lines::{self, Line, LinesError, MAX_QUANTITY};
-use crate::live::{LiveFeed, StatusChange};
+use crate::live::LiveFeed;
 use crate::orders::{
     Cause, CheckoutOutcome, HistoryEntry, Order as StoredOrder, OrderFilter, Orders, OrdersError,
     TransitionOutcome,
@@ -775,7 +774,7 @@ impl Subscription {
         let id = self::order_id(&order_id).ok_or_else(|| ApiError::not_found("order"))?;
         let orders = ctx.data::<Orders>()?;
         // Listen before reading the current status, so no change falls between the two.
-        let receiver = ctx.data::<LiveFeed>()?.subscribe();
+        let follower = ctx.data::<LiveFeed>()?.follow(id, orders.clone());
         let order = orders
             .visible_order(id, scope(viewer))
             .await
@@ -783,32 +782,11 @@ impl Subscription {
             .ok_or_else(|| ApiError::not_found("order"))?;
         let history = orders.history(order.id).await.map_err(ApiError::from)?;
         let current = history.last().cloned();
-        let seen = current.as_ref().map_or(0, |entry| entry.sequence);
-        // A final status ends the feed: nothing follows it.
-        let finished = order.status.is_final();
-        let live = futures::stream::unfold(
-            (receiver, seen, finished),
-            move |(mut receiver, seen, finished)| async move {
-                if finished {
-                    return None;
-                }
-                loop {
-                    match receiver.recv().await {
-                        Ok(StatusChange { entry, .. })
-                            if entry.order_id == id && entry.sequence > seen =>
-                        {
-                            let state = (receiver, entry.sequence, entry.status.is_final());
-                            return Some((OrderStatusChange::from(entry), state));
-                        }
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "a live order subscriber fell behind");
-                        }
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            },
-        );
+        let follower = follower.start_after(current.as_ref());
+        let live = futures::stream::unfold(follower, |mut follower| async move {
+            let entry = follower.next().await?;
+            Some((OrderStatusChange::from(entry), follower))
+        });
         Ok(futures::stream::iter(current.map(OrderStatusChange::from)).chain(live))
     }
 }

@@ -3,10 +3,13 @@
 //! Every orders replica binds its own exclusive, auto-deleted queue to
 //! `order.status_changed`, so it sees every change whichever replica made it, and fans each
 //! one out to its own subscribers through a broadcast channel. The queue lives as long as
-//! the connection: after a broker restart [`LiveFeed::run`] declares a new one. Changes
-//! while the broker was away are not replayed here (subscribers get the order's current
-//! status when they subscribe; the history is in `Order.history`).
+//! the connection: after a broker restart [`LiveFeed::run`] declares a new one, and tells
+//! every subscriber to catch up from the order's history in Postgres, where the changes
+//! published while no queue was bound are (an [`OrderFollower`] does that, and also when it
+//! fell behind the broadcast).
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,11 +19,12 @@ use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use serde::Deserialize;
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::orders::HistoryEntry;
+use crate::orders::{HistoryEntry, Orders};
 use crate::status::OrderStatus;
 
 /// How many changes a slow subscriber may fall behind before it skips some.
@@ -36,6 +40,9 @@ pub struct StatusChange {
 #[derive(Clone)]
 pub struct LiveFeed {
     sender: broadcast::Sender<StatusChange>,
+    /// Bumped whenever a queue was (re)bound: what was published before may not have
+    /// reached this replica, so its subscribers look at the store.
+    resyncs: Arc<watch::Sender<u64>>,
 }
 
 impl Default for LiveFeed {
@@ -76,7 +83,26 @@ pub fn change_of(envelope: &Envelope) -> Result<StatusChange, String> {
 impl LiveFeed {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Self { sender }
+        Self {
+            sender,
+            resyncs: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    /// Follows `order` from now on: subscribe before reading its current state, then
+    /// [`OrderFollower::start_after`] that state.
+    pub fn follow(&self, order: Uuid, orders: Orders) -> OrderFollower {
+        let mut resyncs = self.resyncs.subscribe();
+        resyncs.mark_unchanged();
+        OrderFollower {
+            order,
+            orders,
+            changes: self.sender.subscribe(),
+            resyncs,
+            seen: 0,
+            finished: false,
+            pending: VecDeque::new(),
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
@@ -136,6 +162,10 @@ impl LiveFeed {
                 FieldTable::default(),
             )
             .await?;
+        // Bound: from here on every change reaches this queue. Those published while no
+        // queue was bound are in the store; subscribers catch up from it before they take
+        // anything the new queue delivers (they look at this signal first).
+        self.resyncs.send_modify(|generation| *generation += 1);
         let mut deliveries = channel
             .basic_consume(
                 queue.name().clone(),
@@ -163,5 +193,79 @@ impl LiveFeed {
             }
         }
         Ok(())
+    }
+}
+
+/// One subscriber's view of one order: every change after the state it started from, once
+/// each and in order, whether it came through the broadcast or from the store after this
+/// replica lost its queue or the subscriber fell behind.
+pub struct OrderFollower {
+    order: Uuid,
+    orders: Orders,
+    changes: broadcast::Receiver<StatusChange>,
+    resyncs: watch::Receiver<u64>,
+    /// The sequence of the last change handed out.
+    seen: i64,
+    finished: bool,
+    /// Changes read from the store, not handed out yet.
+    pending: VecDeque<HistoryEntry>,
+}
+
+impl OrderFollower {
+    /// Starts after `current` (the order's last history entry when it was read).
+    pub fn start_after(mut self, current: Option<&HistoryEntry>) -> Self {
+        self.seen = current.map_or(0, |entry| entry.sequence);
+        self.finished = current.is_some_and(|entry| entry.status.is_final());
+        self
+    }
+
+    /// The next change, or `None` once a final status was handed out (nothing follows it)
+    /// or the feed stopped.
+    pub async fn next(&mut self) -> Option<HistoryEntry> {
+        loop {
+            while let Some(entry) = self.pending.pop_front() {
+                if entry.sequence > self.seen {
+                    return Some(self.hand_out(entry));
+                }
+            }
+            if self.finished {
+                return None;
+            }
+            let catch_up = tokio::select! {
+                biased;
+                changed = self.resyncs.changed() => {
+                    changed.ok()?;
+                    true
+                }
+                change = self.changes.recv() => match change {
+                    Ok(StatusChange { entry, .. }) if entry.order_id == self.order => {
+                        if entry.sequence > self.seen {
+                            return Some(self.hand_out(entry));
+                        }
+                        false
+                    }
+                    Ok(_) => false,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a live order subscriber fell behind; catching up from the store");
+                        true
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            };
+            if catch_up {
+                match self.orders.history(self.order).await {
+                    Ok(history) => self.pending = history.into(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "a live order subscriber could not catch up from the store")
+                    }
+                }
+            }
+        }
+    }
+
+    fn hand_out(&mut self, entry: HistoryEntry) -> HistoryEntry {
+        self.seen = entry.sequence;
+        self.finished = entry.status.is_final();
+        entry
     }
 }

@@ -129,3 +129,68 @@ async fn unreadable_changes_are_skipped() {
     assert_eq!(change.entry.status, OrderStatus::Cancelled);
     shutdown.cancel();
 }
+
+/// A change whose event never reached this replica (published while its queue was gone)
+/// still reaches a subscriber: once the replica has a queue again, the subscriber catches up
+/// from the order's history, and what the new queue then delivers twice is not repeated.
+#[tokio::test]
+async fn a_subscriber_catches_up_from_the_store_after_the_replica_lost_its_queue() {
+    use emporium_kernel::events::consumer::Handler;
+    use emporium_orders::saga::SagaHandler;
+
+    let fx = crate::Fixture::new().await;
+    let vhost = TestVhost::create().await;
+    let shutdown = CancellationToken::new();
+    let (feed, ready) = replica(&vhost, &shutdown).await;
+    wait(&ready).await;
+    let tv = fx.product("Television", "349.99").await;
+    let order = fx.place(fx.customer_with(&tv, 1).await).await;
+
+    let follower = feed.follow(order.id, fx.orders.clone());
+    let history = fx.orders.history(order.id).await.expect("history");
+    let mut follower = follower.start_after(history.last());
+
+    // Confirmed while the feed is cut off: nothing relays the outbox here, so no event
+    // reaches any queue, as when it was published while this replica had none.
+    SagaHandler::new(fx.orders.clone())
+        .handle(&crate::reply("payment.authorized", order.id, json!({})))
+        .await
+        .expect("confirm");
+    vhost.close_connections().await;
+
+    let caught_up = tokio::time::timeout(Duration::from_secs(30), follower.next())
+        .await
+        .expect("the subscriber caught up after the feed came back")
+        .expect("the feed is open");
+    assert_eq!(caught_up.status, OrderStatus::Confirmed);
+    assert_eq!(caught_up.previous_status, Some(OrderStatus::Pending));
+
+    // The same change arriving late through the broker is not handed out again; the next
+    // one is.
+    let publisher = Broker::start(BrokerSettings::new(vhost.amqp_url()));
+    publisher
+        .publish(&status_changed(
+            order.id,
+            caught_up.sequence,
+            "CONFIRMED",
+            "PENDING",
+        ))
+        .await
+        .expect("publish");
+    publisher
+        .publish(&status_changed(
+            order.id,
+            caught_up.sequence + 1,
+            "SHIPPED",
+            "CONFIRMED",
+        ))
+        .await
+        .expect("publish");
+    let next = tokio::time::timeout(Duration::from_secs(30), follower.next())
+        .await
+        .expect("the next change arrives")
+        .expect("the feed is open");
+    assert_eq!(next.status, OrderStatus::Shipped);
+    assert_eq!(next.sequence, caught_up.sequence + 1);
+    shutdown.cancel();
+}
