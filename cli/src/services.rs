@@ -259,6 +259,14 @@ pub fn start_notifications(
         app,
         shutdown.clone(),
     )];
+    // Deliveries the first attempt did not send go out again when due, from any replica.
+    let resender = Notifier::new(store.clone(), LogDelivery);
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        resender
+            .run_resender(emporium_notifications::notifier::RESEND_INTERVAL, stop)
+            .await
+    }));
     let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, LogDelivery)));
     // Notifications are keyed by their event's id and the feed is ordered by it, so
     // competing consumers neither duplicate nor reorder anything.

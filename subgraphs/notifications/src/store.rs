@@ -8,6 +8,11 @@
 //! strings sort by creation time, so `_id` descending is the feed's newest-first order and a
 //! cursor is the last `_id` seen. The feed's indexes are `(userId, _id)` and
 //! `(userId, read, _id)`.
+//!
+//! Each document also carries its outbound delivery: a status, the attempts so far and, while
+//! it still has to go out, `delivery.retryAt` (indexed): when the resender takes it if nothing
+//! else did. A sender claims a delivery with one conditional update, so however many
+//! processes look, one sends each attempt.
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::email::Email;
@@ -44,7 +49,10 @@ pub enum Inserted {
 pub enum DeliveryStatus {
     /// Not attempted yet (or the process stopped between writing and sending).
     Pending,
+    /// Claimed by a sender, which is sending it now (or stopped while it did).
+    Sending,
     Sent,
+    /// The last attempt failed; it is tried again when due, unless it used up its attempts.
     Failed,
 }
 
@@ -52,16 +60,52 @@ impl DeliveryStatus {
     fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",
+            Self::Sending => "SENDING",
             Self::Sent => "SENT",
             Self::Failed => "FAILED",
         }
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Failed]
+        [Self::Pending, Self::Sending, Self::Sent, Self::Failed]
             .into_iter()
             .find(|status| status.as_str() == raw)
     }
+}
+
+/// Attempts at sending one notification out before it is given up (it stays in the feed).
+pub const MAX_DELIVERY_ATTEMPTS: i32 = 10;
+/// How long a new notification waits for its first attempt before the resender takes it
+/// (its handler stopped before sending).
+pub const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+/// How long a claimed attempt may take before the resender takes the delivery again.
+pub const ATTEMPT_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// When to try again after `attempts` failed ones: 30 s, doubling, at most an hour; `None`
+/// once they are used up.
+pub fn retry_after(attempts: i32) -> Option<chrono::Duration> {
+    if attempts >= MAX_DELIVERY_ATTEMPTS {
+        return None;
+    }
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 7)).unwrap_or(0);
+    Some((chrono::Duration::seconds(30) * 2_i32.pow(doublings)).min(chrono::Duration::hours(1)))
+}
+
+/// What the store knows of a notification's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub error: Option<String>,
+    /// When it is (re)tried if nothing else sends it first; `None` once sent or given up.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery due for an attempt, as [`NotificationStore::due`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub id: Uuid,
+    retry_at: bson::DateTime,
 }
 
 /// One page of a feed, newest first.
@@ -89,11 +133,16 @@ struct NotificationDoc {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DeliveryDoc {
     status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     at: bson::DateTime,
+    #[serde(default)]
+    attempts: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_at: Option<bson::DateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +151,10 @@ struct ContactDoc {
     user_id: String,
     email: String,
     name: String,
+}
+
+fn bson_at(at: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(at.timestamp_millis())
 }
 
 fn to_chrono(at: bson::DateTime) -> DateTime<Utc> {
@@ -149,6 +202,8 @@ fn new_doc(notification: &Notification) -> NotificationDoc {
             status: DeliveryStatus::Pending.as_str().to_owned(),
             error: None,
             at: bson::DateTime::now(),
+            attempts: 0,
+            retry_at: Some(bson_at(Utc::now() + FIRST_ATTEMPT_GRACE)),
         },
     }
 }
@@ -195,6 +250,7 @@ impl NotificationStore {
         self.notifications
             .create_indexes([
                 index(doc! { "userId": 1, "_id": -1 }, "user_newest"),
+                index(doc! { "delivery.retryAt": 1 }, "delivery_due"),
                 index(
                     doc! { "userId": 1, "read": 1, "_id": -1 },
                     "user_read_newest",
@@ -213,32 +269,119 @@ impl NotificationStore {
         }
     }
 
-    /// Records how sending the notification out went.
+    /// Claims the first attempt at sending a notification just added (`None` if another
+    /// sender has it already).
+    pub async fn claim_first(&self, id: Uuid) -> Result<Option<(Notification, i32)>, StoreError> {
+        self.claim(doc! {
+            "_id": id.to_string(),
+            "delivery.status": DeliveryStatus::Pending.as_str(),
+            "delivery.attempts": 0,
+        })
+        .await
+    }
+
+    /// Claims an attempt at a delivery [`Self::due`] found, unless another sender claimed it
+    /// (or it was sent) since.
+    pub async fn claim_due(&self, due: &Due) -> Result<Option<(Notification, i32)>, StoreError> {
+        self.claim(doc! { "_id": due.id.to_string(), "delivery.retryAt": due.retry_at })
+            .await
+    }
+
+    /// Marks the matching delivery SENDING, counts the attempt and gives it a lease; returns
+    /// the notification and the attempt's number.
+    async fn claim(&self, filter: Document) -> Result<Option<(Notification, i32)>, StoreError> {
+        let now = Utc::now();
+        let claimed = self
+            .notifications
+            .find_one_and_update(
+                filter,
+                doc! {
+                    "$set": {
+                        "delivery.status": DeliveryStatus::Sending.as_str(),
+                        "delivery.at": bson_at(now),
+                        "delivery.retryAt": bson_at(now + ATTEMPT_LEASE),
+                    },
+                    "$inc": { "delivery.attempts": 1 },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        claimed
+            .map(|doc| {
+                let attempts = doc.delivery.attempts;
+                Notification::try_from(doc).map(|n| (n, attempts))
+            })
+            .transpose()
+    }
+
+    /// Deliveries whose retry time is at or before `now`, oldest first, at most `limit`.
+    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError> {
+        let docs: Vec<NotificationDoc> = self
+            .notifications
+            .find(doc! { "delivery.retryAt": { "$lte": bson_at(now) } })
+            .sort(doc! { "delivery.retryAt": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?
+            .try_collect()
+            .await?;
+        docs.into_iter()
+            .filter_map(|doc| {
+                let retry_at = doc.delivery.retry_at?;
+                Some(parse_uuid("notification id", &doc.id).map(|id| Due { id, retry_at }))
+            })
+            .collect()
+    }
+
+    /// Records how attempt number `attempt` went: sent, or failed with `error` (tried again
+    /// later unless the attempts are used up).
     pub async fn record_delivery(
         &self,
         id: Uuid,
-        status: DeliveryStatus,
-        error: Option<&str>,
+        attempt: i32,
+        outcome: Result<(), &str>,
     ) -> Result<(), StoreError> {
-        let mut delivery = doc! { "status": status.as_str(), "at": bson::DateTime::now() };
-        if let Some(error) = error {
-            delivery.insert("error", error);
+        let now = Utc::now();
+        let mut set = doc! { "delivery.at": bson_at(now) };
+        let mut unset = Document::new();
+        match outcome {
+            Ok(()) => {
+                set.insert("delivery.status", DeliveryStatus::Sent.as_str());
+                unset.insert("delivery.error", "");
+                unset.insert("delivery.retryAt", "");
+            }
+            Err(error) => {
+                set.insert("delivery.status", DeliveryStatus::Failed.as_str());
+                set.insert("delivery.error", error);
+                match retry_after(attempt) {
+                    Some(wait) => {
+                        set.insert("delivery.retryAt", bson_at(now + wait));
+                    }
+                    None => {
+                        unset.insert("delivery.retryAt", "");
+                    }
+                }
+            }
         }
+        let mut update = doc! { "$set": set };
+        if !unset.is_empty() {
+            update.insert("$unset", unset);
+        }
+        // Only the attempt that holds the claim records its outcome.
         self.notifications
             .update_one(
-                doc! { "_id": id.to_string() },
-                doc! { "$set": { "delivery": delivery } },
+                doc! {
+                    "_id": id.to_string(),
+                    "delivery.status": DeliveryStatus::Sending.as_str(),
+                    "delivery.attempts": attempt,
+                },
+                update,
             )
             .await?;
         Ok(())
     }
 
-    /// How sending the notification out went, with the failure when it failed; `None` when
-    /// there is no such notification.
-    pub async fn delivery(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<(DeliveryStatus, Option<String>)>, StoreError> {
+    /// How sending the notification out went; `None` when there is no such notification.
+    pub async fn delivery(&self, id: Uuid) -> Result<Option<DeliveryState>, StoreError> {
         let Some(doc) = self
             .notifications
             .find_one(doc! { "_id": id.to_string() })
@@ -249,7 +392,12 @@ impl NotificationStore {
         let status = DeliveryStatus::parse(&doc.delivery.status).ok_or_else(|| {
             StoreError::Corrupt(format!("{}: delivery {:?}", doc.id, doc.delivery.status))
         })?;
-        Ok(Some((status, doc.delivery.error)))
+        Ok(Some(DeliveryState {
+            status,
+            attempts: doc.delivery.attempts,
+            error: doc.delivery.error,
+            retry_at: doc.delivery.retry_at.map(to_chrono),
+        }))
     }
 
     /// A user's notifications (only the unread ones with `unread_only`), newest first, after
@@ -335,5 +483,22 @@ impl NotificationStore {
             email,
             name: doc.name,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_30_seconds_to_an_hour_and_stop_after_the_last_attempt() {
+        let secs = |attempts| retry_after(attempts).map(|d| d.num_seconds());
+        assert_eq!(secs(1), Some(30));
+        assert_eq!(secs(2), Some(60));
+        assert_eq!(secs(3), Some(120));
+        assert_eq!(secs(7), Some(1920));
+        assert_eq!(secs(8), Some(3600));
+        assert_eq!(secs(MAX_DELIVERY_ATTEMPTS - 1), Some(3600));
+        assert_eq!(secs(MAX_DELIVERY_ATTEMPTS), None);
     }
 }

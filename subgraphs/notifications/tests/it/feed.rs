@@ -238,7 +238,7 @@ async fn signing_in_is_required_and_forged_cursors_are_bad_input() {
 }
 
 #[tokio::test]
-async fn the_feed_queries_have_their_indexes() {
+async fn the_feed_and_resender_queries_have_their_indexes() {
     let fixture = Fixture::new().await;
     let client = mongodb::Client::with_uri_str(fixture.mongo.server_url())
         .await
@@ -252,5 +252,8 @@ async fn the_feed_queries_have_their_indexes() {
         .expect("indexes");
 
     names.sort();
-    assert_eq!(names, ["_id_", "user_newest", "user_read_newest"]);
+    assert_eq!(
+        names,
+        ["_id_", "delivery_due", "user_newest", "user_read_newest"]
+    );
 }

@@ -1,8 +1,11 @@
 //! The consumers' side: what each event becomes, exactly once, whatever the delivery does.
 
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
 use emporium_kernel::events::consumer::HandlerError;
-use emporium_notifications::domain::Kind;
-use emporium_notifications::store::DeliveryStatus;
+use emporium_notifications::domain::{Kind, Notification};
+use emporium_notifications::store::{DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 use emporium_notifications::NotificationStore;
 use serde_json::json;
 use uuid::Uuid;
@@ -134,17 +137,26 @@ async fn a_welcome_is_sent_to_the_registered_address() {
             (feed[0].id, Kind::OrderConfirmed, address),
         ]
     );
-    let delivery = fixture.store.delivery(feed[0].id).await.expect("delivery");
-    assert_eq!(delivery, Some((DeliveryStatus::Sent, None)));
+    let delivery = fixture
+        .store
+        .delivery(feed[0].id)
+        .await
+        .expect("delivery")
+        .expect("the entry");
+    assert_eq!(
+        (
+            delivery.status,
+            delivery.attempts,
+            delivery.error,
+            delivery.retry_at
+        ),
+        (DeliveryStatus::Sent, 1, None, None)
+    );
 }
 
 #[tokio::test]
 async fn a_failed_delivery_keeps_the_entry_and_records_why() {
-    let fixture = Fixture::with_delivery(TestDelivery {
-        failing: true,
-        ..TestDelivery::default()
-    })
-    .await;
+    let fixture = Fixture::with_delivery(TestDelivery::failing()).await;
     let user = Uuid::now_v7();
     let confirmed = Order::of(user).status_changed("CONFIRMED", Some("PENDING"), None);
 
@@ -152,14 +164,126 @@ async fn a_failed_delivery_keeps_the_entry_and_records_why() {
 
     assert_eq!(outcome, Ok(()), "a delivery failure never fails the event");
     assert_eq!(kinds(&fixture.feed(user).await), [Kind::OrderConfirmed]);
-    let (status, error) = fixture
+    let delivery = fixture
         .store
         .delivery(confirmed.id)
         .await
         .expect("delivery")
         .expect("the entry");
-    assert_eq!(status, DeliveryStatus::Failed);
-    assert!(error.is_some_and(|e| e.contains("mail server")));
+    assert_eq!(delivery.status, DeliveryStatus::Failed);
+    assert_eq!(delivery.attempts, 1);
+    assert!(delivery.error.is_some_and(|e| e.contains("mail server")));
+    assert!(
+        delivery.retry_at.is_some_and(|at| at > Utc::now()),
+        "tried again later"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delivery_goes_out_when_due_and_once() {
+    let fixture = Fixture::with_delivery(TestDelivery::failing()).await;
+    let user = Uuid::now_v7();
+    let confirmed = Order::of(user).status_changed("CONFIRMED", Some("PENDING"), None);
+    fixture.deliver(&confirmed).await;
+    let resender = fixture.notifier();
+
+    // Not due yet: nothing is tried.
+    assert_eq!(
+        resender.resend_due(Utc::now(), 10).await.expect("resend"),
+        0
+    );
+    // The channel is back; once due, the delivery goes out, and only once.
+    fixture.delivery.failing.store(false, Ordering::SeqCst);
+    let later = Utc::now() + chrono::Duration::hours(2);
+    assert_eq!(resender.resend_due(later, 10).await.expect("resend"), 1);
+    assert_eq!(resender.resend_due(later, 10).await.expect("resend"), 0);
+
+    assert_eq!(fixture.sent(), [(confirmed.id, Kind::OrderConfirmed, None)]);
+    let delivery = fixture
+        .store
+        .delivery(confirmed.id)
+        .await
+        .expect("delivery")
+        .expect("the entry");
+    assert_eq!(
+        (
+            delivery.status,
+            delivery.attempts,
+            delivery.error,
+            delivery.retry_at
+        ),
+        (DeliveryStatus::Sent, 2, None, None)
+    );
+}
+
+#[tokio::test]
+async fn an_entry_whose_handler_stopped_before_sending_is_sent_by_one_resender() {
+    let fixture = Fixture::new().await;
+    let user = Uuid::now_v7();
+    // The entry is written, and its process stops before the first attempt.
+    let notification = Notification {
+        id: Uuid::now_v7(),
+        user_id: user,
+        kind: Kind::OrderShipped,
+        title: "Your order has shipped".to_owned(),
+        body: "On its way.".to_owned(),
+        order_id: None,
+        is_read: false,
+        created_at: Utc::now(),
+    };
+    fixture.store.insert(&notification).await.expect("insert");
+    let (first, second) = (fixture.notifier(), fixture.notifier());
+
+    // Within the grace its own handler would still have; then two resenders race for it.
+    assert_eq!(first.resend_due(Utc::now(), 10).await.expect("resend"), 0);
+    let later = Utc::now() + chrono::Duration::minutes(5);
+    let (a, b) = tokio::join!(first.resend_due(later, 10), second.resend_due(later, 10));
+
+    assert_eq!(a.expect("resend") + b.expect("resend"), 1, "one attempt");
+    assert_eq!(
+        fixture.sent(),
+        [(notification.id, Kind::OrderShipped, None)]
+    );
+    let delivery = fixture
+        .store
+        .delivery(notification.id)
+        .await
+        .expect("delivery")
+        .expect("the entry");
+    assert_eq!(
+        (delivery.status, delivery.attempts),
+        (DeliveryStatus::Sent, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_is_given_up_and_stays_in_the_feed() {
+    let fixture = Fixture::with_delivery(TestDelivery::failing()).await;
+    let user = Uuid::now_v7();
+    let confirmed = Order::of(user).status_changed("CONFIRMED", Some("PENDING"), None);
+    fixture.deliver(&confirmed).await;
+    let resender = fixture.notifier();
+
+    let much_later = Utc::now() + chrono::Duration::days(2);
+    for _ in 0..(MAX_DELIVERY_ATTEMPTS + 3) {
+        resender.resend_due(much_later, 10).await.expect("resend");
+    }
+
+    assert_eq!(
+        fixture.delivery.attempts.load(Ordering::SeqCst),
+        usize::try_from(MAX_DELIVERY_ATTEMPTS).expect("attempts"),
+    );
+    let delivery = fixture
+        .store
+        .delivery(confirmed.id)
+        .await
+        .expect("delivery")
+        .expect("the entry");
+    assert_eq!(
+        (delivery.status, delivery.attempts, delivery.retry_at),
+        (DeliveryStatus::Failed, MAX_DELIVERY_ATTEMPTS, None)
+    );
+    assert_eq!(kinds(&fixture.feed(user).await), [Kind::OrderConfirmed]);
 }
 
 #[tokio::test]

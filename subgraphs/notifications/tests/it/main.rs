@@ -5,6 +5,7 @@
 mod feed;
 mod handling;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -22,16 +23,27 @@ use uuid::Uuid;
 /// What a test delivery channel was asked to send: (notification, kind, address).
 pub type Sent = Arc<Mutex<Vec<(Uuid, Kind, Option<String>)>>>;
 
-/// A channel that records what it sends, or fails every send.
+/// A channel that records what it sends, or fails every send while `failing` is set; it
+/// counts every attempt.
 #[derive(Clone, Default)]
 pub struct TestDelivery {
     pub sent: Sent,
-    pub failing: bool,
+    pub failing: Arc<AtomicBool>,
+    pub attempts: Arc<AtomicUsize>,
+}
+
+impl TestDelivery {
+    pub fn failing() -> Self {
+        let delivery = Self::default();
+        delivery.failing.store(true, Ordering::SeqCst);
+        delivery
+    }
 }
 
 impl Delivery for TestDelivery {
     async fn deliver(&self, outgoing: Outgoing<'_>) -> Result<(), DeliveryError> {
-        if self.failing {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
             return Err(DeliveryError::Channel("the mail server is down".to_owned()));
         }
         let n = outgoing.notification;
@@ -93,6 +105,11 @@ impl Fixture {
             .await
             .expect("feed")
             .notifications
+    }
+
+    /// Another process's notifier on the same store and channel (for its resender).
+    pub fn notifier(&self) -> Notifier<TestDelivery> {
+        Notifier::new(self.store.clone(), self.delivery.clone())
     }
 
     pub fn sent(&self) -> Vec<(Uuid, Kind, Option<String>)> {
