@@ -31,13 +31,22 @@ impl TestPostgres {
         use sqlx::Connection;
         let server = postgres_server_url();
         let name = unique_name();
-        let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-            .await
-            .expect("tests need Postgres on EMPORIUM_TEST_POSTGRES_URL (default 127.0.0.1:5432)");
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
+        let created = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .expect(
+                    "tests need Postgres on EMPORIUM_TEST_POSTGRES_URL (default 127.0.0.1:5432)",
+                );
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+        })
+        .await;
+        assert!(
+            created.is_ok(),
+            "Postgres did not create the test database {name} within 60 s"
+        );
         Self { server, name }
     }
 

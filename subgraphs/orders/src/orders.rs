@@ -330,6 +330,12 @@ impl Orders {
         size: usize,
     ) -> Result<(Vec<Order>, bool, i64), OrdersError> {
         let limit = i64::try_from(size).unwrap_or(i64::MAX - 1) + 1;
+        // One snapshot for the page and its count, so a page counts what it lists even while
+        // orders are being placed.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
         let rows = sqlx::query(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders
              WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
@@ -340,7 +346,7 @@ impl Orders {
         .bind(filter.status.map(OrderStatus::as_str))
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         let mut orders = rows.iter().map(order_of).collect::<Result<Vec<_>, _>>()?;
         let more = orders.len() > size;
@@ -351,8 +357,9 @@ impl Orders {
         )
         .bind(filter.user)
         .bind(filter.status.map(OrderStatus::as_str))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok((orders, more, total))
     }
 

@@ -97,3 +97,53 @@ async fn a_page_of_orders_shows_each_order_its_own_lines_and_history() {
         ]
     );
 }
+
+/// A page and its `totalCount` come from one snapshot: while orders are being placed, every
+/// page that holds all of them counts exactly what it lists.
+#[tokio::test]
+async fn a_page_counts_what_it_lists_while_orders_are_placed() {
+    use emporium_orders::orders::OrderFilter;
+
+    let fx = Fixture::new().await;
+    let lamp = fx.product("Lamp", "20.00").await;
+    let customer = Uuid::now_v7();
+    let placing = async {
+        for _ in 0..40 {
+            fx.store.add(customer, &lamp, 1).await.expect("add");
+            fx.place(customer).await;
+        }
+    };
+    let listing = async {
+        let mut pages = 0;
+        let mut mismatches = Vec::new();
+        loop {
+            let (orders, more, total) = fx
+                .orders
+                .list(
+                    OrderFilter {
+                        user: Some(customer),
+                        status: None,
+                    },
+                    None,
+                    100,
+                )
+                .await
+                .expect("list");
+            pages += 1;
+            assert!(!more);
+            if i64::try_from(orders.len()).expect("len") != total {
+                mismatches.push((orders.len(), total));
+            }
+            if orders.len() == 40 {
+                return (pages, mismatches);
+            }
+        }
+    };
+    let ((), (pages, mismatches)) = tokio::join!(placing, listing);
+    assert!(pages > 1);
+    assert_eq!(
+        mismatches,
+        [],
+        "pages listing n orders but counting another"
+    );
+}
