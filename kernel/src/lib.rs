@@ -17,6 +17,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod money;
+pub mod mongo;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -16,6 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::email::Email;
+use emporium_kernel::mongo::CountedPage;
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
@@ -413,19 +414,21 @@ impl NotificationStore {
         if unread_only {
             filter.insert("read", false);
         }
-        let total_count = self.notifications.count_documents(filter.clone()).await?;
+        let count_filter = filter.clone();
         if let Some(after) = after {
             filter.insert("_id", doc! { "$lt": after.to_string() });
         }
-        // One extra row tells whether another page follows.
-        let mut notifications: Vec<Notification> = self
-            .notifications
-            .find(filter)
-            .sort(doc! { "_id": -1 })
-            .limit(limit as i64 + 1)
-            .await?
-            .try_collect::<Vec<NotificationDoc>>()
-            .await?
+        // One snapshot for both, so a page counts what it lists even while notifications
+        // arrive; one extra row tells whether another page follows.
+        let (total_count, docs) = CountedPage {
+            count_filter,
+            page_filter: filter,
+            sort: doc! { "_id": -1 },
+            limit: limit as i64 + 1,
+        }
+        .read(&self.notifications)
+        .await?;
+        let mut notifications: Vec<Notification> = docs
             .into_iter()
             .map(Notification::try_from)
             .collect::<Result<_, _>>()?;

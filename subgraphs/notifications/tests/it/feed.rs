@@ -257,3 +257,54 @@ async fn the_feed_and_resender_queries_have_their_indexes() {
         ["_id_", "delivery_due", "user_newest", "user_read_newest"]
     );
 }
+
+/// A page and its `totalCount` come from one snapshot: while notifications arrive, every
+/// page that holds all of them counts exactly what it lists.
+#[tokio::test]
+async fn a_page_counts_what_it_lists_while_notifications_arrive() {
+    use emporium_notifications::domain::{Kind, Notification};
+
+    let fixture = Fixture::new().await;
+    let user = Uuid::now_v7();
+    let arriving = async {
+        for n in 0..40 {
+            let notification = Notification {
+                id: Uuid::now_v7(),
+                user_id: user,
+                kind: Kind::OrderShipped,
+                title: format!("Shipment {n}"),
+                body: "On its way.".to_owned(),
+                order_id: None,
+                is_read: false,
+                created_at: chrono::Utc::now(),
+            };
+            fixture.store.insert(&notification).await.expect("insert");
+        }
+    };
+    let paging = async {
+        let mut pages = 0;
+        let mut mismatches = Vec::new();
+        loop {
+            let page = fixture
+                .store
+                .page(user, false, None, 100)
+                .await
+                .expect("page");
+            pages += 1;
+            let listed = u64::try_from(page.notifications.len()).expect("len");
+            if listed != page.total_count {
+                mismatches.push((listed, page.total_count));
+            }
+            if listed == 40 {
+                return (pages, mismatches);
+            }
+        }
+    };
+    let ((), (pages, mismatches)) = tokio::join!(arriving, paging);
+    assert!(pages > 1);
+    assert_eq!(
+        mismatches,
+        [],
+        "pages listing n notifications but counting another"
+    );
+}

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
 use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::mongo::CountedPage;
 use emporium_kernel::trace::TraceContext;
-use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{ClientSession, Collection, Database, IndexModel};
@@ -284,19 +284,21 @@ impl ProductStore {
         if let Some(category) = category {
             filter.insert("category_path", category);
         }
-        let total_count = self.products.count_documents(filter.clone()).await?;
+        let count_filter = filter.clone();
         if let Some(after) = after {
             filter.insert("_id", doc! { "$gt": after });
         }
-        // One extra row tells whether another page follows.
-        let mut products: Vec<Product> = self
-            .products
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(limit as i64 + 1)
-            .await?
-            .try_collect::<Vec<ProductDoc>>()
-            .await?
+        // One snapshot for both, so a page counts what it lists even while products are
+        // added; one extra row tells whether another page follows.
+        let (total_count, docs) = CountedPage {
+            count_filter,
+            page_filter: filter,
+            sort: doc! { "_id": 1 },
+            limit: limit as i64 + 1,
+        }
+        .read(&self.products)
+        .await?;
+        let mut products: Vec<Product> = docs
             .into_iter()
             .map(Product::try_from)
             .collect::<Result<_, _>>()?;
