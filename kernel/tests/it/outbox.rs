@@ -64,6 +64,16 @@ async fn outbox_database() -> (TestPostgres, PgPool) {
     (db, pool)
 }
 
+/// Enqueues `count` events about `subject`, each in its own transaction.
+async fn enqueue_each(pool: &PgPool, subject: &str, count: usize) {
+    for n in 0..count {
+        let mut conn = pool.acquire().await.expect("conn");
+        pg_outbox::enqueue(&mut conn, "/test", draft(subject, n))
+            .await
+            .expect("enqueue");
+    }
+}
+
 fn draft(subject: &str, n: usize) -> EventDraft {
     EventDraft::new("widget.changed", subject, json!({ "n": n }))
 }
@@ -191,12 +201,7 @@ fn assert_in_order_per_subject(published: &[Envelope]) {
 #[tokio::test]
 async fn a_failed_publish_stops_the_pass_and_the_rest_follow_in_order() {
     let (_db, pool) = outbox_database().await;
-    for n in 0..5 {
-        let mut conn = pool.acquire().await.expect("conn");
-        pg_outbox::enqueue(&mut conn, "/test", draft("w", n))
-            .await
-            .expect("enqueue");
-    }
+    enqueue_each(&pool, "w", 5).await;
     let outbox = PgOutbox::new(pool.clone(), "test");
     let publisher = RecordingPublisher::failing_at(vec![3]);
 
@@ -351,12 +356,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 #[tokio::test]
 async fn pruning_a_postgres_outbox_deletes_only_entries_published_before_the_retention() {
     let (_db, pool) = outbox_database().await;
-    for n in 0..6 {
-        let mut conn = pool.acquire().await.expect("conn");
-        pg_outbox::enqueue(&mut conn, "/test", draft("w-1", n))
-            .await
-            .expect("enqueue");
-    }
+    enqueue_each(&pool, "w-1", 6).await;
     let outbox = PgOutbox::new(pool.clone(), "widgets");
     let publisher = RecordingPublisher::default();
     assert_eq!(

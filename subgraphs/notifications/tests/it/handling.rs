@@ -137,12 +137,7 @@ async fn a_welcome_is_sent_to_the_registered_address() {
             (feed[0].id, Kind::OrderConfirmed, address),
         ]
     );
-    let delivery = fixture
-        .store
-        .delivery(feed[0].id)
-        .await
-        .expect("delivery")
-        .expect("the entry");
+    let delivery = fixture.delivery_of(feed[0].id).await;
     assert_eq!(
         (
             delivery.status,
@@ -164,12 +159,7 @@ async fn a_failed_delivery_keeps_the_entry_and_records_why() {
 
     assert_eq!(outcome, Ok(()), "a delivery failure never fails the event");
     assert_eq!(kinds(&fixture.feed(user).await), [Kind::OrderConfirmed]);
-    let delivery = fixture
-        .store
-        .delivery(confirmed.id)
-        .await
-        .expect("delivery")
-        .expect("the entry");
+    let delivery = fixture.delivery_of(confirmed.id).await;
     assert_eq!(delivery.status, DeliveryStatus::Failed);
     assert_eq!(delivery.attempts, 1);
     assert!(delivery.error.is_some_and(|e| e.contains("mail server")));
@@ -199,12 +189,7 @@ async fn a_failed_delivery_goes_out_when_due_and_once() {
     assert_eq!(resender.resend_due(later, 10).await.expect("resend"), 0);
 
     assert_eq!(fixture.sent(), [(confirmed.id, Kind::OrderConfirmed, None)]);
-    let delivery = fixture
-        .store
-        .delivery(confirmed.id)
-        .await
-        .expect("delivery")
-        .expect("the entry");
+    let delivery = fixture.delivery_of(confirmed.id).await;
     assert_eq!(
         (
             delivery.status,
@@ -244,12 +229,7 @@ async fn an_entry_whose_handler_stopped_before_sending_is_sent_by_one_resender()
         fixture.sent(),
         [(notification.id, Kind::OrderShipped, None)]
     );
-    let delivery = fixture
-        .store
-        .delivery(notification.id)
-        .await
-        .expect("delivery")
-        .expect("the entry");
+    let delivery = fixture.delivery_of(notification.id).await;
     assert_eq!(
         (delivery.status, delivery.attempts),
         (DeliveryStatus::Sent, 1)
@@ -273,12 +253,7 @@ async fn a_delivery_that_keeps_failing_is_given_up_and_stays_in_the_feed() {
         fixture.delivery.attempts.load(Ordering::SeqCst),
         usize::try_from(MAX_DELIVERY_ATTEMPTS).expect("attempts"),
     );
-    let delivery = fixture
-        .store
-        .delivery(confirmed.id)
-        .await
-        .expect("delivery")
-        .expect("the entry");
+    let delivery = fixture.delivery_of(confirmed.id).await;
     assert_eq!(
         (delivery.status, delivery.attempts, delivery.retry_at),
         (DeliveryStatus::Failed, MAX_DELIVERY_ATTEMPTS, None)

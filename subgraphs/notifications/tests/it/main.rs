@@ -15,6 +15,7 @@ use emporium_kernel::events::{Envelope, EventDraft};
 use emporium_kernel::testing::TestMongo;
 use emporium_notifications::delivery::{Delivery, DeliveryError, Outgoing};
 use emporium_notifications::domain::{Kind, Notification};
+use emporium_notifications::store::DeliveryState;
 use emporium_notifications::{NotificationStore, NotificationsHandler, Notifier};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -105,6 +106,15 @@ impl Fixture {
             .await
             .expect("feed")
             .notifications
+    }
+
+    /// What the store knows of a notification's delivery; panics if there is no such entry.
+    pub async fn delivery_of(&self, id: Uuid) -> DeliveryState {
+        self.store
+            .delivery(id)
+            .await
+            .expect("delivery")
+            .expect("the entry")
     }
 
     /// Another process's notifier on the same store and channel (for its resender).
