@@ -351,6 +351,49 @@ async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll
     relay.await.expect("relay stops");
 }
 
+#[tokio::test]
+async fn a_listening_relay_holds_no_connection_of_its_services_pool() {
+    use emporium_kernel::events::outbox::{run_relay, RelaySettings};
+    let (db, _setup) = outbox_database().await;
+    // A service pool of one connection: if the LISTEN held it, nothing else could run.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&db.url())
+        .await
+        .expect("connect");
+    let publisher = RecordingPublisher::default();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(run_relay(
+        "one-connection",
+        PgOutbox::new(pool.clone(), "one-connection"),
+        publisher.clone(),
+        RelaySettings {
+            poll_interval: Duration::from_secs(600),
+            ..RelaySettings::default()
+        },
+        shutdown.clone(),
+    ));
+    // The relay goes idle and LISTENs.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut tx = pool
+        .begin()
+        .await
+        .expect("the pool's one connection is free");
+    pg_outbox::enqueue(&mut tx, "/test", draft("w", 1))
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while publisher.published().is_empty() {
+        assert!(Instant::now() < deadline, "the entry was not published");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    relay.await.expect("relay stops");
+}
+
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[tokio::test]

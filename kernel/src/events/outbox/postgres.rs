@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::{Backlog, Outbox, OutboxError, RelayPass};
@@ -71,7 +71,11 @@ impl PgOutbox {
     }
 
     async fn listen(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        // Its own connection, not one of the service's pool: the LISTEN holds it for good.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(self.pool.connect_options().as_ref().clone());
+        let mut listener = PgListener::connect_with(&own).await?;
         listener.listen(WAKE_CHANNEL).await?;
         Ok(listener)
     }
