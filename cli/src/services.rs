@@ -197,16 +197,13 @@ pub fn start_payments(
     )));
     // Every step is guarded by the payment's status and the provider is idempotent per key,
     // so competing consumers are safe.
-    for (queue, bindings) in emporium_payments::events::queues() {
-        tasks.extend(spawn_consumers(
-            PAYMENTS_CONSUMERS_PER_QUEUE,
-            queue,
-            bindings,
-            &handler,
-            broker,
-            &shutdown,
-        ));
-    }
+    tasks.extend(spawn_all_consumers(
+        PAYMENTS_CONSUMERS_PER_QUEUE,
+        &emporium_payments::events::queues(),
+        &handler,
+        broker,
+        &shutdown,
+    ));
     tasks
 }
 
@@ -270,16 +267,13 @@ pub fn start_notifications(
     let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, LogDelivery)));
     // Notifications are keyed by their event's id and the feed is ordered by it, so
     // competing consumers neither duplicate nor reorder anything.
-    for (queue, bindings) in emporium_notifications::events::queues() {
-        tasks.extend(spawn_consumers(
-            NOTIFICATIONS_CONSUMERS_PER_QUEUE,
-            queue,
-            bindings,
-            &handler,
-            broker,
-            &shutdown,
-        ));
-    }
+    tasks.extend(spawn_all_consumers(
+        NOTIFICATIONS_CONSUMERS_PER_QUEUE,
+        &emporium_notifications::events::queues(),
+        &handler,
+        broker,
+        &shutdown,
+    ));
     tasks
 }
 
@@ -288,6 +282,22 @@ fn settings_of(queues: &[(&'static str, &'static [&'static str])]) -> Vec<Consum
     queues
         .iter()
         .map(|(queue, bindings)| ConsumerSettings::new(*queue, bindings.iter().copied()))
+        .collect()
+}
+
+/// `count` competing consumers of each of `queues`, all sharing `handler`, until `shutdown`.
+fn spawn_all_consumers<H: consumer::Handler>(
+    count: usize,
+    queues: &[(&'static str, &'static [&'static str])],
+    handler: &std::sync::Arc<H>,
+    broker: &Broker,
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    queues
+        .iter()
+        .flat_map(|(queue, bindings)| {
+            spawn_consumers(count, queue, bindings, handler, broker, shutdown)
+        })
         .collect()
 }
 

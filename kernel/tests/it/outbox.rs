@@ -441,6 +441,26 @@ async fn pruning_a_postgres_outbox_deletes_only_entries_published_before_the_ret
     assert_eq!(numbers, [0, 1, 2, 3, 4, 5].map(|n| json!(n)));
 }
 
+/// Every entry of a MongoDB outbox in order: (id, published).
+async fn mongo_entries(
+    entries: &mongodb::Collection<mongodb::bson::Document>,
+) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    let mut cursor = entries
+        .find(mongodb::bson::doc! {})
+        .sort(mongodb::bson::doc! { "_id": 1 })
+        .await
+        .expect("find");
+    while cursor.advance().await.expect("next") {
+        let entry = cursor.current();
+        found.push((
+            entry.get_str("_id").expect("id").to_owned(),
+            entry.get_bool("published").expect("published"),
+        ));
+    }
+    found
+}
+
 #[tokio::test]
 async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retention() {
     use mongodb::bson::{doc, Document};
@@ -460,15 +480,11 @@ async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retent
         RelayPass::Published(4)
     );
     let entries = db.collection::<Document>("outbox");
-    let mut ids = Vec::new();
-    let mut cursor = entries
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
+    let ids: Vec<String> = mongo_entries(&entries)
         .await
-        .expect("find");
-    while cursor.advance().await.expect("next") {
-        ids.push(cursor.current().get_str("_id").expect("id").to_owned());
-    }
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let two_days_ago = mongodb::bson::DateTime::from_millis(
         mongodb::bson::DateTime::now().timestamp_millis() - 2 * 24 * 60 * 60 * 1000,
     );
@@ -490,21 +506,8 @@ async fn pruning_a_mongo_outbox_deletes_only_entries_published_before_the_retent
     assert_eq!(outbox.prune(DAY).await.expect("prune"), 3);
     assert_eq!(outbox.prune(DAY).await.expect("prune again"), 0);
 
-    let mut left = Vec::new();
-    let mut cursor = entries
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .expect("find");
-    while cursor.advance().await.expect("next") {
-        let entry = cursor.current();
-        left.push((
-            entry.get_str("_id").expect("id").to_owned(),
-            entry.get_bool("published").expect("published"),
-        ));
-    }
     assert_eq!(
-        left,
+        mongo_entries(&entries).await,
         [
             (ids[3].clone(), true),
             (ids[4].clone(), false),

@@ -2,8 +2,8 @@
 //! first and alone decides whether the event was handled: a failed delivery is logged and
 //! recorded on the entry, and never fails the event or loses the entry.
 //!
-//! Only the handler that created the entry makes the first attempt, so a redelivered event
-//! sends nothing a second time. What that attempt did not send (it failed, or the process
+//! The entry is written claimed by the handler that created it, which makes the first
+//! attempt, so a redelivered event sends nothing a second time. What that attempt did not send (it failed, or the process
 //! stopped before or during it) the resender ([`Notifier::run_resender`]) sends when it is
 //! due, with backoff, up to [`MAX_DELIVERY_ATTEMPTS`](crate::store::MAX_DELIVERY_ATTEMPTS)
 //! attempts. Every attempt is claimed in the store first, so two processes never make the
@@ -44,12 +44,8 @@ impl<D: Delivery> Notifier<D> {
     pub async fn notify(&self, notification: &Notification) -> Result<Inserted, StoreError> {
         let inserted = self.store.insert(notification).await?;
         match inserted {
-            Inserted::Created => match self.store.claim_first(notification.id).await {
-                Ok(Some((notification, attempt))) => self.send(&notification, attempt).await,
-                Ok(None) => tracing::debug!("another sender has the first attempt"),
-                // The entry is in: the resender makes the attempt when it is due.
-                Err(err) => tracing::warn!(error = %err, "could not claim the first delivery"),
-            },
+            // Written claimed for the first attempt: it is this handler's to make.
+            Inserted::Created => self.send(notification, 1).await,
             Inserted::AlreadyThere => {
                 tracing::debug!("the event was handled before; nothing to add")
             }
@@ -104,11 +100,7 @@ impl<D: Delivery> Notifier<D> {
         }
         if let Err(err) = self
             .store
-            .record_delivery(
-                notification.id,
-                attempt,
-                outcome.as_ref().map(|_| ()).map_err(String::as_str),
-            )
+            .record_delivery(notification.id, attempt, outcome)
             .await
         {
             tracing::warn!(error = %err, "could not record how the delivery went");

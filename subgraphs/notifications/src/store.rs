@@ -48,9 +48,10 @@ pub enum Inserted {
 /// How sending a notification out went; recorded on its document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
-    /// Not attempted yet (or the process stopped between writing and sending).
+    /// Not attempted yet: written by versions before the resender, which never retry it.
     Pending,
-    /// Claimed by a sender, which is sending it now (or stopped while it did).
+    /// Claimed by a sender, which is sending it now (or stopped while it did). A new
+    /// notification is written claimed by its handler, for the first attempt.
     Sending,
     Sent,
     /// The last attempt failed; it is tried again when due, unless it used up its attempts.
@@ -76,10 +77,8 @@ impl DeliveryStatus {
 
 /// Attempts at sending one notification out before it is given up (it stays in the feed).
 pub const MAX_DELIVERY_ATTEMPTS: i32 = 10;
-/// How long a new notification waits for its first attempt before the resender takes it
-/// (its handler stopped before sending).
-pub const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::minutes(2);
-/// How long a claimed attempt may take before the resender takes the delivery again.
+/// How long a claimed attempt (a new notification's first one too) may take before the
+/// resender takes the delivery again.
 pub const ATTEMPT_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 /// When to try again after `attempts` failed ones: 30 s, doubling, at most an hour; `None`
@@ -200,11 +199,11 @@ fn new_doc(notification: &Notification) -> NotificationDoc {
         read: notification.is_read,
         created_at: bson::DateTime::from_millis(notification.created_at.timestamp_millis()),
         delivery: DeliveryDoc {
-            status: DeliveryStatus::Pending.as_str().to_owned(),
+            status: DeliveryStatus::Sending.as_str().to_owned(),
             error: None,
             at: bson::DateTime::now(),
-            attempts: 0,
-            retry_at: Some(bson_at(Utc::now() + FIRST_ATTEMPT_GRACE)),
+            attempts: 1,
+            retry_at: Some(bson_at(Utc::now() + ATTEMPT_LEASE)),
         },
     }
 }
@@ -270,17 +269,6 @@ impl NotificationStore {
         }
     }
 
-    /// Claims the first attempt at sending a notification just added (`None` if another
-    /// sender has it already).
-    pub async fn claim_first(&self, id: Uuid) -> Result<Option<(Notification, i32)>, StoreError> {
-        self.claim(doc! {
-            "_id": id.to_string(),
-            "delivery.status": DeliveryStatus::Pending.as_str(),
-            "delivery.attempts": 0,
-        })
-        .await
-    }
-
     /// Claims an attempt at a delivery [`Self::due`] found, unless another sender claimed it
     /// (or it was sent) since.
     pub async fn claim_due(&self, due: &Due) -> Result<Option<(Notification, i32)>, StoreError> {
@@ -317,18 +305,28 @@ impl NotificationStore {
 
     /// Deliveries whose retry time is at or before `now`, oldest first, at most `limit`.
     pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError> {
-        let docs: Vec<NotificationDoc> = self
+        // Only the id and the retry time: the claim reads the whole document.
+        let docs: Vec<Document> = self
             .notifications
+            .clone_with_type::<Document>()
             .find(doc! { "delivery.retryAt": { "$lte": bson_at(now) } })
+            .projection(doc! { "_id": 1, "delivery.retryAt": 1 })
             .sort(doc! { "delivery.retryAt": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await?
             .try_collect()
             .await?;
-        docs.into_iter()
-            .filter_map(|doc| {
-                let retry_at = doc.delivery.retry_at?;
-                Some(parse_uuid("notification id", &doc.id).map(|id| Due { id, retry_at }))
+        docs.iter()
+            .map(|doc| {
+                let corrupt = |e: bson::document::ValueAccessError| {
+                    StoreError::Corrupt(format!("a due delivery: {e}"))
+                };
+                let id = parse_uuid("notification id", doc.get_str("_id").map_err(corrupt)?)?;
+                let retry_at = *doc
+                    .get_document("delivery")
+                    .and_then(|delivery| delivery.get_datetime("retryAt"))
+                    .map_err(corrupt)?;
+                Ok(Due { id, retry_at })
             })
             .collect()
     }
@@ -339,7 +337,7 @@ impl NotificationStore {
         &self,
         id: Uuid,
         attempt: i32,
-        outcome: Result<(), &str>,
+        outcome: Result<(), String>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         let mut set = doc! { "delivery.at": bson_at(now) };

@@ -170,9 +170,9 @@ impl Outbox for PgOutbox {
     async fn prune(&self, retention: Duration) -> Result<u64, OutboxError> {
         let retention_secs = retention.as_secs_f64();
         let mut deleted = 0;
-        // In batches, so a first prune of a large outbox holds no long transaction. Published
-        // entries are a prefix of the positions (the relay publishes in order), so the batch
-        // comes off the front of the primary key.
+        // In batches, so a first prune of a large outbox holds no long transaction. The relay
+        // publishes in position order, so old published entries sit at the front of the
+        // primary key, where the batch is looked for.
         loop {
             let batch = sqlx::query(
                 "DELETE FROM outbox WHERE position IN (

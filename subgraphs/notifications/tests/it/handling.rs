@@ -205,7 +205,8 @@ async fn a_failed_delivery_goes_out_when_due_and_once() {
 async fn an_entry_whose_handler_stopped_before_sending_is_sent_by_one_resender() {
     let fixture = Fixture::new().await;
     let user = Uuid::now_v7();
-    // The entry is written, and its process stops before the first attempt.
+    // The entry is written (claimed for its first attempt), and its process stops before
+    // making it.
     let notification = Notification {
         id: Uuid::now_v7(),
         user_id: user,
@@ -219,7 +220,7 @@ async fn an_entry_whose_handler_stopped_before_sending_is_sent_by_one_resender()
     fixture.store.insert(&notification).await.expect("insert");
     let (first, second) = (fixture.notifier(), fixture.notifier());
 
-    // Within the grace its own handler would still have; then two resenders race for it.
+    // Not while its handler's claim lasts; after, two resenders race for it.
     assert_eq!(first.resend_due(Utc::now(), 10).await.expect("resend"), 0);
     let later = Utc::now() + chrono::Duration::minutes(5);
     let (a, b) = tokio::join!(first.resend_due(later, 10), second.resend_due(later, 10));
@@ -232,7 +233,8 @@ async fn an_entry_whose_handler_stopped_before_sending_is_sent_by_one_resender()
     let delivery = fixture.delivery_of(notification.id).await;
     assert_eq!(
         (delivery.status, delivery.attempts),
-        (DeliveryStatus::Sent, 1)
+        (DeliveryStatus::Sent, 2),
+        "the stopped handler's attempt and the resender's one"
     );
 }
 
