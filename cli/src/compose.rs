@@ -61,7 +61,97 @@ pub fn supergraph() -> anyhow::Result<String> {
     };
     let sdl =
         graphql_composition::render_federated_sdl(&graph).context("rendering the supergraph")?;
-    Ok(add_root_join_types(&sdl, &subgraph_roots()))
+    let sdl = add_root_join_types(&sdl, &subgraph_roots());
+    Ok(add_list_sizes(&sdl, LIST_SIZES))
+}
+
+/// The cost directives (IBM's GraphQL cost spec, as hive-router's demand control reads them).
+const COST_DIRECTIVES: &str = "\
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+
+directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+";
+
+/// Lists whose size is known better than the router's default list size: (type, field,
+/// assumed size).
+const LIST_SIZES: &[(&str, &str, u32)] = &[
+    ("SearchResults", "facets", 2),
+    ("Facet", "values", 30),
+    ("SearchHit", "highlights", 4),
+    ("Product", "attributes", 10),
+    ("Order", "items", 10),
+    ("Order", "history", 8),
+    ("Cart", "items", 20),
+];
+
+/// async-graphql cannot emit `@listSize`, so composition adds it, for the router to estimate
+/// each operation's cost before it runs:
+/// - a field with a `first` argument returning a connection (`...Connection`, or the search's
+///   `SearchResults`) is sized by `first` (the default page size when absent), and so are its
+///   `edges` and `nodes`;
+/// - `userErrors` are assumed to hold 2, and the lists of [`LIST_SIZES`] what they say.
+///
+/// Every other list is sized by the router's `default_list_size`.
+fn add_list_sizes(sdl: &str, sizes: &[(&str, &str, u32)]) -> String {
+    let mut out = String::with_capacity(sdl.len() + 2048);
+    let mut current_type: Option<&str> = None;
+    for line in sdl.lines() {
+        if let Some(name) = line.strip_prefix("type ") {
+            current_type = name.split_whitespace().next();
+        } else if line.starts_with('}') {
+            current_type = None;
+        }
+        out.push_str(line);
+        if let (Some(type_name), Some(field)) = (current_type, field_name(line)) {
+            if let Some(directive) = list_size_directive(type_name, field, line, sizes) {
+                out.push(' ');
+                out.push_str(&directive);
+            }
+        }
+        out.push('\n');
+        if line.starts_with("directive @join__owner") {
+            out.push('\n');
+            out.push_str(COST_DIRECTIVES);
+        }
+    }
+    out
+}
+
+/// The field a line of a type's body defines.
+fn field_name(line: &str) -> Option<&str> {
+    let body = line.strip_prefix("  ")?;
+    if body.starts_with(' ') || body.starts_with('@') || body.starts_with('"') {
+        return None;
+    }
+    let end = body.find(['(', ':'])?;
+    Some(&body[..end])
+}
+
+fn list_size_directive(
+    type_name: &str,
+    field: &str,
+    line: &str,
+    sizes: &[(&str, &str, u32)],
+) -> Option<String> {
+    let returns = line.rsplit_once("):").map(|(_, r)| r).unwrap_or(line);
+    let returns_connection = returns
+        .split_whitespace()
+        .next()
+        .map(|t| t.trim_end_matches('!'))
+        .is_some_and(|t| t.ends_with("Connection") || t == "SearchResults");
+    if line.contains("first: Int") && returns_connection {
+        return Some(
+            "@listSize(slicingArguments: [\"first\"], sizedFields: [\"edges\", \"nodes\"], requireOneSlicingArgument: false)"
+                .to_owned(),
+        );
+    }
+    if field == "userErrors" {
+        return Some("@listSize(assumedSize: 2)".to_owned());
+    }
+    sizes
+        .iter()
+        .find(|(t, f, _)| *t == type_name && *f == field)
+        .map(|(_, _, size)| format!("@listSize(assumedSize: {size})"))
 }
 
 /// Which subgraphs define fields on which root operation type.
@@ -115,6 +205,26 @@ fn add_root_join_types(sdl: &str, roots: &[(String, &'static str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_sized_by_first_and_known_lists_by_their_size() {
+        let sdl = "directive @join__owner(graph: join__Graph!) on OBJECT\n\ntype Query\n{\n  products(category: String, first: Int, after: String): ProductConnection! @join__field(graph: PRODUCTS)\n  me: User\n}\n\ntype Order\n{\n  items: [OrderItem!]! @join__field(graph: ORDERS)\n  id: ID!\n}\n\ntype CartPayload\n{\n  userErrors: [UserError!]!\n}\n";
+        let sized = add_list_sizes(sdl, &[("Order", "items", 10)]);
+        assert!(sized.contains("ProductConnection! @join__field(graph: PRODUCTS) @listSize(slicingArguments: [\"first\"], sizedFields: [\"edges\", \"nodes\"], requireOneSlicingArgument: false)\n"), "{sized}");
+        assert!(sized.contains("  me: User\n"), "{sized}");
+        assert!(
+            sized.contains(
+                "items: [OrderItem!]! @join__field(graph: ORDERS) @listSize(assumedSize: 10)\n"
+            ),
+            "{sized}"
+        );
+        assert!(sized.contains("  id: ID!\n"), "{sized}");
+        assert!(
+            sized.contains("userErrors: [UserError!]! @listSize(assumedSize: 2)\n"),
+            "{sized}"
+        );
+        assert!(sized.contains("directive @listSize("), "{sized}");
+    }
 
     #[test]
     fn root_types_get_one_join_type_per_contributing_subgraph() {

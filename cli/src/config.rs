@@ -70,6 +70,109 @@ pub struct Settings {
     pub max_query_depth: usize,
     pub max_query_aliases: usize,
     pub max_document_chars: usize,
+    /// The router's public edge: further limits, cost, timeouts and rate limits.
+    pub edge: EdgeSettings,
+}
+
+/// What the router enforces at the public edge beyond the body, document, depth and alias
+/// limits (see `emporium_router::RouterSettings` for what each means).
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    pub max_tokens: usize,
+    pub max_directives: usize,
+    pub max_fields: usize,
+    pub max_json_depth: usize,
+    pub introspection: bool,
+    pub playground: bool,
+    pub metrics: bool,
+    pub metrics_port: Option<u16>,
+    pub cors_origins: Vec<String>,
+    pub max_cost: u64,
+    pub default_list_size: usize,
+    pub request_timeout: std::time::Duration,
+    pub subgraph_timeout: std::time::Duration,
+    pub breaker_error_percent: u8,
+    pub breaker_volume: usize,
+    pub breaker_reset: std::time::Duration,
+    /// `None`: no rate limiting.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Each client's cost budget (a leaky bucket in the Redis of `EMPORIUM_REDIS_URL`).
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    /// The Redis of the buckets, when not the one of `EMPORIUM_REDIS_URL`.
+    pub redis_url: Option<SecretString>,
+    pub key_prefix: String,
+    pub capacity: u64,
+    pub restore_per_second: u64,
+    pub admin_multiplier: u64,
+    pub trusted_proxies: Vec<emporium_router::IpNetwork>,
+}
+
+/// A comma-separated list; empty items are dropped.
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn millis(name: &str, default_ms: u64) -> anyhow::Result<std::time::Duration> {
+    Ok(std::time::Duration::from_millis(parsed(name, default_ms)?))
+}
+
+impl EdgeSettings {
+    fn from_env() -> anyhow::Result<Self> {
+        let rate_limit = if flag("EMPORIUM_RATE_LIMIT", true)? {
+            Some(RateLimit {
+                redis_url: var("EMPORIUM_RATE_LIMIT_REDIS_URL").map(SecretString::from),
+                key_prefix: var("EMPORIUM_RATE_LIMIT_PREFIX")
+                    .unwrap_or_else(|| "emporium:ratelimit:".to_owned()),
+                capacity: parsed("EMPORIUM_RATE_LIMIT_CAPACITY", 5_000)?,
+                restore_per_second: parsed("EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC", 500)?,
+                admin_multiplier: parsed("EMPORIUM_RATE_LIMIT_ADMIN_MULTIPLIER", 4)?,
+                trusted_proxies: list("EMPORIUM_TRUSTED_PROXIES")
+                    .iter()
+                    .map(|raw| {
+                        emporium_router::IpNetwork::parse(raw)
+                            .map_err(|e| anyhow!("EMPORIUM_TRUSTED_PROXIES: {e}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            max_tokens: parsed("EMPORIUM_MAX_QUERY_TOKENS", 3_000)?,
+            max_directives: parsed("EMPORIUM_MAX_QUERY_DIRECTIVES", 50)?,
+            max_fields: parsed("EMPORIUM_MAX_QUERY_FIELDS", 1_000)?,
+            max_json_depth: parsed("EMPORIUM_MAX_JSON_DEPTH", 32)?,
+            introspection: flag("EMPORIUM_INTROSPECTION", true)?,
+            playground: flag("EMPORIUM_PLAYGROUND", true)?,
+            metrics: flag("EMPORIUM_METRICS", true)?,
+            metrics_port: var("EMPORIUM_METRICS_PORT")
+                .map(|raw| {
+                    raw.parse()
+                        .map_err(|e| anyhow!("EMPORIUM_METRICS_PORT={raw:?} is invalid: {e}"))
+                })
+                .transpose()?,
+            cors_origins: list("EMPORIUM_CORS_ORIGINS"),
+            max_cost: parsed("EMPORIUM_MAX_QUERY_COST", 1_000)?,
+            default_list_size: parsed("EMPORIUM_DEFAULT_LIST_SIZE", 20)?,
+            request_timeout: millis("EMPORIUM_REQUEST_TIMEOUT_MS", 30_000)?,
+            subgraph_timeout: millis("EMPORIUM_SUBGRAPH_TIMEOUT_MS", 10_000)?,
+            breaker_error_percent: parsed("EMPORIUM_BREAKER_ERROR_PERCENT", 50)?,
+            breaker_volume: parsed("EMPORIUM_BREAKER_VOLUME", 10)?,
+            breaker_reset: millis("EMPORIUM_BREAKER_RESET_MS", 10_000)?,
+            rate_limit,
+        })
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -195,9 +298,11 @@ impl Settings {
             ),
             log_json: var("EMPORIUM_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             max_body_bytes: parsed("EMPORIUM_MAX_BODY_BYTES", 256 * 1024)?,
-            max_query_depth: parsed("EMPORIUM_MAX_QUERY_DEPTH", 12)?,
+            // 15 lets GraphiQL's own introspection query (9 nested `ofType`s) through.
+            max_query_depth: parsed("EMPORIUM_MAX_QUERY_DEPTH", 15)?,
             max_query_aliases: parsed("EMPORIUM_MAX_QUERY_ALIASES", 30)?,
             max_document_chars: parsed("EMPORIUM_MAX_DOCUMENT_CHARS", 20_000)?,
+            edge: EdgeSettings::from_env()?,
         };
         settings.validate()?;
         Ok(settings)
@@ -270,6 +375,39 @@ impl Settings {
             max_document_chars: self.max_document_chars,
             max_depth: self.max_query_depth,
             max_aliases: self.max_query_aliases,
+            max_tokens: self.edge.max_tokens,
+            max_directives: self.edge.max_directives,
+            max_fields: self.edge.max_fields,
+            max_json_depth: self.edge.max_json_depth,
+            introspection: self.edge.introspection,
+            playground: self.edge.playground,
+            metrics: self.edge.metrics,
+            metrics_port: self.edge.metrics_port,
+            cors_origins: self.edge.cors_origins.clone(),
+            cost: emporium_router::CostSettings {
+                max_cost: self.edge.max_cost,
+                default_list_size: self.edge.default_list_size,
+            },
+            timeouts: emporium_router::TimeoutSettings {
+                request: self.edge.request_timeout,
+                subgraph: self.edge.subgraph_timeout,
+                breaker_error_percent: self.edge.breaker_error_percent,
+                breaker_volume: self.edge.breaker_volume,
+                breaker_reset: self.edge.breaker_reset,
+            },
+            rate_limit: self.edge.rate_limit.as_ref().map(|limit| {
+                emporium_router::RateLimitSettings {
+                    redis_url: limit
+                        .redis_url
+                        .clone()
+                        .unwrap_or_else(|| self.redis_url.clone()),
+                    key_prefix: limit.key_prefix.clone(),
+                    capacity: limit.capacity,
+                    restore_per_second: limit.restore_per_second,
+                    admin_multiplier: limit.admin_multiplier,
+                    trusted_proxies: limit.trusted_proxies.clone(),
+                }
+            }),
             log: emporium_router::RouterLog {
                 level: emporium_router::LogLevel::Info,
                 filter: Some(var("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned())),

@@ -50,7 +50,13 @@ async fn migrated_pool(
     service: &str,
 ) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
-        .with_context(|| format!("{variable} is not a Postgres URL"))?;
+        .with_context(|| format!("{variable} is not a Postgres URL"))?
+        // A store that hangs fails the request instead of holding a connection and a worker:
+        // no statement runs longer than this, and no transaction idles open past the second.
+        .options([
+            ("statement_timeout", "10s"),
+            ("idle_in_transaction_session_timeout", "60s"),
+        ]);
     create_database_if_missing(&options).await?;
     // Few connections: a subgraph's queries are short, and Postgres is shared by every service.
     let pool = PgPoolOptions::new()
@@ -404,9 +410,16 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
 
 /// The platform's MongoDB database, once it answers.
 async fn mongo_database(settings: &Settings) -> anyhow::Result<mongodb::Database> {
-    let client = mongodb::Client::with_uri_str(&settings.mongodb_url)
+    let mut options = mongodb::options::ClientOptions::parse(&settings.mongodb_url)
         .await
         .context("EMPORIUM_MONGODB_URL is not a MongoDB URL")?;
+    // A MongoDB that is down fails requests within seconds instead of the driver's 30 s,
+    // unless the URL says otherwise.
+    let fail_fast = std::time::Duration::from_secs(5);
+    options.server_selection_timeout.get_or_insert(fail_fast);
+    options.connect_timeout.get_or_insert(fail_fast);
+    let client = mongodb::Client::with_options(options)
+        .context("EMPORIUM_MONGODB_URL is not a usable MongoDB URL")?;
     let db = client.database(&settings.mongodb_database);
     db.run_command(mongodb::bson::doc! { "ping": 1 })
         .await

@@ -9,9 +9,19 @@ use base64::Engine;
 use crate::error::ApiError;
 use crate::money::Money;
 
+/// Most fields one operation sent straight to a subgraph may select (async-graphql's
+/// complexity: each field counts 1, aliases and fragment spreads included). The router's
+/// entity fetches select a few dozen; 5,000 aliases or 20,000 duplicate fields do not pass.
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// Most directives one operation may carry.
+pub const MAX_DIRECTIVES: usize = 50;
+
 /// The builder every subgraph's schema starts from: a federation subgraph whose queries may
-/// nest at most 16 levels (the router enforces the public limit; this guards direct calls),
-/// with its subscriptions in the federation SDL (the router plans them like queries).
+/// nest at most 16 levels, select at most [`MAX_COMPLEXITY`] fields and carry at most
+/// [`MAX_DIRECTIVES`] directives, introspection included (the router enforces the public
+/// limits; these guard a subgraph reached directly inside a cluster), with its subscriptions in
+/// the federation SDL (the router plans them like queries).
 pub fn subgraph_schema<Q, M, S>(
     query: Q,
     mutation: M,
@@ -27,6 +37,8 @@ where
         .enable_subscription_in_federation()
         .limit_depth(16)
         .limit_recursive_depth(16)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES)
 }
 
 /// A subgraph schema's federation SDL, as supergraph composition reads it.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, Executor};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -17,7 +18,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::TokenVerifier;
 use crate::trace::TraceContext;
@@ -25,6 +25,15 @@ use tracing::Instrument;
 
 /// Largest request body a subgraph accepts. The router enforces its own limit in front.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Longest GraphQL document a subgraph accepts. The router's own limit (20,000 characters by
+/// default) applies to clients; the documents it sends subgraphs are smaller than what it took.
+pub const MAX_DOCUMENT_CHARS: usize = 32 * 1024;
+
+/// Most bytes of an oversized body read and discarded before answering 413, so the client
+/// reads the answer instead of a connection reset; and for at most this long.
+const LINGER_BYTES: usize = 32 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 struct GraphqlState<E> {
@@ -47,16 +56,113 @@ where
     Router::new()
         .route(
             "/graphql",
-            get(graphql_get_handler::<E>).post(graphql_handler::<E>),
+            get(graphql_get_handler::<E>).post(graphql_post_handler::<E>),
         )
         .with_state(GraphqlState { executor, verifier })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// A GraphQL error answered before execution: `{"errors":[{"message","extensions":{"code"}}]}`.
+fn refusal(status: StatusCode, code: crate::ErrorCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    (status, Json(body)).into_response()
+}
+
+/// The request's declared body length, if it declares one.
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads and discards what the client sends of an oversized body (bounded in bytes and time).
+async fn drain(body: axum::body::Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let read_all = async {
+        let mut read = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            read += chunk.len();
+            if read >= LINGER_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, read_all).await;
+}
+
+/// `POST /graphql`: refuses what is not a bounded JSON GraphQL request with a GraphQL error,
+/// then executes it.
+async fn graphql_post_handler<E: Executor>(
+    State(state): State<GraphqlState<E>>,
+    request: Request,
+) -> Response {
+    if content_length(request.headers()).is_some_and(|length| length > MAX_BODY_BYTES) {
+        drain(request.into_body()).await;
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::ErrorCode::BadUserInput,
+            "The request body is too large",
+        );
+    }
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let media = v.split(';').next().unwrap_or_default().trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/graphql-response+json")
+        });
+    if !is_json {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            crate::ErrorCode::BadUserInput,
+            "A GraphQL request must be sent as application/json",
+        );
+    }
+    execute_request(state, request).await
+}
+
+/// Parses `request` as a GraphQL request (JSON nesting is bounded by serde_json's recursion
+/// limit) and executes it, or answers a GraphQL error saying what is wrong with it.
+async fn execute_request<E: Executor>(state: GraphqlState<E>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    // A body without a declared length (chunked) is cut off at the limit while it is read.
+    let request = request
+        .map(|body| axum::body::Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
+    let graphql = match GraphQLRequest::<GraphQLRejection>::from_request(request, &()).await {
+        Ok(graphql) => graphql.into_inner(),
+        Err(rejection) => {
+            tracing::debug!(error = %rejection.0, "malformed GraphQL request");
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                crate::ErrorCode::BadUserInput,
+                "The request is not a well-formed GraphQL request",
+            );
+        }
+    };
+    if graphql.query.len() > MAX_DOCUMENT_CHARS {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            crate::ErrorCode::QueryTooComplex,
+            "The GraphQL document is too long",
+        );
+    }
+    graphql_handler(State(state), headers, graphql)
+        .await
+        .into_response()
 }
 
 async fn graphql_handler<E: Executor>(
     State(state): State<GraphqlState<E>>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: async_graphql::Request,
 ) -> GraphQLResponse {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -67,7 +173,7 @@ async fn graphql_handler<E: Executor>(
     let span = tracing::info_span!("graphql", trace_id = %trace.trace_id());
     state
         .executor
-        .execute(request.into_inner().data(viewer).data(trace))
+        .execute(request.data(viewer).data(trace))
         .instrument(span)
         .await
         .into()
@@ -85,13 +191,7 @@ async fn graphql_get_handler<E: Executor>(
     if upgrade_requested {
         return websocket(state, request).await;
     }
-    let headers = request.headers().clone();
-    match GraphQLRequest::from_request(request, &()).await {
-        Ok(graphql) => graphql_handler(State(state), headers, graphql)
-            .await
-            .into_response(),
-        Err(rejection) => rejection.into_response(),
-    }
+    execute_request(state, request).await
 }
 
 async fn websocket<E: Executor>(state: GraphqlState<E>, request: Request) -> Response {

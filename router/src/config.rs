@@ -45,8 +45,12 @@ pub fn render(settings: &RouterSettings) -> String {
     push_supergraph(&mut yaml, settings);
     push_log(&mut yaml, settings);
     push_transport(&mut yaml);
+    push_cors(&mut yaml, &settings.cors_origins);
+    push_metrics(&mut yaml, settings);
     push_jwt(&mut yaml, &settings.jwks);
     push_limits(&mut yaml, settings);
+    push_demand_control(&mut yaml, settings);
+    push_traffic_shaping(&mut yaml, settings);
     push_plugins(&mut yaml, settings);
     yaml
 }
@@ -132,11 +136,6 @@ subscriptions:
   enabled: true
   websocket:
     all: {{}}
-# Storefronts run in browsers on other origins.
-cors:
-  enabled: true
-  allow_any_origin: true
-  policies: []
 # Subgraph errors reach clients as they are: the subgraphs map every failure to a
 # contract code and a message written for clients, and never put SQL, driver messages or
 # stack traces in one (an INTERNAL error says only: internal error). Masking would turn
@@ -151,15 +150,35 @@ headers:
           named: authorization
       # Events carry the trace of the request that caused them (W3C Trace Context).
       - propagate:
-          named: traceparent
-telemetry:
-  metrics:
-    exporters:
-      - kind: prometheus
-        enabled: true
-        path: {metrics}",
-        metrics = quoted(METRICS_PATH),
+          named: traceparent"
     );
+}
+
+/// Browsers may call the API only from the listed origins (the storefront the router serves
+/// itself is same-origin and needs none).
+fn push_cors(yaml: &mut String, origins: &[String]) {
+    if origins.is_empty() {
+        yaml.push_str("cors:\n  enabled: false\n  policies: []\n");
+        return;
+    }
+    let origins: Vec<String> = origins.iter().map(|o| quoted(o)).collect();
+    let _ = writeln!(
+        yaml,
+        "cors:\n  enabled: true\n  allow_any_origin: false\n  policies:\n    - origins: [{}]",
+        origins.join(", ")
+    );
+}
+
+fn push_metrics(yaml: &mut String, settings: &RouterSettings) {
+    let _ = writeln!(
+        yaml,
+        "telemetry:\n  metrics:\n    exporters:\n      - kind: prometheus\n        enabled: {enabled}\n        path: {path}",
+        enabled = settings.metrics,
+        path = quoted(METRICS_PATH),
+    );
+    if let Some(port) = settings.metrics_port {
+        let _ = writeln!(yaml, "        port: {port}");
+    }
 }
 
 fn push_jwt(yaml: &mut String, jwks: &JwksSource) {
@@ -197,15 +216,77 @@ fn push_limits(yaml: &mut String, settings: &RouterSettings) {
     let _ = writeln!(
         yaml,
         "\
+# Introspection is limited like any other operation: hive-router exempts it from the depth
+# limit by default, and an 80-level introspection query then grew a debug build past 23 GB.
+# The depth that counts is emporium_selection_limits' (fields, with fragments expanded, before
+# validation); hive-router's own rule, which counts fragment spreads as levels too, is a
+# backstop at twice it, so GraphiQL's introspection query passes.
 limits:
   max_depth:
-    n: {depth}
+    n: {hive_depth}
+    ignore_introspection: false
   max_aliases:
     n: {aliases}
-  max_request_body_size: \"{body} B\"",
-        depth = settings.max_depth,
+  max_tokens:
+    n: {tokens}
+  max_directives:
+    n: {directives}
+  max_request_body_size: \"{body} B\"
+introspection: {introspection}",
+        hive_depth = settings.max_depth * 2,
         aliases = settings.max_aliases,
+        tokens = settings.max_tokens,
+        directives = settings.max_directives,
         body = settings.max_body_bytes,
+        introspection = settings.introspection,
+    );
+}
+
+/// Every operation's cost is estimated before it runs and refused past the maximum; the
+/// estimate and the actual cost are handed to the `emporium_cost_budget` plugin, which reports
+/// them in `extensions.cost` and charges the client's budget.
+fn push_demand_control(yaml: &mut String, settings: &RouterSettings) {
+    let cost = &settings.cost;
+    let _ = writeln!(
+        yaml,
+        "\
+demand_control:
+  enabled: true
+  operation_cost:
+    max: {max}
+    mode: enforce
+  default_list_size:
+    all: {list}
+  subgraphs_budget:
+    mode: measure
+  actual_cost_mode: by_response_shape",
+        max = cost.max_cost,
+        list = cost.default_list_size,
+    );
+}
+
+/// Deadlines: the whole request, each subgraph call, and a circuit breaker per subgraph that
+/// answers at once while that subgraph keeps failing.
+fn push_traffic_shaping(yaml: &mut String, settings: &RouterSettings) {
+    let timeouts = &settings.timeouts;
+    let _ = writeln!(
+        yaml,
+        "\
+traffic_shaping:
+  router:
+    request_timeout: {request}ms
+  all:
+    request_timeout: {subgraph}ms
+    circuit_breaker:
+      enabled: true
+      error_threshold: \"{percent}%\"
+      volume_threshold: {volume}
+      reset_timeout: {reset}ms",
+        request = timeouts.request.as_millis(),
+        subgraph = timeouts.subgraph.as_millis(),
+        percent = timeouts.breaker_error_percent,
+        volume = timeouts.breaker_volume,
+        reset = timeouts.breaker_reset.as_millis(),
     );
 }
 
@@ -214,23 +295,73 @@ fn push_plugins(yaml: &mut String, settings: &RouterSettings) {
         yaml,
         "\
 plugins:
-  emporium_playground:
+  emporium_body_limit:
     config:
-      graphql_path: {graphql}
-      assets_path: {assets}
+      max_bytes: {body}
   emporium_ready_alias:
     config:
       path: {ready}
+  emporium_json_depth_limit:
+    config:
+      max_depth: {json_depth}
   emporium_document_size_limit:
     config:
       max_chars: {max_chars}
+      max_nesting: {nesting}
+  emporium_selection_limits:
+    config:
+      max_depth: {depth}
+      max_fields: {fields}
   emporium_reject_invalid_tokens: {{}}
+  emporium_cost_budget:
+    config:
+      rate_limit: {rate_limit}
   emporium_contract_error_codes: {{}}",
-        graphql = quoted(GRAPHQL_PATH),
-        assets = quoted(PLAYGROUND_ASSETS_PATH),
+        body = settings.max_body_bytes,
         ready = quoted(READY_PATH),
+        json_depth = settings.max_json_depth,
         max_chars = settings.max_document_chars,
+        depth = settings.max_depth,
+        nesting = max_nesting(settings),
+        fields = settings.max_fields,
+        rate_limit = rate_limit_config(settings),
     );
+    if settings.playground {
+        let _ = writeln!(
+            yaml,
+            "  emporium_playground:\n    config:\n      graphql_path: {graphql}\n      assets_path: {assets}",
+            graphql = quoted(GRAPHQL_PATH),
+            assets = quoted(PLAYGROUND_ASSETS_PATH),
+        );
+    }
+}
+
+/// How deeply `{` and `[` may nest in a document's text: the depth limit, plus room for
+/// argument values (input objects and lists) at the deepest level.
+fn max_nesting(settings: &RouterSettings) -> usize {
+    settings.max_depth + 8
+}
+
+/// The budget's numbers as an inline YAML mapping, or `null` when rate limiting is off. The
+/// Redis URL is not written (it may hold a password): [`crate::server::prepare`] hands it to
+/// the plugin in memory.
+fn rate_limit_config(settings: &RouterSettings) -> String {
+    let Some(limit) = &settings.rate_limit else {
+        return "null".to_owned();
+    };
+    let proxies: Vec<String> = limit
+        .trusted_proxies
+        .iter()
+        .map(|net| quoted(&net.to_string()))
+        .collect();
+    format!(
+        "{{ key_prefix: {prefix}, capacity: {capacity}, restore_per_second: {restore}, admin_multiplier: {admin}, trusted_proxies: [{proxies}] }}",
+        prefix = quoted(&limit.key_prefix),
+        capacity = limit.capacity,
+        restore = limit.restore_per_second,
+        admin = limit.admin_multiplier,
+        proxies = proxies.join(", "),
+    )
 }
 
 #[cfg(test)]
@@ -264,6 +395,27 @@ mod tests {
             max_document_chars: 999,
             max_depth: 7,
             max_aliases: 9,
+            max_tokens: 1_000,
+            max_directives: 20,
+            max_fields: 500,
+            max_json_depth: 16,
+            introspection: false,
+            playground: true,
+            metrics: true,
+            metrics_port: Some(9090),
+            cors_origins: vec!["https://shop.example".into()],
+            cost: crate::CostSettings {
+                max_cost: 500,
+                default_list_size: 20,
+            },
+            timeouts: crate::TimeoutSettings {
+                request: std::time::Duration::from_secs(20),
+                subgraph: std::time::Duration::from_millis(1500),
+                breaker_error_percent: 50,
+                breaker_volume: 5,
+                breaker_reset: std::time::Duration::from_secs(10),
+            },
+            rate_limit: None,
             log: RouterLog {
                 level: LogLevel::Debug,
                 filter: Some("info,hyper=warn".into()),
@@ -284,9 +436,42 @@ mod tests {
         assert_eq!(config.websocket_path(), Some(GRAPHQL_PATH));
         assert!(!config.laboratory.enabled);
         assert!(config.subscriptions.enabled);
-        assert!(config.cors.enabled && config.cors.allow_any_origin);
+        assert!(config.cors.enabled && !config.cors.allow_any_origin);
+        assert_eq!(
+            config.cors.policies[0].origins.as_deref(),
+            Some(&["https://shop.example".to_owned()][..])
+        );
+        assert_eq!(config.limits.max_tokens.as_ref().map(|l| l.n), Some(1_000));
+        assert_eq!(config.limits.max_directives.as_ref().map(|l| l.n), Some(20));
+        assert_eq!(
+            config
+                .limits
+                .max_depth
+                .as_ref()
+                .map(|l| l.ignore_introspection),
+            Some(false),
+            "introspection is depth-limited too"
+        );
+        assert!(matches!(
+            config.introspection,
+            Some(
+                hive_router::config::introspection_policy::IntrospectionPermissionConfig::Boolean(
+                    false
+                )
+            )
+        ));
+        let demand = config
+            .demand_control
+            .as_ref()
+            .expect("demand control is on");
+        assert!(demand.enabled);
+        assert_eq!(demand.operation_cost.max, 500);
+        assert_eq!(
+            config.traffic_shaping.router.request_timeout,
+            std::time::Duration::from_secs(20)
+        );
         assert_eq!(config.limits.max_request_body_size.to_bytes(), 12_345);
-        assert_eq!(config.limits.max_depth.as_ref().map(|l| l.n), Some(7));
+        assert_eq!(config.limits.max_depth.as_ref().map(|l| l.n), Some(14));
         assert_eq!(config.limits.max_aliases.as_ref().map(|l| l.n), Some(9));
         assert!(config.jwt.is_jwt_auth_enabled());
         assert_eq!(config.jwt.require_authentication, Some(false));
@@ -324,5 +509,75 @@ mod tests {
             .expect("every plugin initialises");
 
         assert_eq!(plugins.map(|p| p.len()), Some(config.plugins.len()));
+    }
+}
+
+#[cfg(test)]
+mod switch_tests {
+    use super::*;
+    use hive_router::config::parse_yaml_config;
+
+    #[test]
+    fn no_cors_origins_means_no_cross_origin_access() {
+        let mut yaml = String::new();
+        push_cors(&mut yaml, &[]);
+        assert_eq!(yaml, "cors:\n  enabled: false\n  policies: []\n");
+    }
+
+    #[test]
+    fn the_playground_is_configured_only_when_it_is_on() {
+        let dir =
+            std::env::temp_dir().join(format!("emporium-router-switch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        std::fs::write(dir.join("schema.graphql"), "type Query { a: Int }").expect("writable");
+        let mut settings = tests_support::settings(&dir);
+        settings.playground = false;
+        settings.metrics = false;
+        let config = parse_yaml_config(render(&settings)).expect("hive-router accepts the config");
+        assert!(!config.plugins.contains_key("emporium_playground"));
+        settings.playground = true;
+        let config = parse_yaml_config(render(&settings)).expect("hive-router accepts the config");
+        assert!(config.plugins.contains_key("emporium_playground"));
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+
+    pub fn settings(dir: &Path) -> RouterSettings {
+        RouterSettings {
+            listen: "127.0.0.1:4100".parse().expect("a valid socket address"),
+            supergraph_path: dir.join("schema.graphql"),
+            subgraph_urls: vec![],
+            jwks: JwksSource::Url("http://127.0.0.1:4001/jwks".into()),
+            work_dir: dir.to_path_buf(),
+            max_body_bytes: 1024,
+            max_document_chars: 1024,
+            max_depth: 7,
+            max_aliases: 9,
+            max_tokens: 1_000,
+            max_directives: 20,
+            max_fields: 500,
+            max_json_depth: 16,
+            introspection: true,
+            playground: true,
+            metrics: true,
+            metrics_port: None,
+            cors_origins: vec![],
+            cost: crate::CostSettings {
+                max_cost: 500,
+                default_list_size: 20,
+            },
+            timeouts: crate::TimeoutSettings {
+                request: std::time::Duration::from_secs(20),
+                subgraph: std::time::Duration::from_secs(2),
+                breaker_error_percent: 50,
+                breaker_volume: 5,
+                breaker_reset: std::time::Duration::from_secs(10),
+            },
+            rate_limit: None,
+            log: crate::RouterLog::default(),
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! alias limits with the error codes of `api/contract.graphql`.
 //!
 //! ```no_run
-//! use emporium_router::{JwksSource, RouterLog, RouterSettings};
+//! use std::time::Duration;
+//! use emporium_router::{CostSettings, JwksSource, RouterLog, RouterSettings, TimeoutSettings};
 //!
 //! fn main() -> Result<(), emporium_router::RouterError> {
 //!     let settings = RouterSettings {
@@ -23,6 +24,24 @@
 //!         max_document_chars: 20_000,
 //!         max_depth: 12,
 //!         max_aliases: 30,
+//!         max_tokens: 3_000,
+//!         max_directives: 50,
+//!         max_fields: 1_000,
+//!         max_json_depth: 32,
+//!         introspection: true,
+//!         playground: true,
+//!         metrics: true,
+//!         metrics_port: None,
+//!         cors_origins: vec![],
+//!         cost: CostSettings { max_cost: 1_000, default_list_size: 20 },
+//!         timeouts: TimeoutSettings {
+//!             request: Duration::from_secs(30),
+//!             subgraph: Duration::from_secs(10),
+//!             breaker_error_percent: 50,
+//!             breaker_volume: 10,
+//!             breaker_reset: Duration::from_secs(10),
+//!         },
+//!         rate_limit: None,
 //!         log: RouterLog::default(),
 //!     };
 //!     // Before spawning any thread: writes the config and sets ROUTER_CONFIG_FILE_PATH.
@@ -37,8 +56,10 @@
 //! - `settings`: [`RouterSettings`], what the caller decides.
 //! - `config`: renders the settings into hive-router's YAML configuration.
 //! - `server`: [`prepare`] and [`run`], starting hive-router on the calling thread.
-//! - `plugins`: one hive-router plugin per job (playground, `/ready`, document size, bad
-//!   tokens, error codes) and the [`plugins::registry`] that `run` starts them from.
+//! - `plugins`: one hive-router plugin per job (playground, `/ready`, JSON depth, document
+//!   size, bad tokens, cost and rate limits, error codes) and the [`plugins::registry`] that
+//!   `run` starts them from.
+//! - `budget`: each client's cost budget, a leaky bucket in Redis.
 //! - `error`: [`RouterError`].
 //!
 //! [hive-router]: https://github.com/graphql-hive/router
@@ -47,6 +68,7 @@
 // default limit when rustc computes its layout in release builds.
 #![recursion_limit = "256"]
 
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod plugins;
@@ -55,4 +77,7 @@ pub mod settings;
 
 pub use error::RouterError;
 pub use server::{prepare, run, PreparedRouter};
-pub use settings::{JwksSource, LogFormat, LogLevel, RouterLog, RouterSettings};
+pub use settings::{
+    CostSettings, IpNetwork, JwksSource, LogFormat, LogLevel, RateLimitSettings, RouterLog,
+    RouterSettings, TimeoutSettings,
+};

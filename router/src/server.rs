@@ -16,6 +16,13 @@ use tracing::subscriber::NoSubscriber;
 
 use crate::{config, error::RouterError, plugins, settings::RouterSettings};
 
+/// Stack of each router worker thread. hive-router decodes a WebSocket message before any
+/// plugin sees it, recursively, down to sonic-rs's limit of 255 nested levels; in a debug build
+/// that needs about 30 KiB of stack a level, and a worker with the default 2 MiB overflowed at
+/// about 70 levels (ntex's SIGSEGV handler then spun forever resolving a backtrace). With this
+/// the decoder's own limit is reached first and the message is refused.
+pub const WORKER_STACK_BYTES: usize = 32 * 1024 * 1024;
+
 /// The variable hive-router reads its configuration path from.
 pub const CONFIG_PATH_VARIABLE: &str = "ROUTER_CONFIG_FILE_PATH";
 
@@ -54,6 +61,9 @@ pub struct PreparedRouter {
 pub fn prepare(settings: RouterSettings) -> Result<PreparedRouter, RouterError> {
     refuse_conflicting_variables()?;
     let settings = checked(settings)?;
+    if let Some(limit) = &settings.rate_limit {
+        plugins::cost_budget::set_redis_url(limit.redis_url.clone());
+    }
     let config_path = config::write(&settings)?;
     std::env::set_var(CONFIG_PATH_VARIABLE, &config_path);
     Ok(PreparedRouter { config_path })
@@ -96,6 +106,7 @@ impl PreparedRouter {
         hive_router::init_rustls_crypto_provider();
         System::build()
             .name("emporium-router")
+            .stack_size(WORKER_STACK_BYTES)
             .build(DefaultRuntime)
             .block_on(router_entrypoint(plugins::registry()))?;
         Ok(())
@@ -124,9 +135,32 @@ fn checked(mut settings: RouterSettings) -> Result<RouterSettings, RouterError> 
         ("max_document_chars", settings.max_document_chars),
         ("max_depth", settings.max_depth),
         ("max_aliases", settings.max_aliases),
+        ("max_tokens", settings.max_tokens),
+        ("max_directives", settings.max_directives),
+        ("max_fields", settings.max_fields),
+        ("max_json_depth", settings.max_json_depth),
+        ("cost.default_list_size", settings.cost.default_list_size),
     ] {
         if value == 0 {
             return Err(invalid(name, "must be at least 1"));
+        }
+    }
+    if settings.cost.max_cost == 0 {
+        return Err(invalid("cost.max_cost", "must be at least 1"));
+    }
+    check_timeouts(&settings.timeouts)?;
+    if let Some(limit) = &settings.rate_limit {
+        if limit.capacity < settings.cost.max_cost {
+            return Err(invalid(
+                "rate_limit.capacity",
+                "must hold at least one operation of the maximum cost (cost.max_cost)",
+            ));
+        }
+        if limit.restore_per_second == 0 || limit.admin_multiplier == 0 {
+            return Err(invalid(
+                "rate_limit",
+                "restore_per_second and admin_multiplier must be at least 1",
+            ));
         }
     }
     if settings.listen.is_ipv6() {
@@ -142,6 +176,32 @@ fn checked(mut settings: RouterSettings) -> Result<RouterSettings, RouterError> 
         }
     }
     Ok(settings)
+}
+
+fn check_timeouts(timeouts: &crate::TimeoutSettings) -> Result<(), RouterError> {
+    if timeouts.request.is_zero() || timeouts.subgraph.is_zero() || timeouts.breaker_reset.is_zero()
+    {
+        return Err(invalid(
+            "timeouts",
+            "every timeout must be longer than zero",
+        ));
+    }
+    if timeouts.subgraph > timeouts.request {
+        return Err(invalid(
+            "timeouts.subgraph",
+            "a subgraph call cannot be given longer than the whole request",
+        ));
+    }
+    if timeouts.breaker_error_percent == 0 || timeouts.breaker_error_percent > 100 {
+        return Err(invalid(
+            "timeouts.breaker_error_percent",
+            "must be between 1 and 100",
+        ));
+    }
+    if timeouts.breaker_volume == 0 {
+        return Err(invalid("timeouts.breaker_volume", "must be at least 1"));
+    }
+    Ok(())
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> RouterError {

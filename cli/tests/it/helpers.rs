@@ -56,6 +56,8 @@ pub struct Platform {
     pub router: String,
     /// The products subgraph, reached directly (its `/metrics`, `/ready`).
     pub products: String,
+    /// Each subgraph's port.
+    pub subgraph_ports: Vec<(&'static str, u16)>,
     pub database_url: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
@@ -78,9 +80,23 @@ pub struct Platform {
 #[derive(Default)]
 pub struct Options {
     pub seed_demo_catalog: bool,
+    /// Environment for `emporium up` beyond the test's stores, overriding the defaults here
+    /// (for example a small rate-limit budget).
+    pub env: Vec<(&'static str, String)>,
 }
 
-fn free_port() -> u16 {
+/// The subgraphs `emporium up` runs, by name.
+pub const SUBGRAPHS: &[&str] = &[
+    "users",
+    "products",
+    "inventory",
+    "search",
+    "orders",
+    "payments",
+    "notifications",
+];
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -105,6 +121,19 @@ impl Platform {
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let router_port = free_port();
         let products_port = free_port();
+        // Every subgraph on a known port, so that a second router (`emporium serve router`)
+        // can be pointed at them.
+        let subgraph_ports: Vec<(&'static str, u16)> = SUBGRAPHS
+            .iter()
+            .map(|name| {
+                let port = if *name == "products" {
+                    products_port
+                } else {
+                    free_port()
+                };
+                (*name, port)
+            })
+            .collect();
         let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let env = vec![
@@ -124,13 +153,12 @@ impl Platform {
             .current_dir(&repo)
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
-            .env("EMPORIUM_USERS_PORT", "0")
-            .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
-            .env("EMPORIUM_INVENTORY_PORT", "0")
-            .env("EMPORIUM_SEARCH_PORT", "0")
-            .env("EMPORIUM_ORDERS_PORT", "0")
-            .env("EMPORIUM_PAYMENTS_PORT", "0")
-            .env("EMPORIUM_NOTIFICATIONS_PORT", "0")
+            .envs(subgraph_ports.iter().map(|(name, port)| {
+                (
+                    format!("EMPORIUM_{}_PORT", name.to_uppercase()),
+                    port.to_string(),
+                )
+            }))
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
@@ -142,6 +170,15 @@ impl Platform {
                 "RUST_LOG",
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
             )
+            // The rate limiter's buckets live under the test's Redis prefix (deleted with it),
+            // and a budget no functional test exhausts; the edge tests set a small one.
+            .env(
+                "EMPORIUM_RATE_LIMIT_PREFIX",
+                format!("{}ratelimit:", redis.prefix()),
+            )
+            .env("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000")
+            .env("EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC", "100000000")
+            .envs(options.env.iter().map(|(k, v)| (*k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -152,6 +189,7 @@ impl Platform {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
             products: format!("http://127.0.0.1:{products_port}"),
+            subgraph_ports,
             database_url: postgres.url(),
             data_dir,
             http: reqwest::Client::builder()
@@ -258,6 +296,88 @@ impl Platform {
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
+    /// The URL of a subgraph's GraphQL endpoint, reached directly.
+    pub fn subgraph_url(&self, name: &str) -> String {
+        let port = self
+            .subgraph_ports
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, port)| *port)
+            .unwrap_or_else(|| panic!("no subgraph {name}"));
+        format!("http://127.0.0.1:{port}/graphql")
+    }
+
+    /// A second router (`emporium serve router`) in front of this platform's subgraphs, with
+    /// `env` overriding its settings (for example one subgraph's URL).
+    pub async fn spawn_router(&self, env: &[(&str, String)]) -> RouterProcess {
+        let port = free_port();
+        let work_dir = self.data_dir.join(format!("router-{port}"));
+        std::fs::create_dir_all(&work_dir).expect("router dir");
+        let log = std::fs::File::create(work_dir.join("router.log")).expect("log file");
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        command
+            .args(["serve", "router"])
+            .current_dir(&repo)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .env("EMPORIUM_DATA_DIR", &work_dir)
+            .env("EMPORIUM_ROUTER_PORT", port.to_string())
+            .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
+            .env(
+                "EMPORIUM_RATE_LIMIT_PREFIX",
+                format!("{}ratelimit:", self.redis.prefix()),
+            )
+            .env("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000")
+            .env("EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC", "100000000")
+            .env("RUST_LOG", "warn");
+        for name in SUBGRAPHS {
+            command.env(
+                format!("EMPORIUM_{}_URL", name.to_uppercase()),
+                self.subgraph_url(name).trim_end_matches("/graphql"),
+            );
+        }
+        command.envs(env.iter().map(|(k, v)| (*k, v)));
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn emporium serve router");
+        let router = RouterProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}/graphql"),
+            log: work_dir.join("router.log"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let answered = self
+                .http
+                .post(&router.url)
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return router;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the second router did not start within 60 s; its log:\n{}",
+            std::fs::read_to_string(&router.log).unwrap_or_default()
+        );
+    }
+
+    /// The process id of `emporium up`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether `emporium up` is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
     }
@@ -334,6 +454,30 @@ impl Drop for Platform {
             eprintln!("--- platform log ---\n{}", self.log());
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A router started by [`Platform::spawn_router`]; killed when dropped.
+pub struct RouterProcess {
+    child: Child,
+    /// Its GraphQL endpoint.
+    pub url: String,
+    log: PathBuf,
+}
+
+impl RouterProcess {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- second router's log ---\n{}", self.log());
+        }
     }
 }
 

@@ -22,7 +22,7 @@ fn codes(body: &Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn too_deep_too_many_aliases_and_too_long_queries_are_query_too_complex() {
     let platform = Platform::start().await;
-    let deep = format!("{{ me {}{}}}", "{ a ".repeat(14), "} ".repeat(14));
+    let deep = format!("{{ me {}{}}}", "{ a ".repeat(16), "} ".repeat(16));
     let aliases = format!(
         "{{ {} }}",
         (0..31)

@@ -1,7 +1,10 @@
-//! A cap on the size of the GraphQL document, checked before it is parsed.
+//! Caps on the size and the nesting of the GraphQL document, checked before it is parsed.
 //!
 //! The body limit bounds bytes on the wire; this bounds the work the parser, validator and
-//! planner may be asked to do for one document. It runs in `on_graphql_parse`, before the
+//! planner may be asked to do for one document. The nesting of `{` and `[` in the text (outside
+//! strings and comments) bounds how deep the parser recurses and how deep the document is:
+//! hive-router 0.2.19 normalises every parsed document before any limit applies, and on a debug
+//! build an introspection query nested 46 levels wedged a worker there for good. It runs in `on_graphql_parse`, before the
 //! parse cache is consulted. Over HTTP the client gets `QUERY_TOO_COMPLEX`; over WebSocket
 //! hive-router 0.2.19 turns any early response from this hook into its own generic error
 //! ("Unexpected early response during parse", `INTERNAL_SERVER_ERROR`), so the operation is
@@ -26,6 +29,7 @@ use super::error_codes::{with_reason, QUERY_TOO_COMPLEX};
 /// Rejects documents longer than the configured number of characters.
 pub struct DocumentSizeLimit {
     max_chars: usize,
+    max_nesting: usize,
 }
 
 /// `plugins.emporium_document_size_limit.config`.
@@ -33,6 +37,52 @@ pub struct DocumentSizeLimit {
 pub struct DocumentSizeLimitConfig {
     /// Most characters accepted in the `query` string.
     pub max_chars: usize,
+    /// Deepest nesting of `{` and `[` accepted in the document's text.
+    pub max_nesting: usize,
+}
+
+/// Whether `{`/`[` nest deeper than `max` in a GraphQL document, outside strings, block
+/// strings and comments. One pass, constant memory.
+pub fn nests_deeper_than(document: &str, max: usize) -> bool {
+    let bytes = document.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The original reason, kept in `extensions.reason`.
@@ -43,6 +93,17 @@ impl DocumentSizeLimit {
         // `len()` is bytes, which is at least the character count: count characters only
         // when the cheap check cannot decide.
         document.len() > self.max_chars && document.chars().count() > self.max_chars
+    }
+
+    fn nesting_error(&self) -> GraphQLError {
+        let message = format!(
+            "The GraphQL document nests deeper than {} levels",
+            self.max_nesting
+        );
+        with_reason(
+            GraphQLError::from_message_and_code(message, QUERY_TOO_COMPLEX),
+            "MAX_DEPTH_EXCEEDED",
+        )
     }
 
     fn error(&self) -> GraphQLError {
@@ -69,6 +130,7 @@ impl RouterPlugin for DocumentSizeLimit {
         let config = payload.config()?;
         payload.initialize_plugin(Self {
             max_chars: config.max_chars,
+            max_nesting: config.max_nesting,
         })
     }
 
@@ -81,6 +143,10 @@ impl RouterPlugin for DocumentSizeLimit {
             let error = self.error();
             return payload.end_with_graphql_error(error, StatusCode::BAD_REQUEST);
         }
+        if nests_deeper_than(document, self.max_nesting) {
+            let error = self.nesting_error();
+            return payload.end_with_graphql_error(error, StatusCode::BAD_REQUEST);
+        }
         payload.proceed()
     }
 }
@@ -91,14 +157,33 @@ mod tests {
 
     #[test]
     fn documents_up_to_the_limit_pass_and_longer_ones_do_not() {
-        let limit = DocumentSizeLimit { max_chars: 5 };
+        let limit = DocumentSizeLimit {
+            max_chars: 5,
+            max_nesting: 3,
+        };
         assert!(!limit.is_too_large("{ a }"));
         assert!(limit.is_too_large("{ ab }"));
     }
 
     #[test]
     fn the_limit_counts_characters_not_bytes() {
-        let limit = DocumentSizeLimit { max_chars: 5 };
+        let limit = DocumentSizeLimit {
+            max_chars: 5,
+            max_nesting: 3,
+        };
         assert!(!limit.is_too_large("{ é }"));
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_and_comments() {
+        assert!(!nests_deeper_than("{ a { b { c } } }", 3));
+        assert!(nests_deeper_than("{ a { b { c { d } } } }", 3));
+        assert!(nests_deeper_than("{ a(x: [[[[1]]]]) }", 3));
+        assert!(!nests_deeper_than("{ a(x: \"{{{{[[\\\"{{\") }", 1));
+        assert!(!nests_deeper_than(
+            "{ a(x: \"\"\"{{{{ \\\"\"\" {{\"\"\") }",
+            1
+        ));
+        assert!(!nests_deeper_than("{ a # {{{{{\n }", 1));
     }
 }

@@ -56,6 +56,7 @@ pub fn contract_code(router_code: &str) -> Option<&'static str> {
         "PAYLOAD_TOO_LARGE_CONTENT_LENGTH"
         | "PAYLOAD_TOO_LARGE_BODY_STREAM"
         | "BAD_REQUEST"
+        | "UNSUPPORTED_CONTENT_TYPE"
         | "INVALID_HEADER"
         | "MISSING_QUERY_PARAM"
         | "UNPROCESSABLE_QUERY_PARAMS"
