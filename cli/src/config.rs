@@ -58,6 +58,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
     pub jwt_retired_key_files: Vec<PathBuf>,
+    /// The payments service's private key that opens the card tokens orders seals to it.
+    pub payment_token_key_file: PathBuf,
+    /// Older payment token keys, still opening tokens sealed before a rotation.
+    pub payment_token_retired_key_files: Vec<PathBuf>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub admin_email: Option<String>,
@@ -96,6 +100,19 @@ fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(anyhow!("{name}={other:?} is not a boolean")),
     }
+}
+
+/// A comma-separated list of paths.
+fn paths(name: &str) -> Vec<PathBuf> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Settings {
@@ -174,15 +191,11 @@ impl Settings {
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("jwt-signing-key.pem")),
-            jwt_retired_key_files: var("EMPORIUM_JWT_RETIRED_KEY_FILES")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(PathBuf::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            jwt_retired_key_files: paths("EMPORIUM_JWT_RETIRED_KEY_FILES"),
+            payment_token_key_file: var("EMPORIUM_PAYMENT_TOKEN_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("payment-token-key.pem")),
+            payment_token_retired_key_files: paths("EMPORIUM_PAYMENT_TOKEN_RETIRED_KEY_FILES"),
             data_dir,
             access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,

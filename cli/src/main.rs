@@ -463,6 +463,7 @@ async fn start_subgraphs(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let token_keys = services::payment_token_keys(settings)?;
     let pool = services::postgres(settings).await?;
     let db = services::mongodb(settings).await?;
     let inventory = services::inventory(settings, true).await?;
@@ -526,6 +527,7 @@ async fn start_subgraphs(
         settings,
         orders,
         verifier.clone(),
+        token_keys.sealing_key().clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.orders)?,
         shutdown.clone(),
@@ -534,6 +536,7 @@ async fn start_subgraphs(
         settings,
         payments,
         verifier.clone(),
+        token_keys,
         &broker,
         tokio::net::TcpListener::from_std(listeners.payments)?,
         shutdown.clone(),
@@ -613,17 +616,20 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let queues = [services::orders_queues(), services::order_event_queues()];
             services::declare_queues(&broker, queues.concat()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
+            let payment_token_key = services::fetch_payment_token_key(&settings).await?;
             let listener = services::bind(settings.orders_addr()).await?;
             services::start_orders(
                 &settings,
                 pool,
                 verifier,
+                payment_token_key,
                 &broker,
                 listener,
                 shutdown.clone(),
             )
         }
         Service::Payments => {
+            let token_keys = services::payment_token_keys(&settings)?;
             let pool = services::payments_postgres(&settings).await?;
             let broker = services::broker(&settings);
             services::declare_queues(&broker, services::payments_queues()).await;
@@ -633,6 +639,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 &settings,
                 pool,
                 verifier,
+                token_keys,
                 &broker,
                 listener,
                 shutdown.clone(),

@@ -78,6 +78,8 @@ pub struct Platform {
 #[derive(Default)]
 pub struct Options {
     pub seed_demo_catalog: bool,
+    /// The platform's `RUST_LOG` (default: `TEST_LOG`, or `warn`).
+    pub log_filter: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -140,7 +142,9 @@ impl Platform {
             .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
             .env(
                 "RUST_LOG",
-                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+                options.log_filter.clone().unwrap_or_else(|| {
+                    std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
+                }),
             )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
@@ -256,6 +260,24 @@ impl Platform {
         })
         .await
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+    }
+
+    /// Every Postgres database of the platform: users, inventory, orders, payments.
+    pub fn postgres_urls(&self) -> Vec<String> {
+        [
+            &self._postgres,
+            &self._inventory_postgres,
+            &self._orders_postgres,
+            &self._payments_postgres,
+        ]
+        .iter()
+        .map(|db| db.url())
+        .collect()
+    }
+
+    /// The platform's MongoDB server and database name.
+    pub fn mongo(&self) -> (&str, &str) {
+        (self._mongo.server_url(), self._mongo.name())
     }
 
     pub fn log(&self) -> String {

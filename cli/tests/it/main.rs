@@ -12,5 +12,6 @@ mod limits;
 mod notifications;
 mod operations;
 mod orders;
+mod payments;
 mod playground;
 mod search;
