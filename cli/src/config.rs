@@ -62,6 +62,9 @@ pub struct Settings {
     pub payment_token_key_file: PathBuf,
     /// Older payment token keys, still opening tokens sealed before a rotation.
     pub payment_token_retired_key_files: Vec<PathBuf>,
+    /// `EMPORIUM_ENV=production`: refuse what only suits development (the test payment
+    /// provider).
+    pub is_production: bool,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub admin_email: Option<String>,
@@ -113,6 +116,17 @@ fn paths(name: &str) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `EMPORIUM_ENV`: `development` (the default) or `production`; whether it is production.
+fn environment() -> anyhow::Result<bool> {
+    match var("EMPORIUM_ENV").as_deref().map(str::trim) {
+        None | Some("development") => Ok(false),
+        Some("production") => Ok(true),
+        Some(other) => Err(anyhow!(
+            "EMPORIUM_ENV={other:?} is invalid: use development or production"
+        )),
+    }
 }
 
 impl Settings {
@@ -196,6 +210,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("payment-token-key.pem")),
             payment_token_retired_key_files: paths("EMPORIUM_PAYMENT_TOKEN_RETIRED_KEY_FILES"),
+            is_production: environment()?,
             data_dir,
             access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,

@@ -361,6 +361,8 @@ fn compose_command(out: &std::path::Path, check: bool) -> anyhow::Result<()> {
 
 /// Everything in one process: the subgraphs on a tokio runtime, the router on this thread.
 fn up(settings: Settings) -> anyhow::Result<()> {
+    // Refused before anything starts (checked again where the provider is built).
+    services::payment_provider(&settings)?;
     let startup_log = emporium_kernel::telemetry::subscriber(
         DEFAULT_LOG_FILTER,
         settings.log_json,
@@ -463,6 +465,8 @@ async fn start_subgraphs(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    // First: production refuses the test provider before anything is touched.
+    let provider = services::payment_provider(settings)?;
     let token_keys = services::payment_token_keys(settings)?;
     let pool = services::postgres(settings).await?;
     let db = services::mongodb(settings).await?;
@@ -536,6 +540,7 @@ async fn start_subgraphs(
         settings,
         payments,
         verifier.clone(),
+        provider,
         token_keys,
         &broker,
         tokio::net::TcpListener::from_std(listeners.payments)?,
@@ -611,6 +616,8 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             )
         }
         Service::Orders => {
+            // Checkout accepts the test provider's tokens only: not in production either.
+            services::payment_provider(&settings)?;
             let pool = services::orders_postgres(&settings).await?;
             let broker = services::broker(&settings);
             let queues = [services::orders_queues(), services::order_event_queues()];
@@ -629,6 +636,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             )
         }
         Service::Payments => {
+            let provider = services::payment_provider(&settings)?;
             let token_keys = services::payment_token_keys(&settings)?;
             let pool = services::payments_postgres(&settings).await?;
             let broker = services::broker(&settings);
@@ -639,6 +647,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 &settings,
                 pool,
                 verifier,
+                provider,
                 token_keys,
                 &broker,
                 listener,

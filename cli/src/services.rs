@@ -174,6 +174,16 @@ pub fn payments_queues() -> Vec<ConsumerSettings> {
 
 const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
 
+/// The payment provider: the test provider, which [`TestProvider::for_environment`] refuses in
+/// production. A real provider is chosen here (see the README's "Payments").
+///
+/// [`TestProvider::for_environment`]: emporium_payments::TestProvider::for_environment
+pub fn payment_provider(settings: &Settings) -> anyhow::Result<emporium_payments::TestProvider> {
+    Ok(emporium_payments::TestProvider::for_environment(
+        settings.is_production,
+    )?)
+}
+
 /// The payments service's token keys. Without a key file, one is generated and saved there
 /// (mode 0600): tokens sealed to it must still open after a restart.
 pub fn payment_token_keys(settings: &Settings) -> anyhow::Result<OpeningKeys> {
@@ -235,19 +245,20 @@ pub async fn fetch_payment_token_key(settings: &Settings) -> anyhow::Result<Seal
     unreachable!("the loop returns")
 }
 
-/// Starts the payments subgraph on `listener` (against the test provider), with its outbox
-/// relay and its consumers, and publishes the public half of `token_keys`.
+/// Starts the payments subgraph on `listener` with `provider`, its outbox relay and its
+/// consumers, and publishes the public half of `token_keys`.
 #[allow(clippy::too_many_arguments)]
 pub fn start_payments(
     settings: &Settings,
     pool: PgPool,
     verifier: TokenVerifier,
+    provider: emporium_payments::TestProvider,
     token_keys: OpeningKeys,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    use emporium_payments::{PaymentStore, Payments, PaymentsHandler, TestProvider};
+    use emporium_payments::{PaymentStore, Payments, PaymentsHandler};
     let store = PaymentStore::new(pool.clone());
     let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]).merge(
         emporium_payments::token_key_routes(token_keys.sealing_key()),
@@ -261,9 +272,7 @@ pub fn start_payments(
         &shutdown,
     ));
     let handler = std::sync::Arc::new(PaymentsHandler::new(Payments::new(
-        store,
-        TestProvider::new(),
-        token_keys,
+        store, provider, token_keys,
     )));
     // Every step is guarded by the payment's status and the provider is idempotent per key,
     // so competing consumers are safe.

@@ -1,5 +1,5 @@
 //! Payments on the whole platform: a card token is never kept in plaintext (not in any
-//! store, outbox, event, dead letter or log line).
+//! store, outbox, event, dead letter or log line), and production refuses the test provider.
 
 use std::time::Duration;
 
@@ -179,5 +179,48 @@ async fn a_payment_token_appears_in_no_store_event_dead_letter_or_log_line() {
     // The searches can find what is there: the order ids are in each of the first four.
     for (place, contents) in &places[..4] {
         assert!(contents.contains(&orders[0].1), "{place} lacks the order");
+    }
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_with_the_test_payment_provider() {
+    for service in [&["up"][..], &["serve", "payments"], &["serve", "orders"]] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
+        command
+            .args(service)
+            .env("EMPORIUM_ENV", "production")
+            // Nothing may be touched before the refusal: no store is reachable here.
+            .env(
+                "EMPORIUM_DATABASE_URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            )
+            .env(
+                "EMPORIUM_PAYMENTS_DATABASE_URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            )
+            .env(
+                "EMPORIUM_ORDERS_DATABASE_URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            )
+            .env("EMPORIUM_AMQP_URL", "amqp://nobody:x@127.0.0.1:1/%2f")
+            .env(
+                "EMPORIUM_DATA_DIR",
+                std::env::temp_dir()
+                    .join(format!("emporium-prod-{}", uuid::Uuid::new_v4().simple())),
+            )
+            .env("EMPORIUM_ROUTER_PORT", "0");
+        // With no store reachable it cannot start either way; it must fail for this reason.
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("join")
+            .expect("emporium runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{service:?} started: {stderr}");
+        assert!(
+            stderr.contains("EMPORIUM_ENV=production")
+                && stderr.contains("test provider")
+                && stderr.contains("PaymentProvider"),
+            "{service:?}: {stderr}"
+        );
     }
 }
