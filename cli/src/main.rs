@@ -30,7 +30,8 @@ enum Command {
     },
     /// Create the databases if missing and run every migration.
     Migrate,
-    /// Load the demo catalog (products already present by SKU are left alone).
+    /// Load the demo catalog (products already present by SKU, or deleted, are left alone;
+    /// nothing when EMPORIUM_SEED_DEMO_CATALOG is off).
     Seed,
     /// Create an admin account, or promote an existing account to admin.
     CreateAdmin {
@@ -164,6 +165,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Seed => runtime()?.block_on(async {
+            if !settings.seed_demo_catalog {
+                tracing::info!("EMPORIUM_SEED_DEMO_CATALOG is off: the demo catalog is not loaded");
+                return Ok(());
+            }
             let db = services::mongodb(&settings).await?;
             emporium_products::seed::seed_demo_catalog(
                 &emporium_products::store::ProductStore::new(&db),

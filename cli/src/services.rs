@@ -454,28 +454,33 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
+    // The database itself first: a role that may not connect to `postgres` (a managed server,
+    // a password-protected one with per-database grants) still starts when its database exists.
+    match options.connect().await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            return Ok(());
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("connecting to Postgres (database {name})"))
+        }
+    }
     let mut conn = options
         .clone()
         .database("postgres")
         .connect()
         .await
-        .context("connecting to Postgres (database postgres)")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        let quoted = name.replace('"', "\"\"");
-        match sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
-            .execute(&mut conn)
-            .await
-        {
-            Ok(_) => tracing::info!(database = %name, "created the Postgres database"),
-            // Another process created it between the check and now.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
-            Err(e) => return Err(e).context("creating the Postgres database"),
-        }
+        .context("connecting to Postgres (database postgres) to create a missing database")?;
+    let quoted = name.replace('"', "\"\"");
+    match sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => tracing::info!(database = %name, "created the Postgres database"),
+        // Another process created it between the check and now.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        Err(e) => return Err(e).context("creating the Postgres database"),
     }
     conn.close().await.ok();
     Ok(())

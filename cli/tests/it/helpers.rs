@@ -219,10 +219,20 @@ impl Platform {
 
     /// Runs `emporium <args>` (an admin command) against this platform's stores.
     pub async fn emporium(&self, args: &[&str]) -> std::process::Output {
+        self.emporium_with(args, &[]).await
+    }
+
+    /// Runs `emporium <args>` against this platform's stores with more environment variables.
+    pub async fn emporium_with(
+        &self,
+        args: &[&str],
+        more_env: &[(&str, &str)],
+    ) -> std::process::Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .envs(more_env.iter().copied())
             .env("RUST_LOG", "warn");
         let shown = args.join(" ");
         tokio::task::spawn_blocking(move || {

@@ -15,3 +15,4 @@ mod orders;
 mod payments;
 mod playground;
 mod search;
+mod seeding;
