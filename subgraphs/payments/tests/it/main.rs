@@ -212,7 +212,10 @@ pub async fn spawn_app(store: PaymentStore) -> App {
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let shutdown = CancellationToken::new();
-    let app = emporium_payments::router(store, verifier, vec![]);
+    // As the CLI serves it: with the public half of the token key.
+    let app = emporium_payments::router(store, verifier, vec![]).merge(
+        emporium_payments::token_key_routes(TOKEN_KEYS.sealing_key()),
+    );
     tokio::spawn(emporium_kernel::http::serve(
         listener,
         app,
