@@ -58,6 +58,13 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
     pub jwt_retired_key_files: Vec<PathBuf>,
+    /// The payments service's private key that opens the card tokens orders seals to it.
+    pub payment_token_key_file: PathBuf,
+    /// Older payment token keys, still opening tokens sealed before a rotation.
+    pub payment_token_retired_key_files: Vec<PathBuf>,
+    /// `EMPORIUM_ENV=production`: refuse what only suits development (the test payment
+    /// provider).
+    pub is_production: bool,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub admin_email: Option<String>,
@@ -201,6 +208,30 @@ fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
     }
 }
 
+/// A comma-separated list of paths.
+fn paths(name: &str) -> Vec<PathBuf> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `EMPORIUM_ENV`: `development` (the default) or `production`; whether it is production.
+fn environment() -> anyhow::Result<bool> {
+    match var("EMPORIUM_ENV").as_deref().map(str::trim) {
+        None | Some("development") => Ok(false),
+        Some("production") => Ok(true),
+        Some(other) => Err(anyhow!(
+            "EMPORIUM_ENV={other:?} is invalid: use development or production"
+        )),
+    }
+}
+
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let data_dir =
@@ -277,15 +308,12 @@ impl Settings {
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("jwt-signing-key.pem")),
-            jwt_retired_key_files: var("EMPORIUM_JWT_RETIRED_KEY_FILES")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(PathBuf::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            jwt_retired_key_files: paths("EMPORIUM_JWT_RETIRED_KEY_FILES"),
+            payment_token_key_file: var("EMPORIUM_PAYMENT_TOKEN_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("payment-token-key.pem")),
+            payment_token_retired_key_files: paths("EMPORIUM_PAYMENT_TOKEN_RETIRED_KEY_FILES"),
+            is_production: environment()?,
             data_dir,
             access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,

@@ -30,7 +30,8 @@ enum Command {
     },
     /// Create the databases if missing and run every migration.
     Migrate,
-    /// Load the demo catalog (products already present by SKU are left alone).
+    /// Load the demo catalog (products already present by SKU, or deleted, are left alone;
+    /// nothing when EMPORIUM_SEED_DEMO_CATALOG is off).
     Seed,
     /// Create an admin account, or promote an existing account to admin.
     CreateAdmin {
@@ -164,6 +165,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Seed => runtime()?.block_on(async {
+            if !settings.seed_demo_catalog {
+                tracing::info!("EMPORIUM_SEED_DEMO_CATALOG is off: the demo catalog is not loaded");
+                return Ok(());
+            }
             let db = services::mongodb(&settings).await?;
             emporium_products::seed::seed_demo_catalog(
                 &emporium_products::store::ProductStore::new(&db),
@@ -361,6 +366,8 @@ fn compose_command(out: &std::path::Path, check: bool) -> anyhow::Result<()> {
 
 /// Everything in one process: the subgraphs on a tokio runtime, the router on this thread.
 fn up(settings: Settings) -> anyhow::Result<()> {
+    // Refused before anything starts (checked again where the provider is built).
+    services::payment_provider(&settings)?;
     let startup_log = emporium_kernel::telemetry::subscriber(
         DEFAULT_LOG_FILTER,
         settings.log_json,
@@ -463,6 +470,9 @@ async fn start_subgraphs(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    // First: production refuses the test provider before anything is touched.
+    let provider = services::payment_provider(settings)?;
+    let token_keys = services::payment_token_keys(settings)?;
     let pool = services::postgres(settings).await?;
     let db = services::mongodb(settings).await?;
     let inventory = services::inventory(settings, true).await?;
@@ -526,6 +536,7 @@ async fn start_subgraphs(
         settings,
         orders,
         verifier.clone(),
+        token_keys.sealing_key().clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.orders)?,
         shutdown.clone(),
@@ -534,6 +545,8 @@ async fn start_subgraphs(
         settings,
         payments,
         verifier.clone(),
+        provider,
+        token_keys,
         &broker,
         tokio::net::TcpListener::from_std(listeners.payments)?,
         shutdown.clone(),
@@ -608,22 +621,28 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             )
         }
         Service::Orders => {
+            // Checkout accepts the test provider's tokens only: not in production either.
+            services::payment_provider(&settings)?;
             let pool = services::orders_postgres(&settings).await?;
             let broker = services::broker(&settings);
             let queues = [services::orders_queues(), services::order_event_queues()];
             services::declare_queues(&broker, queues.concat()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
+            let payment_token_key = services::fetch_payment_token_key(&settings).await?;
             let listener = services::bind(settings.orders_addr()).await?;
             services::start_orders(
                 &settings,
                 pool,
                 verifier,
+                payment_token_key,
                 &broker,
                 listener,
                 shutdown.clone(),
             )
         }
         Service::Payments => {
+            let provider = services::payment_provider(&settings)?;
+            let token_keys = services::payment_token_keys(&settings)?;
             let pool = services::payments_postgres(&settings).await?;
             let broker = services::broker(&settings);
             services::declare_queues(&broker, services::payments_queues()).await;
@@ -633,6 +652,8 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
                 &settings,
                 pool,
                 verifier,
+                provider,
+                token_keys,
                 &broker,
                 listener,
                 shutdown.clone(),

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use emporium_kernel::auth::{Keyring, SigningKey, TokenVerifier};
 use emporium_kernel::http::ReadinessCheck;
+use emporium_kernel::sealed::{OpeningKey, OpeningKeys, SealingKey};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::net::TcpListener;
@@ -92,10 +93,13 @@ const ORDERS_CONSUMERS_PER_QUEUE: usize = 4;
 
 /// Starts the orders subgraph on `listener`, with its outbox relay, its consumers (the
 /// catalog projection and the saga's replies), its live feed and its time-out sweeper.
+/// `payment_token_key` is the payments service's public key: payment tokens leave checkout
+/// sealed to it.
 pub fn start_orders(
     settings: &Settings,
     pool: PgPool,
     verifier: TokenVerifier,
+    payment_token_key: SealingKey,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -104,7 +108,7 @@ pub fn start_orders(
     use emporium_orders::saga::SagaHandler;
     use emporium_orders::{LiveFeed, OrderStore, Orders};
     let store = OrderStore::new(pool.clone());
-    let orders = Orders::new(pool.clone());
+    let orders = Orders::new(pool.clone(), payment_token_key);
     let live = LiveFeed::new();
     let schema = emporium_orders::schema(
         store.clone(),
@@ -176,19 +180,95 @@ pub fn payments_queues() -> Vec<ConsumerSettings> {
 
 const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
 
-/// Starts the payments subgraph on `listener` (against the test provider), with its outbox
-/// relay and its consumers.
+/// The payment provider: the test provider, which [`TestProvider::for_environment`] refuses in
+/// production. A real provider is chosen here (see the README's "Payments").
+///
+/// [`TestProvider::for_environment`]: emporium_payments::TestProvider::for_environment
+pub fn payment_provider(settings: &Settings) -> anyhow::Result<emporium_payments::TestProvider> {
+    Ok(emporium_payments::TestProvider::for_environment(
+        settings.is_production,
+    )?)
+}
+
+/// The payments service's token keys. Without a key file, one is generated and saved there
+/// (mode 0600): tokens sealed to it must still open after a restart.
+pub fn payment_token_keys(settings: &Settings) -> anyhow::Result<OpeningKeys> {
+    let path = &settings.payment_token_key_file;
+    let read = |path: &std::path::PathBuf| -> anyhow::Result<OpeningKey> {
+        OpeningKey::from_pem(&read_pem(path)?)
+            .with_context(|| format!("{} is not a P-256 PKCS#8 key", path.display()))
+    };
+    let active = if path.exists() {
+        read(path)?
+    } else {
+        let key = OpeningKey::generate();
+        write_private(path, &key.to_pem()?)?;
+        tracing::info!(path = %path.display(), kid = key.kid(), "generated a new payment token key");
+        key
+    };
+    let retired = settings
+        .payment_token_retired_key_files
+        .iter()
+        .map(read)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(OpeningKeys::new(active, retired))
+}
+
+/// The payments service's public token key, fetched from it (orders in its own process).
+/// Orders cannot seal a token without it, so it waits for payments, about a minute at most.
+pub async fn fetch_payment_token_key(settings: &Settings) -> anyhow::Result<SealingKey> {
+    let url = format!(
+        "{}{}",
+        settings.payments_url.trim_end_matches('/'),
+        emporium_payments::TOKEN_KEY_PATH
+    );
+    let client = reqwest::Client::new();
+    let mut delay = std::time::Duration::from_millis(100);
+    for attempt in 1.. {
+        let fetched = async {
+            client
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<emporium_payments::PublishedTokenKey>()
+                .await
+        }
+        .await;
+        match fetched {
+            Ok(published) => return Ok(SealingKey::decode(&published.key)?),
+            Err(err) if attempt >= 40 => {
+                return Err(err)
+                    .with_context(|| format!("fetching the payment token key from {url}"))
+            }
+            Err(err) => {
+                tracing::warn!(%url, attempt, error = %err, "payment token key not reachable yet, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Starts the payments subgraph on `listener` with `provider`, its outbox relay and its
+/// consumers, and publishes the public half of `token_keys`.
+#[allow(clippy::too_many_arguments)]
 pub fn start_payments(
     settings: &Settings,
     pool: PgPool,
     verifier: TokenVerifier,
+    provider: emporium_payments::TestProvider,
+    token_keys: OpeningKeys,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    use emporium_payments::{PaymentStore, Payments, PaymentsHandler, TestProvider};
+    use emporium_payments::{PaymentStore, Payments, PaymentsHandler};
     let store = PaymentStore::new(pool.clone());
-    let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]);
+    let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]).merge(
+        emporium_payments::token_key_routes(token_keys.sealing_key()),
+    );
     let mut tasks = vec![spawn_server("payments", listener, app, shutdown.clone())];
     tasks.push(spawn_relay(
         settings,
@@ -198,8 +278,7 @@ pub fn start_payments(
         &shutdown,
     ));
     let handler = std::sync::Arc::new(PaymentsHandler::new(Payments::new(
-        store,
-        TestProvider::new(),
+        store, provider, token_keys,
     )));
     // Every step is guarded by the payment's status and the provider is idempotent per key,
     // so competing consumers are safe.
@@ -381,28 +460,33 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
+    // The database itself first: a role that may not connect to `postgres` (a managed server,
+    // a password-protected one with per-database grants) still starts when its database exists.
+    match options.connect().await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            return Ok(());
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("connecting to Postgres (database {name})"))
+        }
+    }
     let mut conn = options
         .clone()
         .database("postgres")
         .connect()
         .await
-        .context("connecting to Postgres (database postgres)")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        let quoted = name.replace('"', "\"\"");
-        match sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
-            .execute(&mut conn)
-            .await
-        {
-            Ok(_) => tracing::info!(database = %name, "created the Postgres database"),
-            // Another process created it between the check and now.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
-            Err(e) => return Err(e).context("creating the Postgres database"),
-        }
+        .context("connecting to Postgres (database postgres) to create a missing database")?;
+    let quoted = name.replace('"', "\"\"");
+    match sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => tracing::info!(database = %name, "created the Postgres database"),
+        // Another process created it between the check and now.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        Err(e) => return Err(e).context("creating the Postgres database"),
     }
     conn.close().await.ok();
     Ok(())

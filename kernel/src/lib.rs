@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`error`]: the stable error codes of the public API and their GraphQL form.
 //! - [`auth`]: access-token claims, ES256 signing keys with a `kid`, JWKS, and verification.
+//! - [`sealed`]: sealing a secret (a payment token) so only one service's private key opens it.
 //! - [`email`], [`money`]: value types that only enter through `parse`.
 //! - [`graphql`]: scalars and shapes every subgraph shares (`Decimal`, `Money`, `PageInfo`,
 //!   `UserError`) and Relay cursor pagination.
@@ -18,6 +19,7 @@ pub mod graphql;
 pub mod http;
 pub mod money;
 pub mod mongo;
+pub mod sealed;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

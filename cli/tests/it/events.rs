@@ -87,6 +87,11 @@ impl Consumer {
         }
     }
 
+    /// Every event received so far.
+    pub(crate) fn all(&self) -> Vec<Envelope> {
+        self.collector.seen.lock().expect("lock").clone()
+    }
+
     /// Waits until `count` events of `event_type` arrived.
     pub(crate) async fn events_of(&self, event_type: &str, count: usize) -> Vec<Envelope> {
         let deadline = Instant::now() + Duration::from_secs(15);

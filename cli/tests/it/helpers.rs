@@ -83,6 +83,8 @@ pub struct Options {
     /// Environment for `emporium up` beyond the test's stores, overriding the defaults here
     /// (for example a small rate-limit budget).
     pub env: Vec<(&'static str, String)>,
+    /// The platform's `RUST_LOG` (default: `TEST_LOG`, or `warn`).
+    pub log_filter: Option<String>,
 }
 
 /// The subgraphs `emporium up` runs, by name.
@@ -168,7 +170,9 @@ impl Platform {
             .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
             .env(
                 "RUST_LOG",
-                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+                options.log_filter.clone().unwrap_or_else(|| {
+                    std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
+                }),
             )
             // The rate limiter's buckets live under the test's Redis prefix (deleted with it),
             // and a budget no functional test exhausts; the edge tests set a small one.
@@ -253,10 +257,20 @@ impl Platform {
 
     /// Runs `emporium <args>` (an admin command) against this platform's stores.
     pub async fn emporium(&self, args: &[&str]) -> std::process::Output {
+        self.emporium_with(args, &[]).await
+    }
+
+    /// Runs `emporium <args>` against this platform's stores with more environment variables.
+    pub async fn emporium_with(
+        &self,
+        args: &[&str],
+        more_env: &[(&str, &str)],
+    ) -> std::process::Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .envs(more_env.iter().copied())
             .env("RUST_LOG", "warn");
         let shown = args.join(" ");
         tokio::task::spawn_blocking(move || {
@@ -376,6 +390,24 @@ impl Platform {
     /// Whether `emporium up` is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Every Postgres database of the platform: users, inventory, orders, payments.
+    pub fn postgres_urls(&self) -> Vec<String> {
+        [
+            &self._postgres,
+            &self._inventory_postgres,
+            &self._orders_postgres,
+            &self._payments_postgres,
+        ]
+        .iter()
+        .map(|db| db.url())
+        .collect()
+    }
+
+    /// The platform's MongoDB server and database name.
+    pub fn mongo(&self) -> (&str, &str) {
+        (self._mongo.server_url(), self._mongo.name())
     }
 
     pub fn log(&self) -> String {

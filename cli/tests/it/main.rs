@@ -13,5 +13,7 @@ mod limits;
 mod notifications;
 mod operations;
 mod orders;
+mod payments;
 mod playground;
 mod search;
+mod seeding;

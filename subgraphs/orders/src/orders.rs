@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::postgres::enqueue;
 use emporium_kernel::events::{inbox, Envelope, EventDraft};
 use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::sealed::{SealError, SealingKey};
 use emporium_kernel::trace::TraceContext;
 use serde_json::json;
 use sqlx::postgres::PgRow;
@@ -32,6 +33,8 @@ pub enum OrdersError {
     Corrupt(String),
     #[error(transparent)]
     Lines(#[from] LinesError),
+    #[error("sealing the payment token: {0}")]
+    Seal(#[from] SealError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -108,14 +111,21 @@ pub struct OrderFilter {
 #[derive(Clone)]
 pub struct Orders {
     pool: PgPool,
+    /// The payments service's public key: the payment token leaves checkout sealed to it.
+    payment_token_key: SealingKey,
 }
 
 const ORDER_COLUMNS: &str = "id, user_id, status, status_reason, total_minor, currency, \
                              shipping_address, created_at, updated_at";
 
 impl Orders {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// `payment_token_key` is the payments service's public key; only payments can open what
+    /// orders seals with it.
+    pub fn new(pool: PgPool, payment_token_key: SealingKey) -> Self {
+        Self {
+            pool,
+            payment_token_key,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -217,7 +227,10 @@ impl Orders {
             .execute(&mut *tx)
             .await?;
 
-        let placed = order_placed(id, user, &lines, total, &request.payment_token)?;
+        let sealed_token = self
+            .payment_token_key
+            .seal(request.payment_token.as_bytes(), id.to_string().as_bytes())?;
+        let placed = order_placed(id, user, &lines, total, &sealed_token)?;
         let placed = enqueue(&mut tx, SOURCE, placed.traced(trace)).await?;
         let order = fetch_order(&mut tx, id, false)
             .await?
@@ -610,7 +623,7 @@ fn order_placed(
     user: Uuid,
     lines: &[Line],
     total: Money,
-    payment_token: &str,
+    sealed_payment_token: &str,
 ) -> Result<EventDraft, OrdersError> {
     let items = lines
         .iter()
@@ -633,9 +646,11 @@ fn order_placed(
             "items": items,
             "total": total.to_decimal_string(),
             "currency": total.currency().as_str(),
-            // The provider's single-use token (never a card number); payments authorizes
-            // with it once inventory has reserved the lines.
-            "paymentToken": payment_token,
+            // The provider's single-use token (never a card number), sealed to the payments
+            // service's key and bound to this order: the outbox, the broker and dead letters
+            // never hold it in plaintext. Payments opens it to authorize once inventory has
+            // reserved the lines.
+            "paymentTokenSealed": sealed_payment_token,
         }),
     ))
 }

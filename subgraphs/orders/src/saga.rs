@@ -28,7 +28,9 @@ impl From<OrdersError> for HandlerError {
     fn from(err: OrdersError) -> Self {
         match err {
             OrdersError::Database(_) => HandlerError::retryable(err),
-            OrdersError::Corrupt(_) | OrdersError::Lines(_) => HandlerError::permanent(err),
+            OrdersError::Corrupt(_) | OrdersError::Lines(_) | OrdersError::Seal(_) => {
+                HandlerError::permanent(err)
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::AuthUser;
 use emporium_kernel::money::Money;
+use emporium_kernel::sealed::{self, OpeningKeys, SealingKey};
 use uuid::Uuid;
 
 /// Order ids are the orders service's (UUIDs); anything longer than this is not one.
@@ -71,6 +72,10 @@ pub enum TokenError {
     Empty,
     #[error("the payment token is longer than {MAX_TOKEN_LEN} bytes")]
     TooLong,
+    /// Not sealed to one of payments' keys for this order (tampered, copied from another
+    /// order, or sealed to a key payments no longer holds).
+    #[error("the sealed payment token does not open")]
+    Unsealable,
 }
 
 /// A card token from checkout. Its `Debug` hides it and it has no `Display`: a token must
@@ -101,12 +106,66 @@ impl fmt::Debug for CardToken {
     }
 }
 
+/// A card token sealed to payments' own key and bound to its order (`kernel::sealed`): the
+/// only form in which a token is stored or travels. It is opened in memory for the provider's
+/// call and erased from the row by the decision.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedCardToken(String);
+
+impl SealedCardToken {
+    /// Seals a plaintext token (from an `order.placed` of an orders process older than
+    /// sealing) before it is stored.
+    pub fn seal(
+        token: &CardToken,
+        order_id: &str,
+        key: &SealingKey,
+    ) -> Result<Self, sealed::SealError> {
+        key.seal(token.expose().as_bytes(), order_id.as_bytes())
+            .map(Self)
+    }
+
+    /// A sealed token from `order.placed`, kept only if it opens for `order_id`.
+    pub fn received(raw: &str, order_id: &str, keys: &OpeningKeys) -> Result<Self, TokenError> {
+        let sealed = Self(raw.to_owned());
+        sealed.open(order_id, keys)?;
+        Ok(sealed)
+    }
+
+    /// What the store holds.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+
+    /// The token for the provider. A stored value that is not sealed is a plaintext token
+    /// a payments process older than sealing stored; it is read as such.
+    pub fn open(&self, order_id: &str, keys: &OpeningKeys) -> Result<CardToken, TokenError> {
+        if !sealed::is_sealed(&self.0) {
+            return CardToken::parse(&self.0);
+        }
+        let plaintext = keys
+            .open(&self.0, order_id.as_bytes())
+            .map_err(|_| TokenError::Unsealable)?;
+        let token = String::from_utf8(plaintext).map_err(|_| TokenError::Unsealable)?;
+        CardToken::parse(&token)
+    }
+}
+
+impl fmt::Debug for SealedCardToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealedCardToken(..)")
+    }
+}
+
 /// What `order.placed` tells payments: who pays how much, with which card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
     pub user_id: Uuid,
     pub amount: Money,
-    pub token: CardToken,
+    pub token: SealedCardToken,
 }
 
 /// One order's payment as the store holds it.
@@ -118,7 +177,7 @@ pub struct Payment {
     pub user_id: Option<Uuid>,
     pub amount: Option<Money>,
     /// Present only while the payment is due or about to be due for authorization.
-    pub token: Option<CardToken>,
+    pub token: Option<SealedCardToken>,
     pub is_stock_reserved: bool,
     pub status: PaymentStatus,
     /// The provider's id of the authorization, for capture and refund. Never shown to clients.
@@ -130,7 +189,7 @@ pub struct Payment {
 impl Payment {
     /// What to ask the provider to authorize, once the payment is due: its intent is known,
     /// its stock is reserved and nothing has been decided yet.
-    pub fn authorization_due(&self) -> Option<(Money, &CardToken)> {
+    pub fn authorization_due(&self) -> Option<(Money, &SealedCardToken)> {
         if self.status != PaymentStatus::Awaiting || !self.is_stock_reserved {
             return None;
         }
@@ -218,7 +277,7 @@ mod tests {
             id: Uuid::now_v7(),
             user_id: Some(Uuid::now_v7()),
             amount: Some(Money::parse_price("10.00", Currency::USD).expect("price")),
-            token: Some(CardToken::parse("tok_visa").expect("token")),
+            token: Some(SealedCardToken::from_stored("tok_visa".to_owned())),
             is_stock_reserved: true,
             status,
             provider_reference: None,
@@ -321,6 +380,21 @@ mod tests {
         let token = CardToken::parse("tok_secret_visa").expect("token");
         assert!(!format!("{token:?}").contains("secret"));
         assert_eq!(CardToken::parse(""), Err(TokenError::Empty));
+        let keys = OpeningKeys::new(sealed::OpeningKey::generate(), vec![]);
+        let sealed = SealedCardToken::seal(&token, "o-1", keys.sealing_key()).expect("seal");
+        assert!(!sealed.as_stored().contains("secret"));
+        assert!(!format!("{sealed:?}").contains("secret"));
+        assert_eq!(sealed.open("o-1", &keys), Ok(token.clone()));
+        assert_eq!(sealed.open("o-2", &keys), Err(TokenError::Unsealable));
+        assert_eq!(
+            SealedCardToken::received(sealed.as_stored(), "o-2", &keys),
+            Err(TokenError::Unsealable)
+        );
+        assert_eq!(
+            SealedCardToken::from_stored("tok_secret_visa".to_owned()).open("o-1", &keys),
+            Ok(token),
+            "a plaintext token stored before sealing is still read"
+        );
         assert_eq!(
             CardToken::parse(&"t".repeat(MAX_TOKEN_LEN + 1)),
             Err(TokenError::TooLong)

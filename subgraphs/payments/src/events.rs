@@ -2,7 +2,9 @@
 //!
 //! Queues:
 //! - `payments.order-placed` (`order.placed`): the payment's intent: who pays how much with
-//!   which card token.
+//!   which card token. The token comes sealed to payments' key and bound to the order
+//!   (`paymentTokenSealed`, see `kernel::sealed`); a plaintext `paymentToken`, from an orders
+//!   process older than sealing, is sealed here before it is stored.
 //! - `payments.saga` (`inventory.reserved`, `order.status_changed`): authorize once the stock
 //!   is reserved; capture when the order ships; refund or abandon when it is cancelled or
 //!   rejected.
@@ -14,11 +16,12 @@
 use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
 use emporium_kernel::events::{Envelope, EventDraft};
 use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::sealed::OpeningKeys;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::domain::{is_valid_order_id, CardToken, Intent, Payment};
+use crate::domain::{is_valid_order_id, CardToken, Intent, Payment, SealedCardToken};
 use crate::provider::{PaymentProvider, ProviderError};
 use crate::service::{Payments, PaymentsError};
 use crate::store::StoreError;
@@ -89,7 +92,12 @@ struct OrderPlaced {
     /// A decimal string, "1049.97".
     total: String,
     currency: String,
-    payment_token: String,
+    /// The token sealed to payments' key for this order (what orders sends).
+    #[serde(default)]
+    payment_token_sealed: Option<String>,
+    /// The plaintext token of orders processes older than sealing.
+    #[serde(default)]
+    payment_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,15 +121,28 @@ fn valid_order_id(id: &str) -> Result<(), HandlerError> {
 }
 
 impl OrderPlaced {
-    fn intent(&self) -> Result<Intent, HandlerError> {
+    fn intent(&self, keys: &OpeningKeys) -> Result<Intent, HandlerError> {
         let invalid = |what: &str, err: &dyn std::fmt::Display| {
             HandlerError::permanent(format!("order {}: {what}: {err}", self.order_id))
         };
         let currency = Currency::parse(&self.currency).map_err(|e| invalid("currency", &e))?;
         let amount = Money::parse_price(&self.total, currency).map_err(|e| invalid("total", &e))?;
         // The token's own error names no part of the token.
-        let token =
-            CardToken::parse(&self.payment_token).map_err(|e| invalid("paymentToken", &e))?;
+        let token = match (&self.payment_token_sealed, &self.payment_token) {
+            (Some(sealed), _) => SealedCardToken::received(sealed, &self.order_id, keys)
+                .map_err(|e| invalid("paymentTokenSealed", &e))?,
+            (None, Some(plain)) => {
+                let token = CardToken::parse(plain).map_err(|e| invalid("paymentToken", &e))?;
+                SealedCardToken::seal(&token, &self.order_id, keys.sealing_key())
+                    .map_err(|e| invalid("paymentToken", &e))?
+            }
+            (None, None) => {
+                return Err(HandlerError::permanent(format!(
+                    "order {}: no payment token",
+                    self.order_id
+                )))
+            }
+        };
         Ok(Intent {
             user_id: self.user_id,
             amount,
@@ -165,7 +186,7 @@ impl<P: PaymentProvider + 'static> Handler for PaymentsHandler<P> {
             "order.placed" => {
                 let event: OrderPlaced = data(envelope)?;
                 valid_order_id(&event.order_id)?;
-                let intent = event.intent()?;
+                let intent = event.intent(payments.token_keys())?;
                 let outcome = payments
                     .record_intent(envelope, &event.order_id, &intent)
                     .await?;
@@ -203,6 +224,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use emporium_kernel::money::Currency;
+    use emporium_kernel::sealed::OpeningKey;
 
     use crate::domain::PaymentStatus;
 
@@ -241,16 +263,22 @@ mod tests {
 
     #[test]
     fn an_intent_parses_the_total_in_its_currency_and_never_shows_the_token() {
+        let keys = OpeningKeys::new(OpeningKey::generate(), vec![]);
         let placed = |total: &str, currency: &str, token: &str| OrderPlaced {
             order_id: "o-1".to_owned(),
             user_id: Uuid::now_v7(),
             total: total.to_owned(),
             currency: currency.to_owned(),
-            payment_token: token.to_owned(),
+            payment_token_sealed: None,
+            payment_token: Some(token.to_owned()),
         };
         let intent = placed("1049.97", "EUR", "tok_visa")
-            .intent()
+            .intent(&keys)
             .expect("intent");
+        assert!(
+            !intent.token.as_stored().contains("tok_visa"),
+            "a plaintext token is sealed before it is stored"
+        );
         assert_eq!(intent.amount.minor(), 104_997);
         assert_eq!(intent.amount.currency().as_str(), "EUR");
 
@@ -261,14 +289,33 @@ mod tests {
             ("10", "USD", ""),
         ] {
             let err = placed(total, currency, token)
-                .intent()
+                .intent(&keys)
                 .expect_err("invalid");
             assert!(matches!(err, HandlerError::Permanent(_)), "{err:?}");
         }
         let long_secret = format!("tok_{}", "s".repeat(300));
         let err = placed("10", "USD", &long_secret)
-            .intent()
+            .intent(&keys)
             .expect_err("too long");
         assert!(!err.to_string().contains("sss"), "{err}");
+
+        let sealed_for = |order_id: &str| {
+            keys.sealing_key()
+                .seal(b"tok_secret", order_id.as_bytes())
+                .expect("seal")
+        };
+        let mut sealed = placed("10", "USD", "unused");
+        sealed.payment_token = None;
+        sealed.payment_token_sealed = Some(sealed_for("o-1"));
+        let intent = sealed.intent(&keys).expect("a sealed token for this order");
+        assert_eq!(
+            intent.token.open("o-1", &keys).expect("opens").expose(),
+            "tok_secret"
+        );
+        sealed.payment_token_sealed = Some(sealed_for("another-order"));
+        let err = sealed.intent(&keys).expect_err("sealed for another order");
+        assert!(matches!(err, HandlerError::Permanent(_)), "{err:?}");
+        sealed.payment_token_sealed = None;
+        assert!(sealed.intent(&keys).is_err(), "no token at all");
     }
 }

@@ -15,6 +15,10 @@
 //! - `service`: the saga's steps, each calling the provider and recording its answer.
 //! - `events`: what payments publishes and consumes, and its handler.
 //! - `graphql`: `Order.payment`.
+//!
+//! Card tokens reach payments sealed to its own key (`kernel::sealed`): orders seals them
+//! with the public key payments serves at [`TOKEN_KEY_PATH`] ([`token_key_routes`]), and only
+//! payments opens them, in memory, for the provider's call.
 
 pub mod domain;
 pub mod events;
@@ -23,9 +27,12 @@ pub mod provider;
 pub mod service;
 pub mod store;
 
-use axum::Router;
+use axum::routing::get;
+use axum::{Json, Router};
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::http::ReadinessCheck;
+use emporium_kernel::sealed::SealingKey;
+use serde::{Deserialize, Serialize};
 
 pub use crate::events::PaymentsHandler;
 pub use crate::graphql::{schema, sdl, PaymentsSchema};
@@ -50,6 +57,37 @@ pub fn router(
                 .chain(more_checks)
                 .collect(),
         ),
+    )
+}
+
+/// Where payments publishes the public key card tokens are sealed to.
+pub const TOKEN_KEY_PATH: &str = "/.well-known/payment-token-key";
+
+/// The document at [`TOKEN_KEY_PATH`]: the key id and the public key (base64url SEC1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublishedTokenKey {
+    pub kid: String,
+    pub key: String,
+}
+
+impl PublishedTokenKey {
+    pub fn of(key: &SealingKey) -> Self {
+        Self {
+            kid: key.kid().to_owned(),
+            key: key.encode(),
+        }
+    }
+}
+
+/// Serves the public half of payments' token key (public by design: it only seals).
+pub fn token_key_routes(key: &SealingKey) -> Router {
+    let published = PublishedTokenKey::of(key);
+    Router::new().route(
+        TOKEN_KEY_PATH,
+        get(move || {
+            let published = published.clone();
+            async move { Json(published) }
+        }),
     )
 }
 

@@ -3,7 +3,13 @@
 //! idempotency key (the order id and the operation), so a retried call never charges twice.
 //!
 //! [`TestProvider`] is the provider of this platform: tokens starting `tok_decline` are
-//! declined, any other `tok_` token is approved, and anything else is not a token at all.
+//! declined, any other `tok_` token is approved, and anything else is not a token at all. It
+//! moves no money, so it refuses to exist in production ([`TestProvider::for_environment`]).
+//!
+//! A real provider plugs in by implementing [`PaymentProvider`] (authorize, capture, refund,
+//! each idempotent per key, returning `Unavailable` for anything worth retrying), giving
+//! checkout its token check in place of [`is_test_token`], and being passed to
+//! `Payments::new` where the CLI builds the payments service.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -66,6 +72,15 @@ pub trait PaymentProvider: Send + Sync {
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
+/// The test provider asked for in production.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "EMPORIUM_ENV=production, but the only payment provider built in is the test provider, \
+     which approves every `tok_` token and moves no money: plug a real provider into the \
+     PaymentProvider port (README, \"Payments\") before running in production"
+)]
+pub struct TestProviderInProduction;
+
 /// Whether `token` is shaped like a token of the test provider (checked at checkout).
 pub fn is_test_token(token: &str) -> bool {
     token.len() <= 128
@@ -105,6 +120,15 @@ struct TestState {
 impl TestProvider {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The test provider, unless this is production: there it would approve every order
+    /// without charging anyone.
+    pub fn for_environment(is_production: bool) -> Result<Self, TestProviderInProduction> {
+        if is_production {
+            return Err(TestProviderInProduction);
+        }
+        Ok(Self::new())
     }
 
     /// The amount and whether it was captured and refunded (for tests).
@@ -229,6 +253,15 @@ mod tests {
 
     fn usd(amount: &str) -> Money {
         Money::parse_price(amount, Currency::USD).unwrap()
+    }
+
+    #[test]
+    fn production_refuses_the_test_provider_with_a_message_saying_what_to_do() {
+        assert!(TestProvider::for_environment(false).is_ok());
+        let refused = TestProvider::for_environment(true).err().expect("refused");
+        let message = refused.to_string();
+        assert!(message.contains("EMPORIUM_ENV=production"), "{message}");
+        assert!(message.contains("PaymentProvider"), "{message}");
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use emporium_kernel::events::Envelope;
+use emporium_kernel::sealed::OpeningKeys;
 use tracing::instrument;
 
 use crate::domain::{
@@ -51,10 +52,12 @@ pub enum Outcome {
     NoChange,
 }
 
-/// The payments service: the store and the payment provider.
+/// The payments service: the store, the payment provider, and the private keys that open
+/// the card tokens orders seals to payments.
 pub struct Payments<P> {
     store: PaymentStore,
     provider: Arc<P>,
+    token_keys: Arc<OpeningKeys>,
 }
 
 impl<P> Clone for Payments<P> {
@@ -62,20 +65,27 @@ impl<P> Clone for Payments<P> {
         Self {
             store: self.store.clone(),
             provider: self.provider.clone(),
+            token_keys: self.token_keys.clone(),
         }
     }
 }
 
 impl<P: PaymentProvider> Payments<P> {
-    pub fn new(store: PaymentStore, provider: P) -> Self {
+    pub fn new(store: PaymentStore, provider: P, token_keys: OpeningKeys) -> Self {
         Self {
             store,
             provider: Arc::new(provider),
+            token_keys: Arc::new(token_keys),
         }
     }
 
     pub fn store(&self) -> &PaymentStore {
         &self.store
+    }
+
+    /// The keys card tokens are sealed to.
+    pub fn token_keys(&self) -> &OpeningKeys {
+        &self.token_keys
     }
 
     /// `order.placed`: records who pays how much with which card, then authorizes if the
@@ -154,6 +164,19 @@ impl<P: PaymentProvider> Payments<P> {
             });
         };
         let key = idempotency_key(order_id, "authorize");
+        // The token is opened in memory for this call only; the decision erases the sealed
+        // copy from the row. One that no longer opens (its key was dropped) is declined.
+        let Ok(token) = token.open(order_id, &self.token_keys) else {
+            return self
+                .record_authorization(
+                    cause,
+                    order_id,
+                    Transition::Decline {
+                        reason: INVALID_TOKEN.to_owned(),
+                    },
+                )
+                .await;
+        };
         let transition = match self.provider.authorize(&key, token.expose(), amount).await {
             Ok(Authorization::Approved { reference }) => Transition::Authorize { reference },
             Ok(Authorization::Declined { reason }) => Transition::Decline { reason },
@@ -164,6 +187,17 @@ impl<P: PaymentProvider> Payments<P> {
             },
             Err(err) => return Err(err.into()),
         };
+        self.record_authorization(cause, order_id, transition).await
+    }
+
+    /// Records the provider's answer with its event; voids an approval the order no longer
+    /// wants.
+    async fn record_authorization(
+        &self,
+        cause: &Envelope,
+        order_id: &str,
+        transition: Transition,
+    ) -> Result<Outcome, PaymentsError> {
         let recorded = self
             .store
             .transition(order_id, &transition, |payment| match &transition {

@@ -13,7 +13,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::domain::{CardToken, Intent, Payment, PaymentStatus, Transition};
+use crate::domain::{Intent, Payment, PaymentStatus, SealedCardToken, Transition};
 use crate::events::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,7 @@ impl PaymentStore {
         .bind(intent.user_id)
         .bind(intent.amount.minor())
         .bind(intent.amount.currency().as_str())
-        .bind(intent.token.expose())
+        .bind(intent.token.as_stored())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -192,10 +192,7 @@ fn payment_from_row(row: &PgRow) -> Result<Payment, StoreError> {
         _ => None,
     };
     let token: Option<String> = row.try_get("token")?;
-    let token = token
-        .map(|raw| CardToken::parse(&raw))
-        .transpose()
-        .map_err(|e| corrupt(e.to_string()))?;
+    let token = token.map(SealedCardToken::from_stored);
     Ok(Payment {
         id: row.try_get("payment_id")?,
         user_id: row.try_get("user_id")?,

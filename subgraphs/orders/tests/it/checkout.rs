@@ -46,7 +46,18 @@ async fn checkout_places_a_pending_order_from_the_cart_and_empties_it() {
     assert_eq!(placed[0]["total"], "1050.27");
     assert_eq!(placed[0]["currency"], "USD");
     assert_eq!(placed[0]["userId"], user.to_string());
-    assert_eq!(placed[0]["paymentToken"], "tok_visa");
+    // The token travels sealed to payments and bound to its order; nowhere in plaintext.
+    assert_eq!(placed[0].get("paymentToken"), None);
+    let sealed = placed[0]["paymentTokenSealed"]
+        .as_str()
+        .expect("sealed token");
+    assert!(!placed[0].to_string().contains("tok_visa"), "{}", placed[0]);
+    assert_eq!(
+        fx.payment_token_keys
+            .open(sealed, order.id.to_string().as_bytes())
+            .expect("payments opens it"),
+        b"tok_visa"
+    );
     assert_eq!(placed[0]["items"][0]["productId"], tv.as_str());
     assert_eq!(placed[0]["items"][0]["quantity"], 3);
     assert_eq!(placed[0]["items"][0]["unitPrice"], "349.99");

@@ -10,6 +10,7 @@ mod saga;
 use chrono::Utc;
 use emporium_kernel::events::{Envelope, EventDraft};
 use emporium_kernel::money::{Currency, Money};
+use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
 use emporium_kernel::testing::TestPostgres;
 use emporium_kernel::trace::TraceContext;
 use emporium_orders::checkout::{Address, CheckoutRequest};
@@ -22,6 +23,8 @@ use uuid::Uuid;
 pub struct Fixture {
     pub store: OrderStore,
     pub orders: Orders,
+    /// The payments key the payment tokens are sealed to.
+    pub payment_token_keys: OpeningKeys,
     _postgres: TestPostgres,
 }
 
@@ -37,9 +40,11 @@ impl Fixture {
             .run(&pool)
             .await
             .expect("orders migrations");
+        let payment_token_keys = OpeningKeys::new(OpeningKey::generate(), vec![]);
         Self {
             store: OrderStore::new(pool.clone()),
-            orders: Orders::new(pool),
+            orders: Orders::new(pool, payment_token_keys.sealing_key().clone()),
+            payment_token_keys,
             _postgres: postgres,
         }
     }

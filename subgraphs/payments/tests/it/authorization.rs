@@ -66,6 +66,41 @@ async fn an_order_placed_then_reserved_is_authorized_once_and_announced() {
 }
 
 #[tokio::test]
+async fn the_token_is_stored_only_sealed_also_when_an_older_orders_sent_it_in_plaintext() {
+    let fixture = Fixture::new().await;
+    let sealed = Order::paid_with("tok_secret_sealed");
+    let legacy = Order::paid_with("tok_decline_secret_legacy");
+
+    fixture.deliver(&sealed.placed()).await;
+    fixture.deliver(&legacy.placed_in_plaintext()).await;
+    for order in [&sealed, &legacy] {
+        let stored = fixture.stored_token(order).await.expect("a stored token");
+        assert!(!stored.contains("secret"), "stored in plaintext: {stored}");
+        assert!(emporium_kernel::sealed::is_sealed(&stored), "{stored}");
+    }
+
+    fixture.deliver(&sealed.reserved()).await;
+    fixture.deliver(&legacy.reserved()).await;
+    assert_eq!(
+        fixture.payment(&sealed).await.status,
+        PaymentStatus::Authorized
+    );
+    let declined = fixture.payment(&legacy).await;
+    assert_eq!(
+        (declined.status, declined.failure_reason.as_deref()),
+        (PaymentStatus::Declined, Some("CARD_DECLINED")),
+        "the provider saw the legacy token itself"
+    );
+    for order in [&sealed, &legacy] {
+        assert_eq!(
+            fixture.stored_token(order).await,
+            None,
+            "erased once decided"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_reservation_arriving_before_its_order_authorizes_all_the_same() {
     let fixture = Fixture::new().await;
     let order = Order::approved();
@@ -256,7 +291,10 @@ async fn malformed_events_fail_permanently_and_change_nothing() {
     let fixture = Fixture::new().await;
     let order = Order::approved();
     let mut no_token = order.placed();
-    no_token.data["paymentToken"] = json!(null);
+    no_token.data["paymentTokenSealed"] = json!(null);
+    let mut sealed_for_another_order = order.placed();
+    sealed_for_another_order.data["paymentTokenSealed"] =
+        Order::approved().placed().data["paymentTokenSealed"].clone();
     let mut bad_total = order.placed();
     bad_total.data["total"] = json!("10.999");
     let mut bad_currency = order.placed();
@@ -275,6 +313,7 @@ async fn malformed_events_fail_permanently_and_change_nothing() {
 
     for envelope in [
         no_token,
+        sealed_for_another_order,
         bad_total,
         bad_currency,
         no_order,

@@ -121,3 +121,32 @@ async fn an_invalid_access_token_is_an_error_not_an_anonymous_viewer() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn the_published_token_key_seals_tokens_that_payments_opens() {
+    let fixture = Fixture::new().await;
+    let app = spawn_app(fixture.store.clone()).await;
+    let published: emporium_payments::PublishedTokenKey =
+        reqwest::get(format!("{}{}", app.url, emporium_payments::TOKEN_KEY_PATH))
+            .await
+            .expect("GET the token key")
+            .error_for_status()
+            .expect("served")
+            .json()
+            .await
+            .expect("JSON");
+    let key = emporium_kernel::sealed::SealingKey::decode(&published.key).expect("a public key");
+    assert_eq!(key.kid(), published.kid);
+
+    // Sealed as orders seals it, with only the published key.
+    let order = Order::approved();
+    let mut placed = order.placed();
+    placed.data["paymentTokenSealed"] =
+        json!(key.seal(b"tok_visa", order.id.as_bytes()).expect("seal"));
+    fixture.deliver(&placed).await;
+    fixture.deliver(&order.reserved()).await;
+    assert_eq!(
+        fixture.payment(&order).await.status,
+        emporium_payments::domain::PaymentStatus::Authorized
+    );
+}

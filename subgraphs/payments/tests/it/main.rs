@@ -5,12 +5,13 @@ mod authorization;
 mod compensation;
 mod graphql;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::Utc;
 use emporium_kernel::auth::{Claims, Keyring, Role, SigningKey, TokenVerifier};
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
 use emporium_kernel::testing::TestPostgres;
 use emporium_payments::domain::Payment;
 use emporium_payments::{PaymentProvider, PaymentStore, Payments, PaymentsHandler, TestProvider};
@@ -20,6 +21,11 @@ use uuid::Uuid;
 
 /// The total every test order is placed for.
 pub const TOTAL: &str = "1049.97";
+
+/// The payments key every test fixture holds; test orders seal their tokens to it, as the
+/// orders service does.
+pub static TOKEN_KEYS: LazyLock<OpeningKeys> =
+    LazyLock::new(|| OpeningKeys::new(OpeningKey::generate(), vec![]));
 
 /// Payments on its own Postgres database, with a provider the test can look into.
 pub struct Fixture<P = TestProvider> {
@@ -48,7 +54,7 @@ impl<P: PaymentProvider + Clone + 'static> Fixture<P> {
             .await
             .expect("payments migrations");
         let store = PaymentStore::new(pool);
-        let payments = Payments::new(store.clone(), provider.clone());
+        let payments = Payments::new(store.clone(), provider.clone(), TOKEN_KEYS.clone());
         Self {
             store,
             provider,
@@ -131,21 +137,34 @@ impl Order {
         Self::paid_with("tok_visa")
     }
 
+    /// `order.placed` as the orders service sends it: the token sealed to payments' key.
     pub fn placed(&self) -> Envelope {
-        envelope(
-            "order.placed",
-            &self.id,
-            json!({
-                "orderId": self.id,
-                "userId": self.user_id,
-                "items": [
-                    { "productId": Uuid::now_v7(), "quantity": 3, "unitPrice": "349.99" },
-                ],
-                "total": TOTAL,
-                "currency": "USD",
-                "paymentToken": self.token,
-            }),
-        )
+        let sealed = TOKEN_KEYS
+            .sealing_key()
+            .seal(self.token.as_bytes(), self.id.as_bytes())
+            .expect("seal");
+        self.placed_with(json!({ "paymentTokenSealed": sealed }))
+    }
+
+    /// `order.placed` as orders sent it before tokens were sealed.
+    pub fn placed_in_plaintext(&self) -> Envelope {
+        self.placed_with(json!({ "paymentToken": self.token }))
+    }
+
+    fn placed_with(&self, token: serde_json::Value) -> Envelope {
+        let mut data = json!({
+            "orderId": self.id,
+            "userId": self.user_id,
+            "items": [
+                { "productId": Uuid::now_v7(), "quantity": 3, "unitPrice": "349.99" },
+            ],
+            "total": TOTAL,
+            "currency": "USD",
+        });
+        if let (Some(data), Some(token)) = (data.as_object_mut(), token.as_object()) {
+            data.extend(token.clone());
+        }
+        envelope("order.placed", &self.id, data)
     }
 
     pub fn reserved(&self) -> Envelope {
@@ -193,7 +212,10 @@ pub async fn spawn_app(store: PaymentStore) -> App {
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let shutdown = CancellationToken::new();
-    let app = emporium_payments::router(store, verifier, vec![]);
+    // As the CLI serves it: with the public half of the token key.
+    let app = emporium_payments::router(store, verifier, vec![]).merge(
+        emporium_payments::token_key_routes(TOKEN_KEYS.sealing_key()),
+    );
     tokio::spawn(emporium_kernel::http::serve(
         listener,
         app,

@@ -3,6 +3,11 @@
 //! UUIDv7 ids grow with creation time, so sorting by `_id` gives a stable order in which new
 //! products append at the end: a cursor (the last `_id` seen) stays correct while products are
 //! added. Prices are integer minor units, never floats. The database enforces SKU uniqueness.
+//!
+//! Deleting a product leaves a tombstone of its SKU (collection `deleted_skus`, written in the
+//! delete's transaction), and seeding skips tombstoned SKUs: a demo product an admin deleted
+//! stays deleted across restarts and reseeds. An admin may still create a product with that
+//! SKU on purpose.
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
@@ -19,6 +24,8 @@ use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, 
 use crate::events;
 
 pub const COLLECTION: &str = "products";
+/// The SKUs of deleted products, which seeding never brings back.
+pub const DELETED_SKUS: &str = "deleted_skus";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -217,16 +224,25 @@ impl ProductStore {
         Ok(product)
     }
 
-    /// Inserts products whose SKU is not in the catalog yet and leaves existing ones alone, so
-    /// seeding twice changes nothing. Returns how many were inserted.
+    /// Inserts products whose SKU is not in the catalog yet and was never deleted, and leaves
+    /// the others alone, so seeding twice changes nothing and brings back nothing an admin
+    /// deleted. Returns how many were inserted.
     pub async fn insert_missing(&self, products: &[NewProduct]) -> Result<u64, StoreError> {
-        let existing: std::collections::HashSet<String> = self
+        let mut existing: std::collections::HashSet<String> = self
             .products
             .distinct("sku", doc! {})
             .await?
             .into_iter()
             .filter_map(|sku| sku.as_str().map(str::to_owned))
             .collect();
+        existing.extend(
+            self.db
+                .collection::<Document>(DELETED_SKUS)
+                .distinct("_id", doc! {})
+                .await?
+                .into_iter()
+                .filter_map(|sku| sku.as_str().map(str::to_owned)),
+        );
         let now = bson::DateTime::now();
         let missing: Vec<&NewProduct> = products
             .iter()
@@ -386,7 +402,8 @@ impl ProductStore {
         Ok(updated)
     }
 
-    /// Removes a product and records `product.deleted` in one transaction.
+    /// Removes a product, leaves its SKU's tombstone and records `product.deleted` in one
+    /// transaction.
     pub async fn delete(&self, id: &str, trace: &TraceContext) -> Result<bool, StoreError> {
         let mut session = self.transaction().await?;
         let deleted = self
@@ -397,6 +414,15 @@ impl ProductStore {
         let Some(doc) = deleted else {
             return Ok(false);
         };
+        self.db
+            .collection::<Document>(DELETED_SKUS)
+            .update_one(
+                doc! { "_id": &doc.sku },
+                doc! { "$set": { "product_id": id, "deleted_at": bson::DateTime::now() } },
+            )
+            .upsert(true)
+            .session(&mut session)
+            .await?;
         let product = Product::try_from(doc)?;
         outbox::enqueue(
             &self.db,
