@@ -24,6 +24,7 @@
 //!         max_depth: 12,
 //!         max_aliases: 30,
 //!         log: RouterLog::default(),
+//!         storefront_dir: None,
 //!     };
 //!     // Before spawning any thread: writes the config and sets ROUTER_CONFIG_FILE_PATH.
 //!     let router = emporium_router::prepare(settings)?;
@@ -38,7 +39,7 @@
 //! - `config`: renders the settings into hive-router's YAML configuration.
 //! - `server`: [`prepare`] and [`run`], starting hive-router on the calling thread.
 //! - `plugins`: one hive-router plugin per job (playground, `/ready`, document size, bad
-//!   tokens, error codes) and the [`plugins::registry`] that `run` starts them from.
+//!   tokens, error codes, the storefront at `/`) and the [`plugins::registry`] that `run` starts them from.
 //! - `error`: [`RouterError`].
 //!
 //! [hive-router]: https://github.com/graphql-hive/router

@@ -34,6 +34,9 @@ pub struct RouterSettings {
     pub max_aliases: usize,
     /// How the process logs; see [`RouterLog`] for why the router decides this.
     pub log: RouterLog,
+    /// The built storefront served at `/` (see [`crate::plugins::storefront`]); `None` serves
+    /// none. Must be absolute.
+    pub storefront_dir: Option<PathBuf>,
 }
 
 /// Where the JSON Web Key Set of the users service comes from.

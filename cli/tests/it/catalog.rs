@@ -181,6 +181,7 @@ async fn an_admin_updates_and_deletes_a_product() {
 async fn paging_through_the_demo_catalog_returns_each_product_once_in_order() {
     let platform = Platform::start_with(Options {
         seed_demo_catalog: true,
+        ..Options::default()
     })
     .await;
     let admin = platform.admin().await;

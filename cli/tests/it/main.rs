@@ -14,3 +14,4 @@ mod operations;
 mod orders;
 mod playground;
 mod search;
+mod storefront;

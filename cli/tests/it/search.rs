@@ -92,6 +92,7 @@ async fn eventually(
 async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_facets() {
     let platform = Platform::start_with(Options {
         seed_demo_catalog: true,
+        ..Options::default()
     })
     .await;
     let catalog = emporium_products::seed::demo_catalog().expect("catalog");

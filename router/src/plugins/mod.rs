@@ -9,6 +9,7 @@ pub mod error_codes;
 pub mod playground;
 pub mod ready_alias;
 pub mod reject_invalid_tokens;
+pub mod storefront;
 
 use hive_router::PluginRegistry;
 
@@ -17,6 +18,7 @@ pub use error_codes::ContractErrorCodes;
 pub use playground::Playground;
 pub use ready_alias::ReadyAlias;
 pub use reject_invalid_tokens::RejectInvalidTokens;
+pub use storefront::Storefront;
 
 /// Every Emporium plugin, in the order their hooks run.
 pub fn registry() -> PluginRegistry {
@@ -26,4 +28,5 @@ pub fn registry() -> PluginRegistry {
         .register::<DocumentSizeLimit>()
         .register::<RejectInvalidTokens>()
         .register::<ContractErrorCodes>()
+        .register::<Storefront>()
 }
