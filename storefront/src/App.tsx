@@ -84,11 +84,11 @@ function Header(): ReactNode {
   );
 }
 
+// urql compares the context by identity: a new object on every render would be a new query.
+const UNREAD_CONTEXT = { additionalTypenames: ["Notification"] };
+
 function NotificationsLink(): ReactNode {
-  const [result, reexecute] = useQuery({
-    query: UnreadCountDocument,
-    context: { additionalTypenames: ["Notification"] },
-  });
+  const [result, reexecute] = useQuery({ query: UnreadCountDocument, context: UNREAD_CONTEXT });
   // The count follows new notifications (order updates) within half a minute.
   useEffect(() => {
     const timer = window.setInterval(() => {

@@ -57,6 +57,39 @@ describe("Session", () => {
     expect(session.snapshot().user).toEqual(user);
   });
 
+  it("refreshes when a subgraph answers UNAUTHENTICATED inside a 200", async () => {
+    const api = rotatingApi();
+    const session = new Session(memoryStore(), api.call);
+    session.signIn("expired", "refresh-0", user);
+    const seen: (string | null)[] = [];
+    const fetchImpl = (_input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const auth = new Headers(init?.headers).get("authorization");
+      seen.push(auth);
+      const body =
+        auth === "Bearer access-1"
+          ? { data: { cart: { items: [] } } }
+          : { data: null, errors: [{ message: "expired", extensions: { code: "UNAUTHENTICATED" } }] };
+      return Promise.resolve(Response.json(body));
+    };
+
+    const response = await session.fetchWithAuth("/graphql", {}, fetchImpl);
+
+    expect(await response.json()).toEqual({ data: { cart: { items: [] } } });
+    expect(seen).toEqual(["Bearer expired", "Bearer access-1"]);
+  });
+
+  it("does not refresh for other errors", async () => {
+    const api = rotatingApi();
+    const session = new Session(memoryStore(), api.call);
+    session.signIn("valid", "refresh-0", user);
+    const fetchImpl = (): Promise<Response> =>
+      Promise.resolve(Response.json({ errors: [{ message: "no", extensions: { code: "FORBIDDEN" } }] }));
+
+    await session.fetchWithAuth("/graphql", {}, fetchImpl);
+
+    expect(api.calls).toEqual([]);
+  });
+
   it("shares one refresh between concurrent requests that all got a 401", async () => {
     const api = rotatingApi();
     const store = memoryStore();

@@ -2,8 +2,9 @@
 // and the refresh token (in the RefreshTokenStore: localStorage in the browser, see README).
 //
 // Guarantees:
-// - A request that fails with HTTP 401 after presenting an access token is retried once,
-//   after one refresh; concurrent 401s share that refresh (single flight in the tab, and a
+// - A request refused for its credentials after presenting an access token (HTTP 401 from the
+//   router, or an UNAUTHENTICATED error from a subgraph, whose clock leeway is shorter than
+//   the router's) is retried once, after one refresh; concurrent 401s share that refresh (single flight in the tab, and a
 //   Web Lock across tabs so two tabs never spend the same rotating refresh token).
 // - A refresh token the API refuses (already used, expired or revoked) signs the shopper out
 //   with a notice saying so; a refresh that could not reach the API keeps the session.
@@ -110,13 +111,13 @@ export class Session {
     return this.accessToken;
   }
 
-  /** `fetch` with the access token; one refresh and one retry on a 401. */
+  /** `fetch` with the access token; one refresh and one retry when the token is refused. */
   async fetchWithAuth(input: RequestInfo | URL, init: RequestInit | undefined, fetchImpl: FetchLike): Promise<Response> {
     const presetHeaders = new Headers(init?.headers);
     if (presetHeaders.has("authorization")) return fetchImpl(input, init);
     const sent = this.accessToken;
     const first = await fetchImpl(input, withToken(init, sent));
-    if (first.status !== 401 || sent === null) return first;
+    if (sent === null || !(await isRefusedCredential(first))) return first;
     // Another request may have refreshed while this one was on its way.
     const renewed = this.accessToken !== null && this.accessToken !== sent ? true : await this.refresh();
     if (!renewed || this.accessToken === null) return first;
@@ -148,6 +149,28 @@ export class Session {
   private update(change: Partial<SessionSnapshot>): void {
     this.state = { ...this.state, ...change };
     for (const listener of this.listeners) listener();
+  }
+}
+
+/** HTTP 401, or a GraphQL answer whose errors say UNAUTHENTICATED. */
+async function isRefusedCredential(response: Response): Promise<boolean> {
+  if (response.status === 401) return true;
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return false;
+  try {
+    const body: unknown = await response.clone().json();
+    if (typeof body !== "object" || body === null || !("errors" in body) || !Array.isArray(body.errors)) return false;
+    return body.errors.some(
+      (error: unknown) =>
+        typeof error === "object" &&
+        error !== null &&
+        "extensions" in error &&
+        typeof error.extensions === "object" &&
+        error.extensions !== null &&
+        "code" in error.extensions &&
+        error.extensions.code === "UNAUTHENTICATED",
+    );
+  } catch {
+    return false;
   }
 }
 
