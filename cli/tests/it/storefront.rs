@@ -229,6 +229,7 @@ async fn a_shopper_searches_with_a_typo_then_a_facet_then_a_sort_and_sees_produc
         json!({
             "typo": "headphnes",
             "typoMatch": "Aurora Wireless",
+            "typoCount": 3,
             "facet": "Audio",
             "facetCount": 2,
             "byPrice": ["Breeze Studio Headphones", "Aurora Wireless Headphones"],
@@ -298,7 +299,9 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     .await;
     eprintln!("storefront journey: {found}");
 
-    // One order per checkout attempt, however often "Place order" was clicked.
+    // One order per checkout attempt, however often "Place order" was clicked. (A new admin
+    // session: the first one's access token has expired meanwhile.)
+    let admin = platform.admin().await;
     let body = platform
         .gql(
             "{ orders(first: 10) { totalCount nodes { id status statusReason } } }",

@@ -153,7 +153,7 @@ function CategoryFacets({ state, facets }: { state: SearchState; facets: Facets 
 
 function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }): ReactNode {
   const values = facets?.find((f) => f.field === "brand")?.values ?? [];
-  if (values.length === 0 && state.brand === null) return null;
+  // Rendered (empty) before the answer too, so the filters below it do not move when it comes.
   return (
     <fieldset className="facet">
       <legend>Brand</legend>
