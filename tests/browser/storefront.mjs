@@ -195,6 +195,13 @@ async function journey() {
   // Checkout with the approved card, double-clicking "Place order".
   await shopper.getByRole("link", { name: "Cart (1)" }).click();
   await shopper.getByRole("link", { name: "Checkout" }).click();
+  // An empty address: the API's userErrors are shown beside their fields; nothing is placed.
+  await shopper.getByRole("button", { name: "Place order" }).click();
+  await shopper
+    .getByRole("textbox", { name: "Address line 1" })
+    .and(shopper.locator("[aria-invalid='true']"))
+    .waitFor(WAIT);
+  check(/\/checkout$/.test(shopper.url()), `an invalid checkout left the page: ${shopper.url()}`);
   await fillAddress(shopper);
   await shopper.getByRole("radio", { name: "Visa, approved" }).check();
   await shopper.getByRole("button", { name: "Place order" }).dblclick();
@@ -233,6 +240,20 @@ async function journey() {
   found.rejectedOrder = shopper.url().split("/").pop();
   await shopper.getByRole("status").filter({ hasText: "REJECTED" }).waitFor(WAIT);
   await shopper.getByText(/Reason: PAYMENT_DECLINED/).waitFor(WAIT);
+
+  // Notifications about the orders, with the unread count; marking one read lowers it.
+  await shopper.getByRole("link", { name: /^Notifications \(\d+ unread\)$/ }).waitFor(WAIT);
+  await shopper.getByRole("link", { name: /^Notifications/ }).click();
+  const markRead = shopper.getByRole("button", { name: /^Mark read: / });
+  await markRead.first().waitFor(WAIT);
+  const unread = await markRead.count();
+  await markRead.first().click();
+  await shopper.waitForFunction(
+    (before) => document.querySelectorAll("button[aria-label^='Mark read: ']").length === before - 1,
+    unread,
+    WAIT,
+  );
+  found.unreadBeforeMarking = unread;
 
   // The access token expires (the platform's TTL is short). The next request is refused (401
   // from the router, or UNAUTHENTICATED from a subgraph), refreshed once and retried, and the

@@ -12,9 +12,18 @@ export function fieldErrors(
   for (const error of userErrors) {
     const named = error.field?.[error.field.length - 1] ?? "";
     const key = known.includes(named) ? named : "";
-    errors[key] = errors[key] === undefined ? error.message : `${errors[key]}; ${error.message}`;
+    const message = withoutFieldPath(error.message, error.field);
+    errors[key] = errors[key] === undefined ? message : `${errors[key]}; ${message}`;
   }
   return errors;
+}
+
+/** "shippingAddress.city must not be empty" beside the City field reads "Must not be empty". */
+function withoutFieldPath(message: string, field: readonly string[] | null | undefined): string {
+  const path = field?.slice(1).join(".");
+  if (path === undefined || path === "" || !message.startsWith(`${path} `)) return message;
+  const rest = message.slice(path.length + 1);
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
 }
 
 export function FieldError({ errors, field }: { errors: FieldErrors; field: string }): ReactNode {

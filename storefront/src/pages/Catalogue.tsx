@@ -273,6 +273,7 @@ function Pager({ state, next }: { state: SearchState; next: { hasNextPage: boole
   if (state.page === 1 && !next.hasNextPage) return null;
   return (
     <nav aria-label="Pages" className="pager">
+      {state.page > 1 && <Link to={`/${formatSearchState({ ...state, page: 1, after: null })}`}>First page</Link>}
       {state.page > 1 && (
         <button
           type="button"
