@@ -35,7 +35,7 @@ pub struct RouterSettings {
     /// How the process logs; see [`RouterLog`] for why the router decides this.
     pub log: RouterLog,
     /// The built storefront served at `/` (see [`crate::plugins::storefront`]); `None` serves
-    /// none. Must be absolute.
+    /// none. It must exist when the router starts.
     pub storefront_dir: Option<PathBuf>,
 }
 
