@@ -1,4 +1,14 @@
 # One image for every Emporium service: `emporium serve <service>` picks the role.
+
+# The storefront (the router serves it at /): built from its lockfile in a Node stage.
+FROM node:20-bookworm-slim AS storefront
+WORKDIR /src/storefront
+COPY storefront/package.json storefront/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY schema.graphql /src/schema.graphql
+COPY storefront/ ./
+RUN npx vite build
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -12,11 +22,13 @@ RUN apt-get update \
  && useradd --system --home /var/lib/emporium --create-home emporium
 COPY --from=build /src/target/release/emporium /usr/local/bin/emporium
 COPY schema.graphql /etc/emporium/schema.graphql
+COPY --from=storefront /src/storefront/dist /usr/share/emporium/storefront
 USER emporium
 WORKDIR /var/lib/emporium
 ENV EMPORIUM_BIND_HOST=0.0.0.0 \
     EMPORIUM_SUPERGRAPH=/etc/emporium/schema.graphql \
     EMPORIUM_DATA_DIR=/var/lib/emporium \
+    EMPORIUM_STOREFRONT_DIR=/usr/share/emporium/storefront \
     EMPORIUM_LOG_FORMAT=json
 ENTRYPOINT ["emporium"]
 CMD ["up"]

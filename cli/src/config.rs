@@ -79,6 +79,9 @@ pub struct Settings {
     pub max_document_chars: usize,
     /// The router's public edge: further limits, cost, timeouts and rate limits.
     pub edge: EdgeSettings,
+    /// The built storefront the router serves at `/` (`EMPORIUM_STOREFRONT_DIR`; by default
+    /// `storefront/dist` when it holds a build, else none).
+    pub storefront_dir: Option<PathBuf>,
 }
 
 /// What the router enforces at the public edge beyond the body, document, depth and alias
@@ -196,6 +199,18 @@ where
             .trim()
             .parse()
             .map_err(|e| anyhow!("{name}={raw:?} is invalid: {e}")),
+    }
+}
+
+/// `EMPORIUM_STOREFRONT_DIR` (`off` for none), else `storefront/dist` if it holds a build.
+fn storefront_dir() -> Option<PathBuf> {
+    match var("EMPORIUM_STOREFRONT_DIR") {
+        Some(dir) if dir.eq_ignore_ascii_case("off") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            let default = PathBuf::from("storefront/dist");
+            default.join("index.html").is_file().then_some(default)
+        }
     }
 }
 
@@ -331,6 +346,7 @@ impl Settings {
             max_query_aliases: parsed("EMPORIUM_MAX_QUERY_ALIASES", 30)?,
             max_document_chars: parsed("EMPORIUM_MAX_DOCUMENT_CHARS", 20_000)?,
             edge: EdgeSettings::from_env()?,
+            storefront_dir: storefront_dir(),
         };
         settings.validate()?;
         Ok(settings)
@@ -445,6 +461,7 @@ impl Settings {
                     emporium_router::LogFormat::Text
                 },
             },
+            storefront_dir: self.storefront_dir.clone(),
         }
     }
 

@@ -334,6 +334,7 @@ plugins:
             assets = quoted(PLAYGROUND_ASSETS_PATH),
         );
     }
+    push_storefront(yaml, settings);
 }
 
 /// How deeply `{` and `[` may nest in a document's text: the depth limit, plus room for
@@ -362,6 +363,28 @@ fn rate_limit_config(settings: &RouterSettings) -> String {
         admin = limit.admin_multiplier,
         proxies = proxies.join(", "),
     )
+}
+
+/// The storefront at `/`, when one is configured; it never answers the API's own paths.
+fn push_storefront(yaml: &mut String, settings: &RouterSettings) {
+    let Some(dir) = &settings.storefront_dir else {
+        return;
+    };
+    let reserved = [
+        GRAPHQL_PATH,
+        PLAYGROUND_ASSETS_PATH,
+        READY_PATH,
+        METRICS_PATH,
+        "/health",
+        "/readiness",
+    ]
+    .map(quoted)
+    .join(", ");
+    let _ = writeln!(
+        yaml,
+        "  emporium_storefront:\n    config:\n      dir: {dir}\n      reserved_paths: [{reserved}]",
+        dir = quoted_path(dir),
+    );
 }
 
 #[cfg(test)]
@@ -421,6 +444,7 @@ mod tests {
                 filter: Some("info,hyper=warn".into()),
                 format: LogFormat::Json,
             },
+            storefront_dir: None,
         }
     }
 
@@ -510,6 +534,24 @@ mod tests {
 
         assert_eq!(plugins.map(|p| p.len()), Some(config.plugins.len()));
     }
+
+    #[test]
+    fn a_configured_storefront_is_enabled_and_loads_its_directory() {
+        let dir = scratch_dir("storefront");
+        let dist = dir.join("dist");
+        std::fs::create_dir_all(&dist).expect("temp dir is writable");
+        std::fs::write(dist.join("index.html"), "<!doctype html>").expect("writable");
+        let mut settings = settings(&dir, JwksSource::File(dir.join("jwks.json")));
+        settings.storefront_dir = Some(dist);
+
+        let config = parse_yaml_config(render(&settings)).expect("hive-router accepts the config");
+        let plugins = crate::plugins::registry()
+            .initialize_plugins(&config, &mut BackgroundTasksManager::new())
+            .expect("every plugin initialises");
+
+        assert!(config.plugins.contains_key("emporium_storefront"));
+        assert_eq!(plugins.map(|p| p.len()), Some(config.plugins.len()));
+    }
 }
 
 #[cfg(test)]
@@ -577,6 +619,7 @@ mod tests_support {
                 breaker_reset: std::time::Duration::from_secs(10),
             },
             rate_limit: None,
+            storefront_dir: None,
             log: crate::RouterLog::default(),
         }
     }

@@ -43,6 +43,7 @@
 //!         },
 //!         rate_limit: None,
 //!         log: RouterLog::default(),
+//!         storefront_dir: None,
 //!     };
 //!     // Before spawning any thread: writes the config and sets ROUTER_CONFIG_FILE_PATH.
 //!     let router = emporium_router::prepare(settings)?;
@@ -56,9 +57,9 @@
 //! - `settings`: [`RouterSettings`], what the caller decides.
 //! - `config`: renders the settings into hive-router's YAML configuration.
 //! - `server`: [`prepare`] and [`run`], starting hive-router on the calling thread.
-//! - `plugins`: one hive-router plugin per job (playground, `/ready`, JSON depth, document
-//!   size, bad tokens, cost and rate limits, error codes) and the [`plugins::registry`] that
-//!   `run` starts them from.
+//! - `plugins`: one hive-router plugin per job (playground, the storefront at `/`, `/ready`,
+//!   body size, JSON depth, document size and shape, bad tokens, cost and rate limits, error
+//!   codes) and the [`plugins::registry`] that `run` starts them from.
 //! - `budget`: each client's cost budget, a leaky bucket in Redis.
 //! - `error`: [`RouterError`].
 //!

@@ -130,6 +130,9 @@ fn checked(mut settings: RouterSettings) -> Result<RouterSettings, RouterError> 
         settings.jwks = crate::JwksSource::File(existing("JWKS file", path)?);
     }
     settings.work_dir = absolute(&settings.work_dir)?;
+    if let Some(dir) = &settings.storefront_dir {
+        settings.storefront_dir = Some(existing("storefront directory", dir)?);
+    }
     for (name, value) in [
         ("max_body_bytes", settings.max_body_bytes),
         ("max_document_chars", settings.max_document_chars),

@@ -65,6 +65,9 @@ pub struct RouterSettings {
     pub rate_limit: Option<RateLimitSettings>,
     /// How the process logs; see [`RouterLog`] for why the router decides this.
     pub log: RouterLog,
+    /// The built storefront served at `/` (see [`crate::plugins::storefront`]); `None` serves
+    /// none. It must exist when the router starts.
+    pub storefront_dir: Option<PathBuf>,
 }
 
 /// Operation cost (IBM's GraphQL cost directives, as hive-router's demand control computes it):

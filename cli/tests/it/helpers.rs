@@ -85,6 +85,11 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// The platform's `RUST_LOG` (default: `TEST_LOG`, or `warn`).
     pub log_filter: Option<String>,
+    /// Serve the built storefront (`storefront/dist`) at `/`; off otherwise, so no other test
+    /// depends on a storefront build.
+    pub storefront: bool,
+    /// `EMPORIUM_ACCESS_TOKEN_TTL_SECS` (the platform's default when `None`).
+    pub access_token_ttl_secs: Option<u64>,
 }
 
 /// The subgraphs `emporium up` runs, by name.
@@ -150,8 +155,19 @@ impl Platform {
             ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
             ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
         ];
+        let storefront_dir = if options.storefront {
+            repo.join("storefront/dist").display().to_string()
+        } else {
+            "off".to_owned()
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
             .arg("up")
+            .env("EMPORIUM_STOREFRONT_DIR", storefront_dir)
+            .envs(
+                options
+                    .access_token_ttl_secs
+                    .map(|ttl| ("EMPORIUM_ACCESS_TOKEN_TTL_SECS", ttl.to_string())),
+            )
             .current_dir(&repo)
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("EMPORIUM_ROUTER_PORT", router_port.to_string())

@@ -17,3 +17,4 @@ mod payments;
 mod playground;
 mod search;
 mod seeding;
+mod storefront;

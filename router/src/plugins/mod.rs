@@ -13,6 +13,7 @@ pub mod playground;
 pub mod ready_alias;
 pub mod reject_invalid_tokens;
 pub mod selection_limits;
+pub mod storefront;
 
 use hive_router::PluginRegistry;
 
@@ -25,6 +26,7 @@ pub use playground::Playground;
 pub use ready_alias::ReadyAlias;
 pub use reject_invalid_tokens::RejectInvalidTokens;
 pub use selection_limits::SelectionLimits;
+pub use storefront::Storefront;
 
 /// Every Emporium plugin, in the order their hooks run.
 pub fn registry() -> PluginRegistry {
@@ -38,4 +40,5 @@ pub fn registry() -> PluginRegistry {
         .register::<RejectInvalidTokens>()
         .register::<CostBudget>()
         .register::<ContractErrorCodes>()
+        .register::<Storefront>()
 }

@@ -1,0 +1,438 @@
+// Every GraphQL operation the storefront sends. graphql-codegen reads this file and types each
+// document (src/gql/), so a field the schema does not have fails the build.
+import { graphql } from "../gql";
+
+export const SearchDocument = graphql(`
+  query Search($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {
+    search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      facets {
+        field
+        values {
+          value
+          count
+        }
+      }
+      nodes {
+        highlights {
+          field
+          snippet
+        }
+        product {
+          id
+          name
+          brand
+          category
+          imageUrl
+          price {
+            amount
+            currency
+          }
+          stock {
+            available
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const ProductDocument = graphql(`
+  query Product($id: ID!) {
+    product(id: $id) {
+      id
+      sku
+      name
+      description
+      brand
+      category
+      imageUrl
+      price {
+        amount
+        currency
+      }
+      attributes {
+        name
+        value
+      }
+      stock {
+        available
+        inStock
+      }
+    }
+  }
+`);
+
+export const StockDocument = graphql(`
+  query Stock($id: ID!) {
+    product(id: $id) {
+      id
+      stock {
+        available
+        inStock
+      }
+    }
+  }
+`);
+
+export const LoginDocument = graphql(`
+  mutation Login($input: LoginInput!) {
+    login(input: $input) {
+      accessToken
+      refreshToken
+      user {
+        id
+        name
+        email
+        role
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const RegisterDocument = graphql(`
+  mutation Register($input: RegisterInput!) {
+    register(input: $input) {
+      accessToken
+      refreshToken
+      user {
+        id
+        name
+        email
+        role
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const RefreshDocument = graphql(`
+  mutation Refresh($refreshToken: String!) {
+    refreshToken(refreshToken: $refreshToken) {
+      accessToken
+      refreshToken
+      user {
+        id
+        name
+        email
+        role
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const LogoutDocument = graphql(`
+  mutation Logout($refreshToken: String!) {
+    logout(refreshToken: $refreshToken) {
+      ok
+    }
+  }
+`);
+
+export const CartDocument = graphql(`
+  query Cart {
+    cart {
+      ...CartFields
+    }
+  }
+`);
+
+export const CartFields = graphql(`
+  fragment CartFields on Cart {
+    subtotal {
+      amount
+      currency
+    }
+    items {
+      quantity
+      lineTotal {
+        amount
+        currency
+      }
+      product {
+        id
+        name
+        imageUrl
+        price {
+          amount
+          currency
+        }
+      }
+    }
+  }
+`);
+
+export const AddToCartDocument = graphql(`
+  mutation AddToCart($productId: ID!, $quantity: Int!) {
+    addToCart(productId: $productId, quantity: $quantity) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const UpdateCartItemDocument = graphql(`
+  mutation UpdateCartItem($productId: ID!, $quantity: Int!) {
+    updateCartItem(productId: $productId, quantity: $quantity) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const CheckoutDocument = graphql(`
+  mutation Checkout($input: CheckoutInput!) {
+    checkout(input: $input) {
+      order {
+        id
+        status
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const OrderFields = graphql(`
+  fragment OrderFields on Order {
+    id
+    status
+    statusReason
+    createdAt
+    total {
+      amount
+      currency
+    }
+    shippingAddress {
+      line1
+      line2
+      city
+      postalCode
+      country
+    }
+    items {
+      productName
+      quantity
+      unitPrice {
+        amount
+        currency
+      }
+      lineTotal {
+        amount
+        currency
+      }
+    }
+    history {
+      status
+      previousStatus
+      reason
+      at
+    }
+    payment {
+      status
+      failureReason
+    }
+  }
+`);
+
+export const OrderDocument = graphql(`
+  query Order($id: ID!) {
+    order(id: $id) {
+      ...OrderFields
+    }
+  }
+`);
+
+export const OrderStatusDocument = graphql(`
+  subscription OrderStatus($orderId: ID!) {
+    orderStatusChanged(orderId: $orderId) {
+      orderId
+      status
+      previousStatus
+      reason
+      at
+    }
+  }
+`);
+
+export const CancelOrderDocument = graphql(`
+  mutation CancelOrder($id: ID!) {
+    cancelOrder(id: $id) {
+      order {
+        ...OrderFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const OrdersDocument = graphql(`
+  query Orders($first: Int, $after: String, $status: OrderStatus) {
+    orders(first: $first, after: $after, status: $status) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        id
+        status
+        createdAt
+        total {
+          amount
+          currency
+        }
+        customer {
+          id
+        }
+      }
+    }
+  }
+`);
+
+export const ShipOrderDocument = graphql(`
+  mutation ShipOrder($id: ID!) {
+    shipOrder(id: $id) {
+      order {
+        id
+        status
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const DeliverOrderDocument = graphql(`
+  mutation DeliverOrder($id: ID!) {
+    deliverOrder(id: $id) {
+      order {
+        id
+        status
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const SetStockDocument = graphql(`
+  mutation SetStock($productId: ID!, $onHand: Int!) {
+    setStock(productId: $productId, onHand: $onHand) {
+      productId
+      stock {
+        available
+        onHand
+        reserved
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const AdminStockDocument = graphql(`
+  query AdminStock($query: String!) {
+    search(query: $query, first: 10) {
+      nodes {
+        product {
+          id
+          sku
+          name
+          stock {
+            available
+            onHand
+            reserved
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const NotificationsDocument = graphql(`
+  query Notifications {
+    notifications(first: 20) {
+      totalCount
+      nodes {
+        id
+        kind
+        title
+        body
+        orderId
+        read
+        createdAt
+      }
+    }
+  }
+`);
+
+export const UnreadCountDocument = graphql(`
+  query UnreadCount {
+    notifications(first: 1, unreadOnly: true) {
+      totalCount
+    }
+  }
+`);
+
+export const MarkReadDocument = graphql(`
+  mutation MarkRead($id: ID!) {
+    markNotificationRead(id: $id) {
+      notification {
+        id
+        read
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);

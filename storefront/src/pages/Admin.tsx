@@ -1,0 +1,159 @@
+// The admin area (ADMIN accounts): every order with "Ship" and "Deliver", and stock editing.
+import { useState, type SubmitEvent, type ReactNode } from "react";
+import { useMutation, useQuery } from "urql";
+
+import { AdminStockDocument, DeliverOrderDocument, OrdersDocument, SetStockDocument, ShipOrderDocument } from "../api/operations";
+import { useSessionState } from "../auth/SessionContext";
+import { Price } from "../components/Price";
+import { Link } from "../lib/router";
+
+export function Admin(): ReactNode {
+  const { user } = useSessionState();
+  if (user?.role !== "ADMIN") {
+    return (
+      <section>
+        <h1>Admin</h1>
+        <p>This area is for shop administrators.</p>
+      </section>
+    );
+  }
+  return (
+    <section>
+      <h1>Admin</h1>
+      <AdminOrders />
+      <StockEditor />
+    </section>
+  );
+}
+
+function AdminOrders(): ReactNode {
+  const [result, reexecute] = useQuery({ query: OrdersDocument, variables: { first: 50 }, requestPolicy: "network-only" });
+  const [ship, shipOrder] = useMutation(ShipOrderDocument);
+  const [deliver, deliverOrder] = useMutation(DeliverOrderDocument);
+  const failure =
+    ship.data?.shipOrder.userErrors[0]?.message ?? deliver.data?.deliverOrder.userErrors[0]?.message ?? ship.error?.message ?? deliver.error?.message;
+  const orders = result.data?.orders.nodes ?? [];
+  return (
+    <section aria-labelledby="admin-orders">
+      <h2 id="admin-orders">Orders</h2>
+      <button
+        type="button"
+        onClick={() => {
+          reexecute({ requestPolicy: "network-only" });
+        }}
+      >
+        Refresh orders
+      </button>
+      {failure !== undefined && <p role="alert">{failure}</p>}
+      <table>
+        <caption className="visually-hidden">All orders</caption>
+        <thead>
+          <tr>
+            <th scope="col">Order</th>
+            <th scope="col">Customer</th>
+            <th scope="col">Status</th>
+            <th scope="col">Total</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {orders.map((order) => (
+            <tr key={order.id}>
+              <td>
+                <Link to={`/orders/${order.id}`}>{order.id}</Link>
+              </td>
+              <td>{order.customer.id}</td>
+              <td>{order.status}</td>
+              <td>
+                <Price money={order.total} />
+              </td>
+              <td>
+                {order.status === "CONFIRMED" && (
+                  <button type="button" disabled={ship.fetching} onClick={() => void shipOrder({ id: order.id })}>
+                    Ship
+                  </button>
+                )}
+                {order.status === "SHIPPED" && (
+                  <button type="button" disabled={deliver.fetching} onClick={() => void deliverOrder({ id: order.id })}>
+                    Deliver
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function StockEditor(): ReactNode {
+  const [query, setQuery] = useState("");
+  const [result] = useQuery({ query: AdminStockDocument, variables: { query }, requestPolicy: "network-only" });
+  return (
+    <section aria-labelledby="admin-stock">
+      <h2 id="admin-stock">Stock</h2>
+      <label>
+        Find products
+        <input
+          type="search"
+          value={query}
+          onChange={(event) => {
+            setQuery(event.target.value);
+          }}
+        />
+      </label>
+      <table>
+        <caption className="visually-hidden">Stock levels</caption>
+        <thead>
+          <tr>
+            <th scope="col">Product</th>
+            <th scope="col">Available</th>
+            <th scope="col">Reserved</th>
+            <th scope="col">On hand</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(result.data?.search.nodes ?? []).map(({ product }) => (
+            <tr key={product.id}>
+              <td>{`${product.name} (${product.sku})`}</td>
+              <td>{product.stock.available}</td>
+              <td>{product.stock.reserved}</td>
+              <td>
+                <StockForm key={product.stock.onHand} productId={product.id} name={product.name} onHand={product.stock.onHand} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function StockForm({ productId, name, onHand }: { productId: string; name: string; onHand: number }): ReactNode {
+  const [value, setValue] = useState(String(onHand));
+  const [state, setStock] = useMutation(SetStockDocument);
+  const failure = state.data?.setStock.userErrors[0]?.message ?? state.error?.message;
+  function save(event: SubmitEvent): void {
+    event.preventDefault();
+    const parsed = Number.parseInt(value, 10);
+    if (Number.isInteger(parsed) && parsed >= 0) void setStock({ productId, onHand: parsed });
+  }
+  return (
+    <form onSubmit={save} className="inline">
+      <input
+        type="number"
+        min={0}
+        aria-label={`On hand for ${name}`}
+        value={value}
+        onChange={(event) => {
+          setValue(event.target.value);
+        }}
+      />
+      <button type="submit" aria-label={`Save stock for ${name}`} disabled={state.fetching}>
+        Save
+      </button>
+      {failure !== undefined && <span role="alert"> {failure}</span>}
+    </form>
+  );
+}

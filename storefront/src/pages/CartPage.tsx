@@ -1,0 +1,102 @@
+// The cart: quantities, removal, subtotal, and the way to checkout.
+import { useState, type ReactNode } from "react";
+
+import { useSessionState } from "../auth/SessionContext";
+import { useCart } from "../cart";
+import { Price } from "../components/Price";
+import { Link } from "../lib/router";
+
+export function CartPage(): ReactNode {
+  const { user } = useSessionState();
+  const { cart, setQuantity } = useCart();
+  const [message, setMessage] = useState<string | null>(null);
+  if (user === null) {
+    return (
+      <section>
+        <h1>Your cart</h1>
+        <p>
+          <Link to="/signin?next=/cart">Sign in</Link> to see your cart.
+        </p>
+      </section>
+    );
+  }
+  if (cart === null) return <p>Loading your cart…</p>;
+  async function change(productId: string, quantity: number): Promise<void> {
+    setMessage(await setQuantity(productId, quantity));
+  }
+  return (
+    <section>
+      <h1>Your cart</h1>
+      {message !== null && <p role="alert">{message}</p>}
+      {cart.items.length === 0 ? (
+        <p>
+          Your cart is empty. <Link to="/">Find something you like.</Link>
+        </p>
+      ) : (
+        <>
+          <table className="cart">
+            <caption className="visually-hidden">Cart lines</caption>
+            <thead>
+              <tr>
+                <th scope="col">Product</th>
+                <th scope="col">Price</th>
+                <th scope="col">Quantity</th>
+                <th scope="col">Total</th>
+                <th scope="col">
+                  <span className="visually-hidden">Remove</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {cart.items.map((item) => (
+                <tr key={item.product.id}>
+                  <td>
+                    <Link to={`/products/${item.product.id}`}>{item.product.name}</Link>
+                  </td>
+                  <td>
+                    <Price money={item.product.price} />
+                  </td>
+                  <td>
+                    <input
+                      type="number"
+                      min={1}
+                      max={99}
+                      aria-label={`Quantity of ${item.product.name}`}
+                      defaultValue={item.quantity}
+                      key={item.quantity}
+                      onBlur={(event) => {
+                        const quantity = Number.parseInt(event.target.value, 10);
+                        if (Number.isInteger(quantity) && quantity > 0 && quantity !== item.quantity) {
+                          void change(item.product.id, quantity);
+                        }
+                      }}
+                      onKeyDown={(event) => {
+                        if (event.key === "Enter") event.currentTarget.blur();
+                      }}
+                    />
+                  </td>
+                  <td>
+                    <Price money={item.lineTotal} />
+                  </td>
+                  <td>
+                    <button type="button" aria-label={`Remove ${item.product.name}`} onClick={() => void change(item.product.id, 0)}>
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="subtotal">
+            Subtotal: <Price money={cart.subtotal} />
+          </p>
+          <p>
+            <Link to="/checkout" className="button primary">
+              Checkout
+            </Link>
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
