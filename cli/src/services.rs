@@ -725,7 +725,9 @@ fn log_listening(service: &str, listener: &TcpListener) {
     }
 }
 
-/// Creates or promotes the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD`.
+/// Creates the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD` if no
+/// account has that email; an existing admin is left unchanged, and any other existing
+/// account stops start-up (promoting it takes `emporium create-admin --promote`).
 pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) else {
@@ -739,7 +741,7 @@ pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> a
         &settings.admin_name,
     )
     .await
-    .context("creating the admin account")?;
+    .context("EMPORIUM_ADMIN_EMAIL: ensuring the admin account")?;
     Ok(())
 }
 

@@ -80,6 +80,15 @@ pub struct Options {
     pub seed_demo_catalog: bool,
 }
 
+/// The `emporium` binary under test: Cargo's, unless `EMPORIUM_TEST_BINARY` names another
+/// (a target directory shared by several worktrees holds one `debug/emporium` for all of
+/// them, and the last build of any of them wins).
+pub fn emporium_binary() -> PathBuf {
+    std::env::var_os("EMPORIUM_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_emporium")))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -104,7 +113,19 @@ impl Platform {
             std::env::temp_dir().join(format!("emporium-it-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data_dir).expect("data dir");
         let router_port = free_port();
-        let products_port = free_port();
+        let subgraph_ports: Vec<(&'static str, &'static str, u16)> = [
+            ("users", "EMPORIUM_USERS_PORT"),
+            ("products", "EMPORIUM_PRODUCTS_PORT"),
+            ("inventory", "EMPORIUM_INVENTORY_PORT"),
+            ("search", "EMPORIUM_SEARCH_PORT"),
+            ("orders", "EMPORIUM_ORDERS_PORT"),
+            ("payments", "EMPORIUM_PAYMENTS_PORT"),
+            ("notifications", "EMPORIUM_NOTIFICATIONS_PORT"),
+        ]
+        .into_iter()
+        .map(|(name, variable)| (name, variable, free_port()))
+        .collect();
+        let products_port = subgraph_ports[1].2;
         let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let env = vec![
@@ -119,18 +140,16 @@ impl Platform {
             ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
             ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
         ];
-        let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
+        let child = Command::new(emporium_binary())
             .arg("up")
             .current_dir(&repo)
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
-            .env("EMPORIUM_USERS_PORT", "0")
-            .env("EMPORIUM_PRODUCTS_PORT", products_port.to_string())
-            .env("EMPORIUM_INVENTORY_PORT", "0")
-            .env("EMPORIUM_SEARCH_PORT", "0")
-            .env("EMPORIUM_ORDERS_PORT", "0")
-            .env("EMPORIUM_PAYMENTS_PORT", "0")
-            .env("EMPORIUM_NOTIFICATIONS_PORT", "0")
+            .envs(
+                subgraph_ports
+                    .iter()
+                    .map(|(_, variable, port)| (*variable, port.to_string())),
+            )
             .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
@@ -215,11 +234,21 @@ impl Platform {
 
     /// Runs `emporium <args>` (an admin command) against this platform's stores.
     pub async fn emporium(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        self.emporium_with_env(args, &[]).await
+    }
+
+    /// [`Self::emporium`] with more environment variables (which win over the platform's).
+    pub async fn emporium_with_env(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> std::process::Output {
+        let mut command = Command::new(emporium_binary());
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied());
         let shown = args.join(" ");
         tokio::task::spawn_blocking(move || {
             let mut child = command

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 fn create_admin(platform: &Platform, email: &str, password: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_emporium"))
+    Command::new(crate::helpers::emporium_binary())
         .args(["create-admin", "--email", email, "--name", "Ops"])
         .env("EMPORIUM_DATABASE_URL", &platform.database_url)
         .env("EMPORIUM_NEW_ADMIN_PASSWORD", password)

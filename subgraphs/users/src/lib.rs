@@ -118,21 +118,64 @@ pub enum AdminError {
     Hash(#[from] domain::password::HashError),
     #[error("saving the admin: {0}")]
     Store(#[from] store::StoreError),
+    /// The email belongs to an account that is not an admin: someone registered it, and
+    /// promoting it would hand the shop to whoever that is.
+    #[error(
+        "the admin email already belongs to an existing account that is not an admin (user id \
+         {user_id}); it is never promoted automatically, because whoever registered that \
+         address would become ADMIN with their own password. Choose another admin email, or, \
+         once you know the account is yours, promote it explicitly with \
+         `emporium create-admin --email <email> --promote`"
+    )]
+    NotAnAdmin { user_id: uuid::Uuid },
+    #[error("no account has this email; create it with `emporium create-admin --email <email>` (password in EMPORIUM_NEW_ADMIN_PASSWORD)")]
+    NoSuchAccount,
 }
 
-/// Makes sure an ADMIN account exists for `email`: creates it, or promotes an existing account
-/// (which keeps its password). Safe to run at every start-up.
+/// What [`ensure_admin`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// No account had the email: an ADMIN was created with the given password.
+    Created,
+    /// An ADMIN already has the email; it was left exactly as it was (its password too).
+    AlreadyAdmin,
+}
+
+/// Makes sure an ADMIN account exists for `email`, for start-up and `create-admin`: creates
+/// it with `password` when no account has the email, leaves an existing ADMIN untouched (the
+/// password only ever sets the password of an account this creates), and refuses, with
+/// [`AdminError::NotAnAdmin`], when the email belongs to any other account. Safe to run at
+/// every start-up and from several processes at once.
 pub async fn ensure_admin(
     store: &UserStore,
     email: &str,
     password: &str,
     name: &str,
-) -> Result<User, AdminError> {
+) -> Result<(User, AdminBootstrap), AdminError> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let name = parse_name(name)?;
     let phc = password::hash(password.expose())?;
-    let (user, created) = store.upsert_admin(&email, &name, &phc).await?;
-    tracing::info!(user_id = %user.id, created, "admin account ensured");
+    let (user, created) = store.insert_admin_if_absent(&email, &name, &phc).await?;
+    if created {
+        tracing::info!(user_id = %user.id, "admin account created");
+        return Ok((user, AdminBootstrap::Created));
+    }
+    if user.role != emporium_kernel::auth::Role::Admin {
+        return Err(AdminError::NotAnAdmin { user_id: user.id });
+    }
+    tracing::info!(user_id = %user.id, "admin account already present; left unchanged");
+    Ok((user, AdminBootstrap::AlreadyAdmin))
+}
+
+/// Makes the existing account with `email` an ADMIN, keeping its password: the operator's
+/// explicit decision (`emporium create-admin --promote`), never done at start-up.
+pub async fn promote_to_admin(store: &UserStore, email: &str) -> Result<User, AdminError> {
+    let email = Email::parse(email)?;
+    let user = store
+        .promote_to_admin(&email)
+        .await?
+        .ok_or(AdminError::NoSuchAccount)?;
+    tracing::warn!(user_id = %user.id, "account promoted to ADMIN by an operator");
     Ok(user)
 }

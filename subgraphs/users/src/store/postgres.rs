@@ -109,35 +109,55 @@ impl UserStore {
         Ok(user)
     }
 
-    /// Makes the account with `email` an admin, creating it with `password_hash` if it does not
-    /// exist. An existing account keeps its password. Returns the user and whether it was created.
-    pub async fn upsert_admin(
+    /// Creates an ADMIN with `email` unless an account already has it; never changes an
+    /// existing account. Returns the account with the email and whether this created it.
+    pub async fn insert_admin_if_absent(
         &self,
         email: &Email,
         name: &str,
         password_hash: &str,
     ) -> Result<(User, bool), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
-             ON CONFLICT (email) DO UPDATE SET role = 'ADMIN', updated_at = now()
-             RETURNING {USER_COLUMNS}, (xmax = 0) AS inserted"
+             ON CONFLICT (email) DO NOTHING
+             RETURNING {USER_COLUMNS}"
         ))
         .bind(Uuid::now_v7())
         .bind(email.as_str())
         .bind(name)
         .bind(password_hash)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let user = user_from_row(&row)?;
-        let inserted: bool = row.try_get("inserted")?;
-        if inserted {
+        if let Some(row) = inserted {
+            let user = user_from_row(&row)?;
             // Created from the command line or at start-up: a trace of its own.
             let event = crate::events::user_registered(&user).traced(&TraceContext::new_root());
             outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
+            tx.commit().await?;
+            return Ok((user, true));
         }
+        // The conflicting row is committed (ON CONFLICT waited for it), so this sees it.
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok((user, inserted))
+        Ok((user_from_row(&row)?, false))
+    }
+
+    /// Makes the account with `email` an ADMIN (its password unchanged); `None` when no
+    /// account has the email.
+    pub async fn promote_to_admin(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET role = 'ADMIN', updated_at = now() WHERE email = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn find_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
