@@ -3,7 +3,9 @@
 //! still verify a live token as a JWKS; the router and every subgraph verify against it.
 //!
 //! Identity only ever comes from a verified token, never from plain headers, so a subgraph
-//! reached directly is no way around authorization.
+//! reached directly is no way around authorization. [`ClientKey`] (which device or address a
+//! request comes from) is read from headers, and is therefore only good for telling callers
+//! apart when throttling, never for granting anything.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -134,6 +136,62 @@ impl Viewer {
             return Err(ApiError::forbidden());
         }
         Ok(user)
+    }
+}
+
+/// Which client a request comes from, as far as a subgraph can tell: the device's own id
+/// (header [`ClientKey::CLIENT_ID_HEADER`], a random value a storefront keeps per device), else
+/// the address the nearest proxy saw (the last entry of `X-Forwarded-For`), else
+/// "unidentified". Put into every GraphQL request's data by [`crate::http`].
+///
+/// Headers can be forged by anyone who reaches the service: a key separates callers for
+/// throttling (a failing client is slowed down without slowing down the others) and grants
+/// nothing. `Debug` never shows it (a device id is a bearer secret of sorts).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    /// The header carrying a device's client id.
+    pub const CLIENT_ID_HEADER: &'static str = "x-emporium-client";
+    /// Longest client id taken as given; a longer one is cut (it is only a key).
+    const MAX_CHARS: usize = 200;
+
+    pub fn from_headers(client_id: Option<&str>, forwarded_for: Option<&str>) -> Self {
+        let client_id = client_id.map(str::trim).filter(|id| !id.is_empty());
+        if let Some(id) = client_id {
+            return Self(format!(
+                "id:{}",
+                id.chars().take(Self::MAX_CHARS).collect::<String>()
+            ));
+        }
+        let nearest_hop = forwarded_for
+            .and_then(|list| list.rsplit(',').next())
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty());
+        match nearest_hop {
+            Some(hop) => Self(format!(
+                "ip:{}",
+                hop.chars().take(Self::MAX_CHARS).collect::<String>()
+            )),
+            None => Self::default(),
+        }
+    }
+
+    /// The key as stored: never print it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClientKey {
+    fn default() -> Self {
+        Self("unidentified".to_owned())
+    }
+}
+
+impl fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientKey(<redacted>)")
     }
 }
 
@@ -561,6 +619,21 @@ mod tests {
         let key = SigningKey::generate().expect("keygen");
         let reloaded = SigningKey::from_pem(key.to_pem()).expect("pem");
         assert_eq!(key.kid(), reloaded.kid());
+    }
+
+    #[test]
+    fn a_client_is_its_device_id_else_its_nearest_forwarded_address() {
+        let by_id = ClientKey::from_headers(Some(" device-1 "), Some("10.0.0.1"));
+        let by_address = ClientKey::from_headers(None, Some("198.51.100.7, 10.0.0.1"));
+        let unknown = ClientKey::from_headers(Some(" "), Some(" "));
+        assert_eq!(by_id.as_str(), "id:device-1");
+        assert_eq!(
+            by_address.as_str(),
+            "ip:10.0.0.1",
+            "the hop our proxy added"
+        );
+        assert_eq!(unknown, ClientKey::default());
+        assert!(!format!("{by_id:?}").contains("device-1"));
     }
 
     #[test]

@@ -405,3 +405,104 @@ async fn only_an_explicit_promote_makes_an_existing_account_admin() {
     );
     assert_eq!(old_admin_password["userErrors"], json!([]));
 }
+
+#[tokio::test]
+async fn twenty_parallel_wrong_passwords_all_count_and_then_the_right_one_is_locked_out() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    let guesses = (0..20).map(|i| {
+        let (platform, email) = (&platform, &email);
+        async move { platform.login(email, &format!("wrong password {i}")).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let right_password = platform.login(&email, PASSWORD).await;
+
+    let codes: Vec<String> = answers
+        .iter()
+        .map(|answer| user_error_codes(answer).join(","))
+        .collect();
+    let checked = codes.iter().filter(|c| *c == "INVALID_CREDENTIALS").count();
+    let locked = codes.iter().filter(|c| *c == "ACCOUNT_LOCKED").count();
+    // Each guess was counted before its password was checked: four failures, the fifth
+    // locked the client, and the fifteen after it were refused without a check.
+    assert_eq!((checked, locked), (4, 16), "{codes:?}");
+    assert_eq!(user_error_codes(&right_password), ["ACCOUNT_LOCKED"]);
+    assert_eq!(right_password["accessToken"], Value::Null);
+}
+
+const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) {
+    accessToken user { id } userErrors { code message } } }";
+
+/// `login` straight at the users subgraph, as the client with this device id.
+async fn login_as_client(platform: &Platform, client: &str, email: &str, password: &str) -> Value {
+    let response = platform
+        .http()
+        .post(platform.subgraph_graphql_url("users"))
+        .header("x-emporium-client", client)
+        .json(&json!({ "query": LOGIN, "variables": { "input": { "email": email, "password": password } } }))
+        .send()
+        .await
+        .expect("the users subgraph answers");
+    let body: Value = response.json().await.expect("JSON body");
+    body["data"]["login"].clone()
+}
+
+#[tokio::test]
+async fn an_attacker_failing_on_one_client_cannot_lock_the_victim_out() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Victim").await;
+
+    let mut attacker = Vec::new();
+    for i in 0..12 {
+        let answer =
+            login_as_client(&platform, "attacker-laptop", &email, &format!("guess {i}")).await;
+        attacker.push(user_error_codes(&answer).join(","));
+    }
+    // The victim signs in from a device that never signed in before, while the attacker is
+    // locked out and keeps trying.
+    let victim = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+    let attacker_with_the_password =
+        login_as_client(&platform, "attacker-laptop", &email, PASSWORD).await;
+
+    assert_eq!(attacker[..4], ["INVALID_CREDENTIALS"; 4]);
+    assert!(
+        attacker[4..].iter().all(|c| c == "ACCOUNT_LOCKED"),
+        "{attacker:?}"
+    );
+    assert_eq!(victim["userErrors"], json!([]), "{victim}");
+    assert!(victim["accessToken"].is_string());
+    assert_eq!(
+        user_error_codes(&attacker_with_the_password),
+        ["ACCOUNT_LOCKED"]
+    );
+}
+
+#[tokio::test]
+async fn guesses_spread_over_many_clients_slow_down_new_clients_but_not_the_victims_own() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Victim").await;
+    let before = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+    assert_eq!(before["userErrors"], json!([]), "{before}");
+
+    // Eleven clients, one guess each: none reaches its own limit, but together they pass the
+    // account's threshold (10), so clients that never signed in must now wait.
+    for i in 0..11 {
+        let answer =
+            login_as_client(&platform, &format!("bot-{i}"), &email, "not the password").await;
+        assert_eq!(
+            user_error_codes(&answer),
+            ["INVALID_CREDENTIALS"],
+            "bot {i}"
+        );
+    }
+    let new_client = login_as_client(&platform, "bot-new", &email, PASSWORD).await;
+    let victim = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+
+    assert_eq!(user_error_codes(&new_client), ["ACCOUNT_LOCKED"]);
+    assert_eq!(new_client["accessToken"], Value::Null);
+    assert_eq!(victim["userErrors"], json!([]), "{victim}");
+}

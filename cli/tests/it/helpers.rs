@@ -56,6 +56,8 @@ pub struct Platform {
     pub router: String,
     /// The products subgraph, reached directly (its `/metrics`, `/ready`).
     pub products: String,
+    /// Every subgraph's base URL by service name, to reach them directly (not via the router).
+    subgraphs: Vec<(&'static str, String)>,
     pub database_url: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
@@ -171,6 +173,10 @@ impl Platform {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
             products: format!("http://127.0.0.1:{products_port}"),
+            subgraphs: subgraph_ports
+                .iter()
+                .map(|(name, _, port)| (*name, format!("http://127.0.0.1:{port}")))
+                .collect(),
             database_url: postgres.url(),
             data_dir,
             http: reqwest::Client::builder()
@@ -289,6 +295,17 @@ impl Platform {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
+    }
+
+    /// A subgraph's `/graphql`, reached directly, by service name (`users`, `orders` ...).
+    pub fn subgraph_graphql_url(&self, service: &str) -> String {
+        let base = self
+            .subgraphs
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, url)| url)
+            .unwrap_or_else(|| panic!("no subgraph named {service}"));
+        format!("{base}/graphql")
     }
 
     pub fn graphql_url(&self) -> String {

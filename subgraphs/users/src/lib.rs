@@ -49,12 +49,28 @@ impl Default for Settings {
     }
 }
 
+/// Where the users service reads the time: lockouts and session lifetimes are decided by it,
+/// so tests can move it instead of sleeping.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
+
 /// Everything the users resolvers need, cloned into the schema once.
 #[derive(Clone)]
 pub struct UsersState {
     pub store: UserStore,
     pub keyring: Arc<Keyring>,
     pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl UsersState {
@@ -63,11 +79,18 @@ impl UsersState {
             store: UserStore::new(pool),
             keyring: Arc::new(keyring),
             settings,
+            clock: Arc::new(SystemClock),
         }
     }
 
+    /// The same state reading the time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub fn issue_access_token(&self, user: &User) -> Result<String, ApiError> {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         let claims = Claims::new(
             user.id,
             user.role,

@@ -30,7 +30,7 @@ pub fn invalid_credentials() -> UserError {
 pub fn account_locked(minutes: i64) -> UserError {
     UserError::new(
         "ACCOUNT_LOCKED",
-        format!("too many failed sign-ins: this account is locked; try again in up to {minutes} minutes"),
+        format!("too many failed sign-ins: this account refuses sign-ins from this client for now; try again in up to {minutes} minutes"),
     )
 }
 

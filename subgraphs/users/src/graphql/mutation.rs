@@ -1,6 +1,7 @@
 //! Mutations: sign up, sign in, refresh, sign out.
 
 use async_graphql::{Context, InputObject, Object};
+use emporium_kernel::auth::ClientKey;
 use emporium_kernel::email::Email;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
@@ -9,7 +10,7 @@ use tracing::instrument;
 use super::error;
 use super::types::{AuthPayload, LogoutPayload, User};
 use crate::domain::account::{Registration, User as Account};
-use crate::domain::lockout::{self, LOCKOUT_MINUTES};
+use crate::domain::lockout::{self, Admission};
 use crate::domain::password;
 use crate::domain::refresh_token::{hash_token, RefreshSecret};
 use crate::store::{RefreshOutcome, StoreError};
@@ -85,29 +86,38 @@ impl Mutation {
             verify_on_blocking_thread(input.password, None).await?;
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
-        if lockout::is_locked(credentials.locked_until, chrono::Utc::now()) {
+        let user_id = credentials.user.id;
+        let client = hash_token(
+            ctx.data_opt::<ClientKey>()
+                .cloned()
+                .unwrap_or_default()
+                .as_str(),
+        );
+        let now = state.clock.now();
+        // Counted before the password is checked: parallel guesses each count, and a refused
+        // attempt costs no hash.
+        let admission = state
+            .store
+            .admit_login(user_id, &client, now)
+            .await
+            .map_err(ApiError::from)?;
+        if let Admission::Refused { until } = admission {
             return Ok(AuthPayload::failed(vec![error::account_locked(
-                LOCKOUT_MINUTES,
+                lockout::minutes_until(until, now),
             )]));
         }
         if !verify_on_blocking_thread(input.password, Some(credentials.password_hash)).await? {
-            let user_id = credentials.user.id;
-            let locked = state
-                .store
-                .record_failed_login(user_id)
-                .await
-                .map_err(ApiError::from)?;
-            if locked.is_some() {
-                tracing::warn!(%user_id, "account locked after repeated failed sign-ins");
+            if admission.locks_client() {
+                tracing::warn!(%user_id, "sign-ins to an account locked for one client after repeated failures");
                 return Ok(AuthPayload::failed(vec![error::account_locked(
-                    LOCKOUT_MINUTES,
+                    lockout::CLIENT_LOCK_MINUTES,
                 )]));
             }
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         }
         state
             .store
-            .record_successful_login(credentials.user.id)
+            .record_successful_login(user_id, &client, state.clock.now())
             .await
             .map_err(ApiError::from)?;
         Ok(start_session(state, credentials.user).await?)

@@ -13,7 +13,7 @@ use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::trace::TraceContext;
 
 use crate::domain::account::User;
-use crate::domain::lockout::{LOCKOUT_MINUTES, MAX_FAILED_LOGINS};
+use crate::domain::lockout::{self, AccountRecord, Admission, ClientRecord};
 use crate::events::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,6 @@ pub enum StoreError {
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// What presenting a refresh token led to.
@@ -170,7 +169,7 @@ impl UserStore {
 
     pub async fn find_credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, password_hash, locked_until FROM users WHERE email = $1"
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
         ))
         .bind(email.as_str())
         .fetch_optional(&self.pool)
@@ -179,40 +178,101 @@ impl UserStore {
             Ok(Credentials {
                 user: user_from_row(&row)?,
                 password_hash: row.try_get("password_hash")?,
-                locked_until: row.try_get("locked_until")?,
             })
         })
         .transpose()
     }
 
-    /// Counts a failed login; the failure that reaches the limit locks the account and starts
-    /// a new count. Returns the lock's end when this failure locked it.
-    pub async fn record_failed_login(&self, id: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE users SET
-                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END,
-                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
-             WHERE id = $1
-             RETURNING locked_until, failed_logins = 0 AS just_locked",
+    /// Decides whether `client` may try a password on the account now and, if so, counts the
+    /// attempt as a failure before the password is checked (see [`lockout`]). Attempts on one
+    /// account are serialized by its row lock, so parallel guesses each count.
+    pub async fn admit_login(
+        &self,
+        user_id: Uuid,
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let account = sqlx::query(
+            "SELECT failed_logins, throttled_until FROM users WHERE id = $1 FOR UPDATE",
         )
-        .bind(id)
-        .bind(MAX_FAILED_LOGINS)
-        .bind(LOCKOUT_MINUTES as i32)
-        .fetch_one(&self.pool)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
         .await?;
-        let just_locked: bool = row.try_get("just_locked")?;
-        Ok(if just_locked {
-            row.try_get("locked_until")?
-        } else {
-            None
-        })
+        let account = AccountRecord {
+            failures: account.try_get("failed_logins")?,
+            throttled_until: account.try_get("throttled_until")?,
+        };
+        let record = sqlx::query(
+            "SELECT failures, locked_until, signed_in_at IS NOT NULL AS known
+             FROM login_clients WHERE user_id = $1 AND client = $2",
+        )
+        .bind(user_id)
+        .bind(client)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match record {
+            Some(row) => ClientRecord {
+                failures: row.try_get("failures")?,
+                locked_until: row.try_get("locked_until")?,
+                is_known: row.try_get("known")?,
+            },
+            None => ClientRecord::default(),
+        };
+        let admission = lockout::admit(&record, &account, now);
+        if let Admission::Attempt {
+            client: c,
+            account: a,
+        } = &admission
+        {
+            sqlx::query(
+                "INSERT INTO login_clients (user_id, client, failures, locked_until, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (user_id, client) DO UPDATE
+                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(user_id)
+            .bind(client)
+            .bind(c.failures)
+            .bind(c.locked_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE users SET failed_logins = $2, throttled_until = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(a.failures)
+                .bind(a.throttled_until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(admission)
     }
 
-    pub async fn record_successful_login(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)")
-            .bind(id)
-            .execute(&self.pool)
+    /// Clears the counts a successful sign-in ends, and remembers `client` as known.
+    pub async fn record_successful_login(
+        &self,
+        user_id: Uuid,
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO login_clients (user_id, client, failures, locked_until, signed_in_at, updated_at)
+             VALUES ($1, $2, 0, NULL, $3, $3)
+             ON CONFLICT (user_id, client) DO UPDATE
+             SET failures = 0, locked_until = NULL, signed_in_at = $3, updated_at = $3",
+        )
+        .bind(user_id)
+        .bind(client)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET failed_logins = 0, throttled_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR throttled_until IS NOT NULL)")
+            .bind(user_id)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
