@@ -308,6 +308,28 @@ impl Platform {
         format!("{base}/graphql")
     }
 
+    /// A GraphQL request straight to a subgraph (no router); the JSON body.
+    pub async fn subgraph_gql(
+        &self,
+        service: &str,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .post(self.subgraph_graphql_url(service))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the subgraph answers");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("JSON body");
+        assert!(status < 500, "HTTP {status}: {body}");
+        body
+    }
+
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.router)
     }

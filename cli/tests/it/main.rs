@@ -5,6 +5,7 @@ mod accounts;
 mod cart;
 mod catalog;
 mod deployment;
+mod entities;
 mod events;
 mod helpers;
 mod inventory;
