@@ -60,6 +60,7 @@ pub struct Settings {
     pub jwt_retired_key_files: Vec<PathBuf>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    pub session_max_age_days: i64,
     pub admin_email: Option<String>,
     pub admin_password: Option<SecretString>,
     pub admin_name: String,
@@ -186,6 +187,7 @@ impl Settings {
             data_dir,
             access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,
+            session_max_age_days: parsed("EMPORIUM_SESSION_MAX_AGE_DAYS", 90)?,
             admin_email: var("EMPORIUM_ADMIN_EMAIL"),
             admin_password: var("EMPORIUM_ADMIN_PASSWORD").map(SecretString::from),
             admin_name: var("EMPORIUM_ADMIN_NAME").unwrap_or_else(|| "Admin".to_owned()),
@@ -212,6 +214,11 @@ impl Settings {
         if self.refresh_token_ttl_days < 1 {
             return Err(anyhow!(
                 "EMPORIUM_REFRESH_TOKEN_TTL_DAYS must be at least 1"
+            ));
+        }
+        if self.session_max_age_days < self.refresh_token_ttl_days {
+            return Err(anyhow!(
+                "EMPORIUM_SESSION_MAX_AGE_DAYS must be at least EMPORIUM_REFRESH_TOKEN_TTL_DAYS"
             ));
         }
         if self.admin_email.is_some() != self.admin_password.is_some() {
@@ -293,6 +300,7 @@ impl Settings {
         emporium_users::Settings {
             access_token_ttl: chrono_secs(self.access_token_ttl_secs),
             refresh_token_ttl: chrono_secs(self.refresh_token_ttl_days * 24 * 3600),
+            session_max_age: chrono_secs(self.session_max_age_days * 24 * 3600),
         }
     }
 }

@@ -547,7 +547,11 @@ fn spawn_server(
     })
 }
 
-/// Starts the users subgraph on `listener`, with its outbox relay.
+/// How often ended logins' refresh tokens are deleted.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Starts the users subgraph on `listener`, with its outbox relay and the pruning of ended
+/// logins.
 pub fn start_users(
     settings: &Settings,
     pool: PgPool,
@@ -557,9 +561,14 @@ pub fn start_users(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let state = emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings());
-    let app = emporium_users::router(state, vec![broker_check(broker)])?;
+    let app = emporium_users::router(state.clone(), vec![broker_check(broker)])?;
     Ok(vec![
         spawn_server("users", listener, app, shutdown.clone()),
+        tokio::spawn(emporium_users::prune_periodically(
+            state,
+            PRUNE_INTERVAL,
+            shutdown.clone(),
+        )),
         start_users_relay(settings, pool, broker.clone(), shutdown),
     ])
 }

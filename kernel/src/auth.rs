@@ -77,6 +77,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The login (refresh-token family) the token was issued for, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 impl Claims {
@@ -89,9 +92,22 @@ impl Claims {
             iat: now,
             exp: now + ttl_secs,
             jti: Uuid::now_v7(),
+            sid: None,
         }
     }
+
+    /// The same claims, for the login `session`.
+    pub fn for_session(mut self, session: Uuid) -> Self {
+        self.sid = Some(session);
+        self
+    }
 }
+
+/// The login (refresh-token family) a verified access token was issued for, if any: put into
+/// every GraphQL request's data beside the [`Viewer`], so "every other session" can be told
+/// from this one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenSession(pub Option<Uuid>);
 
 /// A signed-in caller, as proven by a verified access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,6 +440,13 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+        self.verify_claims(token).map(|claims| AuthUser {
+            id: claims.sub,
+            role: claims.role,
+        })
+    }
+
+    fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let keys = self.current_keys();
@@ -435,27 +458,35 @@ impl TokenVerifier {
                     _ => AuthError::Invalid,
                 }
             })?;
-        Ok(AuthUser {
-            id: data.claims.sub,
-            role: data.claims.role,
-        })
+        Ok(data.claims)
     }
 
     /// The viewer for an `Authorization` header value (or its absence).
     pub fn viewer(&self, authorization: Option<&str>) -> Viewer {
+        self.authenticate(authorization).0
+    }
+
+    /// The viewer for an `Authorization` header value, and the login its token belongs to.
+    pub fn authenticate(&self, authorization: Option<&str>) -> (Viewer, TokenSession) {
         let Some(value) = authorization else {
-            return Viewer::Anonymous;
+            return (Viewer::Anonymous, TokenSession::default());
         };
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .unwrap_or(value)
             .trim();
-        match self.verify(token) {
-            Ok(user) => Viewer::User(user),
+        match self.verify_claims(token) {
+            Ok(claims) => (
+                Viewer::User(AuthUser {
+                    id: claims.sub,
+                    role: claims.role,
+                }),
+                TokenSession(claims.sid),
+            ),
             Err(err) => {
                 tracing::debug!(error = %err, "rejected access token");
-                Viewer::InvalidToken
+                (Viewer::InvalidToken, TokenSession::default())
             }
         }
     }

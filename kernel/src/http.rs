@@ -61,7 +61,7 @@ async fn graphql_handler<E: Executor>(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let viewer = state.verifier.viewer(authorization);
+    let (viewer, session) = state.verifier.authenticate(authorization);
     let trace =
         TraceContext::from_header_or_new(headers.get("traceparent").and_then(|v| v.to_str().ok()));
     let client = ClientKey::from_headers(
@@ -73,7 +73,14 @@ async fn graphql_handler<E: Executor>(
     let span = tracing::info_span!("graphql", trace_id = %trace.trace_id());
     state
         .executor
-        .execute(request.into_inner().data(viewer).data(trace).data(client))
+        .execute(
+            request
+                .into_inner()
+                .data(viewer)
+                .data(session)
+                .data(trace)
+                .data(client),
+        )
         .instrument(span)
         .await
         .into()

@@ -33,11 +33,16 @@ use crate::store::UserStore;
 /// The migrations of the users database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/users");
 
-/// Token lifetimes.
+/// Token and session lifetimes.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub access_token_ttl: Duration,
+    /// A login's idle lifetime: a refresh token unused this long expires (each refresh
+    /// issues one with a fresh idle lifetime).
     pub refresh_token_ttl: Duration,
+    /// A login's absolute lifetime: however often it is refreshed, it ends this long after
+    /// the sign-in that began it.
+    pub session_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +50,28 @@ impl Default for Settings {
         Self {
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
+            session_max_age: Duration::days(90),
+        }
+    }
+}
+
+/// Deletes refresh tokens of ended logins every `interval` until `shutdown`; a failed run
+/// is logged and retried at the next.
+pub async fn prune_periodically(
+    state: UsersState,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        match state.store.prune_refresh_tokens(state.clock.now()).await {
+            Ok(pruned) => tracing::debug!(pruned, "pruned the refresh tokens of ended logins"),
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning refresh tokens failed; retrying later")
+            }
         }
     }
 }
@@ -89,14 +116,16 @@ impl UsersState {
         self
     }
 
-    pub fn issue_access_token(&self, user: &User) -> Result<String, ApiError> {
+    /// An access token for `user`, signed in through the login (token family) `session`.
+    pub fn issue_access_token(&self, user: &User, session: uuid::Uuid) -> Result<String, ApiError> {
         let now = self.clock.now().timestamp();
         let claims = Claims::new(
             user.id,
             user.role,
             now,
             self.settings.access_token_ttl.num_seconds(),
-        );
+        )
+        .for_session(session);
         self.keyring
             .active()
             .sign(&claims)

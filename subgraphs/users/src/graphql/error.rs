@@ -34,6 +34,14 @@ pub fn account_locked(minutes: i64) -> UserError {
     )
 }
 
+pub fn wrong_password() -> UserError {
+    UserError::new("WRONG_PASSWORD", "the current password is wrong").on_field(&["currentPassword"])
+}
+
+pub fn invalid_new_password(err: impl std::fmt::Display) -> UserError {
+    UserError::new("INVALID_INPUT", err.to_string()).on_field(&["newPassword"])
+}
+
 pub fn invalid_refresh_token() -> UserError {
     UserError::new(
         "INVALID_REFRESH_TOKEN",

@@ -35,7 +35,7 @@ pub struct Credentials {
 /// What presenting a refresh token led to.
 pub enum RefreshOutcome {
     /// The token was live; it is now spent and `next` replaces it in the same family.
-    Rotated { user: User },
+    Rotated { user: User, family: Uuid },
     /// The token had already been spent: its family is now revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -276,21 +276,29 @@ impl UserStore {
         Ok(())
     }
 
-    /// Starts a new token family (a login) with its first refresh token.
+    /// Starts a new token family (a login) with its first refresh token; returns the family.
+    /// The family ends `max_age` from `now`; each token `idle` after it was issued, or at the
+    /// family's end if that is sooner.
     pub async fn insert_refresh_token(
         &self,
         user_id: Uuid,
         token_hash: &[u8],
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $1, $2, $3, now() + $4)")
-            .bind(Uuid::now_v7())
+        now: DateTime<Utc>,
+        idle: Duration,
+        max_age: Duration,
+    ) -> Result<Uuid, StoreError> {
+        let family = Uuid::now_v7();
+        let family_expires_at = now + max_age;
+        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, family_expires_at, created_at) VALUES ($1, $1, $2, $3, $4, $5, $6)")
+            .bind(family)
             .bind(user_id)
             .bind(token_hash)
-            .bind(ttl)
+            .bind((now + idle).min(family_expires_at))
+            .bind(family_expires_at)
+            .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(family)
     }
 
     /// Spends the token with `token_hash` and issues `next_hash` in its family, in one
@@ -300,15 +308,17 @@ impl UserStore {
         &self,
         token_hash: &[u8],
         next_hash: &[u8],
-        ttl: Duration,
+        now: DateTime<Utc>,
+        idle: Duration,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = now()
-             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-             RETURNING user_id, family_id",
+            "UPDATE refresh_tokens SET used_at = $2
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+             RETURNING user_id, family_id, family_expires_at",
         )
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
 
@@ -320,7 +330,7 @@ impl UserStore {
             let outcome = match previous {
                 Some(row) if row.try_get::<bool, _>("used")? => {
                     let family: Uuid = row.try_get("family_id")?;
-                    revoke_family(&mut tx, family).await?;
+                    revoke_family(&mut tx, family, now).await?;
                     tracing::warn!(%family, "refresh token reused; token family revoked");
                     RefreshOutcome::Reused
                 }
@@ -332,12 +342,15 @@ impl UserStore {
 
         let user_id: Uuid = spent.try_get("user_id")?;
         let family: Uuid = spent.try_get("family_id")?;
-        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + $5)")
+        let family_expires_at: DateTime<Utc> = spent.try_get("family_expires_at")?;
+        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, family_expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(Uuid::now_v7())
             .bind(family)
             .bind(user_id)
             .bind(next_hash)
-            .bind(ttl)
+            .bind((now + idle).min(family_expires_at))
+            .bind(family_expires_at)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
@@ -346,7 +359,80 @@ impl UserStore {
             .await?;
         let user = user_from_row(&user)?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated { user })
+        Ok(RefreshOutcome::Rotated { user, family })
+    }
+
+    /// Ends every login of `user_id` except `keep` (every one when `keep` is `None`).
+    pub async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3
+             WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected())
+    }
+
+    /// Deletes the tokens of every login that has ended (revoked, or with no live token
+    /// left). A live login keeps its spent tokens: replaying one must still revoke it.
+    pub async fn prune_refresh_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let pruned = sqlx::query(
+            "DELETE FROM refresh_tokens t
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM refresh_tokens live
+                 WHERE live.family_id = t.family_id AND live.used_at IS NULL
+                   AND live.revoked_at IS NULL AND live.expires_at > $1)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
+    }
+
+    /// The account's password hash, by id.
+    pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets the account's password and ends every login but `keep`, in one transaction.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3
+             WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Ends the login the token belongs to. Returns false for a token that was never issued.
@@ -358,7 +444,7 @@ impl UserStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(family) = family {
-            revoke_family(&mut tx, family).await?;
+            revoke_family(&mut tx, family, Utc::now()).await?;
         }
         tx.commit().await?;
         Ok(family.is_some())
@@ -373,11 +459,13 @@ impl UserStore {
 async fn revoke_family(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     family: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
