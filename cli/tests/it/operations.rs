@@ -8,8 +8,13 @@ use serde_json::json;
 use crate::helpers::*;
 
 fn create_admin(platform: &Platform, email: &str, password: &str) -> std::process::Output {
+    create_admin_with(platform, &["--email", email, "--name", "Ops"], password)
+}
+
+fn create_admin_with(platform: &Platform, args: &[&str], password: &str) -> std::process::Output {
     Command::new(crate::helpers::emporium_binary())
-        .args(["create-admin", "--email", email, "--name", "Ops"])
+        .arg("create-admin")
+        .args(args)
         .env("EMPORIUM_DATABASE_URL", &platform.database_url)
         .env("EMPORIUM_NEW_ADMIN_PASSWORD", password)
         .env("RUST_LOG", "warn")
@@ -18,15 +23,21 @@ fn create_admin(platform: &Platform, email: &str, password: &str) -> std::proces
 }
 
 #[tokio::test]
-async fn create_admin_is_idempotent_and_promotes_existing_accounts_keeping_their_password() {
+async fn create_admin_is_idempotent_and_promotes_an_existing_account_only_when_told() {
     let platform = Platform::start().await;
     let new_admin = unique_email();
     let customer_email = unique_email();
     platform.register(&customer_email, "Soon Admin").await;
 
     let first = create_admin(&platform, &new_admin, "ops-password-1");
-    let again = create_admin(&platform, &new_admin, "ops-password-1");
-    let promoted = create_admin(&platform, &customer_email, "ignored-password");
+    let again = create_admin(&platform, &new_admin, "another-password-2");
+    let refused = create_admin(&platform, &customer_email, "ignored-password");
+    let role_before = platform.login(&customer_email, PASSWORD).await["user"]["role"].clone();
+    let promoted = create_admin_with(
+        &platform,
+        &["--email", &customer_email, "--promote"],
+        "ignored-password",
+    );
 
     for output in [&first, &again, &promoted] {
         assert!(
@@ -35,6 +46,8 @@ async fn create_admin_is_idempotent_and_promotes_existing_accounts_keeping_their
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    assert!(!refused.status.success());
+    assert_eq!(role_before, json!("CUSTOMER"));
     let login = platform.login(&new_admin, "ops-password-1").await;
     assert_eq!(login["user"]["role"], json!("ADMIN"), "{login}");
     let customer_login = platform.login(&customer_email, PASSWORD).await;
