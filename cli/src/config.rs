@@ -57,6 +57,8 @@ pub struct Settings {
     /// Generated files: the signing key when none is given, the router's config, its JWKS copy.
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
+    /// The key the next rotation promotes: published in the JWKS, not signing.
+    pub jwt_next_key_file: Option<PathBuf>,
     pub jwt_retired_key_files: Vec<PathBuf>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
@@ -175,6 +177,7 @@ impl Settings {
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("jwt-signing-key.pem")),
+            jwt_next_key_file: var("EMPORIUM_JWT_NEXT_KEY_FILE").map(PathBuf::from),
             jwt_retired_key_files: var("EMPORIUM_JWT_RETIRED_KEY_FILES")
                 .map(|v| {
                     v.split(',')

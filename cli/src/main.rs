@@ -47,6 +47,11 @@ enum Command {
         #[arg(long)]
         promote: bool,
     },
+    /// Write a new token signing key (ES256, PKCS#8 PEM, mode 0600) for a key rotation.
+    NewSigningKey {
+        /// Where to write it; must not exist yet.
+        out: std::path::PathBuf,
+    },
     /// Inspect and redrive dead letters (messages a consumer gave up on).
     Dlq {
         #[command(subcommand)]
@@ -147,6 +152,11 @@ fn main() -> anyhow::Result<()> {
             service: Service::Router,
         } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
+        Command::NewSigningKey { out } => {
+            let kid = services::new_signing_key(&out)?;
+            println!("wrote {} (kid {kid})", out.display());
+            Ok(())
+        }
         Command::Dlq { action } => runtime()?.block_on(dlq_command(&settings, action)),
         Command::Search {
             action: SearchAction::Reindex { timeout_secs },

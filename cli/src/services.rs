@@ -458,7 +458,25 @@ pub fn keyring(settings: &Settings) -> anyhow::Result<Keyring> {
                 .with_context(|| format!("{} is not an ES256 PKCS#8 key", p.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Keyring::new(active, retired))
+    let keyring = Keyring::new(active, retired);
+    let Some(path) = &settings.jwt_next_key_file else {
+        return Ok(keyring);
+    };
+    let next = SigningKey::from_pem(&read_pem(path)?).with_context(|| {
+        format!(
+            "{} (EMPORIUM_JWT_NEXT_KEY_FILE) is not an ES256 PKCS#8 key",
+            path.display()
+        )
+    })?;
+    tracing::info!(kid = next.kid(), "publishing the next signing key");
+    Ok(keyring.with_next(&next))
+}
+
+/// Writes a new ES256 signing key (PKCS#8 PEM, mode 0600) to `path`, which must not exist.
+pub fn new_signing_key(path: &Path) -> anyhow::Result<String> {
+    let key = SigningKey::generate()?;
+    write_private(path, key.to_pem())?;
+    Ok(key.kid().to_owned())
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

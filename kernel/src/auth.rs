@@ -1,6 +1,7 @@
 //! Access tokens: ES256-signed JWTs whose header names the signing key (`kid`), so keys can
-//! rotate: the users service signs with its active key and publishes every key that may
-//! still verify a live token as a JWKS; the router and every subgraph verify against it.
+//! rotate: the users service signs with its active key and publishes as a JWKS every key that
+//! may still verify a live token, and the next key before it signs anything, so every
+//! verifier knows it by the time it does; the router and every subgraph verify against it.
 //!
 //! Identity only ever comes from a verified token, never from plain headers, so a subgraph
 //! reached directly is no way around authorization. [`ClientKey`] (which device or address a
@@ -287,10 +288,12 @@ impl SigningKey {
     }
 }
 
-/// The active signing key plus retired public keys that still verify tokens issued before a rotation.
+/// The active signing key, the next one (published, not yet signing) and retired public keys
+/// that still verify tokens issued before a rotation.
 #[derive(Debug, Clone)]
 pub struct Keyring {
     active: SigningKey,
+    next: Option<Jwk>,
     retired: Vec<Jwk>,
 }
 
@@ -298,8 +301,16 @@ impl Keyring {
     pub fn new(active: SigningKey, retired: Vec<SigningKey>) -> Self {
         Self {
             active,
+            next: None,
             retired: retired.into_iter().map(|k| k.public).collect(),
         }
+    }
+
+    /// The same keyring also publishing `next`, the key that will sign after the rotation:
+    /// verifiers that fetch the JWKS meanwhile accept its tokens from the first one.
+    pub fn with_next(mut self, next: &SigningKey) -> Self {
+        self.next = Some(next.public.clone());
+        self
     }
 
     pub fn active(&self) -> &SigningKey {
@@ -308,6 +319,7 @@ impl Keyring {
 
     pub fn jwks(&self) -> JwkSet {
         let mut keys = vec![self.active.public.clone()];
+        keys.extend(self.next.iter().cloned());
         keys.extend(self.retired.iter().cloned());
         JwkSet { keys }
     }
@@ -631,6 +643,25 @@ mod tests {
             verifier.verify(&foreign),
             Err(AuthError::UnknownKey)
         ));
+    }
+
+    #[test]
+    fn a_next_key_is_published_before_it_signs() {
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let published = Keyring::new(old.clone(), vec![]).with_next(&new);
+        let verifier = TokenVerifier::from_jwks(&published.jwks()).expect("jwks");
+        let claims = Claims::new(Uuid::now_v7(), Role::Customer, now(), 60);
+
+        let before = published.active().sign(&claims).expect("sign");
+        let after = Keyring::new(new, vec![old])
+            .active()
+            .sign(&claims)
+            .expect("sign");
+
+        assert_eq!(published.jwks().keys.len(), 2);
+        assert!(verifier.verify(&before).is_ok());
+        assert!(verifier.verify(&after).is_ok(), "known before it signed");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Running the platform: admin accounts from the command line, graceful shutdown.
+//! Running the platform: admin accounts and signing keys from the command line, graceful
+//! shutdown.
 
 use std::process::Command;
 use std::time::Duration;
@@ -60,6 +61,44 @@ async fn create_admin_is_idempotent_and_promotes_an_existing_account_only_when_t
         user_error_codes(&platform.login(&customer_email, "ignored-password").await),
         ["INVALID_CREDENTIALS"]
     );
+}
+
+#[test]
+fn new_signing_key_writes_a_private_key_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("emporium-key-{}", uuid::Uuid::new_v4().simple()));
+    let path = dir.join("jwt-next.pem");
+    let run = || {
+        Command::new(crate::helpers::emporium_binary())
+            .arg("new-signing-key")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("emporium new-signing-key runs")
+    };
+
+    let first = run();
+    let second = run();
+
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let pem = std::fs::read_to_string(&path).expect("the key file");
+    let key = emporium_kernel::auth::SigningKey::from_pem(&pem).expect("an ES256 key");
+    assert!(String::from_utf8_lossy(&first.stdout).contains(key.kid()));
+    let mode = std::fs::metadata(&path)
+        .expect("metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !second.status.success(),
+        "an existing key is never overwritten"
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("the key file"), pem);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

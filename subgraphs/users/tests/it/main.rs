@@ -1,6 +1,8 @@
 //! The users service against a real Postgres, driven through its GraphQL schema with a clock
-//! the tests move (session lifetimes are days; nothing here sleeps).
+//! the tests move (session lifetimes are days; nothing here sleeps), and its signing keys
+//! rotated while logins happen.
 
+mod rotation;
 mod sessions;
 
 use std::sync::{Arc, Mutex};
@@ -36,7 +38,7 @@ pub struct Users {
     pub schema: UsersSchema,
     pub state: UsersState,
     pub clock: Arc<TestClock>,
-    verifier: TokenVerifier,
+    pub verifier: TokenVerifier,
     _postgres: TestPostgres,
 }
 
@@ -46,6 +48,11 @@ impl Users {
     }
 
     pub async fn start_with(settings: Settings) -> Self {
+        let keyring = Keyring::new(SigningKey::generate().expect("key"), vec![]);
+        Self::start_with_keyring(settings, keyring).await
+    }
+
+    pub async fn start_with_keyring(settings: Settings, keyring: Keyring) -> Self {
         let postgres = TestPostgres::create().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(10)
@@ -56,7 +63,6 @@ impl Users {
             .run(&pool)
             .await
             .expect("users migrations");
-        let keyring = Keyring::new(SigningKey::generate().expect("key"), vec![]);
         let verifier = TokenVerifier::from_jwks(&keyring.jwks()).expect("jwks");
         let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
         let state = UsersState::new(pool, keyring, settings).with_clock(clock.clone());
@@ -69,17 +75,21 @@ impl Users {
         }
     }
 
+    /// Another instance of the service on the same database, signing with `keyring` (a
+    /// replica restarted with other keys during a rolling rotation).
+    pub fn replica(&self, keyring: Keyring) -> UsersSchema {
+        let state = UsersState::new(
+            self.state.store.pool().clone(),
+            keyring,
+            self.state.settings.clone(),
+        )
+        .with_clock(self.clock.clone());
+        emporium_users::schema(state)
+    }
+
     /// Runs a GraphQL operation as the holder of `token` (anonymous without one).
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let (viewer, session) = self.verifier.authenticate(token);
-        let request = Request::new(query)
-            .variables(Variables::from_json(variables))
-            .data(viewer)
-            .data(session)
-            .data(TraceContext::new_root())
-            .data(ClientKey::default());
-        let response = self.schema.execute(request).await;
-        serde_json::to_value(&response).expect("a response serializes")
+        execute(&self.schema, &self.verifier, query, variables, token).await
     }
 
     pub async fn register(&self, email: &str) -> Session {
@@ -96,7 +106,7 @@ impl Users {
     pub async fn login(&self, email: &str, password: &str) -> Value {
         let body = self
             .gql(
-                "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } userErrors { code } } }",
+                LOGIN,
                 json!({ "input": { "email": email, "password": password } }),
                 None,
             )
@@ -128,6 +138,27 @@ impl Users {
             .expect("count refresh tokens")
     }
 }
+
+/// Runs a GraphQL operation on `schema` as the holder of `token` (anonymous without one).
+pub async fn execute(
+    schema: &UsersSchema,
+    verifier: &TokenVerifier,
+    query: &str,
+    variables: Value,
+    token: Option<&str>,
+) -> Value {
+    let (viewer, session) = verifier.authenticate(token);
+    let request = Request::new(query)
+        .variables(Variables::from_json(variables))
+        .data(viewer)
+        .data(session)
+        .data(TraceContext::new_root())
+        .data(ClientKey::default());
+    let response = schema.execute(request).await;
+    serde_json::to_value(&response).expect("a response serializes")
+}
+
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } userErrors { code } } }";
 
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
