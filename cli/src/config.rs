@@ -57,6 +57,8 @@ pub struct Settings {
     /// Generated files: the signing key when none is given, the router's config, its JWKS copy.
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
+    /// The key the next rotation promotes: published in the JWKS, not signing.
+    pub jwt_next_key_file: Option<PathBuf>,
     pub jwt_retired_key_files: Vec<PathBuf>,
     /// The payments service's private key that opens the card tokens orders seals to it.
     pub payment_token_key_file: PathBuf,
@@ -67,6 +69,7 @@ pub struct Settings {
     pub is_production: bool,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    pub session_max_age_days: i64,
     pub admin_email: Option<String>,
     pub admin_password: Option<SecretString>,
     pub admin_name: String,
@@ -323,6 +326,7 @@ impl Settings {
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("jwt-signing-key.pem")),
+            jwt_next_key_file: var("EMPORIUM_JWT_NEXT_KEY_FILE").map(PathBuf::from),
             jwt_retired_key_files: paths("EMPORIUM_JWT_RETIRED_KEY_FILES"),
             payment_token_key_file: var("EMPORIUM_PAYMENT_TOKEN_KEY_FILE")
                 .map(PathBuf::from)
@@ -332,6 +336,7 @@ impl Settings {
             data_dir,
             access_token_ttl_secs: parsed("EMPORIUM_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl_days: parsed("EMPORIUM_REFRESH_TOKEN_TTL_DAYS", 30)?,
+            session_max_age_days: parsed("EMPORIUM_SESSION_MAX_AGE_DAYS", 90)?,
             admin_email: var("EMPORIUM_ADMIN_EMAIL"),
             admin_password: var("EMPORIUM_ADMIN_PASSWORD").map(SecretString::from),
             admin_name: var("EMPORIUM_ADMIN_NAME").unwrap_or_else(|| "Admin".to_owned()),
@@ -361,6 +366,11 @@ impl Settings {
         if self.refresh_token_ttl_days < 1 {
             return Err(anyhow!(
                 "EMPORIUM_REFRESH_TOKEN_TTL_DAYS must be at least 1"
+            ));
+        }
+        if self.session_max_age_days < self.refresh_token_ttl_days {
+            return Err(anyhow!(
+                "EMPORIUM_SESSION_MAX_AGE_DAYS must be at least EMPORIUM_REFRESH_TOKEN_TTL_DAYS"
             ));
         }
         if self.admin_email.is_some() != self.admin_password.is_some() {
@@ -476,6 +486,7 @@ impl Settings {
         emporium_users::Settings {
             access_token_ttl: chrono_secs(self.access_token_ttl_secs),
             refresh_token_ttl: chrono_secs(self.refresh_token_ttl_days * 24 * 3600),
+            session_max_age: chrono_secs(self.session_max_age_days * 24 * 3600),
         }
     }
 }

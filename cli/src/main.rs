@@ -33,15 +33,25 @@ enum Command {
     /// Load the demo catalog (products already present by SKU, or deleted, are left alone;
     /// nothing when EMPORIUM_SEED_DEMO_CATALOG is off).
     Seed,
-    /// Create an admin account, or promote an existing account to admin.
+    /// Create an admin account, or (with --promote) make an existing account an admin.
     CreateAdmin {
         #[arg(long)]
         email: String,
-        /// Read from EMPORIUM_NEW_ADMIN_PASSWORD so it stays out of shell history and `ps`.
+        /// The new admin's password; read from EMPORIUM_NEW_ADMIN_PASSWORD so it stays out of
+        /// shell history and `ps`. Not used with --promote (the account keeps its own).
         #[arg(long, env = "EMPORIUM_NEW_ADMIN_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
         #[arg(long, default_value = "Admin")]
         name: String,
+        /// Promote the existing account with this email, keeping its password. Start-up
+        /// never does this: only run it once you know who owns the address.
+        #[arg(long)]
+        promote: bool,
+    },
+    /// Write a new token signing key (ES256, PKCS#8 PEM, mode 0600) for a key rotation.
+    NewSigningKey {
+        /// Where to write it; must not exist yet.
+        out: std::path::PathBuf,
     },
     /// Inspect and redrive dead letters (messages a consumer gave up on).
     Dlq {
@@ -143,6 +153,11 @@ fn main() -> anyhow::Result<()> {
             service: Service::Router,
         } => unreachable!("handled above"),
         Command::Compose { out, check } => compose_command(&out, check),
+        Command::NewSigningKey { out } => {
+            let kid = services::new_signing_key(&out)?;
+            println!("wrote {} (kid {kid})", out.display());
+            Ok(())
+        }
         Command::Dlq { action } => runtime()?.block_on(dlq_command(&settings, action)),
         Command::Search {
             action: SearchAction::Reindex { timeout_secs },
@@ -180,13 +195,39 @@ fn main() -> anyhow::Result<()> {
             email,
             password,
             name,
-        } => runtime()?.block_on(async {
-            let pool = services::postgres(&settings).await?;
-            let store = emporium_users::store::UserStore::new(pool);
-            emporium_users::ensure_admin(&store, &email, &password, &name).await?;
-            Ok(())
-        }),
+            promote,
+        } => runtime()?.block_on(create_admin(&settings, &email, password, &name, promote)),
     }
+}
+
+async fn create_admin(
+    settings: &Settings,
+    email: &str,
+    password: Option<String>,
+    name: &str,
+    promote: bool,
+) -> anyhow::Result<()> {
+    let pool = services::postgres(settings).await?;
+    let store = emporium_users::store::UserStore::new(pool);
+    if promote {
+        let user = emporium_users::promote_to_admin(&store, email).await?;
+        println!(
+            "account {} is now an ADMIN (its password is unchanged; it takes effect at its next sign-in)",
+            user.id
+        );
+        return Ok(());
+    }
+    let password = password
+        .context("give the new admin's password in EMPORIUM_NEW_ADMIN_PASSWORD (or --password)")?;
+    let (user, outcome) = emporium_users::ensure_admin(&store, email, &password, name).await?;
+    match outcome {
+        emporium_users::AdminBootstrap::Created => println!("created admin account {}", user.id),
+        emporium_users::AdminBootstrap::AlreadyAdmin => println!(
+            "account {} is already an ADMIN; left unchanged (its password too)",
+            user.id
+        ),
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

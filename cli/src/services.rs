@@ -555,7 +555,25 @@ pub fn keyring(settings: &Settings) -> anyhow::Result<Keyring> {
                 .with_context(|| format!("{} is not an ES256 PKCS#8 key", p.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Keyring::new(active, retired))
+    let keyring = Keyring::new(active, retired);
+    let Some(path) = &settings.jwt_next_key_file else {
+        return Ok(keyring);
+    };
+    let next = SigningKey::from_pem(&read_pem(path)?).with_context(|| {
+        format!(
+            "{} (EMPORIUM_JWT_NEXT_KEY_FILE) is not an ES256 PKCS#8 key",
+            path.display()
+        )
+    })?;
+    tracing::info!(kid = next.kid(), "publishing the next signing key");
+    Ok(keyring.with_next(&next))
+}
+
+/// Writes a new ES256 signing key (PKCS#8 PEM, mode 0600) to `path`, which must not exist.
+pub fn new_signing_key(path: &Path) -> anyhow::Result<String> {
+    let key = SigningKey::generate()?;
+    write_private(path, key.to_pem())?;
+    Ok(key.kid().to_owned())
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -644,7 +662,11 @@ fn spawn_server(
     })
 }
 
-/// Starts the users subgraph on `listener`, with its outbox relay.
+/// How often ended logins' refresh tokens are deleted.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Starts the users subgraph on `listener`, with its outbox relay and the pruning of ended
+/// logins.
 pub fn start_users(
     settings: &Settings,
     pool: PgPool,
@@ -654,9 +676,14 @@ pub fn start_users(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let state = emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings());
-    let app = emporium_users::router(state, vec![broker_check(broker)])?;
+    let app = emporium_users::router(state.clone(), vec![broker_check(broker)])?;
     Ok(vec![
         spawn_server("users", listener, app, shutdown.clone()),
+        tokio::spawn(emporium_users::prune_periodically(
+            state,
+            PRUNE_INTERVAL,
+            shutdown.clone(),
+        )),
         start_users_relay(settings, pool, broker.clone(), shutdown),
     ])
 }
@@ -822,7 +849,9 @@ fn log_listening(service: &str, listener: &TcpListener) {
     }
 }
 
-/// Creates or promotes the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD`.
+/// Creates the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD` if no
+/// account has that email; an existing admin is left unchanged, and any other existing
+/// account stops start-up (promoting it takes `emporium create-admin --promote`).
 pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) else {
@@ -836,7 +865,7 @@ pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> a
         &settings.admin_name,
     )
     .await
-    .context("creating the admin account")?;
+    .context("EMPORIUM_ADMIN_EMAIL: ensuring the admin account")?;
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! Access tokens: ES256-signed JWTs whose header names the signing key (`kid`), so keys can
-//! rotate: the users service signs with its active key and publishes every key that may
-//! still verify a live token as a JWKS; the router and every subgraph verify against it.
+//! rotate: the users service signs with its active key and publishes as a JWKS every key that
+//! may still verify a live token, and the next key before it signs anything, so every
+//! verifier knows it by the time it does; the router and every subgraph verify against it.
 //!
 //! Identity only ever comes from a verified token, never from plain headers, so a subgraph
-//! reached directly is no way around authorization.
+//! reached directly is no way around authorization. [`ClientKey`] (which device or address a
+//! request comes from) is read from headers, and is therefore only good for telling callers
+//! apart when throttling, never for granting anything.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -75,6 +78,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The login (refresh-token family) the token was issued for, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 impl Claims {
@@ -87,9 +93,22 @@ impl Claims {
             iat: now,
             exp: now + ttl_secs,
             jti: Uuid::now_v7(),
+            sid: None,
         }
     }
+
+    /// The same claims, for the login `session`.
+    pub fn for_session(mut self, session: Uuid) -> Self {
+        self.sid = Some(session);
+        self
+    }
 }
+
+/// The login (refresh-token family) a verified access token was issued for, if any: put into
+/// every GraphQL request's data beside the [`Viewer`], so "every other session" can be told
+/// from this one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenSession(pub Option<Uuid>);
 
 /// A signed-in caller, as proven by a verified access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +153,62 @@ impl Viewer {
             return Err(ApiError::forbidden());
         }
         Ok(user)
+    }
+}
+
+/// Which client a request comes from, as far as a subgraph can tell: the device's own id
+/// (header [`ClientKey::CLIENT_ID_HEADER`], a random value a storefront keeps per device), else
+/// the address the nearest proxy saw (the last entry of `X-Forwarded-For`), else
+/// "unidentified". Put into every GraphQL request's data by [`crate::http`].
+///
+/// Headers can be forged by anyone who reaches the service: a key separates callers for
+/// throttling (a failing client is slowed down without slowing down the others) and grants
+/// nothing. `Debug` never shows it (a device id is a bearer secret of sorts).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    /// The header carrying a device's client id.
+    pub const CLIENT_ID_HEADER: &'static str = "x-emporium-client";
+    /// Longest client id taken as given; a longer one is cut (it is only a key).
+    const MAX_CHARS: usize = 200;
+
+    pub fn from_headers(client_id: Option<&str>, forwarded_for: Option<&str>) -> Self {
+        let client_id = client_id.map(str::trim).filter(|id| !id.is_empty());
+        if let Some(id) = client_id {
+            return Self(format!(
+                "id:{}",
+                id.chars().take(Self::MAX_CHARS).collect::<String>()
+            ));
+        }
+        let nearest_hop = forwarded_for
+            .and_then(|list| list.rsplit(',').next())
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty());
+        match nearest_hop {
+            Some(hop) => Self(format!(
+                "ip:{}",
+                hop.chars().take(Self::MAX_CHARS).collect::<String>()
+            )),
+            None => Self::default(),
+        }
+    }
+
+    /// The key as stored: never print it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClientKey {
+    fn default() -> Self {
+        Self("unidentified".to_owned())
+    }
+}
+
+impl fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientKey(<redacted>)")
     }
 }
 
@@ -213,10 +288,12 @@ impl SigningKey {
     }
 }
 
-/// The active signing key plus retired public keys that still verify tokens issued before a rotation.
+/// The active signing key, the next one (published, not yet signing) and retired public keys
+/// that still verify tokens issued before a rotation.
 #[derive(Debug, Clone)]
 pub struct Keyring {
     active: SigningKey,
+    next: Option<Jwk>,
     retired: Vec<Jwk>,
 }
 
@@ -224,8 +301,16 @@ impl Keyring {
     pub fn new(active: SigningKey, retired: Vec<SigningKey>) -> Self {
         Self {
             active,
+            next: None,
             retired: retired.into_iter().map(|k| k.public).collect(),
         }
+    }
+
+    /// The same keyring also publishing `next`, the key that will sign after the rotation:
+    /// verifiers that fetch the JWKS meanwhile accept its tokens from the first one.
+    pub fn with_next(mut self, next: &SigningKey) -> Self {
+        self.next = Some(next.public.clone());
+        self
     }
 
     pub fn active(&self) -> &SigningKey {
@@ -234,6 +319,7 @@ impl Keyring {
 
     pub fn jwks(&self) -> JwkSet {
         let mut keys = vec![self.active.public.clone()];
+        keys.extend(self.next.iter().cloned());
         keys.extend(self.retired.iter().cloned());
         JwkSet { keys }
     }
@@ -366,6 +452,13 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+        self.verify_claims(token).map(|claims| AuthUser {
+            id: claims.sub,
+            role: claims.role,
+        })
+    }
+
+    fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let keys = self.current_keys();
@@ -377,27 +470,35 @@ impl TokenVerifier {
                     _ => AuthError::Invalid,
                 }
             })?;
-        Ok(AuthUser {
-            id: data.claims.sub,
-            role: data.claims.role,
-        })
+        Ok(data.claims)
     }
 
     /// The viewer for an `Authorization` header value (or its absence).
     pub fn viewer(&self, authorization: Option<&str>) -> Viewer {
+        self.authenticate(authorization).0
+    }
+
+    /// The viewer for an `Authorization` header value, and the login its token belongs to.
+    pub fn authenticate(&self, authorization: Option<&str>) -> (Viewer, TokenSession) {
         let Some(value) = authorization else {
-            return Viewer::Anonymous;
+            return (Viewer::Anonymous, TokenSession::default());
         };
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .unwrap_or(value)
             .trim();
-        match self.verify(token) {
-            Ok(user) => Viewer::User(user),
+        match self.verify_claims(token) {
+            Ok(claims) => (
+                Viewer::User(AuthUser {
+                    id: claims.sub,
+                    role: claims.role,
+                }),
+                TokenSession(claims.sid),
+            ),
             Err(err) => {
                 tracing::debug!(error = %err, "rejected access token");
-                Viewer::InvalidToken
+                (Viewer::InvalidToken, TokenSession::default())
             }
         }
     }
@@ -545,6 +646,25 @@ mod tests {
     }
 
     #[test]
+    fn a_next_key_is_published_before_it_signs() {
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let published = Keyring::new(old.clone(), vec![]).with_next(&new);
+        let verifier = TokenVerifier::from_jwks(&published.jwks()).expect("jwks");
+        let claims = Claims::new(Uuid::now_v7(), Role::Customer, now(), 60);
+
+        let before = published.active().sign(&claims).expect("sign");
+        let after = Keyring::new(new, vec![old])
+            .active()
+            .sign(&claims)
+            .expect("sign");
+
+        assert_eq!(published.jwks().keys.len(), 2);
+        assert!(verifier.verify(&before).is_ok());
+        assert!(verifier.verify(&after).is_ok(), "known before it signed");
+    }
+
+    #[test]
     fn retired_keys_still_verify_after_a_rotation() {
         let old = SigningKey::generate().expect("keygen");
         let new = SigningKey::generate().expect("keygen");
@@ -561,6 +681,21 @@ mod tests {
         let key = SigningKey::generate().expect("keygen");
         let reloaded = SigningKey::from_pem(key.to_pem()).expect("pem");
         assert_eq!(key.kid(), reloaded.kid());
+    }
+
+    #[test]
+    fn a_client_is_its_device_id_else_its_nearest_forwarded_address() {
+        let by_id = ClientKey::from_headers(Some(" device-1 "), Some("10.0.0.1"));
+        let by_address = ClientKey::from_headers(None, Some("198.51.100.7, 10.0.0.1"));
+        let unknown = ClientKey::from_headers(Some(" "), Some(" "));
+        assert_eq!(by_id.as_str(), "id:device-1");
+        assert_eq!(
+            by_address.as_str(),
+            "ip:10.0.0.1",
+            "the hop our proxy added"
+        );
+        assert_eq!(unknown, ClientKey::default());
+        assert!(!format!("{by_id:?}").contains("device-1"));
     }
 
     #[test]

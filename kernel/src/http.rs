@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{ClientKey, TokenVerifier};
 use crate::trace::TraceContext;
 use tracing::Instrument;
 
@@ -42,8 +42,8 @@ struct GraphqlState<E> {
 }
 
 /// `POST /graphql` (and `GET` for queries) for a schema, with the [`crate::auth::Viewer`] of
-/// the `Authorization` header and the request's [`TraceContext`] (from its `traceparent`
-/// header, or a new trace) in each request's data.
+/// the `Authorization` header, the request's [`TraceContext`] (from its `traceparent`
+/// header, or a new trace) and its [`ClientKey`] in each request's data.
 ///
 /// A `GET` that asks to upgrade to a WebSocket speaks graphql-transport-ws (or the older
 /// graphql-ws) for subscriptions: the viewer comes from the `authorization` (or
@@ -167,13 +167,19 @@ async fn graphql_handler<E: Executor>(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let viewer = state.verifier.viewer(authorization);
+    let (viewer, session) = state.verifier.authenticate(authorization);
     let trace =
         TraceContext::from_header_or_new(headers.get("traceparent").and_then(|v| v.to_str().ok()));
+    let client = ClientKey::from_headers(
+        headers
+            .get(ClientKey::CLIENT_ID_HEADER)
+            .and_then(|v| v.to_str().ok()),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+    );
     let span = tracing::info_span!("graphql", trace_id = %trace.trace_id());
     state
         .executor
-        .execute(request.data(viewer).data(trace))
+        .execute(request.data(viewer).data(session).data(trace).data(client))
         .instrument(span)
         .await
         .into()

@@ -150,7 +150,14 @@ headers:
           named: authorization
       # Events carry the trace of the request that caused them (W3C Trace Context).
       - propagate:
-          named: traceparent"
+          named: traceparent
+      # The users service's lockout tells clients apart by these (README, Accounts). They
+      # come from the client (or a proxy in front) and are not proof of anything: a client
+      # that changes them meets the lockout's slowdown for clients never seen to succeed.
+      - propagate:
+          named: x-forwarded-for
+      - propagate:
+          named: x-emporium-client"
     );
 }
 

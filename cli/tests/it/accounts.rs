@@ -286,3 +286,223 @@ async fn only_admins_look_up_other_users() {
     assert_eq!(error_code(&as_anonymous), "UNAUTHENTICATED");
     assert_eq!(admin_me["data"]["me"]["role"], json!("ADMIN"));
 }
+
+/// Runs `emporium up` against `platform`'s stores with `admin_email` as the start-up admin,
+/// on ports and a data directory of its own; returns its output once it exits.
+async fn start_up_with_admin(
+    platform: &Platform,
+    admin_email: &str,
+    admin_password: &str,
+) -> std::process::Output {
+    let data_dir = platform.data_dir.join("second-start");
+    let data_dir = data_dir.display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port().to_string())
+        .expect("a free port");
+    let mut env = vec![
+        ("EMPORIUM_ADMIN_EMAIL", admin_email),
+        ("EMPORIUM_ADMIN_PASSWORD", admin_password),
+        ("EMPORIUM_DATA_DIR", data_dir.as_str()),
+        ("EMPORIUM_SEED_DEMO_CATALOG", "false"),
+        ("EMPORIUM_ROUTER_PORT", port.as_str()),
+        (
+            "EMPORIUM_SUPERGRAPH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"),
+        ),
+    ];
+    for variable in [
+        "EMPORIUM_USERS_PORT",
+        "EMPORIUM_PRODUCTS_PORT",
+        "EMPORIUM_INVENTORY_PORT",
+        "EMPORIUM_SEARCH_PORT",
+        "EMPORIUM_ORDERS_PORT",
+        "EMPORIUM_PAYMENTS_PORT",
+        "EMPORIUM_NOTIFICATIONS_PORT",
+    ] {
+        env.push((variable, "0"));
+    }
+    platform.emporium_with_env(&["up"], &env).await
+}
+
+#[tokio::test]
+async fn start_up_refuses_to_make_a_registered_account_the_admin() {
+    let platform = Platform::start().await;
+    let squatted = unique_email();
+    let squatter = platform.register(&squatted, "Squatter").await;
+    let operator_password = "the-operators-password-1";
+
+    let start = start_up_with_admin(&platform, &squatted, operator_password).await;
+
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert!(!start.status.success(), "start-up must refuse: {stderr}");
+    assert!(
+        stderr.contains("not an admin")
+            && stderr.contains("create-admin")
+            && stderr.contains("--promote"),
+        "a clear message naming the way out: {stderr}"
+    );
+    assert!(stderr.contains(&squatter.user_id), "{stderr}");
+    // The squatter is still a customer with no rights, and kept only their own password.
+    let as_squatter = Session::from_payload(&platform.login(&squatted, PASSWORD).await);
+    let me = platform.gql(ME, json!({}), as_squatter.token()).await;
+    let lookup = platform
+        .gql(
+            "query($id: ID!) { user(id: $id) { id } }",
+            json!({ "id": platform.admin().await.user_id }),
+            as_squatter.token(),
+        )
+        .await;
+    let with_operator_password = platform.login(&squatted, operator_password).await;
+    assert_eq!(me["data"]["me"]["role"], json!("CUSTOMER"));
+    assert_eq!(error_code(&lookup), "FORBIDDEN");
+    assert_eq!(
+        user_error_codes(&with_operator_password),
+        ["INVALID_CREDENTIALS"]
+    );
+}
+
+#[tokio::test]
+async fn only_an_explicit_promote_makes_an_existing_account_admin() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Future Admin").await;
+
+    let without_promote = platform
+        .emporium_with_env(
+            &["create-admin", "--email", &email],
+            &[("EMPORIUM_NEW_ADMIN_PASSWORD", "another-password-1")],
+        )
+        .await;
+    let role_before = platform.login(&email, PASSWORD).await["user"]["role"].clone();
+    let promoted = platform
+        .emporium(&["create-admin", "--email", &email, "--promote"])
+        .await;
+    let after = platform.login(&email, PASSWORD).await;
+    // An admin that already exists is left as it is (what start-up does too): the password
+    // given only ever sets the password of an account it creates.
+    let existing_admin = platform
+        .emporium_with_env(
+            &["create-admin", "--email", ADMIN_EMAIL],
+            &[("EMPORIUM_NEW_ADMIN_PASSWORD", "a-different-password-1")],
+        )
+        .await;
+    let old_admin_password = platform.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+
+    assert!(!without_promote.status.success());
+    assert!(String::from_utf8_lossy(&without_promote.stderr).contains("--promote"));
+    assert_eq!(role_before, json!("CUSTOMER"));
+    assert!(
+        promoted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promoted.stderr)
+    );
+    assert_eq!(after["user"]["role"], json!("ADMIN"));
+    assert!(
+        existing_admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&existing_admin.stderr)
+    );
+    assert_eq!(old_admin_password["userErrors"], json!([]));
+}
+
+#[tokio::test]
+async fn twenty_parallel_wrong_passwords_all_count_and_then_the_right_one_is_locked_out() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    let guesses = (0..20).map(|i| {
+        let (platform, email) = (&platform, &email);
+        async move { platform.login(email, &format!("wrong password {i}")).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let right_password = platform.login(&email, PASSWORD).await;
+
+    let codes: Vec<String> = answers
+        .iter()
+        .map(|answer| user_error_codes(answer).join(","))
+        .collect();
+    let checked = codes.iter().filter(|c| *c == "INVALID_CREDENTIALS").count();
+    let locked = codes.iter().filter(|c| *c == "ACCOUNT_LOCKED").count();
+    // Each guess was counted before its password was checked: four failures, the fifth
+    // locked the client, and the fifteen after it were refused without a check.
+    assert_eq!((checked, locked), (4, 16), "{codes:?}");
+    assert_eq!(user_error_codes(&right_password), ["ACCOUNT_LOCKED"]);
+    assert_eq!(right_password["accessToken"], Value::Null);
+}
+
+const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) {
+    accessToken user { id } userErrors { code message } } }";
+
+/// `login` straight at the users subgraph, as the client with this device id.
+async fn login_as_client(platform: &Platform, client: &str, email: &str, password: &str) -> Value {
+    let response = platform
+        .http()
+        .post(platform.subgraph_graphql_url("users"))
+        .header("x-emporium-client", client)
+        .json(&json!({ "query": LOGIN, "variables": { "input": { "email": email, "password": password } } }))
+        .send()
+        .await
+        .expect("the users subgraph answers");
+    let body: Value = response.json().await.expect("JSON body");
+    body["data"]["login"].clone()
+}
+
+#[tokio::test]
+async fn an_attacker_failing_on_one_client_cannot_lock_the_victim_out() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Victim").await;
+
+    let mut attacker = Vec::new();
+    for i in 0..12 {
+        let answer =
+            login_as_client(&platform, "attacker-laptop", &email, &format!("guess {i}")).await;
+        attacker.push(user_error_codes(&answer).join(","));
+    }
+    // The victim signs in from a device that never signed in before, while the attacker is
+    // locked out and keeps trying.
+    let victim = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+    let attacker_with_the_password =
+        login_as_client(&platform, "attacker-laptop", &email, PASSWORD).await;
+
+    assert_eq!(attacker[..4], ["INVALID_CREDENTIALS"; 4]);
+    assert!(
+        attacker[4..].iter().all(|c| c == "ACCOUNT_LOCKED"),
+        "{attacker:?}"
+    );
+    assert_eq!(victim["userErrors"], json!([]), "{victim}");
+    assert!(victim["accessToken"].is_string());
+    assert_eq!(
+        user_error_codes(&attacker_with_the_password),
+        ["ACCOUNT_LOCKED"]
+    );
+}
+
+#[tokio::test]
+async fn guesses_spread_over_many_clients_slow_down_new_clients_but_not_the_victims_own() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Victim").await;
+    let before = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+    assert_eq!(before["userErrors"], json!([]), "{before}");
+
+    // Eleven clients, one guess each: none reaches its own limit, but together they pass the
+    // account's threshold (10), so clients that never signed in must now wait.
+    for i in 0..11 {
+        let answer =
+            login_as_client(&platform, &format!("bot-{i}"), &email, "not the password").await;
+        assert_eq!(
+            user_error_codes(&answer),
+            ["INVALID_CREDENTIALS"],
+            "bot {i}"
+        );
+    }
+    let new_client = login_as_client(&platform, "bot-new", &email, PASSWORD).await;
+    let victim = login_as_client(&platform, "victim-phone", &email, PASSWORD).await;
+
+    assert_eq!(user_error_codes(&new_client), ["ACCOUNT_LOCKED"]);
+    assert_eq!(new_client["accessToken"], Value::Null);
+    assert_eq!(victim["userErrors"], json!([]), "{victim}");
+}

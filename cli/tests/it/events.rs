@@ -224,7 +224,7 @@ async fn product_events_carry_full_snapshots_in_sequence() {
 async fn dlq(platform: &Platform, args: &'static [&'static str]) -> String {
     let platform_vhost = platform.vhost.amqp_url();
     tokio::task::spawn_blocking(move || {
-        let output = Command::new(env!("CARGO_BIN_EXE_emporium"))
+        let output = Command::new(crate::helpers::emporium_binary())
             .arg("dlq")
             .args(args)
             .env("EMPORIUM_AMQP_URL", platform_vhost)

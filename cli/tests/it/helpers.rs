@@ -92,6 +92,15 @@ pub struct Options {
     pub access_token_ttl_secs: Option<u64>,
 }
 
+/// The `emporium` binary under test: Cargo's, unless `EMPORIUM_TEST_BINARY` names another
+/// (a target directory shared by several worktrees holds one `debug/emporium` for all of
+/// them, and the last build of any of them wins).
+pub fn emporium_binary() -> PathBuf {
+    std::env::var_os("EMPORIUM_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_emporium")))
+}
+
 /// The subgraphs `emporium up` runs, by name.
 pub const SUBGRAPHS: &[&str] = &[
     "users",
@@ -160,7 +169,7 @@ impl Platform {
         } else {
             "off".to_owned()
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_emporium"))
+        let child = Command::new(emporium_binary())
             .arg("up")
             .env("EMPORIUM_STOREFRONT_DIR", storefront_dir)
             .envs(
@@ -276,18 +285,27 @@ impl Platform {
         self.emporium_with(args, &[]).await
     }
 
+    /// [`Self::emporium`] with more environment variables (which win over the platform's).
+    pub async fn emporium_with_env(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> std::process::Output {
+        self.emporium_with(args, extra).await
+    }
+
     /// Runs `emporium <args>` against this platform's stores with more environment variables.
     pub async fn emporium_with(
         &self,
         args: &[&str],
         more_env: &[(&str, &str)],
     ) -> std::process::Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        let mut command = Command::new(emporium_binary());
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
-            .envs(more_env.iter().copied())
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(more_env.iter().copied());
         let shown = args.join(" ");
         tokio::task::spawn_blocking(move || {
             let mut child = command
@@ -326,6 +344,11 @@ impl Platform {
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
+    /// A subgraph's `/graphql`, reached directly, by service name (`users`, `orders` ...).
+    pub fn subgraph_graphql_url(&self, service: &str) -> String {
+        self.subgraph_url(service)
+    }
+
     /// The URL of a subgraph's GraphQL endpoint, reached directly.
     pub fn subgraph_url(&self, name: &str) -> String {
         let port = self
@@ -345,7 +368,7 @@ impl Platform {
         std::fs::create_dir_all(&work_dir).expect("router dir");
         let log = std::fs::File::create(work_dir.join("router.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        let mut command = Command::new(emporium_binary());
         command
             .args(["serve", "router"])
             .current_dir(&repo)
@@ -428,6 +451,29 @@ impl Platform {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
+    }
+
+
+    /// A GraphQL request straight to a subgraph (no router); the JSON body.
+    pub async fn subgraph_gql(
+        &self,
+        service: &str,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .post(self.subgraph_graphql_url(service))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the subgraph answers");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("JSON body");
+        assert!(status < 500, "HTTP {status}: {body}");
+        body
     }
 
     pub fn graphql_url(&self) -> String {

@@ -6,6 +6,7 @@ mod cart;
 mod catalog;
 mod deployment;
 mod edge;
+mod entities;
 mod events;
 mod helpers;
 mod inventory;

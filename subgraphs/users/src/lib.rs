@@ -33,11 +33,16 @@ use crate::store::UserStore;
 /// The migrations of the users database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/users");
 
-/// Token lifetimes.
+/// Token and session lifetimes.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub access_token_ttl: Duration,
+    /// A login's idle lifetime: a refresh token unused this long expires (each refresh
+    /// issues one with a fresh idle lifetime).
     pub refresh_token_ttl: Duration,
+    /// A login's absolute lifetime: however often it is refreshed, it ends this long after
+    /// the sign-in that began it.
+    pub session_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -45,7 +50,44 @@ impl Default for Settings {
         Self {
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
+            session_max_age: Duration::days(90),
         }
+    }
+}
+
+/// Deletes refresh tokens of ended logins every `interval` until `shutdown`; a failed run
+/// is logged and retried at the next.
+pub async fn prune_periodically(
+    state: UsersState,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        match state.store.prune_refresh_tokens(state.clock.now()).await {
+            Ok(pruned) => tracing::debug!(pruned, "pruned the refresh tokens of ended logins"),
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning refresh tokens failed; retrying later")
+            }
+        }
+    }
+}
+
+/// Where the users service reads the time: lockouts and session lifetimes are decided by it,
+/// so tests can move it instead of sleeping.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
     }
 }
 
@@ -55,6 +97,7 @@ pub struct UsersState {
     pub store: UserStore,
     pub keyring: Arc<Keyring>,
     pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl UsersState {
@@ -63,17 +106,26 @@ impl UsersState {
             store: UserStore::new(pool),
             keyring: Arc::new(keyring),
             settings,
+            clock: Arc::new(SystemClock),
         }
     }
 
-    pub fn issue_access_token(&self, user: &User) -> Result<String, ApiError> {
-        let now = chrono::Utc::now().timestamp();
+    /// The same state reading the time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// An access token for `user`, signed in through the login (token family) `session`.
+    pub fn issue_access_token(&self, user: &User, session: uuid::Uuid) -> Result<String, ApiError> {
+        let now = self.clock.now().timestamp();
         let claims = Claims::new(
             user.id,
             user.role,
             now,
             self.settings.access_token_ttl.num_seconds(),
-        );
+        )
+        .for_session(session);
         self.keyring
             .active()
             .sign(&claims)
@@ -118,21 +170,64 @@ pub enum AdminError {
     Hash(#[from] domain::password::HashError),
     #[error("saving the admin: {0}")]
     Store(#[from] store::StoreError),
+    /// The email belongs to an account that is not an admin: someone registered it, and
+    /// promoting it would hand the shop to whoever that is.
+    #[error(
+        "the admin email already belongs to an existing account that is not an admin (user id \
+         {user_id}); it is never promoted automatically, because whoever registered that \
+         address would become ADMIN with their own password. Choose another admin email, or, \
+         once you know the account is yours, promote it explicitly with \
+         `emporium create-admin --email <email> --promote`"
+    )]
+    NotAnAdmin { user_id: uuid::Uuid },
+    #[error("no account has this email; create it with `emporium create-admin --email <email>` (password in EMPORIUM_NEW_ADMIN_PASSWORD)")]
+    NoSuchAccount,
 }
 
-/// Makes sure an ADMIN account exists for `email`: creates it, or promotes an existing account
-/// (which keeps its password). Safe to run at every start-up.
+/// What [`ensure_admin`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// No account had the email: an ADMIN was created with the given password.
+    Created,
+    /// An ADMIN already has the email; it was left exactly as it was (its password too).
+    AlreadyAdmin,
+}
+
+/// Makes sure an ADMIN account exists for `email`, for start-up and `create-admin`: creates
+/// it with `password` when no account has the email, leaves an existing ADMIN untouched (the
+/// password only ever sets the password of an account this creates), and refuses, with
+/// [`AdminError::NotAnAdmin`], when the email belongs to any other account. Safe to run at
+/// every start-up and from several processes at once.
 pub async fn ensure_admin(
     store: &UserStore,
     email: &str,
     password: &str,
     name: &str,
-) -> Result<User, AdminError> {
+) -> Result<(User, AdminBootstrap), AdminError> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let name = parse_name(name)?;
     let phc = password::hash(password.expose())?;
-    let (user, created) = store.upsert_admin(&email, &name, &phc).await?;
-    tracing::info!(user_id = %user.id, created, "admin account ensured");
+    let (user, created) = store.insert_admin_if_absent(&email, &name, &phc).await?;
+    if created {
+        tracing::info!(user_id = %user.id, "admin account created");
+        return Ok((user, AdminBootstrap::Created));
+    }
+    if user.role != emporium_kernel::auth::Role::Admin {
+        return Err(AdminError::NotAnAdmin { user_id: user.id });
+    }
+    tracing::info!(user_id = %user.id, "admin account already present; left unchanged");
+    Ok((user, AdminBootstrap::AlreadyAdmin))
+}
+
+/// Makes the existing account with `email` an ADMIN, keeping its password: the operator's
+/// explicit decision (`emporium create-admin --promote`), never done at start-up.
+pub async fn promote_to_admin(store: &UserStore, email: &str) -> Result<User, AdminError> {
+    let email = Email::parse(email)?;
+    let user = store
+        .promote_to_admin(&email)
+        .await?
+        .ok_or(AdminError::NoSuchAccount)?;
+    tracing::warn!(user_id = %user.id, "account promoted to ADMIN by an operator");
     Ok(user)
 }

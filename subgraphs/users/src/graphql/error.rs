@@ -30,8 +30,16 @@ pub fn invalid_credentials() -> UserError {
 pub fn account_locked(minutes: i64) -> UserError {
     UserError::new(
         "ACCOUNT_LOCKED",
-        format!("too many failed sign-ins: this account is locked; try again in up to {minutes} minutes"),
+        format!("too many failed sign-ins: this account refuses sign-ins from this client for now; try again in up to {minutes} minutes"),
     )
+}
+
+pub fn wrong_password() -> UserError {
+    UserError::new("WRONG_PASSWORD", "the current password is wrong").on_field(&["currentPassword"])
+}
+
+pub fn invalid_new_password(err: impl std::fmt::Display) -> UserError {
+    UserError::new("INVALID_INPUT", err.to_string()).on_field(&["newPassword"])
 }
 
 pub fn invalid_refresh_token() -> UserError {

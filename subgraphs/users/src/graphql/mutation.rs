@@ -1,16 +1,17 @@
-//! Mutations: sign up, sign in, refresh, sign out.
+//! Mutations: sign up, sign in, refresh, sign out (one login or all), change the password.
 
 use async_graphql::{Context, InputObject, Object};
+use emporium_kernel::auth::{ClientKey, TokenSession, Viewer};
 use emporium_kernel::email::Email;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
 use super::error;
-use super::types::{AuthPayload, LogoutPayload, User};
+use super::types::{AuthPayload, LogoutPayload, OkPayload, User};
 use crate::domain::account::{Registration, User as Account};
-use crate::domain::lockout::{self, LOCKOUT_MINUTES};
-use crate::domain::password;
+use crate::domain::lockout::{self, Admission};
+use crate::domain::password::{self, Password};
 use crate::domain::refresh_token::{hash_token, RefreshSecret};
 use crate::store::{RefreshOutcome, StoreError};
 use crate::UsersState;
@@ -85,29 +86,38 @@ impl Mutation {
             verify_on_blocking_thread(input.password, None).await?;
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
-        if lockout::is_locked(credentials.locked_until, chrono::Utc::now()) {
+        let user_id = credentials.user.id;
+        let client = hash_token(
+            ctx.data_opt::<ClientKey>()
+                .cloned()
+                .unwrap_or_default()
+                .as_str(),
+        );
+        let now = state.clock.now();
+        // Counted before the password is checked: parallel guesses each count, and a refused
+        // attempt costs no hash.
+        let admission = state
+            .store
+            .admit_login(user_id, &client, now)
+            .await
+            .map_err(ApiError::from)?;
+        if let Admission::Refused { until } = admission {
             return Ok(AuthPayload::failed(vec![error::account_locked(
-                LOCKOUT_MINUTES,
+                lockout::minutes_until(until, now),
             )]));
         }
         if !verify_on_blocking_thread(input.password, Some(credentials.password_hash)).await? {
-            let user_id = credentials.user.id;
-            let locked = state
-                .store
-                .record_failed_login(user_id)
-                .await
-                .map_err(ApiError::from)?;
-            if locked.is_some() {
-                tracing::warn!(%user_id, "account locked after repeated failed sign-ins");
+            if admission.locks_client() {
+                tracing::warn!(%user_id, "sign-ins to an account locked for one client after repeated failures");
                 return Ok(AuthPayload::failed(vec![error::account_locked(
-                    LOCKOUT_MINUTES,
+                    lockout::CLIENT_LOCK_MINUTES,
                 )]));
             }
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         }
         state
             .store
-            .record_successful_login(credentials.user.id)
+            .record_successful_login(user_id, &client, state.clock.now())
             .await
             .map_err(ApiError::from)?;
         Ok(start_session(state, credentials.user).await?)
@@ -127,12 +137,15 @@ impl Mutation {
             .rotate_refresh_token(
                 &hash_token(&refresh_token),
                 &next.hash(),
+                state.clock.now(),
                 state.settings.refresh_token_ttl,
             )
             .await
             .map_err(ApiError::from)?;
         match outcome {
-            RefreshOutcome::Rotated { user } => Ok(session_payload(state, user, next)?),
+            RefreshOutcome::Rotated { user, family } => {
+                Ok(session_payload(state, user, next, family)?)
+            }
             RefreshOutcome::Reused | RefreshOutcome::Invalid => {
                 Ok(AuthPayload::failed(vec![error::invalid_refresh_token()]))
             }
@@ -161,23 +174,103 @@ impl Mutation {
             },
         })
     }
+
+    /// Ends every login of the signed-in user, this one included.
+    #[instrument(skip_all)]
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<OkPayload> {
+        let viewer = ctx.data::<Viewer>()?.require_user()?;
+        let state = ctx.data::<UsersState>()?;
+        let revoked = state
+            .store
+            .revoke_sessions(viewer.id, None, state.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(user_id = %viewer.id, revoked, "signed out everywhere");
+        Ok(OkPayload::succeeded())
+    }
+
+    /// Sets a new password after checking the current one (throttled like `login`), and ends
+    /// every other login of the signed-in user.
+    #[instrument(skip_all)]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<OkPayload> {
+        let viewer = ctx.data::<Viewer>()?.require_user()?;
+        let state = ctx.data::<UsersState>()?;
+        let Some(phc) = state
+            .store
+            .password_hash(viewer.id)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Err(ApiError::unauthenticated().into());
+        };
+        let new_password = match Password::parse(&new_password) {
+            Ok(password) => password,
+            Err(err) => return Ok(OkPayload::failed(vec![error::invalid_new_password(err)])),
+        };
+        let client = hash_token(
+            ctx.data_opt::<ClientKey>()
+                .cloned()
+                .unwrap_or_default()
+                .as_str(),
+        );
+        let now = state.clock.now();
+        let admission = state
+            .store
+            .admit_login(viewer.id, &client, now)
+            .await
+            .map_err(ApiError::from)?;
+        if let Admission::Refused { until } = admission {
+            return Ok(OkPayload::failed(vec![error::account_locked(
+                lockout::minutes_until(until, now),
+            )]));
+        }
+        if !verify_on_blocking_thread(current_password, Some(phc)).await? {
+            return Ok(OkPayload::failed(vec![error::wrong_password()]));
+        }
+        state
+            .store
+            .record_successful_login(viewer.id, &client, now)
+            .await
+            .map_err(ApiError::from)?;
+        let phc = hash_on_blocking_thread(new_password.expose().to_owned()).await?;
+        let this_login = ctx.data_opt::<TokenSession>().and_then(|session| session.0);
+        state
+            .store
+            .change_password(viewer.id, &phc, this_login, state.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(user_id = %viewer.id, "password changed; the other logins ended");
+        Ok(OkPayload::succeeded())
+    }
 }
 
 async fn start_session(state: &UsersState, user: Account) -> Result<AuthPayload, ApiError> {
     let refresh = RefreshSecret::generate();
-    state
+    let family = state
         .store
-        .insert_refresh_token(user.id, &refresh.hash(), state.settings.refresh_token_ttl)
+        .insert_refresh_token(
+            user.id,
+            &refresh.hash(),
+            state.clock.now(),
+            state.settings.refresh_token_ttl,
+            state.settings.session_max_age,
+        )
         .await?;
-    session_payload(state, user, refresh)
+    session_payload(state, user, refresh, family)
 }
 
 fn session_payload(
     state: &UsersState,
     user: Account,
     refresh: RefreshSecret,
+    family: uuid::Uuid,
 ) -> Result<AuthPayload, ApiError> {
-    let access_token = state.issue_access_token(&user)?;
+    let access_token = state.issue_access_token(&user, family)?;
     Ok(AuthPayload {
         access_token: Some(access_token),
         refresh_token: Some(refresh.into_string()),

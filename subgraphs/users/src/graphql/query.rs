@@ -34,13 +34,19 @@ impl Query {
         load_user(ctx, &id).await
     }
 
-    /// Federation entity resolver: other subgraphs refer to users by id.
+    /// Federation entity resolver: other subgraphs refer to users by id (`Order.customer`).
+    /// Authorized like `user(id)` and `me`: a user is shown to itself and to admins only, so
+    /// `_entities` reached directly reveals nothing more than the router's API does.
     #[graphql(entity)]
     async fn find_user_by_id(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<User>> {
+        let viewer = ctx.data::<Viewer>()?.require_user()?;
+        if !viewer.is_admin() && Uuid::parse_str(&id).ok() != Some(viewer.id) {
+            return Err(emporium_kernel::ApiError::forbidden().into());
+        }
         load_user(ctx, &id).await
     }
 }

@@ -98,6 +98,29 @@ impl AuthPayload {
     }
 }
 
+/// The answer of an operation that only succeeds or fails.
+#[derive(SimpleObject)]
+pub struct OkPayload {
+    pub ok: bool,
+    pub user_errors: Vec<UserError>,
+}
+
+impl OkPayload {
+    pub fn succeeded() -> Self {
+        Self {
+            ok: true,
+            user_errors: vec![],
+        }
+    }
+
+    pub fn failed(errors: Vec<UserError>) -> Self {
+        Self {
+            ok: false,
+            user_errors: errors,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct LogoutPayload {
     pub ok: bool,

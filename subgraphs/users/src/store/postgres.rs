@@ -13,7 +13,7 @@ use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::trace::TraceContext;
 
 use crate::domain::account::User;
-use crate::domain::lockout::{LOCKOUT_MINUTES, MAX_FAILED_LOGINS};
+use crate::domain::lockout::{self, AccountRecord, Admission, ClientRecord};
 use crate::events::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +30,12 @@ pub enum StoreError {
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// What presenting a refresh token led to.
 pub enum RefreshOutcome {
     /// The token was live; it is now spent and `next` replaces it in the same family.
-    Rotated { user: User },
+    Rotated { user: User, family: Uuid },
     /// The token had already been spent: its family is now revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -109,35 +108,55 @@ impl UserStore {
         Ok(user)
     }
 
-    /// Makes the account with `email` an admin, creating it with `password_hash` if it does not
-    /// exist. An existing account keeps its password. Returns the user and whether it was created.
-    pub async fn upsert_admin(
+    /// Creates an ADMIN with `email` unless an account already has it; never changes an
+    /// existing account. Returns the account with the email and whether this created it.
+    pub async fn insert_admin_if_absent(
         &self,
         email: &Email,
         name: &str,
         password_hash: &str,
     ) -> Result<(User, bool), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'ADMIN')
-             ON CONFLICT (email) DO UPDATE SET role = 'ADMIN', updated_at = now()
-             RETURNING {USER_COLUMNS}, (xmax = 0) AS inserted"
+             ON CONFLICT (email) DO NOTHING
+             RETURNING {USER_COLUMNS}"
         ))
         .bind(Uuid::now_v7())
         .bind(email.as_str())
         .bind(name)
         .bind(password_hash)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let user = user_from_row(&row)?;
-        let inserted: bool = row.try_get("inserted")?;
-        if inserted {
+        if let Some(row) = inserted {
+            let user = user_from_row(&row)?;
             // Created from the command line or at start-up: a trace of its own.
             let event = crate::events::user_registered(&user).traced(&TraceContext::new_root());
             outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
+            tx.commit().await?;
+            return Ok((user, true));
         }
+        // The conflicting row is committed (ON CONFLICT waited for it), so this sees it.
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok((user, inserted))
+        Ok((user_from_row(&row)?, false))
+    }
+
+    /// Makes the account with `email` an ADMIN (its password unchanged); `None` when no
+    /// account has the email.
+    pub async fn promote_to_admin(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET role = 'ADMIN', updated_at = now() WHERE email = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn find_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -150,7 +169,7 @@ impl UserStore {
 
     pub async fn find_credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, password_hash, locked_until FROM users WHERE email = $1"
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
         ))
         .bind(email.as_str())
         .fetch_optional(&self.pool)
@@ -159,58 +178,127 @@ impl UserStore {
             Ok(Credentials {
                 user: user_from_row(&row)?,
                 password_hash: row.try_get("password_hash")?,
-                locked_until: row.try_get("locked_until")?,
             })
         })
         .transpose()
     }
 
-    /// Counts a failed login; the failure that reaches the limit locks the account and starts
-    /// a new count. Returns the lock's end when this failure locked it.
-    pub async fn record_failed_login(&self, id: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE users SET
-                 locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END,
-                 failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
-             WHERE id = $1
-             RETURNING locked_until, failed_logins = 0 AS just_locked",
+    /// Decides whether `client` may try a password on the account now and, if so, counts the
+    /// attempt as a failure before the password is checked (see [`lockout`]). Attempts on one
+    /// account are serialized by its row lock, so parallel guesses each count.
+    pub async fn admit_login(
+        &self,
+        user_id: Uuid,
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let account = sqlx::query(
+            "SELECT failed_logins, throttled_until FROM users WHERE id = $1 FOR UPDATE",
         )
-        .bind(id)
-        .bind(MAX_FAILED_LOGINS)
-        .bind(LOCKOUT_MINUTES as i32)
-        .fetch_one(&self.pool)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
         .await?;
-        let just_locked: bool = row.try_get("just_locked")?;
-        Ok(if just_locked {
-            row.try_get("locked_until")?
-        } else {
-            None
-        })
+        let account = AccountRecord {
+            failures: account.try_get("failed_logins")?,
+            throttled_until: account.try_get("throttled_until")?,
+        };
+        let record = sqlx::query(
+            "SELECT failures, locked_until, signed_in_at IS NOT NULL AS known
+             FROM login_clients WHERE user_id = $1 AND client = $2",
+        )
+        .bind(user_id)
+        .bind(client)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match record {
+            Some(row) => ClientRecord {
+                failures: row.try_get("failures")?,
+                locked_until: row.try_get("locked_until")?,
+                is_known: row.try_get("known")?,
+            },
+            None => ClientRecord::default(),
+        };
+        let admission = lockout::admit(&record, &account, now);
+        if let Admission::Attempt {
+            client: c,
+            account: a,
+        } = &admission
+        {
+            sqlx::query(
+                "INSERT INTO login_clients (user_id, client, failures, locked_until, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (user_id, client) DO UPDATE
+                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(user_id)
+            .bind(client)
+            .bind(c.failures)
+            .bind(c.locked_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE users SET failed_logins = $2, throttled_until = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(a.failures)
+                .bind(a.throttled_until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(admission)
     }
 
-    pub async fn record_successful_login(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)")
-            .bind(id)
-            .execute(&self.pool)
+    /// Clears the counts a successful sign-in ends, and remembers `client` as known.
+    pub async fn record_successful_login(
+        &self,
+        user_id: Uuid,
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO login_clients (user_id, client, failures, locked_until, signed_in_at, updated_at)
+             VALUES ($1, $2, 0, NULL, $3, $3)
+             ON CONFLICT (user_id, client) DO UPDATE
+             SET failures = 0, locked_until = NULL, signed_in_at = $3, updated_at = $3",
+        )
+        .bind(user_id)
+        .bind(client)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET failed_logins = 0, throttled_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR throttled_until IS NOT NULL)")
+            .bind(user_id)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Starts a new token family (a login) with its first refresh token.
+    /// Starts a new token family (a login) with its first refresh token; returns the family.
+    /// The family ends `max_age` from `now`; each token `idle` after it was issued, or at the
+    /// family's end if that is sooner.
     pub async fn insert_refresh_token(
         &self,
         user_id: Uuid,
         token_hash: &[u8],
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $1, $2, $3, now() + $4)")
-            .bind(Uuid::now_v7())
+        now: DateTime<Utc>,
+        idle: Duration,
+        max_age: Duration,
+    ) -> Result<Uuid, StoreError> {
+        let family = Uuid::now_v7();
+        let family_expires_at = now + max_age;
+        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, family_expires_at, created_at) VALUES ($1, $1, $2, $3, $4, $5, $6)")
+            .bind(family)
             .bind(user_id)
             .bind(token_hash)
-            .bind(ttl)
+            .bind((now + idle).min(family_expires_at))
+            .bind(family_expires_at)
+            .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(family)
     }
 
     /// Spends the token with `token_hash` and issues `next_hash` in its family, in one
@@ -220,15 +308,17 @@ impl UserStore {
         &self,
         token_hash: &[u8],
         next_hash: &[u8],
-        ttl: Duration,
+        now: DateTime<Utc>,
+        idle: Duration,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = now()
-             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-             RETURNING user_id, family_id",
+            "UPDATE refresh_tokens SET used_at = $2
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+             RETURNING user_id, family_id, family_expires_at",
         )
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
 
@@ -240,7 +330,7 @@ impl UserStore {
             let outcome = match previous {
                 Some(row) if row.try_get::<bool, _>("used")? => {
                     let family: Uuid = row.try_get("family_id")?;
-                    revoke_family(&mut tx, family).await?;
+                    revoke_family(&mut tx, family, now).await?;
                     tracing::warn!(%family, "refresh token reused; token family revoked");
                     RefreshOutcome::Reused
                 }
@@ -252,12 +342,15 @@ impl UserStore {
 
         let user_id: Uuid = spent.try_get("user_id")?;
         let family: Uuid = spent.try_get("family_id")?;
-        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + $5)")
+        let family_expires_at: DateTime<Utc> = spent.try_get("family_expires_at")?;
+        sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, family_expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(Uuid::now_v7())
             .bind(family)
             .bind(user_id)
             .bind(next_hash)
-            .bind(ttl)
+            .bind((now + idle).min(family_expires_at))
+            .bind(family_expires_at)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
@@ -266,7 +359,80 @@ impl UserStore {
             .await?;
         let user = user_from_row(&user)?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated { user })
+        Ok(RefreshOutcome::Rotated { user, family })
+    }
+
+    /// Ends every login of `user_id` except `keep` (every one when `keep` is `None`).
+    pub async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3
+             WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected())
+    }
+
+    /// Deletes the tokens of every login that has ended (revoked, or with no live token
+    /// left). A live login keeps its spent tokens: replaying one must still revoke it.
+    pub async fn prune_refresh_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let pruned = sqlx::query(
+            "DELETE FROM refresh_tokens t
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM refresh_tokens live
+                 WHERE live.family_id = t.family_id AND live.used_at IS NULL
+                   AND live.revoked_at IS NULL AND live.expires_at > $1)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
+    }
+
+    /// The account's password hash, by id.
+    pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets the account's password and ends every login but `keep`, in one transaction.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $3
+             WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Ends the login the token belongs to. Returns false for a token that was never issued.
@@ -278,7 +444,7 @@ impl UserStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(family) = family {
-            revoke_family(&mut tx, family).await?;
+            revoke_family(&mut tx, family, Utc::now()).await?;
         }
         tx.commit().await?;
         Ok(family.is_some())
@@ -293,11 +459,13 @@ impl UserStore {
 async fn revoke_family(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     family: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
