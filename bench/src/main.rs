@@ -8,6 +8,9 @@
 //! - `inventory`: order reservations per second with the ledger on (Redis script + Postgres
 //!   transaction with inbox, ledger and outbox), single-line and 5-line, against raw Redis
 //!   round trips with the same number of clients.
+//! - `router`: requests per second and p50/p99 of one search operation (varied variables)
+//!   straight to the search subgraph, through the router with the cost and rate-limit plugins
+//!   off, and with them on.
 //! - `search`: indexing throughput, and query latency directly against tantivy and through
 //!   the search subgraph, on the demo catalog and on it replicated to ~100k products.
 //!
@@ -30,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 mod inventory;
 mod orders;
+mod router;
 mod search;
 
 #[derive(Parser)]
@@ -78,6 +82,18 @@ enum Command {
         #[arg(long)]
         emporium: Option<std::path::PathBuf>,
     },
+    /// One search operation with varied variables: straight to the subgraph, through the router
+    /// with the cost and rate-limit plugins off, and with them on.
+    Router {
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds per measured phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The `emporium` binary (default: beside this one).
+        #[arg(long)]
+        emporium: Option<std::path::PathBuf>,
+    },
     /// Indexing throughput and query latency (direct and through the subgraph) on the demo
     /// catalog and on it replicated.
     Search {
@@ -104,6 +120,11 @@ async fn main() -> anyhow::Result<()> {
             products,
         } => inventory::benchmark(orders, clients, products).await,
         Command::Search { replicas, rounds } => search::benchmark(replicas, rounds).await,
+        Command::Router {
+            connections,
+            seconds,
+            emporium,
+        } => router::benchmark(connections, seconds, emporium).await,
         Command::Orders {
             customers,
             checkouts,

@@ -100,6 +100,7 @@ pub struct EdgeSettings {
     pub metrics: bool,
     pub metrics_port: Option<u16>,
     pub cors_origins: Vec<String>,
+    pub cost_limit: bool,
     pub max_cost: u64,
     pub default_list_size: usize,
     pub request_timeout: std::time::Duration,
@@ -176,6 +177,7 @@ impl EdgeSettings {
                 })
                 .transpose()?,
             cors_origins: list("EMPORIUM_CORS_ORIGINS"),
+            cost_limit: flag("EMPORIUM_COST_LIMIT", true)?,
             max_cost: parsed("EMPORIUM_MAX_QUERY_COST", 1_000)?,
             default_list_size: parsed("EMPORIUM_DEFAULT_LIST_SIZE", 20)?,
             request_timeout: millis("EMPORIUM_REQUEST_TIMEOUT_MS", 30_000)?,
@@ -439,6 +441,7 @@ impl Settings {
             metrics_port: self.edge.metrics_port,
             cors_origins: self.edge.cors_origins.clone(),
             cost: emporium_router::CostSettings {
+                enabled: self.edge.cost_limit,
                 max_cost: self.edge.max_cost,
                 default_list_size: self.edge.default_list_size,
             },

@@ -258,7 +258,7 @@ fn push_demand_control(yaml: &mut String, settings: &RouterSettings) {
         yaml,
         "\
 demand_control:
-  enabled: true
+  enabled: {enabled}
   operation_cost:
     max: {max}
     mode: enforce
@@ -267,6 +267,7 @@ demand_control:
   subgraphs_budget:
     mode: measure
   actual_cost_mode: by_response_shape",
+        enabled = cost.enabled,
         max = cost.max_cost,
         list = cost.default_list_size,
     );
@@ -435,6 +436,7 @@ mod tests {
             metrics_port: Some(9090),
             cors_origins: vec!["https://shop.example".into()],
             cost: crate::CostSettings {
+                enabled: true,
                 max_cost: 500,
                 default_list_size: 20,
             },
@@ -615,6 +617,7 @@ mod tests_support {
             metrics_port: None,
             cors_origins: vec![],
             cost: crate::CostSettings {
+                enabled: true,
                 max_cost: 500,
                 default_list_size: 20,
             },

@@ -33,7 +33,7 @@
 //!         metrics: true,
 //!         metrics_port: None,
 //!         cors_origins: vec![],
-//!         cost: CostSettings { max_cost: 1_000, default_list_size: 20 },
+//!         cost: CostSettings { enabled: true, max_cost: 1_000, default_list_size: 20 },
 //!         timeouts: TimeoutSettings {
 //!             request: Duration::from_secs(30),
 //!             subgraph: Duration::from_secs(10),

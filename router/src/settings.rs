@@ -75,6 +75,8 @@ pub struct RouterSettings {
 /// its `first` argument or `default_list_size`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostSettings {
+    /// Whether costs are estimated, reported and limited at all.
+    pub enabled: bool,
     /// Operations estimated above this are refused (`QUERY_TOO_COMPLEX`) before any subgraph
     /// is called.
     pub max_cost: u64,

@@ -33,7 +33,8 @@ async fn a_customer_registers_logs_in_and_sees_themselves() {
 async fn me_is_null_for_anonymous_callers() {
     let platform = Platform::start().await;
     let body = platform.gql(ME, json!({}), None).await;
-    assert_eq!(body, json!({ "data": { "me": null } }));
+    assert_eq!(body["data"], json!({ "me": null }), "{body}");
+    assert!(body["errors"].is_null(), "{body}");
 }
 
 #[tokio::test]

@@ -453,7 +453,6 @@ impl Platform {
         std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
     }
 
-
     /// A GraphQL request straight to a subgraph (no router); the JSON body.
     pub async fn subgraph_gql(
         &self,

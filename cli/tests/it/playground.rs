@@ -36,9 +36,14 @@ async fn the_playground_runs_a_query_offline_in_a_browser() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the playground failed:\n{stderr}");
     let shown: Value = serde_json::from_slice(&output.stdout).expect("the result pane holds JSON");
+    // The result pane shows the whole response; its cost is in `extensions.cost`.
+    assert!(
+        shown["extensions"]["cost"]["requestedQueryCost"].is_u64(),
+        "{shown}"
+    );
     assert_eq!(
-        shown,
-        json!({ "data": { "products": { "totalCount": 1, "nodes": [{ "sku": sku }] } } })
+        shown["data"],
+        json!({ "products": { "totalCount": 1, "nodes": [{ "sku": sku }] } })
     );
 }
 

@@ -292,6 +292,10 @@ impl RouterPlugin for CostBudget {
         &'exec self,
         payload: OnExecuteStartHookPayload<'exec>,
     ) -> OnExecuteStartHookResult<'exec> {
+        if self.limiter.is_none() && payload.demand_control_estimate.is_none() {
+            // Demand control and rate limiting both off: nothing to charge or report.
+            return payload.proceed();
+        }
         let requested = payload
             .demand_control_estimate
             .map(|estimate| estimate.estimated)
