@@ -112,11 +112,29 @@ pub const SUBGRAPHS: &[&str] = &[
     "notifications",
 ];
 
+/// A port no other test of this process was given, free when this returns.
+///
+/// Ports are handed out from a counter in 20000–32767, below Linux's ephemeral range, so
+/// neither a parallel test nor an outgoing connection gets the same one between this check and
+/// the platform binding it. (Port 0 answers from the ephemeral range and gives a port just
+/// released by another test right back: two platforms then raced for one port, and a test
+/// talked to another test's server.)
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 100) as u16 * 120,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 20_000 + (port - 20_000) % 12_768;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Platform {
@@ -214,7 +232,7 @@ impl Platform {
             .spawn()
             .expect("spawn emporium up");
         let watchdog = watchdog(data_dir.join("platform.log"));
-        let platform = Self {
+        let mut platform = Self {
             child,
             router: format!("http://127.0.0.1:{router_port}"),
             products: format!("http://127.0.0.1:{products_port}"),
@@ -240,9 +258,17 @@ impl Platform {
         platform
     }
 
-    async fn wait_until_serving(&self) {
+    async fn wait_until_serving(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
+            // A platform that could not bind its ports has exited; whatever answers on them is
+            // not this test's.
+            if !self.is_running() {
+                panic!(
+                    "the platform exited while starting; its log:\n{}",
+                    self.log()
+                );
+            }
             let answered = self
                 .http
                 .post(self.graphql_url())
