@@ -16,11 +16,14 @@ use tracing::subscriber::NoSubscriber;
 
 use crate::{config, error::RouterError, plugins, settings::RouterSettings};
 
-/// Stack of each router worker thread. hive-router decodes a WebSocket message before any
-/// plugin sees it, recursively, down to sonic-rs's limit of 255 nested levels; in a debug build
-/// that needs about 30 KiB of stack a level, and a worker with the default 2 MiB overflowed at
-/// about 70 levels (ntex's SIGSEGV handler then spun forever resolving a backtrace). With this
-/// the decoder's own limit is reached first and the message is refused.
+/// Stack of each router worker thread. hive-router parses a whole WebSocket message into a
+/// sonic-rs DOM before any plugin sees it, recursing once per nested level with no limit of its
+/// own; only the WebSocket codec's 64 KiB frame limit bounds the depth (about 32,000 levels of
+/// `[`). With sonic-rs optimised in every build (see the workspace `Cargo.toml`) that worst
+/// case fits in this stack, and the message is then refused by sonic-rs's typed decoding
+/// (255 levels) or by our JSON depth limit. With the default 2 MiB a worker overflowed at
+/// about 70 levels, and ntex's SIGSEGV handler then spun forever resolving a backtrace. The
+/// stack is reserved, not committed: only the pages a request touches take memory.
 pub const WORKER_STACK_BYTES: usize = 32 * 1024 * 1024;
 
 /// The variable hive-router reads its configuration path from.

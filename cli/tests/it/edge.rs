@@ -322,6 +322,168 @@ async fn deep_variables_are_refused_before_they_are_parsed() {
     );
 }
 
+/// A JSON array nested `levels` deep: `[[[...]]]`, the densest nesting (two bytes a level).
+fn nested_array(levels: usize) -> String {
+    format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection to the router, acknowledged.
+async fn ws_connect(platform: &Platform) -> Socket {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let url = format!("{}/graphql", platform.router.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("ws request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket to the router");
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .expect("send connection_init");
+    match ws_answer(&mut socket).await {
+        WsAnswer::Message(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
+        other => panic!("no connection_ack: {other:?}"),
+    }
+    socket
+}
+
+/// What the router did after a message: answered it, or closed the connection (with a code).
+#[derive(Debug)]
+enum WsAnswer {
+    Message(Value),
+    Closed(Option<u16>),
+    /// The connection failed without a close frame.
+    Reset(String),
+}
+
+async fn ws_answer(socket: &mut Socket) -> WsAnswer {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(ANSWER_WITHIN, socket.next())
+            .await
+            .expect("an answer from the router within the time a hang is called");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let message: Value = serde_json::from_str(&text).expect("JSON message");
+                if message["type"] != "ping" {
+                    return WsAnswer::Message(message);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return WsAnswer::Closed(frame.map(|f| u16::from(f.code)))
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return WsAnswer::Reset(format!("{e:?}")),
+            None => return WsAnswer::Closed(None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn deeply_nested_websocket_messages_are_refused_and_the_router_stays_up_and_bounded() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut platform = Platform::start().await;
+    let query = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }";
+    // The wrapper around the nested value, so the largest case fills one 64 KiB frame (the
+    // most a text message may be; the codec refuses larger frames).
+    let subscribe = |nested: &str| {
+        format!(
+            r#"{{"id":"1","type":"subscribe","payload":{{"query":{},"variables":{{"id":"x","f":{nested}}}}}}}"#,
+            json!(query)
+        )
+    };
+    let wrapper = subscribe("").len();
+    let densest = (64 * 1024 - wrapper) / 2;
+    let cases = [
+        (
+            "subscribe, variables 40 levels",
+            subscribe(&nested_json(40)),
+        ),
+        (
+            "subscribe, variables 300 levels",
+            subscribe(&nested_json(300)),
+        ),
+        (
+            "subscribe, variables 5,000 levels",
+            subscribe(&nested_json(5_000)),
+        ),
+        (
+            "subscribe, a 64 KiB frame of nested arrays",
+            subscribe(&nested_array(densest)),
+        ),
+        (
+            "connection payload, a 64 KiB frame of nested arrays",
+            format!(
+                r#"{{"type":"connection_init","payload":{{"a":{}}}}}"#,
+                nested_array((64 * 1024 - 50) / 2)
+            ),
+        ),
+        ("a frame over 64 KiB", subscribe(&nested_array(40_000))),
+    ];
+    for (name, message) in cases {
+        eprintln!("WebSocket case: {name}");
+        let mut socket = ws_connect(&platform).await;
+        socket
+            .send(Message::text(message))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: sending failed: {e:?}"));
+        match ws_answer(&mut socket).await {
+            // hive-router answers a refused operation as `next` with errors (then `complete`);
+            // the protocol's own `error` message carries the errors as its payload.
+            WsAnswer::Message(answer) => {
+                let errors = match answer["type"].as_str() {
+                    Some("next") => &answer["payload"]["errors"],
+                    Some("error") => &answer["payload"],
+                    _ => panic!("{name}: {answer}"),
+                };
+                assert!(errors[0]["message"].is_string(), "{name}: {answer}");
+                assert!(answer["payload"]["data"].is_null(), "{name}: {answer}");
+            }
+            // graphql-transport-ws closes with 4400 on a message it cannot read; 1002 and
+            // 1009 are the WebSocket codec's protocol error and message too big.
+            WsAnswer::Closed(code) => assert!(
+                matches!(code, Some(4400 | 4429 | 1002 | 1009)),
+                "{name}: closed with {code:?}"
+            ),
+            // ntex's WebSocket codec drops a connection whose frame is over its 64 KiB limit
+            // without a close frame, and the unread rest of the frame makes the kernel reset
+            // it. Anything else reset is what a crashed worker looks like.
+            WsAnswer::Reset(why) => assert!(
+                name == "a frame over 64 KiB",
+                "{name}: the connection failed instead of closing: {why}"
+            ),
+        }
+        // The next connection and an ordinary request are answered at once.
+        let mut next = ws_connect(&platform).await;
+        next.send(Message::text(json!({ "type": "ping" }).to_string()))
+            .await
+            .expect("ping");
+        match ws_answer(&mut next).await {
+            WsAnswer::Message(pong) => assert_eq!(pong["type"], "pong", "{name}: {pong}"),
+            other => panic!("{name}: then a ping got {other:?}\n{}", platform.log()),
+        }
+        let body = platform.gql("{ __typename }", json!({}), None).await;
+        assert_eq!(body["data"]["__typename"], "Query", "after {name}: {body}");
+        assert!(platform.is_running(), "{name} stopped the platform");
+        let rss = rss_bytes(platform.pid());
+        assert!(
+            rss < MAX_RSS_BYTES,
+            "{name}: the platform grew to {rss} bytes"
+        );
+    }
+}
+
 #[tokio::test]
 async fn introspection_is_limited_like_any_query_and_graphiqls_own_query_passes() {
     let platform = Platform::start().await;
