@@ -327,33 +327,9 @@ fn nested_array(levels: usize) -> String {
     format!("{}{}", "[".repeat(levels), "]".repeat(levels))
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A graphql-transport-ws connection to the router, acknowledged.
-async fn ws_connect(platform: &Platform) -> Socket {
-    use futures::SinkExt;
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-    let url = format!("{}/graphql", platform.router.replace("http://", "ws://"));
-    let mut request = url.into_client_request().expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("WebSocket to the router");
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init" }).to_string(),
-        ))
-        .await
-        .expect("send connection_init");
-    match ws_answer(&mut socket).await {
-        WsAnswer::Message(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
-        other => panic!("no connection_ack: {other:?}"),
-    }
-    socket
+async fn ws_connect(platform: &Platform) -> WsSocket {
+    graphql_ws(&platform.graphql_url(), None).await
 }
 
 /// What the router did after a message: answered it, or closed the connection (with a code).
@@ -365,7 +341,7 @@ enum WsAnswer {
     Reset(String),
 }
 
-async fn ws_answer(socket: &mut Socket) -> WsAnswer {
+async fn ws_answer(socket: &mut WsSocket) -> WsAnswer {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     loop {
@@ -893,28 +869,54 @@ fn port_of(url: &str) -> u16 {
 /// the whole answer).
 const SEARCH_AND_AN_ORDER: &str = "query($n: Int) { search(query: \"x\", first: $n) { totalCount } order(id: \"01935c0e-0000-7000-8000-000000000000\") { id } }";
 
-#[tokio::test]
-async fn a_subgraph_past_its_timeout_gives_a_clean_error_and_the_rest_of_the_answer() {
-    let platform = Platform::start().await;
-    let proxy = proxy::Proxy::start(port_of(&platform.subgraph_url("orders"))).await;
-    let router = platform
-        .spawn_router(&[
-            (
-                "EMPORIUM_ORDERS_URL",
-                format!("http://127.0.0.1:{}", proxy.port),
-            ),
-            ("EMPORIUM_SUBGRAPH_TIMEOUT_MS", "2000".to_owned()),
-        ])
-        .await;
-    let customer = platform.customer().await;
-    let http = reqwest::Client::new();
-    let ask = |n: u32| {
-        http.post(&router.url)
-            .bearer_auth(&customer.access_token)
+/// The platform, a second router whose orders subgraph sits behind a test proxy, and a customer
+/// asking that router [`SEARCH_AND_AN_ORDER`].
+struct ProxiedOrders {
+    platform: Platform,
+    proxy: proxy::Proxy,
+    router: RouterProcess,
+    customer: Session,
+    http: reqwest::Client,
+}
+
+impl ProxiedOrders {
+    async fn start(env: &[(&str, String)]) -> Self {
+        let platform = Platform::start().await;
+        let proxy = proxy::Proxy::start(port_of(&platform.subgraph_url("orders"))).await;
+        let mut env = env.to_vec();
+        env.push((
+            "EMPORIUM_ORDERS_URL",
+            format!("http://127.0.0.1:{}", proxy.port),
+        ));
+        let router = platform.spawn_router(&env).await;
+        let customer = platform.customer().await;
+        Self {
+            platform,
+            proxy,
+            router,
+            customer,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The query with `first: n` (varied, so hive-router never merges two asks into one).
+    async fn ask(&self, n: u32) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(&self.router.url)
+            .bearer_auth(&self.customer.access_token)
             .json(&json!({ "query": SEARCH_AND_AN_ORDER, "variables": { "n": n } }))
             .timeout(ANSWER_WITHIN)
             .send()
-    };
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_subgraph_past_its_timeout_gives_a_clean_error_and_the_rest_of_the_answer() {
+    let setup = ProxiedOrders::start(&[("EMPORIUM_SUBGRAPH_TIMEOUT_MS", "2000".to_owned())]).await;
+    let (platform, proxy, router, http) =
+        (&setup.platform, &setup.proxy, &setup.router, &setup.http);
+    let ask = |n: u32| setup.ask(n);
 
     proxy.set(proxy::HANG);
     let response = ask(1)
@@ -942,29 +944,15 @@ async fn a_subgraph_past_its_timeout_gives_a_clean_error_and_the_rest_of_the_ans
 
 #[tokio::test]
 async fn a_failing_subgraph_trips_its_breaker_and_service_resumes_when_it_returns() {
-    let platform = Platform::start().await;
-    let proxy = proxy::Proxy::start(port_of(&platform.subgraph_url("orders"))).await;
-    let router = platform
-        .spawn_router(&[
-            (
-                "EMPORIUM_ORDERS_URL",
-                format!("http://127.0.0.1:{}", proxy.port),
-            ),
-            ("EMPORIUM_BREAKER_VOLUME", "4".to_owned()),
-            // Long enough that the breaker is still open when the test looks, however slow
-            // the machine; recovery then waits for it.
-            ("EMPORIUM_BREAKER_RESET_MS", "8000".to_owned()),
-        ])
-        .await;
-    let customer = platform.customer().await;
-    let http = reqwest::Client::new();
-    let ask = |n: u32| {
-        http.post(&router.url)
-            .bearer_auth(&customer.access_token)
-            .json(&json!({ "query": SEARCH_AND_AN_ORDER, "variables": { "n": n } }))
-            .timeout(ANSWER_WITHIN)
-            .send()
-    };
+    let setup = ProxiedOrders::start(&[
+        ("EMPORIUM_BREAKER_VOLUME", "4".to_owned()),
+        // Long enough that the breaker is still open when the test looks, however slow the
+        // machine; recovery then waits for it.
+        ("EMPORIUM_BREAKER_RESET_MS", "8000".to_owned()),
+    ])
+    .await;
+    let proxy = &setup.proxy;
+    let ask = |n: u32| setup.ask(n);
 
     proxy.set(proxy::REFUSE);
     let mut messages = Vec::new();

@@ -738,3 +738,50 @@ pub async fn delete_product(platform: &Platform, admin: &Session, id: &str) {
         .await;
     assert_eq!(body["data"]["deleteProduct"]["deletedId"], id, "{body}");
 }
+
+/// A WebSocket connection to the router.
+pub type WsSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection to the router's `graphql_url`, initialised with
+/// `payload` (e.g. `{"authorization": "Bearer ..."}`) and acknowledged.
+pub async fn graphql_ws(graphql_url: &str, payload: Option<Value>) -> WsSocket {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let mut request = graphql_url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .expect("ws request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket to the router");
+    let mut init = json!({ "type": "connection_init" });
+    if let Some(payload) = payload {
+        init["payload"] = payload;
+    }
+    socket
+        .send(Message::text(init.to_string()))
+        .await
+        .expect("send connection_init");
+    loop {
+        let frame = tokio::time::timeout(REQUEST_TIMEOUT, socket.next())
+            .await
+            .expect("connection_ack in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        let Message::Text(text) = frame else {
+            assert!(!frame.is_close(), "closed before connection_ack: {frame:?}");
+            continue;
+        };
+        let message: Value = serde_json::from_str(&text).expect("JSON message");
+        match message["type"].as_str() {
+            Some("connection_ack") => return socket,
+            Some("ping") => continue,
+            _ => panic!("expected connection_ack: {message}"),
+        }
+    }
+}

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
@@ -158,33 +157,19 @@ pub(crate) async fn transition(
     body["data"][mutation].clone()
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A graphql-transport-ws client of the router, subscribed to one order's status.
 struct StatusFeed {
-    socket: Socket,
+    socket: WsSocket,
 }
 
 impl StatusFeed {
     async fn open(platform: &Platform, session: &Session, order_id: &str) -> Self {
-        let url = format!("{}/graphql", platform.router.replace("http://", "ws://"));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("WebSocket to the router");
-        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", session.access_token) } });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("send connection_init");
+        let socket = graphql_ws(
+            &platform.graphql_url(),
+            Some(json!({ "authorization": format!("Bearer {}", session.access_token) })),
+        )
+        .await;
         let mut feed = Self { socket };
-        let ack = feed.message().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
         let subscribe = json!({
             "id": "1",
             "type": "subscribe",

@@ -11,6 +11,7 @@
 //! for the message. Clones of a `Broker` share the connection; the supervisor stops and the
 //! connection closes when the last clone is dropped or [`Broker::close`] is called.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +23,14 @@ use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event,
-    ExchangeKind,
+    ExchangeKind, PublisherConfirm,
 };
 use tokio::sync::{watch, Mutex};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{
-    metrics, Envelope, PublishError, Publisher, CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE,
+    metrics, BatchOutcome, Envelope, PublishError, Publisher, CONTENT_TYPE, DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
 };
 
 /// AMQP delivery mode 2: the broker writes the message to disk (with a durable queue it
@@ -250,6 +252,52 @@ impl Broker {
             .map_err(unavailable)?
     }
 
+    /// The body of [`Publisher::publish_batch`]: publishes into `batch`, which keeps the
+    /// confirmed prefix however this returns.
+    async fn pipeline(
+        &self,
+        envelopes: &[Envelope],
+        batch: &mut ConfirmPipeline,
+    ) -> Result<(), PublishError> {
+        let live = self.live().await.map_err(unavailable)?;
+        let channel = live
+            .publishing_channel()
+            .await
+            .map_err(|err| publish_failure(&live, err))?;
+        for (index, envelope) in envelopes.iter().enumerate() {
+            if let Some(earlier) = batch.in_flight_of(&envelope.subject) {
+                batch.settle_through(earlier, &live).await?;
+            }
+            let body = serde_json::to_vec(envelope)?;
+            let routing_key = ShortString::try_new(envelope.event_type.as_str()).map_err(|_| {
+                PublishError::NotConfirmed(format!(
+                    "routing key longer than 255 bytes: {:.40}...",
+                    envelope.event_type
+                ))
+            })?;
+            let confirm = channel
+                .basic_publish(
+                    EXCHANGE.into(),
+                    routing_key,
+                    BasicPublishOptions::default(),
+                    &body,
+                    envelope_properties(envelope),
+                )
+                .await
+                .map_err(|err| publish_failure(&live, err))?;
+            batch.in_flight.push_back(InFlight {
+                index,
+                subject: envelope.subject.clone(),
+                event_type: envelope.event_type.clone(),
+                confirm,
+            });
+        }
+        match batch.in_flight.back().map(|last| last.index) {
+            Some(last) => batch.settle_through(last, &live).await,
+            None => Ok(()),
+        }
+    }
+
     /// The current connection, waiting up to `operation_timeout` while the supervisor
     /// reconnects.
     async fn live(&self) -> Result<Arc<Live>, BrokerError> {
@@ -298,6 +346,27 @@ impl Publisher for Broker {
         metrics::count_published(&envelope.event_type);
         Ok(())
     }
+
+    /// Pipelines the confirms: envelopes of different aggregates are published without waiting
+    /// for each other's confirms, which are then awaited in order; an envelope whose aggregate
+    /// has one in flight waits for it (and everything before it) first. Stops at the first
+    /// failure, so the confirmed prefix is exact; a connection lost mid-batch fails every
+    /// confirm still outstanding.
+    async fn publish_batch(&self, envelopes: &[Envelope]) -> BatchOutcome {
+        let mut batch = ConfirmPipeline::default();
+        let failure = match self
+            .within_timeout("publishing a batch", self.pipeline(envelopes, &mut batch))
+            .await
+        {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err),
+            Err(err) => Some(unavailable(err)),
+        };
+        BatchOutcome {
+            confirmed: batch.confirmed,
+            error: failure,
+        }
+    }
 }
 
 /// The AMQP properties an envelope travels with.
@@ -343,6 +412,53 @@ pub(crate) async fn declare_exchanges(channel: &Channel) -> Result<(), BrokerErr
         )
         .await?;
     Ok(())
+}
+
+/// A published envelope whose confirm has not been awaited yet.
+struct InFlight {
+    index: usize,
+    subject: String,
+    event_type: String,
+    confirm: PublisherConfirm,
+}
+
+/// The confirms of one batch, awaited in publishing order.
+#[derive(Default)]
+struct ConfirmPipeline {
+    in_flight: VecDeque<InFlight>,
+    /// Envelopes from the front of the batch the broker confirmed.
+    confirmed: usize,
+}
+
+impl ConfirmPipeline {
+    /// The batch index of the in-flight envelope of `subject`, if there is one.
+    fn in_flight_of(&self, subject: &str) -> Option<usize> {
+        self.in_flight
+            .iter()
+            .rev()
+            .find(|f| f.subject == subject)
+            .map(|f| f.index)
+    }
+
+    /// Awaits the confirms of every in-flight envelope up to batch index `through`.
+    async fn settle_through(&mut self, through: usize, live: &Live) -> Result<(), PublishError> {
+        while let Some(next) = self.in_flight.front() {
+            if next.index > through {
+                break;
+            }
+            let Some(flight) = self.in_flight.pop_front() else {
+                break;
+            };
+            let confirmation = flight
+                .confirm
+                .await
+                .map_err(|err| publish_failure(live, err))?;
+            confirmed(confirmation)?;
+            metrics::count_published(&flight.event_type);
+            self.confirmed = flight.index + 1;
+        }
+        Ok(())
+    }
 }
 
 fn confirmed(confirmation: Confirmation) -> Result<(), PublishError> {

@@ -38,8 +38,39 @@ pub enum PublishError {
     Encode(#[from] serde_json::Error),
 }
 
+/// What publishing a batch did: how many envelopes, from the front, the broker confirmed, and
+/// what stopped the rest (nothing after `confirmed` counts as published, even if the broker
+/// happened to take some of it: the relay publishes those again and consumers absorb it).
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub confirmed: usize,
+    pub error: Option<PublishError>,
+}
+
 /// Publishes envelopes to the topic exchange, returning only once the broker has confirmed.
 pub trait Publisher: Send + Sync {
     fn publish(&self, envelope: &Envelope)
         -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// Publishes `envelopes` in order and reports the confirmed prefix. An implementation may
+    /// keep several confirms in flight, but never two of one aggregate (`subject`): a later
+    /// event of an aggregate goes out only once every earlier one is confirmed, so however a
+    /// batch fails, no aggregate's events reach the broker out of order. By default, one at a
+    /// time.
+    fn publish_batch(&self, envelopes: &[Envelope]) -> impl Future<Output = BatchOutcome> + Send {
+        async move {
+            for (index, envelope) in envelopes.iter().enumerate() {
+                if let Err(error) = self.publish(envelope).await {
+                    return BatchOutcome {
+                        confirmed: index,
+                        error: Some(error),
+                    };
+                }
+            }
+            BatchOutcome {
+                confirmed: envelopes.len(),
+                error: None,
+            }
+        }
+    }
 }

@@ -172,3 +172,113 @@ async fn connecting_to_a_missing_vhost_fails_within_the_timeout() {
         "{connected:?}"
     );
 }
+
+/// `count` envelopes over `subjects` aggregates, interleaved, each aggregate's numbered from 1.
+fn interleaved(subjects: usize, count: usize) -> Vec<emporium_kernel::events::Envelope> {
+    (0..count)
+        .map(|n| {
+            let subject = format!("o-{}", n % subjects);
+            emporium_kernel::events::EventDraft::new(
+                "order.status_changed",
+                subject.clone(),
+                serde_json::json!({ "n": n }),
+            )
+            .into_envelope("/tests", (n / subjects + 1) as i64, chrono::Utc::now())
+        })
+        .collect()
+}
+
+/// Every message in `queue` as (subject, sequence), in queue order.
+async fn drain_sequences(rabbit: &Rabbit, queue: &str) -> Vec<(String, i64)> {
+    let channel = rabbit.broker.channel().await.expect("channel");
+    let mut seen = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("get")
+    {
+        let envelope: emporium_kernel::events::Envelope =
+            serde_json::from_slice(&message.delivery.data).expect("an envelope");
+        seen.push((
+            envelope.subject,
+            envelope.sequence.parse().expect("a sequence"),
+        ));
+    }
+    seen
+}
+
+/// Each aggregate's events reached the queue in order: an event's first copy comes after the
+/// first copy of every earlier event of its aggregate (later copies are redeliveries, which
+/// consumers absorb).
+fn assert_in_order_per_aggregate(seen: &[(String, i64)], subjects: usize, per_subject: i64) {
+    let mut next = std::collections::HashMap::<&str, i64>::new();
+    for (subject, sequence) in seen {
+        let expected = next.entry(subject).or_insert(1);
+        assert!(
+            *sequence <= *expected,
+            "{subject}: event {sequence} reached the queue before event {expected}"
+        );
+        if *sequence == *expected {
+            *expected += 1;
+        }
+    }
+    assert_eq!(next.len(), subjects, "every aggregate arrived");
+    for (subject, expected) in next {
+        assert_eq!(expected, per_subject + 1, "{subject}: every event arrived");
+    }
+}
+
+#[tokio::test]
+async fn a_pipelined_batch_is_confirmed_whole_and_keeps_each_aggregates_order() {
+    let rabbit = Rabbit::start().await;
+    bound_queue(&rabbit, "tests.orders", "order.*").await;
+    let envelopes = interleaved(7, 700);
+
+    let outcome = rabbit.broker.publish_batch(&envelopes).await;
+
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.confirmed, 700);
+    // The confirms mean the messages are in the queue: no polling.
+    assert_eq!(rabbit.depth("tests.orders").await, 700);
+    let seen = drain_sequences(&rabbit, "tests.orders").await;
+    assert_in_order_per_aggregate(&seen, 7, 100);
+}
+
+#[tokio::test]
+async fn a_connection_lost_mid_batch_confirms_an_exact_prefix_and_the_retry_keeps_each_aggregates_order(
+) {
+    let rabbit = Rabbit::start().await;
+    bound_queue(&rabbit, "tests.orders", "order.*").await;
+    let envelopes = interleaved(5, 20_000);
+
+    // The connection is closed by the server while the batch is being published (the relay's
+    // retry loop then publishes from the first unconfirmed envelope, as here).
+    let publishing = rabbit.broker.publish_batch(&envelopes);
+    let closing = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        rabbit.vhost.close_connections().await;
+    };
+    let (outcome, ()) = tokio::join!(publishing, closing);
+    assert!(
+        outcome.confirmed < envelopes.len(),
+        "the batch finished before the connection was closed; nothing was tested"
+    );
+    assert!(outcome.error.is_some(), "a short batch must say why");
+    let mut from = outcome.confirmed;
+    let confirmed_first = outcome.confirmed;
+    while from < envelopes.len() {
+        let retry = rabbit.broker.publish_batch(&envelopes[from..]).await;
+        from += retry.confirmed;
+        if retry.error.is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let seen = drain_sequences(&rabbit, "tests.orders").await;
+    eprintln!(
+        "confirmed before the close: {confirmed_first}; messages in the queue: {}",
+        seen.len()
+    );
+    assert!(seen.len() >= envelopes.len(), "nothing confirmed was lost");
+    assert_in_order_per_aggregate(&seen, 5, 4_000);
+}

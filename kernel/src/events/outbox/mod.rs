@@ -3,7 +3,10 @@
 //! A producer writes its state change and its events in one transaction of its own store
 //! ([`postgres::enqueue`], [`mongo::enqueue`]); the relay ([`run_relay`]) later publishes what
 //! is unpublished, with publisher confirms, and marks entries published only after the broker
-//! confirmed them. A broker that is down delays events; it never loses them. A crash between
+//! confirmed them. A pass publishes a batch with its confirms pipelined
+//! ([`Publisher::publish_batch`]): different aggregates' events do not wait for each other's
+//! confirms, an aggregate's next event waits for its previous one, and the pass stops at the
+//! first failure and marks exactly the confirmed prefix. A broker that is down delays events; it never loses them. A crash between
 //! the confirm and the mark publishes an entry twice, which consumers absorb (their inbox).
 //!
 //! Several replicas may run a relay over one outbox: a lease (a Postgres advisory lock, a

@@ -189,8 +189,8 @@ impl Outbox for MongoOutbox {
             .await?
             .try_collect()
             .await?;
-        let mut published = Vec::with_capacity(entries.len());
-        let mut failure = None;
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut envelopes = Vec::with_capacity(entries.len());
         for entry in entries {
             let id = entry
                 .get_str("_id")
@@ -205,24 +205,21 @@ impl Outbox for MongoOutbox {
                 .ok_or_else(|| {
                     OutboxError::Corrupt(format!("outbox entry {id} has no envelope"))
                 })?;
-            match publisher.publish(&envelope).await {
-                Ok(()) => published.push(id),
-                // Later entries of the same aggregate must not overtake a failed one.
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
+            ids.push(id);
+            envelopes.push(envelope);
         }
+        // Later entries of the same aggregate must not overtake a failed one.
+        let outcome = publisher.publish_batch(&envelopes).await;
+        let published = &ids[..outcome.confirmed];
         if !published.is_empty() {
             outbox
                 .update_many(
-                    doc! { "_id": { "$in": &published } },
+                    doc! { "_id": { "$in": published } },
                     doc! { "$set": { "published": true, "published_at": bson::DateTime::now() } },
                 )
                 .await?;
         }
-        match failure {
+        match outcome.error {
             Some(err) => Err(err.into()),
             None => Ok(RelayPass::Published(published.len())),
         }

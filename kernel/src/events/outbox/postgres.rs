@@ -108,30 +108,27 @@ impl Outbox for PgOutbox {
             .bind(limit as i64)
             .fetch_all(&mut *tx)
             .await?;
-        let mut published = Vec::with_capacity(rows.len());
-        let mut failure = None;
+        let mut positions = Vec::with_capacity(rows.len());
+        let mut envelopes = Vec::with_capacity(rows.len());
         for row in rows {
             let position: i64 = row.try_get("position")?;
             let json: serde_json::Value = row.try_get("envelope")?;
             let envelope: Envelope = serde_json::from_value(json)
                 .map_err(|e| OutboxError::Corrupt(format!("outbox position {position}: {e}")))?;
-            match publisher.publish(&envelope).await {
-                Ok(()) => published.push(position),
-                // Stop at the first failure: later entries of the same aggregate must not overtake it.
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
+            positions.push(position);
+            envelopes.push(envelope);
         }
+        // Stops at the first failure: later entries of the same aggregate must not overtake it.
+        let outcome = publisher.publish_batch(&envelopes).await;
+        let published = &positions[..outcome.confirmed];
         if !published.is_empty() {
             sqlx::query("UPDATE outbox SET published_at = now() WHERE position = ANY($1)")
-                .bind(&published)
+                .bind(published)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        match failure {
+        match outcome.error {
             Some(err) => Err(err.into()),
             None => Ok(RelayPass::Published(published.len())),
         }
