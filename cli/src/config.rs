@@ -251,7 +251,11 @@ fn paths(name: &str) -> Vec<PathBuf> {
 /// `EMPORIUM_SEARCH_REPLICA_ID` (a pod name, say): letters, digits, `-`, `_` and `.`, at most
 /// 100 of them, since it becomes part of a RabbitMQ queue name. Empty or unset: none.
 fn search_replica_id() -> anyhow::Result<Option<String>> {
-    let Some(id) = var("EMPORIUM_SEARCH_REPLICA_ID").map(|id| id.trim().to_owned()) else {
+    parse_search_replica_id(var("EMPORIUM_SEARCH_REPLICA_ID"))
+}
+
+fn parse_search_replica_id(raw: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(id) = raw.map(|id| id.trim().to_owned()) else {
         return Ok(None);
     };
     if id.is_empty() {
@@ -533,4 +537,28 @@ fn chrono_secs(secs: i64) -> emporium_users::ChronoDuration {
 /// Reads a PEM file, with the path in the error.
 pub fn read_pem(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_search_replica_id;
+
+    #[test]
+    fn a_search_replica_id_is_a_queue_name_part_or_nothing() {
+        let parse = |raw: Option<&str>| parse_search_replica_id(raw.map(str::to_owned));
+        assert_eq!(parse(None).unwrap(), None);
+        assert_eq!(parse(Some("  ")).unwrap(), None);
+        assert_eq!(
+            parse(Some(" search-0 ")).unwrap().as_deref(),
+            Some("search-0")
+        );
+        assert_eq!(
+            parse(Some("emporium-search-1.ns_2")).unwrap().as_deref(),
+            Some("emporium-search-1.ns_2")
+        );
+        for bad in ["search 0", "a/b", "#", "x*"] {
+            assert!(parse(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(parse(Some(&"a".repeat(101))).is_err());
+    }
 }

@@ -191,3 +191,18 @@ impl Handler for IndexerHandler {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{indexer_queue, INDEXER_QUEUE};
+
+    #[test]
+    fn each_replica_has_its_own_queue_and_one_replica_keeps_the_old_name() {
+        assert_eq!(indexer_queue(None), INDEXER_QUEUE);
+        assert_eq!(indexer_queue(Some("search-0")), "search.indexer.search-0");
+        assert_ne!(
+            indexer_queue(Some("search-0")),
+            indexer_queue(Some("search-1"))
+        );
+    }
+}
