@@ -41,8 +41,9 @@
 //! `order.placed` meets the closed reservation. Whatever is left (an event that was never
 //! redelivered) shows up in `emporium inventory reconcile` and goes with a rebuild.
 //!
-//! One server or a cluster: the same keys, scripts and sequence, so the tests that run both
-//! test the code that runs on either; one server is the default, a cluster is opt-in
+//! One server or a cluster: the same keys, scripts and sequence (only a read of many products
+//! runs its script once per bucket on a cluster, once in all on one server), so the tests that
+//! run both test the code that runs on either; one server is the default, a cluster is opt-in
 //! ([`RedisNodes::Cluster`]).
 
 use std::collections::BTreeMap;
@@ -288,27 +289,46 @@ impl HotStock {
         Ok(true)
     }
 
-    /// The counts of `product_ids` (zero for a product never stocked), in their order: one
-    /// script per bucket among them.
+    /// The counts of `product_ids` (zero for a product never stocked), in their order. One
+    /// script reads them all on one server (one round trip however many ids); on a cluster the
+    /// same script runs once per bucket among them, since a script's keys must share a slot.
     pub async fn levels(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, HotError> {
+        // KEYS: ARGV[1] readiness keys, then the stock keys.
         static SCRIPT: &str = r"
-            if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOT_READY'} end
+            local ready = tonumber(ARGV[1])
+            for i = 1, ready do
+              if redis.call('EXISTS', KEYS[i]) == 0 then return {'NOT_READY'} end
+            end
             local out = {'OK'}
-            for i = 2, #KEYS do
+            for i = ready + 1, #KEYS do
               local v = redis.call('HMGET', KEYS[i], 'on_hand', 'reserved')
               out[#out + 1] = tostring(tonumber(v[1]) or 0)
               out[#out + 1] = tostring(tonumber(v[2]) or 0)
             end
             return out";
         let script = Script::new(SCRIPT);
-        let mut by_bucket: BTreeMap<Bucket, Vec<usize>> = BTreeMap::new();
-        for (i, id) in product_ids.iter().enumerate() {
-            by_bucket.entry(Bucket::of(id)).or_default().push(i);
-        }
+        // Positions of the ids each script reads.
+        let groups: Vec<Vec<usize>> = match self.conn {
+            Connection::Single(_) => vec![(0..product_ids.len()).collect()],
+            Connection::Cluster(_) => {
+                let mut by_bucket: BTreeMap<Bucket, Vec<usize>> = BTreeMap::new();
+                for (i, id) in product_ids.iter().enumerate() {
+                    by_bucket.entry(Bucket::of(id)).or_default().push(i);
+                }
+                by_bucket.into_values().collect()
+            }
+        };
         let mut levels = vec![StockLevel::default(); product_ids.len()];
         let mut conn = self.conn();
-        for (bucket, positions) in by_bucket {
-            let mut invocation = script.key(self.key(HotKey::Ready(bucket)));
+        for positions in groups.into_iter().filter(|g| !g.is_empty()) {
+            let buckets: std::collections::BTreeSet<Bucket> = positions
+                .iter()
+                .map(|&i| Bucket::of(product_ids[i]))
+                .collect();
+            let mut invocation = script.arg(buckets.len());
+            for bucket in buckets {
+                invocation.key(self.key(HotKey::Ready(bucket)));
+            }
             for &i in &positions {
                 invocation.key(self.key(HotKey::Stock(product_ids[i])));
             }
