@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests drive besides the platform itself, idempotently:
-# Debian's Chromium (the playground test opens the GraphQL playground in it) and the npm
-# packages in tests/browser (playwright-core, which drives Chromium without downloading a
-# browser of its own), and the storefront's packages and build (the browser tests open it).
+# Debian's redis-server and redis-cli (the Redis Cluster tests), Debian's Chromium (the
+# playground test opens the GraphQL playground in it) and the npm packages in tests/browser
+# (playwright-core, which drives Chromium without downloading a browser of its own), and the
+# storefront's packages and build (the browser tests open it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+# The inventory's Redis Cluster tests start their own cluster of redis-server processes and
+# join it with redis-cli (Debian's redis-server depends on redis-tools, which has redis-cli).
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  log "installing Debian's redis-server and redis-tools"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
 fi
 
 if ! command -v node >/dev/null 2>&1; then

@@ -50,6 +50,13 @@ pub struct Settings {
     pub redis_url: SecretString,
     /// Every inventory key starts with this, so several shops (or tests) can share one Redis.
     pub redis_prefix: String,
+    /// `EMPORIUM_REDIS_CLUSTER`: the inventory's counts on a Redis Cluster found through these
+    /// nodes (comma-separated URLs) instead of the one server at `redis_url`. Secret: URLs can
+    /// carry a password.
+    pub redis_cluster: Option<SecretString>,
+    /// `EMPORIUM_SEARCH_REPLICA_ID`: names this search replica's own queue of catalogue events,
+    /// so that every replica indexes every event (none when there is one replica).
+    pub search_replica_id: Option<String>,
     pub mongodb_url: String,
     pub mongodb_database: String,
     /// RabbitMQ, with the vhost: `amqp://user:pass@host:5672/%2f`. A secret (it holds the password).
@@ -241,6 +248,31 @@ fn paths(name: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// `EMPORIUM_SEARCH_REPLICA_ID` (a pod name, say): letters, digits, `-`, `_` and `.`, at most
+/// 100 of them, since it becomes part of a RabbitMQ queue name. Empty or unset: none.
+fn search_replica_id() -> anyhow::Result<Option<String>> {
+    parse_search_replica_id(var("EMPORIUM_SEARCH_REPLICA_ID"))
+}
+
+fn parse_search_replica_id(raw: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(id) = raw.map(|id| id.trim().to_owned()) else {
+        return Ok(None);
+    };
+    if id.is_empty() {
+        return Ok(None);
+    }
+    let fits = id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !fits {
+        return Err(anyhow!(
+            "EMPORIUM_SEARCH_REPLICA_ID={id:?} is invalid: use at most 100 letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(Some(id))
+}
+
 /// `EMPORIUM_ENV`: `development` (the default) or `production`; whether it is production.
 fn environment() -> anyhow::Result<bool> {
     match var("EMPORIUM_ENV").as_deref().map(str::trim) {
@@ -317,6 +349,10 @@ impl Settings {
             ),
             redis_prefix: var("EMPORIUM_REDIS_PREFIX")
                 .unwrap_or_else(|| "emporium:inventory:".to_owned()),
+            redis_cluster: var("EMPORIUM_REDIS_CLUSTER")
+                .filter(|nodes| !nodes.trim().is_empty())
+                .map(SecretString::from),
+            search_replica_id: search_replica_id()?,
             mongodb_url: var("EMPORIUM_MONGODB_URL")
                 .unwrap_or_else(|| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned()),
             amqp_url: SecretString::from(
@@ -501,4 +537,28 @@ fn chrono_secs(secs: i64) -> emporium_users::ChronoDuration {
 /// Reads a PEM file, with the path in the error.
 pub fn read_pem(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_search_replica_id;
+
+    #[test]
+    fn a_search_replica_id_is_a_queue_name_part_or_nothing() {
+        let parse = |raw: Option<&str>| parse_search_replica_id(raw.map(str::to_owned));
+        assert_eq!(parse(None).unwrap(), None);
+        assert_eq!(parse(Some("  ")).unwrap(), None);
+        assert_eq!(
+            parse(Some(" search-0 ")).unwrap().as_deref(),
+            Some("search-0")
+        );
+        assert_eq!(
+            parse(Some("emporium-search-1.ns_2")).unwrap().as_deref(),
+            Some("emporium-search-1.ns_2")
+        );
+        for bad in ["search 0", "a/b", "#", "x*"] {
+            assert!(parse(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(parse(Some(&"a".repeat(101))).is_err());
+    }
 }

@@ -526,7 +526,7 @@ async fn start_subgraphs(
     // Before any relay starts: the admin's `user.registered` must find the welcome's queue.
     let queues = [
         services::inventory_queues(),
-        services::search_queues(),
+        services::search_queues(settings),
         services::orders_queues(),
         services::payments_queues(),
         services::notifications_queues(),
@@ -711,7 +711,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Search => {
             let broker = services::broker(&settings);
             let index = services::search_index(&settings)?;
-            services::declare_queues(&broker, services::search_queues()).await;
+            services::declare_queues(&broker, services::search_queues(&settings)).await;
             let catalog = services::catalog_source(services::mongodb(&settings).await?);
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.search_addr()).await?;

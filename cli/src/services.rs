@@ -440,12 +440,27 @@ pub async fn inventory(
 ) -> anyhow::Result<emporium_inventory::Inventory> {
     use secrecy::ExposeSecret;
     let pool = inventory_postgres(settings).await?;
-    let hot = emporium_inventory::HotStock::connect(
-        settings.redis_url.expose_secret(),
-        &settings.redis_prefix,
-    )
-    .await
-    .context("connecting to Redis (EMPORIUM_REDIS_URL)")?;
+    use emporium_inventory::hot::RedisNodes;
+    let (nodes, source) = match &settings.redis_cluster {
+        Some(nodes) => (
+            RedisNodes::Cluster(
+                nodes
+                    .expose_secret()
+                    .split(',')
+                    .map(|url| url.trim().to_owned())
+                    .filter(|url| !url.is_empty())
+                    .collect(),
+            ),
+            "EMPORIUM_REDIS_CLUSTER",
+        ),
+        None => (
+            RedisNodes::Single(settings.redis_url.expose_secret().to_owned()),
+            "EMPORIUM_REDIS_URL",
+        ),
+    };
+    let hot = emporium_inventory::HotStock::connect_to(&nodes, &settings.redis_prefix)
+        .await
+        .with_context(|| format!("connecting to Redis ({source}, EMPORIUM_REDIS_PREFIX)"))?;
     let inventory = emporium_inventory::Inventory::new(pool, hot);
     if load {
         inventory
@@ -748,8 +763,8 @@ pub fn inventory_queues() -> Vec<ConsumerSettings> {
 }
 
 /// The search indexer's queue.
-pub fn search_queues() -> Vec<ConsumerSettings> {
-    vec![indexer_settings()]
+pub fn search_queues(settings: &Settings) -> Vec<ConsumerSettings> {
+    vec![indexer_settings(settings)]
 }
 
 /// Declares consumers' queues before anything publishes: the exchange drops an event no
@@ -777,10 +792,13 @@ pub fn search_index(settings: &Settings) -> anyhow::Result<emporium_search::Sear
     Ok(index)
 }
 
-fn indexer_settings() -> ConsumerSettings {
-    use emporium_search::events::{BINDINGS, INDEXER_QUEUE};
+/// The indexer's queue: this replica's own (`EMPORIUM_SEARCH_REPLICA_ID`), so that every
+/// replica indexes every event.
+fn indexer_settings(settings: &Settings) -> ConsumerSettings {
+    use emporium_search::events::{indexer_queue, BINDINGS};
     // A small prefetch per task: the tasks together fill one group commit.
-    let mut settings = ConsumerSettings::new(INDEXER_QUEUE, BINDINGS);
+    let queue = indexer_queue(settings.search_replica_id.as_deref());
+    let mut settings = ConsumerSettings::new(queue, BINDINGS);
     settings.prefetch = 4;
     settings
 }
@@ -818,8 +836,9 @@ pub fn start_search(
         let broker = broker.clone();
         let handler = handler.clone();
         let shutdown = shutdown.clone();
+        let consumer_settings = indexer_settings(settings);
         tasks.push(tokio::spawn(async move {
-            if let Err(err) = consumer::run(broker, indexer_settings(), handler, shutdown).await {
+            if let Err(err) = consumer::run(broker, consumer_settings, handler, shutdown).await {
                 tracing::error!(error = %err, "a search indexer consumer stopped");
             }
         }));

@@ -60,7 +60,18 @@ pub async fn reindex(
     Ok(count)
 }
 
+/// The indexer's queue when the search service runs as one replica.
 pub const INDEXER_QUEUE: &str = "search.indexer";
+
+/// The indexer's queue of a search replica. Every replica has its own index, so it needs every
+/// catalogue event: replicas sharing one queue would split them. With no replica id (one
+/// replica) it is [`INDEXER_QUEUE`]; with one (a pod name) it is `search.indexer.<id>`.
+pub fn indexer_queue(replica_id: Option<&str>) -> String {
+    match replica_id {
+        Some(id) => format!("{INDEXER_QUEUE}.{id}"),
+        None => INDEXER_QUEUE.to_owned(),
+    }
+}
 /// An operator's request to rebuild the index from the products store (`emporium search
 /// reindex` while the service runs): internal to the search service, not in the catalogue.
 pub const REINDEX_COMMAND: &str = "search.reindex";
@@ -178,5 +189,20 @@ impl Handler for IndexerHandler {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{indexer_queue, INDEXER_QUEUE};
+
+    #[test]
+    fn each_replica_has_its_own_queue_and_one_replica_keeps_the_old_name() {
+        assert_eq!(indexer_queue(None), INDEXER_QUEUE);
+        assert_eq!(indexer_queue(Some("search-0")), "search.indexer.search-0");
+        assert_ne!(
+            indexer_queue(Some("search-0")),
+            indexer_queue(Some("search-1"))
+        );
     }
 }

@@ -16,6 +16,7 @@ mod operations;
 mod orders;
 mod payments;
 mod playground;
+mod replicas;
 mod search;
 mod seeding;
 mod storefront;

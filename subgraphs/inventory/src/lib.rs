@@ -1,13 +1,14 @@
 //! The inventory subgraph: stock levels per product and reservations per order.
 //!
-//! Redis holds the hot counts and decides every change atomically (Lua scripts); Postgres
+//! Redis (one server, or a Redis Cluster) holds the hot counts and decides every change to a
+//! product atomically (Lua scripts); Postgres
 //! holds the durable record (a ledger of every movement, current levels, reservations) and
 //! the outbox, written in one transaction per change, so the counts can be rebuilt exactly
 //! when Redis restarts empty.
 //!
 //! Layout:
 //! - `domain`: stock levels and order lines, without I/O.
-//! - `hot`: the Redis counts and their scripts.
+//! - `hot`: the Redis counts, their keys (one hash tag per script) and their scripts.
 //! - `ledger`: the Postgres record and its locks.
 //! - `service`: the operations, each keeping the two in step.
 //! - `events`: what the inventory publishes and consumes.

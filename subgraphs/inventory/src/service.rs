@@ -1,10 +1,11 @@
-//! The inventory's operations: each one changes Redis with one atomic script and records the
-//! change, with its events, in one Postgres transaction (see [`crate::ledger`] for the locks).
+//! The inventory's operations: each one changes Redis with atomic per-product scripts (an
+//! order's several products in the compensated sequence of [`crate::hot`]) and records the
+//! change, with its events, in one Postgres transaction (see [`crate::ledger`] for the locks,
+//! held from before the first script to the commit).
 //!
 //! Failure between the two is healed by retrying the same operation: the scripts recognise a
-//! repeat (an order that already holds its reservation, a stock operation id already applied,
-//! an order whose reservation Redis already released) and the ledger then records what Redis
-//! did. Event handlers retry by redelivery; an admin's `setStock` undoes its Redis change when
+//! repeat (a line the order already holds, a stock operation id already applied, a line whose
+//! hold Redis already released) and the ledger then records what Redis did. Event handlers retry by redelivery; an admin's `setStock` undoes its Redis change when
 //! its transaction fails. When Redis has lost its counts, operations wait for a rebuild from
 //! the ledger instead of answering from empty counts.
 
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use crate::domain::{shortages, Line, StockLevel, MAX_PRODUCT_ID_LEN};
 use crate::events::{self as inventory_events, EVENT_SOURCE};
-use crate::hot::{HotError, HotStock, ReleaseOutcome, ReserveOutcome, SetMode, SetOutcome};
+use crate::hot::{HotError, HotStock, ReserveOutcome, SetMode, SetOutcome};
 use crate::ledger::{self, MovementKind, ReservationStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -273,11 +274,13 @@ impl Inventory {
                 return Ok(OrderOutcome::NoChange);
             };
             ledger::lock_for_write(&mut tx, &ids(lines)).await?;
-            if ledger::reservation_for_update(&mut tx, order_id)
-                .await?
-                .is_some()
-            {
+            if let Some(reservation) = ledger::reservation_for_update(&mut tx, order_id).await? {
                 // Reserved, rejected or closed before: a second `order.placed` changes nothing.
+                // Unless it stands, the order holds nothing: give back what a reservation that
+                // died half-way (see `crate::hot`) may have left held in Redis.
+                if reservation.status != ReservationStatus::Reserved {
+                    self.hot.release(order_id, lines, false).await?;
+                }
                 tx.commit().await?;
                 return Ok(OrderOutcome::NoChange);
             }
@@ -368,28 +371,15 @@ impl Inventory {
                 }
             };
             ledger::lock_products(&mut tx, &ids(&lines)).await?;
-            let levels: BTreeMap<String, StockLevel> =
-                match self.hot.release(order_id, fulfil).await? {
-                    ReleaseOutcome::Done(released) => released
-                        .into_iter()
-                        .map(|(line, level)| (line.product_id, level))
-                        .collect(),
-                    // An earlier attempt released it in Redis and did not commit: record that.
-                    ReleaseOutcome::NothingHeld => {
-                        let ids = ids(&lines);
-                        ids.iter()
-                            .map(|id| (*id).to_owned())
-                            .zip(self.hot.levels(&ids).await?)
-                            .collect()
-                    }
-                };
+            // A line Redis no longer holds was released by an earlier attempt that did not
+            // commit: its counts are recorded all the same.
+            let levels = self.hot.release(order_id, &lines, fulfil).await?;
             let kind = if fulfil {
                 MovementKind::Fulfil
             } else {
                 MovementKind::Release
             };
-            for line in &lines {
-                let level = levels.get(&line.product_id).copied().unwrap_or_default();
+            for (line, level) in lines.iter().zip(levels) {
                 record_and_announce(&mut tx, envelope, line, kind, order_id, level).await?;
             }
             let (status, outcome) = if fulfil {

@@ -1,5 +1,29 @@
 //! The inventory against the real Redis and Postgres: concurrency, all-or-nothing orders,
-//! a Redis that loses everything, and events that arrive twice.
+//! a Redis that loses everything, and events that arrive twice. The tests written with
+//! [`on_both_redis_modes!`] run twice: on one Redis server and on a Redis Cluster.
+
+/// Runs a test body (given a [`Fixture`]) twice: `single_server` on the local Redis and
+/// `cluster` on a Redis Cluster of three masters of its own.
+macro_rules! on_both_redis_modes {
+    (async fn $name:ident($fixture:ident: Fixture) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($fixture: Fixture) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn single_server() {
+                run(Fixture::with(crate::Mode::Single).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn cluster() {
+                run(Fixture::with(crate::Mode::Cluster).await).await
+            }
+        }
+    };
+}
 
 mod orders;
 mod recovery;
@@ -8,22 +32,52 @@ mod stock;
 use chrono::Utc;
 use emporium_inventory::domain::{normalise_lines, Line, StockLevel};
 use emporium_inventory::events::{ORDER_PLACED_QUEUE, ORDER_UPDATES_QUEUE};
+use emporium_inventory::hot::RedisNodes;
 use emporium_inventory::service::OrderOutcome;
 use emporium_inventory::{HotStock, Inventory};
 use emporium_kernel::events::{Envelope, EventDraft};
-use emporium_kernel::testing::{TestPostgres, TestRedis};
+use emporium_kernel::testing::{TestPostgres, TestRedis, TestRedisCluster};
 use emporium_kernel::trace::TraceContext;
 use serde_json::json;
 
-/// An inventory on its own Postgres database and Redis key prefix.
+/// Where a fixture keeps its hot counts.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// The local Redis server, under a key prefix of its own (the default mode).
+    Single,
+    /// A Redis Cluster of three masters of its own.
+    Cluster,
+}
+
+/// The test's Redis: a prefix on the shared server, or a cluster of its own.
+pub enum TestHotRedis {
+    Single(TestRedis),
+    Cluster(TestRedisCluster),
+}
+
+impl TestHotRedis {
+    /// Loses every count, as a Redis restarted without persistence does.
+    pub fn flush(&self) {
+        match self {
+            Self::Single(redis) => redis.flush(),
+            Self::Cluster(cluster) => cluster.flush(),
+        }
+    }
+}
+
+/// An inventory on its own Postgres database and Redis key prefix (or Redis Cluster).
 pub struct Fixture {
     pub inventory: Inventory,
-    pub redis: TestRedis,
+    pub redis: TestHotRedis,
     _postgres: TestPostgres,
 }
 
 impl Fixture {
     pub async fn new() -> Self {
+        Self::with(Mode::Single).await
+    }
+
+    pub async fn with(mode: Mode) -> Self {
         let postgres = TestPostgres::create().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(20)
@@ -34,8 +88,23 @@ impl Fixture {
             .run(&pool)
             .await
             .expect("inventory migrations");
-        let redis = TestRedis::create();
-        let hot = HotStock::connect(redis.url(), redis.prefix())
+        let (redis, nodes, prefix) = match mode {
+            Mode::Single => {
+                let redis = TestRedis::create();
+                let nodes = RedisNodes::Single(redis.url().to_owned());
+                let prefix = redis.prefix().to_owned();
+                (TestHotRedis::Single(redis), nodes, prefix)
+            }
+            Mode::Cluster => {
+                let cluster = tokio::task::spawn_blocking(TestRedisCluster::start)
+                    .await
+                    .expect("start a Redis Cluster");
+                let nodes = RedisNodes::Cluster(cluster.urls());
+                let prefix = cluster.prefix().to_owned();
+                (TestHotRedis::Cluster(cluster), nodes, prefix)
+            }
+        };
+        let hot = HotStock::connect_to(&nodes, &prefix)
             .await
             .expect("connect to Redis");
         let inventory = Inventory::new(pool, hot);
