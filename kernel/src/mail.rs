@@ -399,8 +399,7 @@ mod tests {
         let err = mailer
             .send(&mail("ann@example.com"))
             .await
-            .err()
-            .expect("failed");
+            .expect_err("failed");
         assert!(!err.is_permanent(), "{err}");
         let sent = send_with_retries(
             &mailer,
