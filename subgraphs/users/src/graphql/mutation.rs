@@ -84,16 +84,6 @@ impl Mutation {
         let Ok(email) = Email::parse(&input.email) else {
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
-        let Some(credentials) = state
-            .store
-            .find_credentials(&email)
-            .await
-            .map_err(ApiError::from)?
-        else {
-            verify_on_blocking_thread(input.password, None).await?;
-            return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
-        };
-        let user_id = credentials.user.id;
         let client = hash_token(
             ctx.data_opt::<ClientKey>()
                 .cloned()
@@ -101,6 +91,32 @@ impl Mutation {
                 .as_str(),
         );
         let now = state.clock.now();
+        let Some(credentials) = state
+            .store
+            .find_credentials(&email)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            // Counted and locked like an account, with the same answers and the same time.
+            let admission = state
+                .store
+                .admit_unknown_email_login(&hash_token(email.as_str()), &client, now)
+                .await
+                .map_err(ApiError::from)?;
+            if let Admission::Refused { until } = admission {
+                return Ok(AuthPayload::failed(vec![error::account_locked(
+                    lockout::minutes_until(until, now),
+                )]));
+            }
+            verify_on_blocking_thread(input.password, None).await?;
+            if admission.locks_client() {
+                return Ok(AuthPayload::failed(vec![error::account_locked(
+                    lockout::CLIENT_LOCK_MINUTES,
+                )]));
+            }
+            return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
+        };
+        let user_id = credentials.user.id;
         // Counted before the password is checked: parallel guesses each count, and a refused
         // attempt costs no hash.
         let admission = state

@@ -252,6 +252,84 @@ impl UserStore {
         Ok(admission)
     }
 
+    /// [`admit_login`](Self::admit_login) for an email with no account (`email_hash`, the
+    /// SHA-256 of the normalised address): the same rules and counts, so the answers and the
+    /// lock do not tell which addresses have accounts. Such a client is never "known".
+    pub async fn admit_unknown_email_login(
+        &self,
+        email_hash: &[u8],
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO unknown_email_logins (email_hash, updated_at) VALUES ($1, $2)
+             ON CONFLICT (email_hash) DO NOTHING",
+        )
+        .bind(email_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let account = sqlx::query(
+            "SELECT failed_logins, throttled_until FROM unknown_email_logins WHERE email_hash = $1 FOR UPDATE",
+        )
+        .bind(email_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let account = AccountRecord {
+            failures: account.try_get("failed_logins")?,
+            throttled_until: account.try_get("throttled_until")?,
+        };
+        let record = sqlx::query(
+            "SELECT failures, locked_until FROM unknown_email_login_clients
+             WHERE email_hash = $1 AND client = $2",
+        )
+        .bind(email_hash)
+        .bind(client)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match record {
+            Some(row) => ClientRecord {
+                failures: row.try_get("failures")?,
+                locked_until: row.try_get("locked_until")?,
+                is_known: false,
+            },
+            None => ClientRecord::default(),
+        };
+        let admission = lockout::admit(&record, &account, now);
+        if let Admission::Attempt {
+            client: c,
+            account: a,
+        } = &admission
+        {
+            sqlx::query(
+                "INSERT INTO unknown_email_login_clients (email_hash, client, failures, locked_until, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (email_hash, client) DO UPDATE
+                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(email_hash)
+            .bind(client)
+            .bind(c.failures)
+            .bind(c.locked_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE unknown_email_logins SET failed_logins = $2, throttled_until = $3, updated_at = $4
+                 WHERE email_hash = $1",
+            )
+            .bind(email_hash)
+            .bind(a.failures)
+            .bind(a.throttled_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(admission)
+    }
+
     /// Clears the counts a successful sign-in ends, and remembers `client` as known.
     pub async fn record_successful_login(
         &self,
@@ -587,7 +665,8 @@ impl UserStore {
 
     /// Deletes one-time links that were used or have expired, and the sign-in failure records
     /// that no longer decide anything (no lock in force and no failure since `stale_before`,
-    /// for clients that never signed in). Returns how many rows went.
+    /// for clients that never signed in, and for emails without an account). Returns how
+    /// many rows went.
     pub async fn prune_account_records(
         &self,
         now: DateTime<Utc>,
@@ -609,7 +688,26 @@ impl UserStore {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(tokens + clients)
+        let unknown_clients = sqlx::query(
+            "DELETE FROM unknown_email_login_clients
+             WHERE (locked_until IS NULL OR locked_until <= $1) AND updated_at < $2",
+        )
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let unknown_emails = sqlx::query(
+            "DELETE FROM unknown_email_logins e
+             WHERE (throttled_until IS NULL OR throttled_until <= $1) AND updated_at < $2
+               AND NOT EXISTS (SELECT 1 FROM unknown_email_login_clients c WHERE c.email_hash = e.email_hash)",
+        )
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(tokens + clients + unknown_clients + unknown_emails)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

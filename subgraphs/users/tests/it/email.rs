@@ -388,3 +388,42 @@ async fn count(users: &Users, sql: &'static str) -> i64 {
         .await
         .expect("count")
 }
+
+#[tokio::test]
+async fn sign_ins_to_an_unknown_email_are_counted_and_locked_like_an_accounts() {
+    let users = Users::start().await;
+    let known = unique_email();
+    users.register(&known).await;
+    let unknown = unique_email();
+
+    let mut answers = Vec::new();
+    for email in [&known, &unknown] {
+        let mut codes_of_email = Vec::new();
+        for _ in 0..7 {
+            codes_of_email.push(codes(&users.login(email, "not the password").await));
+        }
+        answers.push(codes_of_email);
+    }
+
+    assert_eq!(answers[0], answers[1], "the answers tell accounts apart");
+    assert_eq!(answers[1][0], ["INVALID_CREDENTIALS"]);
+    assert_eq!(answers[1][6], ["ACCOUNT_LOCKED"]);
+
+    // Stale records go with the other pruning once no lock is in force.
+    users.clock.advance(Duration::days(3));
+    let now = users.clock.now();
+    users
+        .state
+        .store
+        .prune_account_records(now, now - emporium_users::LOGIN_FAILURES_KEPT)
+        .await
+        .expect("prune");
+    assert_eq!(
+        count(&users, "SELECT count(*) FROM unknown_email_logins").await,
+        0
+    );
+    assert_eq!(
+        count(&users, "SELECT count(*) FROM unknown_email_login_clients").await,
+        0
+    );
+}
