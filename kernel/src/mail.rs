@@ -175,7 +175,7 @@ impl Mailer {
             Transport::Smtp { transport, .. } => {
                 transport.send(message).await.map_err(|e| MailError::Smtp {
                     permanent: e.is_permanent(),
-                    message: e.to_string(),
+                    message: describe_smtp_error(&e),
                 })?;
             }
             Transport::Files { transport, dir } => {
@@ -186,6 +186,31 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// What went wrong, without the server's own words: a refusal's text often quotes the
+/// recipient's address, which must stay out of logs. The reply code says enough.
+fn describe_smtp_error(err: &lettre::transport::smtp::Error) -> String {
+    if let Some(code) = err.status() {
+        let kind = if err.is_permanent() {
+            "permanently"
+        } else {
+            "temporarily"
+        };
+        return format!("the server refused {kind} (reply code {code})");
+    }
+    if err.is_timeout() {
+        return "the server did not answer in time".to_owned();
+    }
+    if err.is_tls() {
+        return "the TLS handshake with the server failed".to_owned();
+    }
+    let text = err.to_string();
+    if text.contains('@') {
+        "the conversation with the server failed".to_owned()
+    } else {
+        text
     }
 }
 
@@ -384,6 +409,51 @@ mod tests {
             Mailer::smtp("smtp://127.0.0.1:2525", "not an address").err(),
             Some(MailError::InvalidSender(_))
         ));
+    }
+
+    /// A one-connection SMTP server that refuses every recipient, quoting the address.
+    async fn refusing_server() -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let _ = write.write_all(b"220 test ESMTP\r\n").await;
+            while let Ok(Some(line)) = lines.next_line().await {
+                let upper = line.to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("RCPT") {
+                    b"550 5.1.1 <ann@example.com>: Recipient address rejected\r\n"
+                } else if upper.starts_with("QUIT") {
+                    b"221 bye\r\n"
+                } else {
+                    b"250 ok\r\n"
+                };
+                if write.write_all(reply).await.is_err() || upper.starts_with("QUIT") {
+                    return;
+                }
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_is_permanent_and_its_address_stays_out_of_the_error() {
+        let port = refusing_server().await;
+        let mailer =
+            Mailer::smtp(&format!("smtp://127.0.0.1:{port}"), "shop@example.com").expect("mailer");
+        let err = mailer
+            .send(&mail("ann@example.com"))
+            .await
+            .expect_err("refused");
+        assert!(err.is_permanent(), "{err}");
+        assert!(err.to_string().contains("550"), "{err}");
+        assert!(!err.to_string().contains("ann@"), "{err}");
     }
 
     #[tokio::test]
