@@ -19,7 +19,9 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/emporium --create-home emporium
+ && useradd --system --home /var/lib/emporium --create-home emporium \
+ # Owned by the service user, so the `mail` volume mounted here starts writable.
+ && install -d -o emporium -g emporium /var/lib/emporium/mail
 COPY --from=build /src/target/release/emporium /usr/local/bin/emporium
 COPY schema.graphql /etc/emporium/schema.graphql
 COPY --from=storefront /src/storefront/dist /usr/share/emporium/storefront

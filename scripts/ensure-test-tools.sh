@@ -2,8 +2,9 @@
 # Installs what the end-to-end tests drive besides the platform itself, idempotently:
 # Debian's redis-server and redis-cli (the Redis Cluster tests), Debian's Chromium (the
 # playground test opens the GraphQL playground in it) and the npm packages in tests/browser
-# (playwright-core, which drives Chromium without downloading a browser of its own), and the
-# storefront's packages and build (the browser tests open it).
+# (playwright-core, which drives Chromium without downloading a browser of its own), the
+# storefront's packages and build (the browser tests open it), and Python's aiosmtpd
+# (scripts/ensure-aiosmtpd.sh: the SMTP server of the mail tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +40,7 @@ if ! cmp -s tests/browser/package-lock.json "$stamp" 2>/dev/null; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/browser/package-lock.json "$stamp"
 fi
+
+scripts/ensure-aiosmtpd.sh
 
 scripts/build-storefront.sh

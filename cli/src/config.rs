@@ -89,6 +89,13 @@ pub struct Settings {
     pub max_document_chars: usize,
     /// The router's public edge: further limits, cost, timeouts and rate limits.
     pub edge: EdgeSettings,
+    /// Where mail goes: an SMTP server (`EMPORIUM_SMTP_URL`, a secret: it may hold a password),
+    /// else `.eml` files in `<data dir>/mail`.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of every mail (`EMPORIUM_MAIL_FROM`).
+    pub mail_from: String,
+    /// The storefront's public address, which mailed links point at (`EMPORIUM_PUBLIC_URL`).
+    pub public_url: String,
     /// The built storefront the router serves at `/` (`EMPORIUM_STOREFRONT_DIR`; by default
     /// `storefront/dist` when it holds a build, else none).
     pub storefront_dir: Option<PathBuf>,
@@ -305,9 +312,10 @@ impl Settings {
             "EMPORIUM_OUTBOX_RETENTION_SECS",
             emporium_kernel::events::outbox::DEFAULT_RETENTION.as_secs(),
         )?;
+        let router_port: u16 = parsed("EMPORIUM_ROUTER_PORT", 4000)?;
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
-            router_port: parsed("EMPORIUM_ROUTER_PORT", 4000)?,
+            router_port,
             users_port,
             products_port,
             inventory_port,
@@ -390,6 +398,11 @@ impl Settings {
             max_document_chars: parsed("EMPORIUM_MAX_DOCUMENT_CHARS", 20_000)?,
             edge: EdgeSettings::from_env()?,
             storefront_dir: storefront_dir(),
+            smtp_url: var("EMPORIUM_SMTP_URL").map(SecretString::from),
+            mail_from: var("EMPORIUM_MAIL_FROM")
+                .unwrap_or_else(|| "Emporium <no-reply@emporium.local>".to_owned()),
+            public_url: var("EMPORIUM_PUBLIC_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{router_port}")),
         };
         settings.validate()?;
         Ok(settings)
@@ -417,6 +430,24 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The mail transport: SMTP at `EMPORIUM_SMTP_URL`, else `.eml` files in
+    /// `<data dir>/mail`.
+    pub fn mailer(&self) -> anyhow::Result<emporium_kernel::mail::Mailer> {
+        use secrecy::ExposeSecret;
+        let mailer = match &self.smtp_url {
+            Some(url) => emporium_kernel::mail::Mailer::smtp(url.expose_secret(), &self.mail_from)
+                .context("EMPORIUM_SMTP_URL / EMPORIUM_MAIL_FROM")?,
+            None => emporium_kernel::mail::Mailer::directory(&self.mail_dir(), &self.mail_from)
+                .context("the mail directory / EMPORIUM_MAIL_FROM")?,
+        };
+        Ok(mailer)
+    }
+
+    /// Where mail is written when no SMTP server is configured.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     pub fn users_addr(&self) -> SocketAddr {
@@ -526,6 +557,7 @@ impl Settings {
             access_token_ttl: chrono_secs(self.access_token_ttl_secs),
             refresh_token_ttl: chrono_secs(self.refresh_token_ttl_days * 24 * 3600),
             session_max_age: chrono_secs(self.session_max_age_days * 24 * 3600),
+            public_url: self.public_url.clone(),
         }
     }
 }

@@ -592,8 +592,12 @@ async fn start_subgraphs(
         tokio::net::TcpListener::from_std(listeners.payments)?,
         shutdown.clone(),
     ));
+    let mailer = settings.mailer()?;
+    // Printed whatever the log level: where to look for reset and verification links.
+    eprintln!("[emporium] mail goes to {}", mailer.destination());
     tasks.extend(services::start_notifications(
         notifications,
+        mailer,
         verifier,
         &broker,
         tokio::net::TcpListener::from_std(listeners.notifications)?,
@@ -706,7 +710,16 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             services::declare_queues(&broker, services::notifications_queues()).await;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.notifications_addr()).await?;
-            services::start_notifications(store, verifier, &broker, listener, shutdown.clone())
+            let mailer = settings.mailer()?;
+            tracing::info!(destination = %mailer.destination(), "mail transport");
+            services::start_notifications(
+                store,
+                mailer,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
         }
         Service::Search => {
             let broker = services::broker(&settings);

@@ -324,16 +324,17 @@ pub fn order_event_queues() -> Vec<ConsumerSettings> {
 
 const NOTIFICATIONS_CONSUMERS_PER_QUEUE: usize = 2;
 
-/// Starts the notifications subgraph on `listener`, with its consumers (delivering through
-/// the log-only channel).
+/// Starts the notifications subgraph on `listener`, with its consumers (mailing a copy of
+/// each notification through `mailer`).
 pub fn start_notifications(
     store: emporium_notifications::NotificationStore,
+    mailer: emporium_kernel::mail::Mailer,
     verifier: TokenVerifier,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    use emporium_notifications::{LogDelivery, NotificationsHandler, Notifier};
+    use emporium_notifications::{MailDelivery, NotificationsHandler, Notifier};
     let app = emporium_notifications::router(store.clone(), verifier, vec![broker_check(broker)]);
     let mut tasks = vec![spawn_server(
         "notifications",
@@ -342,14 +343,15 @@ pub fn start_notifications(
         shutdown.clone(),
     )];
     // Deliveries the first attempt did not send go out again when due, from any replica.
-    let resender = Notifier::new(store.clone(), LogDelivery);
+    let delivery = MailDelivery::new(mailer);
+    let resender = Notifier::new(store.clone(), delivery.clone());
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         resender
             .run_resender(emporium_notifications::notifier::RESEND_INTERVAL, stop)
             .await
     }));
-    let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, LogDelivery)));
+    let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, delivery)));
     // Notifications are keyed by their event's id and the feed is ordered by it, so
     // competing consumers neither duplicate nor reorder anything.
     tasks.extend(spawn_all_consumers(
@@ -690,7 +692,14 @@ pub fn start_users(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let state = emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings());
+    // Reset and verification mails, sent in the background with retries.
+    let mail = emporium_kernel::mail::MailQueue::start(
+        settings.mailer()?,
+        emporium_kernel::mail::RetryPolicy::default(),
+        shutdown.clone(),
+    );
+    let state =
+        emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings(), mail);
     let app = emporium_users::router(state.clone(), vec![broker_check(broker)])?;
     Ok(vec![
         spawn_server("users", listener, app, shutdown.clone()),

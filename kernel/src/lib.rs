@@ -8,6 +8,7 @@
 //! - [`graphql`]: scalars and shapes every subgraph shares (`Decimal`, `Money`, `PageInfo`,
 //!   `UserError`) and Relay cursor pagination.
 //! - [`http`]: serving a subgraph: GraphQL endpoint with auth, `/health`, `/ready`, graceful shutdown.
+//! - [`mail`]: outbound mail over SMTP or into `.eml` files, and a retrying background queue.
 //! - [`telemetry`]: one `tracing` subscriber per process.
 //! - `testing` (feature `testing`): throwaway databases for integration tests.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod money;
 pub mod mongo;
 pub mod sealed;

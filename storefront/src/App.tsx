@@ -8,6 +8,7 @@ import type { Session } from "./auth/session";
 import { useSession, useSessionState } from "./auth/SessionContext";
 import { CartProvider, useCart } from "./cart";
 import { Link, match, navigate, useLocation } from "./lib/router";
+import { ForgotPassword, ResetPassword, VerifyEmail } from "./pages/Account";
 import { Admin } from "./pages/Admin";
 import { SignIn, Register } from "./pages/Auth";
 import { CartPage } from "./pages/CartPage";
@@ -143,6 +144,9 @@ function Routes(): ReactNode {
   if (product?.id !== undefined) return <ProductPage id={product.id} />;
   if (path === "/signin") return <SignIn search={search} />;
   if (path === "/register") return <Register search={search} />;
+  if (path === "/forgot-password") return <ForgotPassword />;
+  if (path === "/reset-password") return <ResetPassword search={search} />;
+  if (path === "/verify-email") return <VerifyEmail search={search} />;
   if (path === "/cart") return <CartPage />;
   if (path === "/checkout") return <Checkout />;
   if (path === "/orders") return <Orders />;

@@ -310,9 +310,52 @@ async function journey() {
   return found;
 }
 
+// Asks for a password reset from the sign-in page.
+async function forgotPassword() {
+  const page = await newPage("forgot");
+  await page.goto(`${base}/signin`);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await page.getByRole("heading", { level: 1, name: "Reset your password" }).waitFor(WAIT);
+  await page.getByRole("textbox", { name: "Email" }).fill(params.email);
+  await page.getByRole("button", { name: "Send a reset link" }).click();
+  await page.getByRole("heading", { level: 1, name: "Check your mail" }).waitFor(WAIT);
+  return { asked: true };
+}
+
+// Opens a mailed reset link: a weak password is refused beside its field, a good one signs in,
+// and the same link opened again is refused.
+async function resetPassword() {
+  const page = await newPage("reset");
+  await page.goto(params.link);
+  await page.getByRole("heading", { level: 1, name: "Choose a new password" }).waitFor(WAIT);
+  await page.getByLabel("New password").fill("short");
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "at least 8 characters" }).waitFor(WAIT);
+  await page.getByLabel("New password").fill(params.password);
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor(WAIT);
+  const again = await newPage("reset-again");
+  await again.goto(params.link);
+  await again.getByLabel("New password").fill(params.password);
+  await again.getByRole("button", { name: "Set password and sign in" }).click();
+  await again.getByRole("alert").filter({ hasText: "invalid, expired or already used" }).waitFor(WAIT);
+  return { signedIn: true, reuseRefused: true };
+}
+
+// Opens a mailed verification link twice.
+async function verifyEmail() {
+  const page = await newPage("verify");
+  await page.goto(params.link);
+  await page.getByRole("status").filter({ hasText: "Your email address is confirmed" }).waitFor(WAIT);
+  const again = await newPage("verify-again");
+  await again.goto(params.link);
+  await again.getByRole("status").filter({ hasText: "invalid, expired or already used" }).waitFor(WAIT);
+  return { verified: true };
+}
+
 let exitCode = 0;
 try {
-  const scenarios = { catalogue, journey };
+  const scenarios = { catalogue, journey, forgotPassword, resetPassword, verifyEmail };
   const run = scenarios[scenario];
   if (!run) throw new Error(`unknown scenario ${scenario}`);
   const found = await run();

@@ -507,3 +507,260 @@ async fn guesses_spread_over_many_clients_slow_down_new_clients_but_not_the_vict
     assert_eq!(new_client["accessToken"], Value::Null);
     assert_eq!(victim["userErrors"], json!([]), "{victim}");
 }
+
+// ---------------------------------------------------------------- mail (a real SMTP server)
+
+const REQUEST_RESET: &str =
+    "mutation($email: String!) { requestPasswordReset(email: $email) { ok userErrors { code } } }";
+const RESET: &str = "mutation($token: String!, $password: String!) { resetPassword(token: $token, newPassword: $password) { accessToken refreshToken user { id emailVerified } userErrors { code field } } }";
+const VERIFY: &str =
+    "mutation($token: String!) { verifyEmail(token: $token) { ok userErrors { code field } } }";
+
+/// A platform mailing through `smtp`, its mailed links under `https://shop.example.test`.
+async fn platform_mailing_to(smtp: &emporium_kernel::testing::TestSmtp, log: &str) -> Platform {
+    Platform::start_with(Options {
+        env: vec![
+            ("EMPORIUM_SMTP_URL", smtp.url()),
+            (
+                "EMPORIUM_PUBLIC_URL",
+                "https://shop.example.test".to_owned(),
+            ),
+            (
+                "EMPORIUM_MAIL_FROM",
+                "Emporium <shop@example.test>".to_owned(),
+            ),
+        ],
+        log_filter: Some(log.to_owned()),
+        ..Options::default()
+    })
+    .await
+}
+
+async fn refreshes(platform: &Platform, session: &Session) -> bool {
+    let body = platform
+        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
+        .await;
+    body["data"]["refreshToken"]["accessToken"].is_string()
+}
+
+#[tokio::test]
+async fn a_password_reset_mailed_over_smtp_works_once_and_ends_every_other_session() {
+    let smtp = emporium_kernel::testing::TestSmtp::start(free_port());
+    let platform = platform_mailing_to(&smtp, "info").await;
+    let email = unique_email();
+    let first = platform.register(&email, "Ann").await;
+    let second = Session::from_payload(&platform.login(&email, PASSWORD).await);
+    // The verification link (users) and the welcome's copy (notifications).
+    smtp.wait_for_messages_to(&email, 2).await;
+
+    let known = platform
+        .gql(REQUEST_RESET, json!({ "email": email }), None)
+        .await;
+    let unknown_email = unique_email();
+    let unknown = platform
+        .gql(REQUEST_RESET, json!({ "email": unknown_email }), None)
+        .await;
+
+    // The same answer (the cost extension only reports the caller's rate-limit budget).
+    assert_eq!(known["data"], unknown["data"], "{known} {unknown}");
+    assert_eq!(known["errors"], unknown["errors"]);
+    assert_eq!(
+        known["extensions"]["cost"]["actualQueryCost"],
+        unknown["extensions"]["cost"]["actualQueryCost"]
+    );
+    assert_eq!(
+        known["data"],
+        json!({ "requestPasswordReset": { "ok": true, "userErrors": [] } })
+    );
+    let mails = smtp.wait_for_messages_to(&email, 3).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.link_containing("/reset-password?token=").is_some())
+        .unwrap_or_else(|| panic!("no reset mail among {mails:?}"));
+    assert_eq!(mail.from, "Emporium <shop@example.test>");
+    let link = mail.link_containing("reset-password").expect("link");
+    assert!(
+        link.starts_with("https://shop.example.test/reset-password?token="),
+        "{link}"
+    );
+    let token = mail.token_in_link("reset-password").expect("token");
+
+    let reset = platform
+        .gql(
+            RESET,
+            json!({ "token": token, "password": "a brand new password" }),
+            None,
+        )
+        .await;
+    let again = platform
+        .gql(
+            RESET,
+            json!({ "token": token, "password": "yet another password" }),
+            None,
+        )
+        .await;
+
+    let signed_in = Session::from_payload(&reset["data"]["resetPassword"]);
+    assert_eq!(signed_in.user_id, first.user_id);
+    assert_eq!(
+        again["data"]["resetPassword"]["userErrors"],
+        json!([{ "code": "INVALID_TOKEN", "field": ["token"] }]),
+        "{again}"
+    );
+    assert!(
+        !refreshes(&platform, &first).await,
+        "the first session ended"
+    );
+    assert!(
+        !refreshes(&platform, &second).await,
+        "the second session ended"
+    );
+    assert!(refreshes(&platform, &signed_in).await);
+    assert_eq!(
+        user_error_codes(&platform.login(&email, PASSWORD).await),
+        ["INVALID_CREDENTIALS"]
+    );
+    Session::from_payload(&platform.login(&email, "a brand new password").await);
+    assert!(
+        smtp.messages_to(&unknown_email).is_empty(),
+        "nothing is mailed to an address without an account"
+    );
+    let log = platform.log();
+    assert!(log.contains("password-reset link queued"), "{log}");
+    assert!(!log.contains(&token), "the reset token was logged");
+    assert!(!log.contains(&email), "the address was logged");
+}
+
+#[tokio::test]
+async fn registration_mails_a_verification_link_and_the_welcome_over_smtp() {
+    let smtp = emporium_kernel::testing::TestSmtp::start(free_port());
+    let platform = platform_mailing_to(&smtp, "warn").await;
+    let email = unique_email();
+    let session = platform.register(&email, "Ann").await;
+    let before = platform
+        .gql("{ me { emailVerified } }", json!({}), session.token())
+        .await;
+    assert_eq!(
+        before["data"]["me"]["emailVerified"],
+        json!(false),
+        "{before}"
+    );
+
+    // The verification link (users) and the welcome's outbound copy (notifications).
+    let mails = smtp.wait_for_messages_to(&email, 2).await;
+    let verification = mails
+        .iter()
+        .find_map(|m| m.token_in_link("https://shop.example.test/verify-email?token="))
+        .unwrap_or_else(|| panic!("no verification link among {mails:?}"));
+    let welcome = mails
+        .iter()
+        .find(|m| m.subject == "Welcome to Emporium, Ann")
+        .unwrap_or_else(|| panic!("no welcome among {mails:?}"));
+    assert!(
+        welcome.body.contains("Your account is ready"),
+        "{welcome:?}"
+    );
+
+    let verified = platform
+        .gql(VERIFY, json!({ "token": verification }), None)
+        .await;
+    let again = platform
+        .gql(VERIFY, json!({ "token": verification }), None)
+        .await;
+    let after = platform
+        .gql("{ me { emailVerified } }", json!({}), session.token())
+        .await;
+
+    assert_eq!(
+        verified["data"]["verifyEmail"],
+        json!({ "ok": true, "userErrors": [] })
+    );
+    assert_eq!(
+        again["data"]["verifyEmail"]["userErrors"],
+        json!([{ "code": "INVALID_TOKEN", "field": ["token"] }])
+    );
+    assert_eq!(after["data"]["me"]["emailVerified"], json!(true));
+}
+
+#[tokio::test]
+async fn a_mail_server_that_is_down_changes_no_answer_and_is_reported() {
+    // Nothing listens on this port.
+    let port = free_port();
+    let platform = Platform::start_with(Options {
+        env: vec![("EMPORIUM_SMTP_URL", format!("smtp://127.0.0.1:{port}"))],
+        log_filter: Some("warn".to_owned()),
+        ..Options::default()
+    })
+    .await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+
+    let known = platform
+        .gql(REQUEST_RESET, json!({ "email": email }), None)
+        .await;
+    let unknown = platform
+        .gql(REQUEST_RESET, json!({ "email": unique_email() }), None)
+        .await;
+
+    assert_eq!(known["data"], unknown["data"]);
+    assert_eq!(
+        known["data"]["requestPasswordReset"],
+        json!({ "ok": true, "userErrors": [] })
+    );
+    // Each failed attempt is logged (by the mail's label, never its address or link).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let log = platform.log();
+        if log.contains("sending a mail failed; retrying") && log.contains("reset-password user=") {
+            assert!(!log.contains(&email), "the address was logged");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed mail was reported:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_mail_is_written_as_eml_files_in_the_data_directory() {
+    let platform = Platform::start().await;
+    let email = unique_email();
+    platform.register(&email, "Ann").await;
+    let mail_dir = platform.data_dir.join("mail");
+
+    assert!(
+        platform.log().contains(&format!(
+            "mail goes to .eml files in {}",
+            mail_dir.display()
+        )),
+        "the start-up output says where mail goes:\n{}",
+        platform.log()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mails: Vec<_> = std::fs::read_dir(&mail_dir)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .map(|raw| emporium_kernel::testing::parse_mail(&raw))
+                    .filter(|m| m.to == email)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if mails
+            .iter()
+            .any(|m| m.link_containing("/verify-email?token=").is_some())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verification mail in {}",
+            mail_dir.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -328,3 +328,51 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_shopper_resets_a_forgotten_password_and_confirms_the_email_from_mailed_links() {
+    tokio::task::spawn_blocking(ensure_storefront_built)
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+    let smtp = emporium_kernel::testing::TestSmtp::start(free_port());
+    // Links point at this platform's router: EMPORIUM_PUBLIC_URL's default.
+    let platform = Platform::start_with(Options {
+        storefront: true,
+        env: vec![("EMPORIUM_SMTP_URL", smtp.url())],
+        ..Options::default()
+    })
+    .await;
+    let email = unique_email();
+    let session = platform.register(&email, "Browser Shopper").await;
+    let verification = smtp
+        .wait_for_messages_to(&email, 1)
+        .await
+        .iter()
+        .find_map(|m| m.link_containing("/verify-email?token="))
+        .expect("a verification link");
+    assert!(verification.starts_with(&platform.router), "{verification}");
+
+    let verified = run_browser(&platform, "verifyEmail", json!({ "link": verification })).await;
+    assert_eq!(verified, json!({ "verified": true }));
+    let me = platform
+        .gql("{ me { emailVerified } }", json!({}), session.token())
+        .await;
+    assert_eq!(me["data"]["me"]["emailVerified"], json!(true));
+
+    run_browser(&platform, "forgotPassword", json!({ "email": email })).await;
+    // The verification link, the welcome's copy, then the reset link.
+    let reset = smtp
+        .wait_for_messages_to(&email, 3)
+        .await
+        .iter()
+        .find_map(|m| m.link_containing("/reset-password?token="))
+        .expect("a reset link");
+    let done = run_browser(
+        &platform,
+        "resetPassword",
+        json!({ "link": reset, "password": "a brand new password" }),
+    )
+    .await;
+    assert_eq!(done, json!({ "signedIn": true, "reuseRefused": true }));
+    Session::from_payload(&platform.login(&email, "a brand new password").await);
+}

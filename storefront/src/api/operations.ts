@@ -119,6 +119,52 @@ export const RegisterDocument = graphql(`
   }
 `);
 
+export const RequestPasswordResetDocument = graphql(`
+  mutation RequestPasswordReset($email: String!) {
+    requestPasswordReset(email: $email) {
+      ok
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const ResetPasswordDocument = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword) {
+      accessToken
+      refreshToken
+      user {
+        id
+        name
+        email
+        role
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const VerifyEmailDocument = graphql(`
+  mutation VerifyEmail($token: String!) {
+    verifyEmail(token: $token) {
+      ok
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
 export const RefreshDocument = graphql(`
   mutation Refresh($refreshToken: String!) {
     refreshToken(refreshToken: $refreshToken) {

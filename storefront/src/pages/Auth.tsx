@@ -72,6 +72,9 @@ export function SignIn({ search }: { search: string }): ReactNode {
       <p>
         New here? <Link to={`/register${search}`}>Create an account</Link>
       </p>
+      <p>
+        <Link to="/forgot-password">Forgot your password?</Link>
+      </p>
     </section>
   );
 }

@@ -1,7 +1,13 @@
 //! The outbound delivery port: where a notification goes besides the feed (an email, a
 //! webhook). The feed entry is the record; delivery is best effort and never loses it.
+//!
+//! [`MailDelivery`] mails a copy to the user's address through a [`Mailer`] (SMTP or `.eml`
+//! files); a failure comes back as [`DeliveryError`] for the notifier to record and retry.
+//! [`LogDelivery`] only logs.
 
 use std::future::Future;
+
+use emporium_kernel::mail::{MailError, Mailer, OutgoingMail};
 
 use crate::domain::{Contact, Notification};
 
@@ -21,6 +27,12 @@ pub enum DeliveryError {
     /// The channel (mail server, webhook endpoint) refused or did not answer.
     #[error("the delivery channel failed: {0}")]
     Channel(String),
+}
+
+impl From<MailError> for DeliveryError {
+    fn from(err: MailError) -> Self {
+        DeliveryError::Channel(err.to_string())
+    }
 }
 
 /// Sends a notification out. Called once per new notification, after it is in the feed.
@@ -45,6 +57,43 @@ impl Delivery for LogDelivery {
             kind = %notification.kind,
             has_address = outgoing.contact.is_some(),
             "notification delivered (log only)"
+        );
+        Ok(())
+    }
+}
+
+/// Mails a copy of each notification (its title as the subject, its body as the text) to the
+/// user's address.
+#[derive(Clone)]
+pub struct MailDelivery {
+    mailer: Mailer,
+}
+
+impl MailDelivery {
+    pub fn new(mailer: Mailer) -> Self {
+        Self { mailer }
+    }
+}
+
+impl Delivery for MailDelivery {
+    async fn deliver(&self, outgoing: Outgoing<'_>) -> Result<(), DeliveryError> {
+        let contact = outgoing.contact.ok_or(DeliveryError::NoAddress)?;
+        let notification = outgoing.notification;
+        let mail = OutgoingMail {
+            to: contact.email.clone(),
+            subject: notification.title.clone(),
+            text: format!("Hello {},\n\n{}\n", contact.name, notification.body),
+            label: format!(
+                "notification {} kind={} user={}",
+                notification.id, notification.kind, notification.user_id
+            ),
+        };
+        self.mailer.send(&mail).await?;
+        tracing::info!(
+            notification_id = %notification.id,
+            user_id = %notification.user_id,
+            kind = %notification.kind,
+            "notification mailed"
         );
         Ok(())
     }

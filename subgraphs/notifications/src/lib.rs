@@ -9,7 +9,7 @@
 //! - `domain`: kinds, order statuses and notifications, without I/O.
 //! - `templates`: the title and body of each kind (pure).
 //! - `store`: MongoDB (documents keyed by event id, the feed's indexes, users' contacts).
-//! - `delivery`: the outbound port (email, webhook) and its log-only default.
+//! - `delivery`: the outbound port (email, webhook): mail over SMTP, or log-only.
 //! - `notifier`: write the entry, then deliver it.
 //! - `events`: the queues consumed and their handler.
 //! - `graphql`: `notifications`, `User.notifications`, `markNotificationRead`.
@@ -28,7 +28,7 @@ use axum::Router;
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::http::ReadinessCheck;
 
-pub use crate::delivery::{Delivery, LogDelivery};
+pub use crate::delivery::{Delivery, LogDelivery, MailDelivery};
 pub use crate::events::NotificationsHandler;
 pub use crate::graphql::{schema, sdl, NotificationsSchema};
 pub use crate::notifier::Notifier;

@@ -2,8 +2,12 @@
 //!
 //! Layout:
 //! - `domain`: rules without I/O (registration, password policy and hashing, lockout, refresh secrets).
-//! - `store`: Postgres (accounts, refresh-token families).
+//! - `store`: Postgres (accounts, refresh-token families, one-time links).
 //! - `graphql`: the schema, resolvers and the mapping of failures to codes.
+//!
+//! Password-reset and verification links go out by mail through a [`MailQueue`], in the
+//! background: a request's answer never depends on the mail server, nor shows whether an
+//! address has an account.
 //!
 //! Besides `/graphql` the service serves its public signing keys at `/.well-known/jwks.json`.
 
@@ -22,6 +26,7 @@ pub use chrono::Duration as ChronoDuration;
 use emporium_kernel::auth::{Claims, Keyring, TokenVerifier};
 use emporium_kernel::email::Email;
 use emporium_kernel::http::ReadinessCheck;
+use emporium_kernel::mail::MailQueue;
 use emporium_kernel::ApiError;
 use sqlx::PgPool;
 
@@ -43,6 +48,8 @@ pub struct Settings {
     /// A login's absolute lifetime: however often it is refreshed, it ends this long after
     /// the sign-in that began it.
     pub session_max_age: Duration,
+    /// The storefront's public address; mailed links point at its pages.
+    pub public_url: String,
 }
 
 impl Default for Settings {
@@ -51,12 +58,18 @@ impl Default for Settings {
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
             session_max_age: Duration::days(90),
+            public_url: "http://127.0.0.1:4000".to_owned(),
         }
     }
 }
 
-/// Deletes refresh tokens of ended logins every `interval` until `shutdown`; a failed run
-/// is logged and retried at the next.
+/// How long a client's sign-in failures on an account are remembered when nothing else
+/// happens (no lock in force, never signed in): pruned after this.
+pub const LOGIN_FAILURES_KEPT: Duration = Duration::days(1);
+
+/// Deletes refresh tokens of ended logins, spent or expired one-time links and stale sign-in
+/// failure records every `interval` until `shutdown`; a failed run is logged and retried at
+/// the next.
 pub async fn prune_periodically(
     state: UsersState,
     interval: std::time::Duration,
@@ -67,10 +80,21 @@ pub async fn prune_periodically(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        match state.store.prune_refresh_tokens(state.clock.now()).await {
+        let now = state.clock.now();
+        match state.store.prune_refresh_tokens(now).await {
             Ok(pruned) => tracing::debug!(pruned, "pruned the refresh tokens of ended logins"),
             Err(err) => {
                 tracing::warn!(error = %err, "pruning refresh tokens failed; retrying later")
+            }
+        }
+        match state
+            .store
+            .prune_account_records(now, now - LOGIN_FAILURES_KEPT)
+            .await
+        {
+            Ok(pruned) => tracing::debug!(pruned, "pruned spent links and stale sign-in failures"),
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning links and sign-in failures failed; retrying later")
             }
         }
     }
@@ -98,15 +122,18 @@ pub struct UsersState {
     pub keyring: Arc<Keyring>,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    /// Sends the reset and verification mails in the background.
+    pub mail: MailQueue,
 }
 
 impl UsersState {
-    pub fn new(pool: PgPool, keyring: Keyring, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, keyring: Keyring, settings: Settings, mail: MailQueue) -> Self {
         Self {
             store: UserStore::new(pool),
             keyring: Arc::new(keyring),
             settings,
             clock: Arc::new(SystemClock),
+            mail,
         }
     }
 

@@ -18,6 +18,8 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// Whether the account opened a link mailed to its address.
+    pub email_verified: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -49,3 +49,18 @@ pub fn invalid_refresh_token() -> UserError {
     )
     .on_field(&["refreshToken"])
 }
+
+pub fn invalid_token() -> UserError {
+    UserError::new(
+        "INVALID_TOKEN",
+        "the link is invalid, expired or already used; ask for a new one",
+    )
+    .on_field(&["token"])
+}
+
+pub fn mail_too_soon(seconds: i64) -> UserError {
+    UserError::new(
+        "RATE_LIMITED",
+        format!("a mail went out less than {seconds} seconds ago; wait for it or try again later"),
+    )
+}

@@ -1,4 +1,5 @@
-//! Mutations: sign up, sign in, refresh, sign out (one login or all), change the password.
+//! Mutations: sign up, sign in, refresh, sign out (one login or all), change the password,
+//! reset it by a mailed link, verify the email address.
 
 use async_graphql::{Context, InputObject, Object};
 use emporium_kernel::auth::{ClientKey, TokenSession, Viewer};
@@ -10,6 +11,7 @@ use tracing::instrument;
 use super::error;
 use super::types::{AuthPayload, LogoutPayload, OkPayload, User};
 use crate::domain::account::{Registration, User as Account};
+use crate::domain::account_token::{presented_hash, LinkToken, Purpose, MAIL_INTERVAL_SECONDS};
 use crate::domain::lockout::{self, Admission};
 use crate::domain::password::{self, Password};
 use crate::domain::refresh_token::{hash_token, RefreshSecret};
@@ -64,6 +66,11 @@ impl Mutation {
             Err(err) => return Err(ApiError::from(err).into()),
         };
         tracing::info!(user_id = %user.id, "account registered");
+        // The account exists whatever happens to the mail: a failure is logged, and
+        // `resendVerificationEmail` sends another.
+        if let Err(err) = mail_link(state, &user, Purpose::EmailVerification).await {
+            tracing::warn!(user_id = %user.id, error = %err, "could not store the verification link; none was mailed");
+        }
         Ok(start_session(state, user).await?)
     }
 
@@ -77,16 +84,6 @@ impl Mutation {
         let Ok(email) = Email::parse(&input.email) else {
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
-        let Some(credentials) = state
-            .store
-            .find_credentials(&email)
-            .await
-            .map_err(ApiError::from)?
-        else {
-            verify_on_blocking_thread(input.password, None).await?;
-            return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
-        };
-        let user_id = credentials.user.id;
         let client = hash_token(
             ctx.data_opt::<ClientKey>()
                 .cloned()
@@ -94,6 +91,32 @@ impl Mutation {
                 .as_str(),
         );
         let now = state.clock.now();
+        let Some(credentials) = state
+            .store
+            .find_credentials(&email)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            // Counted and locked like an account, with the same answers and the same time.
+            let admission = state
+                .store
+                .admit_unknown_email_login(&hash_token(email.as_str()), &client, now)
+                .await
+                .map_err(ApiError::from)?;
+            if let Admission::Refused { until } = admission {
+                return Ok(AuthPayload::failed(vec![error::account_locked(
+                    lockout::minutes_until(until, now),
+                )]));
+            }
+            verify_on_blocking_thread(input.password, None).await?;
+            if admission.locks_client() {
+                return Ok(AuthPayload::failed(vec![error::account_locked(
+                    lockout::CLIENT_LOCK_MINUTES,
+                )]));
+            }
+            return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
+        };
+        let user_id = credentials.user.id;
         // Counted before the password is checked: parallel guesses each count, and a refused
         // attempt costs no hash.
         let admission = state
@@ -246,6 +269,154 @@ impl Mutation {
             .map_err(ApiError::from)?;
         tracing::info!(user_id = %viewer.id, "password changed; the other logins ended");
         Ok(OkPayload::succeeded())
+    }
+
+    /// Mails a single-use password-reset link, valid 30 minutes, if the address has an
+    /// account. Always `{ ok: true }`, answered before anything is looked up.
+    #[instrument(skip_all)]
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<OkPayload> {
+        let state = ctx.data::<UsersState>()?.clone();
+        tokio::spawn(mail_password_reset(state, email));
+        Ok(OkPayload::succeeded())
+    }
+
+    /// Sets a new password with a mailed reset link, ends every login of the account, and
+    /// signs in.
+    #[instrument(skip_all)]
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let state = ctx.data::<UsersState>()?;
+        // Checked before the token is spent: a weak password leaves the link usable.
+        let new_password = match Password::parse(&new_password) {
+            Ok(password) => password,
+            Err(err) => return Ok(AuthPayload::failed(vec![error::invalid_new_password(err)])),
+        };
+        let phc = hash_on_blocking_thread(new_password.expose().to_owned()).await?;
+        let Some(user) = state
+            .store
+            .reset_password(&presented_hash(&token), &phc, state.clock.now())
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Ok(AuthPayload::failed(vec![error::invalid_token()]));
+        };
+        tracing::info!(user_id = %user.id, "password reset by mailed link; every login ended");
+        Ok(start_session(state, user).await?)
+    }
+
+    /// Marks the address a mailed verification link was sent to as verified.
+    #[instrument(skip_all)]
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<OkPayload> {
+        let state = ctx.data::<UsersState>()?;
+        let verified = state
+            .store
+            .verify_email(&presented_hash(&token), state.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        if !verified {
+            return Ok(OkPayload::failed(vec![error::invalid_token()]));
+        }
+        Ok(OkPayload::succeeded())
+    }
+
+    /// Mails the signed-in user a new verification link (at most one a minute). Nothing is
+    /// sent to an address that is already verified.
+    #[instrument(skip_all)]
+    async fn resend_verification_email(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<OkPayload> {
+        let viewer = ctx.data::<Viewer>()?.require_user()?;
+        let state = ctx.data::<UsersState>()?;
+        let Some(account) = state
+            .store
+            .find_by_id(viewer.id)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Err(ApiError::unauthenticated().into());
+        };
+        if account.email_verified {
+            return Ok(OkPayload::succeeded());
+        }
+        if !mail_link(state, &account, Purpose::EmailVerification)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Ok(OkPayload::failed(vec![error::mail_too_soon(
+                MAIL_INTERVAL_SECONDS,
+            )]));
+        }
+        Ok(OkPayload::succeeded())
+    }
+}
+
+/// Stores a new link of `purpose` for `account` and queues its mail; `false` when one went
+/// out less than [`MAIL_INTERVAL_SECONDS`] ago (nothing is stored or sent then).
+async fn mail_link(
+    state: &UsersState,
+    account: &Account,
+    purpose: Purpose,
+) -> Result<bool, StoreError> {
+    let token = LinkToken::generate();
+    let stored = state
+        .store
+        .insert_account_token(
+            account.id,
+            &account.email,
+            purpose,
+            &token.hash(),
+            state.clock.now(),
+            chrono::Duration::seconds(MAIL_INTERVAL_SECONDS),
+        )
+        .await?;
+    if stored {
+        state.mail.enqueue(token.mail(
+            purpose,
+            &state.settings.public_url,
+            account.email.clone(),
+            &account.name,
+            account.id,
+        ));
+    }
+    Ok(stored)
+}
+
+/// The work of `requestPasswordReset`, after its answer: finds the account and mails it a
+/// link. Nothing here reaches the caller, so whether the address has an account shows
+/// neither in the answer nor in its timing.
+async fn mail_password_reset(state: UsersState, email: String) {
+    let Ok(email) = Email::parse(&email) else {
+        return;
+    };
+    let account = match state.store.find_by_email(&email).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::error!(error = %err, "looking up the account for a password reset failed; no link was mailed");
+            return;
+        }
+    };
+    match mail_link(&state, &account, Purpose::PasswordReset).await {
+        Ok(true) => tracing::info!(user_id = %account.id, "password-reset link queued"),
+        Ok(false) => {
+            tracing::info!(user_id = %account.id, "password reset asked again within a minute; no new link")
+        }
+        Err(err) => {
+            tracing::error!(user_id = %account.id, error = %err, "storing a password-reset link failed; none was mailed")
+        }
     }
 }
 

@@ -64,6 +64,18 @@ impl User {
         Ok(self.account.email.as_str())
     }
 
+    /// Whether the account opened a link mailed to its address. Visible to the account itself
+    /// and to admins only.
+    async fn email_verified(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if !self.is_authenticated_self {
+            let viewer = ctx.data::<Viewer>()?.require_user()?;
+            if viewer.id != self.account.id && !viewer.is_admin() {
+                return Err(ApiError::forbidden().into());
+            }
+        }
+        Ok(self.account.email_verified)
+    }
+
     async fn name(&self) -> &str {
         &self.account.name
     }

@@ -13,6 +13,7 @@ use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::trace::TraceContext;
 
 use crate::domain::account::User;
+use crate::domain::account_token::Purpose;
 use crate::domain::lockout::{self, AccountRecord, Admission, ClientRecord};
 use crate::events::EVENT_SOURCE;
 
@@ -47,7 +48,8 @@ pub struct UserStore {
     pool: PgPool,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, created_at";
+const USER_COLUMNS: &str =
+    "id, email, name, role, created_at, email_verified_at IS NOT NULL AS email_verified";
 
 fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
     let email: String = row.try_get("email")?;
@@ -58,6 +60,7 @@ fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
         name: row.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
         created_at: row.try_get("created_at")?,
+        email_verified: row.try_get("email_verified")?,
     })
 }
 
@@ -244,6 +247,84 @@ impl UserStore {
                 .bind(a.throttled_until)
                 .execute(&mut *tx)
                 .await?;
+        }
+        tx.commit().await?;
+        Ok(admission)
+    }
+
+    /// [`admit_login`](Self::admit_login) for an email with no account (`email_hash`, the
+    /// SHA-256 of the normalised address): the same rules and counts, so the answers and the
+    /// lock do not tell which addresses have accounts. Such a client is never "known".
+    pub async fn admit_unknown_email_login(
+        &self,
+        email_hash: &[u8],
+        client: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO unknown_email_logins (email_hash, updated_at) VALUES ($1, $2)
+             ON CONFLICT (email_hash) DO NOTHING",
+        )
+        .bind(email_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let account = sqlx::query(
+            "SELECT failed_logins, throttled_until FROM unknown_email_logins WHERE email_hash = $1 FOR UPDATE",
+        )
+        .bind(email_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let account = AccountRecord {
+            failures: account.try_get("failed_logins")?,
+            throttled_until: account.try_get("throttled_until")?,
+        };
+        let record = sqlx::query(
+            "SELECT failures, locked_until FROM unknown_email_login_clients
+             WHERE email_hash = $1 AND client = $2",
+        )
+        .bind(email_hash)
+        .bind(client)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match record {
+            Some(row) => ClientRecord {
+                failures: row.try_get("failures")?,
+                locked_until: row.try_get("locked_until")?,
+                is_known: false,
+            },
+            None => ClientRecord::default(),
+        };
+        let admission = lockout::admit(&record, &account, now);
+        if let Admission::Attempt {
+            client: c,
+            account: a,
+        } = &admission
+        {
+            sqlx::query(
+                "INSERT INTO unknown_email_login_clients (email_hash, client, failures, locked_until, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (email_hash, client) DO UPDATE
+                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(email_hash)
+            .bind(client)
+            .bind(c.failures)
+            .bind(c.locked_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE unknown_email_logins SET failed_logins = $2, throttled_until = $3, updated_at = $4
+                 WHERE email_hash = $1",
+            )
+            .bind(email_hash)
+            .bind(a.failures)
+            .bind(a.throttled_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(admission)
@@ -450,10 +531,220 @@ impl UserStore {
         Ok(family.is_some())
     }
 
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Stores a one-time link for `user` (mailed to `email`) unless one of the same purpose
+    /// was made less than `min_interval` ago; returns whether it stored it. Requests for one
+    /// account are serialized by its row lock, so parallel ones store one link.
+    pub async fn insert_account_token(
+        &self,
+        user_id: Uuid,
+        email: &Email,
+        purpose: Purpose,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+        min_interval: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM account_tokens
+                 WHERE user_id = $2 AND purpose = $3 AND created_at > $7)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .bind(email.as_str())
+        .bind(now)
+        .bind(now + purpose.ttl())
+        .bind(now - min_interval)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Spends a live password-reset token and, in the same transaction, sets the password,
+    /// ends every login, clears the sign-in failure counts, spends the account's other reset
+    /// links and marks the address verified (the link reached it). `None`: the token is
+    /// unknown, used or expired, and nothing changed.
+    pub async fn reset_password(
+        &self,
+        token_hash: &[u8],
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(token) =
+            spend_account_token(&mut tx, token_hash, Purpose::PasswordReset, now).await?
+        else {
+            return Ok(None);
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, throttled_until = NULL,
+                 email_verified_at = CASE WHEN email = $4 THEN COALESCE(email_verified_at, $3) ELSE email_verified_at END
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(token.user_id)
+        .bind(password_hash)
+        .bind(now)
+        .bind(&token.email)
+        .fetch_one(&mut *tx)
+        .await?;
+        let user = user_from_row(&row)?;
+        sqlx::query("UPDATE login_clients SET failures = 0, locked_until = NULL, updated_at = $2 WHERE user_id = $1")
+            .bind(token.user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(token.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE account_tokens SET used_at = $2
+             WHERE user_id = $1 AND purpose = 'PASSWORD_RESET' AND used_at IS NULL",
+        )
+        .bind(token.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    /// Spends a live verification token and marks the address it was mailed to verified;
+    /// false (nothing changed) when the token is unknown, used or expired, or the account's
+    /// address is no longer the one it was mailed to.
+    pub async fn verify_email(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(token) =
+            spend_account_token(&mut tx, token_hash, Purpose::EmailVerification, now).await?
+        else {
+            return Ok(false);
+        };
+        let verified = sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $3), updated_at = $3
+             WHERE id = $1 AND email = $2",
+        )
+        .bind(token.user_id)
+        .bind(&token.email)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if verified {
+            tx.commit().await?;
+        }
+        Ok(verified)
+    }
+
+    /// Deletes one-time links that were used or have expired, and the sign-in failure records
+    /// that no longer decide anything (no lock in force and no failure since `stale_before`,
+    /// for clients that never signed in, and for emails without an account). Returns how
+    /// many rows went.
+    pub async fn prune_account_records(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let tokens =
+            sqlx::query("DELETE FROM account_tokens WHERE used_at IS NOT NULL OR expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let clients = sqlx::query(
+            "DELETE FROM login_clients
+             WHERE signed_in_at IS NULL AND (locked_until IS NULL OR locked_until <= $1)
+               AND updated_at < $2",
+        )
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let unknown_clients = sqlx::query(
+            "DELETE FROM unknown_email_login_clients
+             WHERE (locked_until IS NULL OR locked_until <= $1) AND updated_at < $2",
+        )
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let unknown_emails = sqlx::query(
+            "DELETE FROM unknown_email_logins e
+             WHERE (throttled_until IS NULL OR throttled_until <= $1) AND updated_at < $2
+               AND NOT EXISTS (SELECT 1 FROM unknown_email_login_clients c WHERE c.email_hash = e.email_hash)",
+        )
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(tokens + clients + unknown_clients + unknown_emails)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+struct SpentToken {
+    user_id: Uuid,
+    email: String,
+}
+
+/// Marks a live token of `purpose` used; `None` when there is none with this hash.
+async fn spend_account_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    token_hash: &[u8],
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Option<SpentToken>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE account_tokens SET used_at = $3
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+         RETURNING user_id, email",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| {
+        Ok(SpentToken {
+            user_id: row.try_get("user_id")?,
+            email: row.try_get("email")?,
+        })
+    })
+    .transpose()
 }
 
 async fn revoke_family(

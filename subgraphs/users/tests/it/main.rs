@@ -2,6 +2,7 @@
 //! the tests move (session lifetimes are days; nothing here sleeps), and its signing keys
 //! rotated while logins happen.
 
+mod email;
 mod rotation;
 mod sessions;
 
@@ -10,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use async_graphql::{Request, Variables};
 use chrono::{DateTime, Duration, Utc};
 use emporium_kernel::auth::{ClientKey, Keyring, SigningKey, TokenVerifier};
-use emporium_kernel::testing::TestPostgres;
+use emporium_kernel::mail::{MailQueue, Mailer, RetryPolicy};
+use emporium_kernel::testing::{parse_mail, ReceivedMail, TestPostgres};
 use emporium_kernel::trace::TraceContext;
 use emporium_users::{Clock, Settings, UsersSchema, UsersState};
 use serde_json::{json, Value};
@@ -39,7 +41,15 @@ pub struct Users {
     pub state: UsersState,
     pub clock: Arc<TestClock>,
     pub verifier: TokenVerifier,
+    /// Where the service's mail goes (`.eml` files).
+    pub mail_dir: std::path::PathBuf,
     _postgres: TestPostgres,
+}
+
+impl Drop for Users {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
 }
 
 impl Users {
@@ -65,12 +75,21 @@ impl Users {
             .expect("users migrations");
         let verifier = TokenVerifier::from_jwks(&keyring.jwks()).expect("jwks");
         let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
-        let state = UsersState::new(pool, keyring, settings).with_clock(clock.clone());
+        let mail_dir =
+            std::env::temp_dir().join(format!("emporium-users-mail-{}", uuid::Uuid::new_v4()));
+        let mailer = Mailer::directory(&mail_dir, "Emporium <shop@example.com>").expect("mailer");
+        let mail = MailQueue::start(
+            mailer,
+            RetryPolicy::default(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let state = UsersState::new(pool, keyring, settings, mail).with_clock(clock.clone());
         Self {
             schema: emporium_users::schema(state.clone()),
             state,
             clock,
             verifier,
+            mail_dir,
             _postgres: postgres,
         }
     }
@@ -82,6 +101,7 @@ impl Users {
             self.state.store.pool().clone(),
             keyring,
             self.state.settings.clone(),
+            self.state.mail.clone(),
         )
         .with_clock(self.clock.clone());
         emporium_users::schema(state)
@@ -128,6 +148,35 @@ impl Users {
             Ok(Session::from_payload(payload))
         } else {
             Err(codes(payload))
+        }
+    }
+
+    /// Every mail the service has written so far.
+    pub fn mails(&self) -> Vec<ReceivedMail> {
+        std::fs::read_dir(&self.mail_dir)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+                    .map(|raw| parse_mail(&raw))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The mails to `to`, waiting (up to a minute) until there are `count`.
+    pub async fn wait_for_mails(&self, to: &str, count: usize) -> Vec<ReceivedMail> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let mails: Vec<_> = self.mails().into_iter().filter(|m| m.to == to).collect();
+            if mails.len() >= count {
+                return mails;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {count} mails to {to} arrived",
+                mails.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
