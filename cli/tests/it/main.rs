@@ -10,6 +10,7 @@ mod entities;
 mod events;
 mod helpers;
 mod inventory;
+mod kubernetes;
 mod limits;
 mod notifications;
 mod operations;
