@@ -17,6 +17,7 @@ mod operations;
 mod orders;
 mod payments;
 mod playground;
+mod queues;
 mod search;
 mod seeding;
 mod storefront;
