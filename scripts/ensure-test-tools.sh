@@ -3,8 +3,9 @@
 # Debian's redis-server and redis-cli (the Redis Cluster tests), Debian's Chromium (the
 # playground test opens the GraphQL playground in it) and the npm packages in tests/browser
 # (playwright-core, which drives Chromium without downloading a browser of its own), the
-# storefront's packages and build (the browser tests open it), and Python's aiosmtpd
-# (scripts/ensure-aiosmtpd.sh: the SMTP server of the mail tests).
+# storefront's packages and build (the browser tests open it), Python's aiosmtpd
+# (scripts/ensure-aiosmtpd.sh: the SMTP server of the mail tests), and kubectl and
+# kubernetes-validate (the Kubernetes manifests' tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,20 @@ if ! command -v node >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+# The Kubernetes manifests' tests (cli/tests/it/kubernetes.rs): kubectl builds the Kustomize
+# overlays; kubernetes-validate (PyPI) checks them offline against the schemas it ships.
+if ! command -v kubectl >/dev/null 2>&1; then
+  log "installing kubectl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends kubectl >/dev/null
+fi
+kubernetes_validate_version=1.37.0
+if [ "$(python3 -m kubernetes_validate --version 2>/dev/null)" != "$kubernetes_validate_version" ]; then
+  log "installing kubernetes-validate $kubernetes_validate_version"
+  python3 -m pip install --quiet --disable-pip-version-check "kubernetes-validate==$kubernetes_validate_version"
 fi
 
 # Reinstall only when the lock file changed since the last install.

@@ -61,6 +61,8 @@ pub struct Settings {
     pub mongodb_database: String,
     /// RabbitMQ, with the vhost: `amqp://user:pass@host:5672/%2f`. A secret (it holds the password).
     pub amqp_url: SecretString,
+    /// What the consumers' durable queues are declared as: classic (the default) or quorum.
+    pub queue_type: emporium_kernel::events::broker::QueueType,
     /// Generated files: the signing key when none is given, the router's config, its JWKS copy.
     pub data_dir: PathBuf,
     pub jwt_private_key_file: PathBuf,
@@ -367,6 +369,10 @@ impl Settings {
                 var("EMPORIUM_AMQP_URL")
                     .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()),
             ),
+            queue_type: parsed(
+                "EMPORIUM_QUEUE_TYPE",
+                emporium_kernel::events::broker::QueueType::Classic,
+            )?,
             mongodb_database: var("EMPORIUM_MONGODB_DATABASE")
                 .unwrap_or_else(|| "emporium".to_owned()),
             jwt_private_key_file: var("EMPORIUM_JWT_PRIVATE_KEY_FILE")

@@ -531,7 +531,7 @@ async fn start_subgraphs(
         services::payments_queues(),
         services::notifications_queues(),
     ];
-    services::declare_queues(&broker, queues.concat()).await;
+    services::declare_queues(&broker, queues.concat()).await?;
     services::ensure_admin_from_settings(settings, &pool).await?;
     if settings.seed_demo_catalog {
         emporium_products::seed::seed_demo_catalog(&emporium_products::store::ProductStore::new(
@@ -630,7 +630,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Users => {
             let pool = services::postgres(&settings).await?;
             let broker = services::broker(&settings);
-            services::declare_queues(&broker, services::user_event_queues()).await;
+            services::declare_queues(&broker, services::user_event_queues()).await?;
             services::ensure_admin_from_settings(&settings, &pool).await?;
             let keyring = services::keyring(&settings)?;
             let listener = services::bind(settings.users_addr()).await?;
@@ -653,7 +653,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Inventory => {
             let inventory = services::inventory(&settings, true).await?;
             let broker = services::broker(&settings);
-            services::declare_queues(&broker, services::inventory_queues()).await;
+            services::declare_queues(&broker, services::inventory_queues()).await?;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.inventory_addr()).await?;
             services::start_inventory(
@@ -671,7 +671,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let pool = services::orders_postgres(&settings).await?;
             let broker = services::broker(&settings);
             let queues = [services::orders_queues(), services::order_event_queues()];
-            services::declare_queues(&broker, queues.concat()).await;
+            services::declare_queues(&broker, queues.concat()).await?;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let payment_token_key = services::fetch_payment_token_key(&settings).await?;
             let listener = services::bind(settings.orders_addr()).await?;
@@ -690,7 +690,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
             let token_keys = services::payment_token_keys(&settings)?;
             let pool = services::payments_postgres(&settings).await?;
             let broker = services::broker(&settings);
-            services::declare_queues(&broker, services::payments_queues()).await;
+            services::declare_queues(&broker, services::payments_queues()).await?;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.payments_addr()).await?;
             services::start_payments(
@@ -707,7 +707,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Notifications => {
             let store = services::notifications_store(&settings).await?;
             let broker = services::broker(&settings);
-            services::declare_queues(&broker, services::notifications_queues()).await;
+            services::declare_queues(&broker, services::notifications_queues()).await?;
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.notifications_addr()).await?;
             let mailer = settings.mailer()?;
@@ -724,7 +724,7 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         Service::Search => {
             let broker = services::broker(&settings);
             let index = services::search_index(&settings)?;
-            services::declare_queues(&broker, services::search_queues(&settings)).await;
+            services::declare_queues(&broker, services::search_queues(&settings)).await?;
             let catalog = services::catalog_source(services::mongodb(&settings).await?);
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.search_addr()).await?;

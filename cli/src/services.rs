@@ -780,14 +780,20 @@ pub fn search_queues(settings: &Settings) -> Vec<ConsumerSettings> {
 /// queue is bound for, so a first start would otherwise lose the catalog's `product.created`
 /// events published while the consumers were still connecting. A broker that is down only
 /// delays this (one wait for the connection, not one per queue): the consumers declare
-/// their queues when it is back.
-pub async fn declare_queues(broker: &Broker, queues: Vec<ConsumerSettings>) {
+/// their queues when it is back. A queue the broker refuses (one of another type than
+/// EMPORIUM_QUEUE_TYPE) stops start-up with the reason.
+pub async fn declare_queues(broker: &Broker, queues: Vec<ConsumerSettings>) -> anyhow::Result<()> {
     for settings in queues {
-        if let Err(err) = consumer::declare(broker, &settings).await {
-            tracing::warn!(queue = %settings.queue, error = %err, "could not declare the queues at start-up; the consumers will when the broker answers");
-            return;
+        match consumer::declare(broker, &settings).await {
+            Ok(()) => {}
+            Err(err @ consumer::ConsumerError::Unavailable { .. }) => {
+                tracing::warn!(queue = %settings.queue, error = %err, "could not declare the queues at start-up; the consumers will when the broker answers");
+                return Ok(());
+            }
+            Err(err) => return Err(err).context("declaring the consumers' queues"),
         }
     }
+    Ok(())
 }
 
 /// Opens the search index.
@@ -902,7 +908,10 @@ pub async fn ensure_admin_from_settings(settings: &Settings, pool: &PgPool) -> a
 /// is down, and its outbox simply waits.
 pub fn broker(settings: &Settings) -> Broker {
     use secrecy::ExposeSecret;
-    Broker::start(BrokerSettings::new(settings.amqp_url.expose_secret()))
+    Broker::start(BrokerSettings {
+        queue_type: settings.queue_type,
+        ..BrokerSettings::new(settings.amqp_url.expose_secret())
+    })
 }
 
 /// The users outbox's relay.

@@ -50,6 +50,50 @@ pub struct BrokerSettings {
     /// How long an operation (a publish and its confirm, opening a channel) waits for the
     /// connection and the broker's answer before it fails as unavailable.
     pub operation_timeout: Duration,
+    /// What consumers declare their durable queues (and dead-letter queues) as.
+    pub queue_type: QueueType,
+}
+
+/// The kind of RabbitMQ queue the consumers' durable queues are. RabbitMQ cannot change the
+/// type of an existing queue: a declaration of another type is refused (see
+/// [`super::consumer::ConsumerError::Topology`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// Classic queues, declared without arguments (as before quorum queues were an option).
+    #[default]
+    Classic,
+    /// Quorum queues (`x-queue-type: quorum`): replicated across a RabbitMQ cluster's nodes by
+    /// Raft, a message confirmed once a majority holds it. They also work on a single node.
+    Quorum,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Quorum => "quorum",
+        }
+    }
+}
+
+impl std::str::FromStr for QueueType {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "classic" => Ok(Self::Classic),
+            "quorum" => Ok(Self::Quorum),
+            other => Err(format!(
+                "{other:?} is not a queue type: use classic or quorum"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for QueueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl BrokerSettings {
@@ -60,6 +104,7 @@ impl BrokerSettings {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(10),
+            queue_type: QueueType::Classic,
         }
     }
 }
@@ -73,6 +118,7 @@ impl fmt::Debug for BrokerSettings {
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("operation_timeout", &self.operation_timeout)
+            .field("queue_type", &self.queue_type)
             .finish()
     }
 }

@@ -4,5 +4,6 @@ mod broker;
 mod consumer;
 mod inbox;
 mod outbox;
+mod quorum;
 mod rabbit;
 mod reconnect;

@@ -1,13 +1,14 @@
 //! Test support for the RabbitMQ tests: a broker on a throwaway vhost, fast consumer
 //! settings, recording handlers, and polling with a deadline instead of fixed sleeps.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use emporium_kernel::events::broker::{Broker, BrokerSettings};
+use emporium_kernel::events::broker::{Broker, BrokerSettings, QueueType};
 use emporium_kernel::events::consumer::{
     self, ConsumerError, ConsumerSettings, Handler, HandlerError,
 };
@@ -30,11 +31,36 @@ pub struct Rabbit {
 }
 
 impl Rabbit {
+    /// With the queue type of [`test_queue_type`].
     pub async fn start() -> Self {
+        Self::start_with(test_queue_type()).await
+    }
+
+    pub async fn start_with(queue_type: QueueType) -> Self {
         let vhost = TestVhost::create().await;
-        let broker = connect(&vhost).await;
+        let broker = connect_with(&vhost, queue_type).await;
         broker.declare_topology().await.expect("declare topology");
         Self { broker, vhost }
+    }
+
+    /// Each queue of the vhost with its type (`classic`, `quorum`), as `rabbitmqctl` lists them.
+    pub async fn queue_types(&self) -> BTreeMap<String, String> {
+        let vhost = self.vhost.name().to_owned();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("rabbitmqctl")
+                .args(["list_queues", "-p", &vhost, "name", "type"])
+                .args(["--no-table-headers", "--quiet"])
+                .output()
+        })
+        .await
+        .expect("rabbitmqctl task")
+        .expect("rabbitmqctl runs");
+        assert!(output.status.success(), "rabbitmqctl list_queues failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .map(|(name, kind)| (name.trim().to_owned(), kind.trim().to_owned()))
+            .collect()
     }
 
     /// The number of ready messages in `queue`.
@@ -78,12 +104,28 @@ impl Rabbit {
     }
 }
 
-/// A broker on `vhost` that reconnects within milliseconds.
+/// The queue type the event tests run with: classic, or quorum when
+/// `EMPORIUM_TEST_QUEUE_TYPE=quorum` (`./dev test` runs them in both modes).
+pub fn test_queue_type() -> QueueType {
+    match std::env::var("EMPORIUM_TEST_QUEUE_TYPE") {
+        Ok(raw) => raw
+            .parse()
+            .expect("EMPORIUM_TEST_QUEUE_TYPE: classic or quorum"),
+        Err(_) => QueueType::Classic,
+    }
+}
+
+/// A broker on `vhost` that reconnects within milliseconds, with [`test_queue_type`].
 pub async fn connect(vhost: &TestVhost) -> Broker {
+    connect_with(vhost, test_queue_type()).await
+}
+
+pub async fn connect_with(vhost: &TestVhost, queue_type: QueueType) -> Broker {
     let settings = BrokerSettings {
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(200),
         operation_timeout: Duration::from_secs(5),
+        queue_type,
         ..BrokerSettings::new(vhost.amqp_url())
     };
     Broker::connect(settings)
@@ -126,6 +168,11 @@ impl RunningConsumer {
             shutdown.clone(),
         ));
         Self { shutdown, task }
+    }
+
+    /// Asks the consumer to stop, without waiting.
+    pub fn request_stop(&self) {
+        self.shutdown.cancel();
     }
 
     pub async fn stop(self) {
