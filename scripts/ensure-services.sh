@@ -41,8 +41,33 @@ ensure_postgres() {
   wait_for PostgreSQL 127.0.0.1 5432 30
 }
 
+# The stand-in has been seen to keep answering pings while every write hangs (a WiredTiger
+# session stuck; seen twice on this kind of machine). A write that does not finish in 20 s
+# means it is wedged: it is restarted (it keeps its data directory).
+stand_in_writes() {
+  local python="$TOOLS_DIR/secantus-venv/bin/python3"
+  [ -x "$python" ] || return 0
+  timeout 20 "$python" - "$MONGO_HOST" "$MONGO_PORT" <<'PY' >/dev/null 2>&1
+import sys, pymongo
+client = pymongo.MongoClient(host=sys.argv[1], port=int(sys.argv[2]), retryWrites=False,
+                             serverSelectionTimeoutMS=10000, socketTimeoutMS=15000)
+client.emporium_probe.probe.insert_one({"probe": 1})
+client.drop_database("emporium_probe")
+PY
+}
+
 ensure_mongodb() {
-  answers "$MONGO_HOST" "$MONGO_PORT" && return 0
+  if answers "$MONGO_HOST" "$MONGO_PORT"; then
+    local pid
+    pid="$(pgrep -f "secantusd-py --host $MONGO_HOST --port $MONGO_PORT( |$)" || true)"
+    if [ -z "$pid" ] || stand_in_writes; then
+      return 0
+    fi
+    log "the MongoDB stand-in on $MONGO_HOST:$MONGO_PORT answers but does not finish a write: restarting it"
+    kill $pid 2>/dev/null || true
+    sleep 2
+    kill -9 $pid 2>/dev/null || true
+  fi
   case "$MONGO_HOST" in
     127.0.0.1 | localhost) ;;
     *) log "MongoDB does not answer at $MONGO_HOST:$MONGO_PORT (EMPORIUM_MONGODB_URL), and it is not local"; return 1 ;;
