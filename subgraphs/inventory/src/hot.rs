@@ -139,9 +139,12 @@ impl HotStock {
         Ok(exists)
     }
 
-    /// The counts of `product_ids` (zero for a product never stocked).
+    /// The counts of `product_ids` (zero for a product never stocked): one `EVALSHA` of a
+    /// script hashed once per process, however many ids.
     pub async fn levels(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, HotError> {
-        static SCRIPT: &str = r"
+        static SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+            Script::new(
+                r"
             if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOT_READY'} end
             local out = {'OK'}
             for i = 2, #KEYS do
@@ -149,9 +152,10 @@ impl HotStock {
               out[#out + 1] = tostring(tonumber(v[1]) or 0)
               out[#out + 1] = tostring(tonumber(v[2]) or 0)
             end
-            return out";
-        let script = Script::new(SCRIPT);
-        let mut invocation = script.key(self.ready_key());
+            return out",
+            )
+        });
+        let mut invocation = SCRIPT.key(self.ready_key());
         for id in product_ids {
             invocation.key(self.stock_key(id));
         }

@@ -5,6 +5,7 @@ mod mutation;
 mod query;
 mod types;
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Schema};
 
 pub use mutation::Mutation;
@@ -13,7 +14,9 @@ pub use query::Query;
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(state: crate::ProductsState) -> ProductsSchema {
-    builder().data(state).finish()
+    // No cache in the loader: it only batches, so a read never outlives a write it follows.
+    let loader = DataLoader::new(query::ProductLoader(state.catalog.clone()), tokio::spawn);
+    builder().data(state).data(loader).finish()
 }
 
 /// The subgraph's federation SDL, as the supergraph composition needs it.
