@@ -382,8 +382,9 @@ impl RedisMonitor {
         }
     }
 
-    /// The commands seen so far whose text contains `needle` (a key prefix), once every
-    /// command sent before this call has arrived.
+    /// The commands clients sent so far (one per round trip, or several in a pipeline; not the
+    /// commands a script runs, which MONITOR shows as from `lua`) whose text contains `needle`
+    /// (a key prefix), once every command sent before this call has arrived.
     pub fn commands_containing(&self, needle: &str) -> Vec<String> {
         let marker = format!("monitor-marker-{}", Uuid::new_v4().simple());
         let mut conn = redis::Client::open(self.url.as_str())
@@ -400,7 +401,7 @@ impl RedisMonitor {
                 if lines.iter().any(|l| l.contains(&marker)) {
                     return lines
                         .iter()
-                        .filter(|l| l.contains(needle))
+                        .filter(|l| l.contains(needle) && !l.contains(" lua] "))
                         .cloned()
                         .collect();
                 }

@@ -128,7 +128,7 @@ impl Catalog {
             Ok(cached) => cached,
             Err(err) => {
                 fell_back("read", &err);
-                return self.from_store(ids).await;
+                return self.read_store(ids).await;
             }
         };
         let mut found = HashMap::with_capacity(ids.len());
@@ -156,7 +156,7 @@ impl Catalog {
         Ok(found)
     }
 
-    async fn from_store(&self, ids: &[String]) -> Result<HashMap<String, Product>, StoreError> {
+    async fn read_store(&self, ids: &[String]) -> Result<HashMap<String, Product>, StoreError> {
         Ok(self
             .store
             .find_by_ids(ids)
@@ -176,7 +176,7 @@ impl Catalog {
                 None
             }
         };
-        let found = self.from_store(ids).await?;
+        let found = self.read_store(ids).await?;
         if let Some((token, taken)) = lease {
             let read: Vec<(&str, Option<&Product>)> = ids
                 .iter()
