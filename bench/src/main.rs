@@ -5,6 +5,8 @@
 //!   its outbox row → relay → RabbitMQ with publisher confirms → consumer with its inbox
 //!   transaction), against bare confirmed publishes to the same broker.
 //!
+//! - `catalog`: a browse page, a product by id and search joined with `product { name price
+//!   stock }` through the router, with the catalog cache cold and warm, beside search alone.
 //! - `inventory`: order reservations per second with the ledger on (Redis script + Postgres
 //!   transaction with inbox, ledger and outbox), single-line and 5-line, against raw Redis
 //!   round trips with the same number of clients.
@@ -31,6 +33,7 @@ use emporium_kernel::testing::{TestPostgres, TestVhost};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+mod catalog;
 mod inventory;
 mod orders;
 mod router;
@@ -94,6 +97,18 @@ enum Command {
         #[arg(long)]
         emporium: Option<std::path::PathBuf>,
     },
+    /// Catalog reads through the router (browse page, by id, search joined with product
+    /// fields and stock), cache cold and warm, beside search alone.
+    Catalog {
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds per measured phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The `emporium` binary (default: beside this one).
+        #[arg(long)]
+        emporium: Option<std::path::PathBuf>,
+    },
     /// Indexing throughput and query latency (direct and through the subgraph) on the demo
     /// catalog and on it replicated.
     Search {
@@ -130,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
             checkouts,
             emporium,
         } => orders::benchmark(customers, checkouts, emporium).await,
+        Command::Catalog {
+            connections,
+            seconds,
+            emporium,
+        } => catalog::benchmark(connections, seconds, emporium).await,
     }
 }
 

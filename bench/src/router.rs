@@ -20,7 +20,7 @@ use anyhow::{bail, Context};
 use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
 use serde_json::json;
 
-const SUBGRAPHS: &[&str] = &[
+pub(crate) const SUBGRAPHS: &[&str] = &[
     "users",
     "products",
     "inventory",
@@ -34,7 +34,7 @@ const QUERY: &str =
     "query($q: String!, $n: Int) { search(query: $q, first: $n) { totalCount pageInfo { hasNextPage } } }";
 
 /// A child process killed when dropped.
-struct Process(Child);
+pub(crate) struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -43,18 +43,18 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Requests per second and latency percentiles of one phase.
-struct Figures {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
+pub(crate) struct Figures {
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -278,7 +278,7 @@ pub async fn benchmark(
     Ok(())
 }
 
-fn spawn(
+pub(crate) fn spawn(
     binary: &Path,
     repo: &Path,
     args: &[&str],

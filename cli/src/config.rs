@@ -57,6 +57,10 @@ pub struct Settings {
     /// `EMPORIUM_SEARCH_REPLICA_ID`: names this search replica's own queue of catalogue events,
     /// so that every replica indexes every event (none when there is one replica).
     pub search_replica_id: Option<String>,
+    /// Every key of the catalog cache (product documents, the browse order) starts with this.
+    pub catalog_cache_prefix: String,
+    /// How long a cached product document lives without being read again from MongoDB.
+    pub catalog_cache_ttl: std::time::Duration,
     pub mongodb_url: String,
     pub mongodb_database: String,
     /// RabbitMQ, with the vhost: `amqp://user:pass@host:5672/%2f`. A secret (it holds the password).
@@ -315,6 +319,12 @@ impl Settings {
             emporium_kernel::events::outbox::DEFAULT_RETENTION.as_secs(),
         )?;
         let router_port: u16 = parsed("EMPORIUM_ROUTER_PORT", 4000)?;
+        let catalog_cache_ttl_secs: u64 = parsed("EMPORIUM_CATALOG_CACHE_TTL_SECS", 3600)?;
+        if catalog_cache_ttl_secs == 0 {
+            return Err(anyhow!(
+                "EMPORIUM_CATALOG_CACHE_TTL_SECS must be at least 1"
+            ));
+        }
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
             router_port,
@@ -363,6 +373,9 @@ impl Settings {
                 .filter(|nodes| !nodes.trim().is_empty())
                 .map(SecretString::from),
             search_replica_id: search_replica_id()?,
+            catalog_cache_prefix: var("EMPORIUM_CATALOG_CACHE_PREFIX")
+                .unwrap_or_else(|| "emporium:catalog:".to_owned()),
+            catalog_cache_ttl: std::time::Duration::from_secs(catalog_cache_ttl_secs),
             mongodb_url: var("EMPORIUM_MONGODB_URL")
                 .unwrap_or_else(|| "mongodb://127.0.0.1:27017/?retryWrites=false".to_owned()),
             amqp_url: SecretString::from(

@@ -185,10 +185,18 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             let db = services::mongodb(&settings).await?;
-            emporium_products::seed::seed_demo_catalog(
+            let inserted = emporium_products::seed::seed_demo_catalog(
                 &emporium_products::store::ProductStore::new(&db),
             )
             .await?;
+            if inserted > 0 {
+                // A running products service lists them once its browse order is rebuilt.
+                services::catalog_cache(&settings)
+                    .await?
+                    .forget_browse_order()
+                    .await
+                    .context("marking the catalog cache's browse order incomplete")?;
+            }
             Ok(())
         }),
         Command::CreateAdmin {
@@ -551,6 +559,7 @@ async fn start_subgraphs(
     tasks.extend(services::start_products(
         settings,
         db,
+        services::catalog_cache(settings).await?,
         verifier.clone(),
         &broker,
         tokio::net::TcpListener::from_std(listeners.products)?,
@@ -645,10 +654,19 @@ async fn serve(settings: Settings, service: Service) -> anyhow::Result<()> {
         }
         Service::Products => {
             let db = services::mongodb(&settings).await?;
+            let cache = services::catalog_cache(&settings).await?;
             let broker = services::broker(&settings);
             let verifier = services::verifier_following_rotations(&settings, &shutdown).await?;
             let listener = services::bind(settings.products_addr()).await?;
-            services::start_products(&settings, db, verifier, &broker, listener, shutdown.clone())
+            services::start_products(
+                &settings,
+                db,
+                cache,
+                verifier,
+                &broker,
+                listener,
+                shutdown.clone(),
+            )
         }
         Service::Inventory => {
             let inventory = services::inventory(&settings, true).await?;

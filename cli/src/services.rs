@@ -538,6 +538,20 @@ pub async fn mongodb(settings: &Settings) -> anyhow::Result<mongodb::Database> {
     Ok(db)
 }
 
+/// The catalog's Redis cache.
+pub async fn catalog_cache(
+    settings: &Settings,
+) -> anyhow::Result<emporium_products::store::CatalogCache> {
+    use secrecy::ExposeSecret;
+    emporium_products::store::CatalogCache::connect(
+        settings.redis_url.expose_secret(),
+        &settings.catalog_cache_prefix,
+        settings.catalog_cache_ttl,
+    )
+    .await
+    .context("connecting to Redis for the catalog cache (EMPORIUM_REDIS_URL)")
+}
+
 /// The notifications store (its own collections in the platform's MongoDB database), with
 /// the feed's indexes.
 pub async fn notifications_store(
@@ -716,14 +730,24 @@ pub fn start_users(
 pub fn start_products(
     settings: &Settings,
     db: mongodb::Database,
+    cache: emporium_products::store::CatalogCache,
     verifier: TokenVerifier,
     broker: &Broker,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let state = emporium_products::ProductsState::new(&db);
+    let state = emporium_products::ProductsState::new(&db, cache);
+    // The browse order is rebuilt at every start: products may have been written by other
+    // means (seeding) meanwhile. Pages come from MongoDB until it is done.
+    let catalog = state.catalog.clone();
+    let rebuild = tokio::spawn(async move {
+        if let Err(err) = catalog.rebuild_browse_order().await {
+            tracing::warn!(error = %err, "building the catalog browse order failed; pages come from MongoDB until a page read retries it");
+        }
+    });
     let app = emporium_products::router(state, db.clone(), verifier, vec![broker_check(broker)]);
     vec![
+        rebuild,
         spawn_server("products", listener, app, shutdown.clone()),
         start_products_relay(settings, db, broker.clone(), shutdown),
     ]

@@ -261,3 +261,52 @@ async fn forged_cursors_are_bad_user_input() {
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn a_deleted_product_is_on_no_read_path_through_the_router() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let name = format!("Vanishing {}", unique_sku());
+    let mut input = product_input(&unique_sku());
+    input["name"] = json!(name);
+    let created = create_product(&platform, &admin, input).await;
+    let id = created["product"]["id"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    let search = "query($q: String!) { search(query: $q, first: 5) { edges { node { product { id name price { amount } } } } } }";
+    // Indexed, and every read path warm, before the delete.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let found = platform.gql(search, json!({ "q": name }), None).await;
+        if found.to_string().contains(&name) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never indexed: {found}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    platform.gql(PRODUCT, json!({ "id": id }), None).await;
+    list(&platform, 10, None, None).await;
+
+    let deleted = platform
+        .gql(
+            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }",
+            json!({ "id": id }),
+            admin.token(),
+        )
+        .await;
+
+    assert_eq!(deleted["data"]["deleteProduct"]["deletedId"], json!(id));
+    let by_id = platform.gql(PRODUCT, json!({ "id": id }), None).await;
+    assert_eq!(by_id["data"]["product"], Value::Null);
+    let page = list(&platform, 10, None, None).await;
+    assert_eq!(page["totalCount"], json!(0), "{page}");
+    let audio = list(&platform, 10, None, Some("Audio")).await;
+    assert_eq!(audio["nodes"], json!([]), "{audio}");
+    // The search index may still hold the hit for a moment; the product's fields are gone.
+    let searched = platform.gql(search, json!({ "q": name }), None).await;
+    assert!(!searched.to_string().contains(&name), "{searched}");
+}

@@ -180,6 +180,10 @@ impl Platform {
             ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
             ("EMPORIUM_REDIS_URL", redis.url().to_owned()),
             ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
+            (
+                "EMPORIUM_CATALOG_CACHE_PREFIX",
+                format!("{}catalog:", redis.prefix()),
+            ),
             ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
         ];
         let storefront_dir = if options.storefront {

@@ -293,8 +293,11 @@ impl HotStock {
     /// script reads them all on one server (one round trip however many ids); on a cluster the
     /// same script runs once per bucket among them, since a script's keys must share a slot.
     pub async fn levels(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, HotError> {
-        // KEYS: ARGV[1] readiness keys, then the stock keys.
-        static SCRIPT: &str = r"
+        // KEYS: ARGV[1] readiness keys, then the stock keys. Hashed once per process: this
+        // is the hot read path of every page that shows stock.
+        static SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+            Script::new(
+                r"
             local ready = tonumber(ARGV[1])
             for i = 1, ready do
               if redis.call('EXISTS', KEYS[i]) == 0 then return {'NOT_READY'} end
@@ -305,8 +308,10 @@ impl HotStock {
               out[#out + 1] = tostring(tonumber(v[1]) or 0)
               out[#out + 1] = tostring(tonumber(v[2]) or 0)
             end
-            return out";
-        let script = Script::new(SCRIPT);
+            return out",
+            )
+        });
+        let script = &*SCRIPT;
         // Positions of the ids each script reads.
         let groups: Vec<Vec<usize>> = match self.conn {
             Connection::Single(_) => vec![(0..product_ids.len()).collect()],

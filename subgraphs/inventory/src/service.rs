@@ -100,13 +100,39 @@ impl Inventory {
 
     /// The counts of a product (zero for one never stocked).
     pub async fn stock(&self, product_id: &str) -> Result<StockLevel, InventoryError> {
-        if product_id.len() > MAX_PRODUCT_ID_LEN {
-            return Ok(StockLevel::default());
+        Ok(self
+            .stocks(&[product_id])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// The counts of several products, in their order (zero for one never stocked, or an id
+    /// too long to be a product's), with one Redis round trip.
+    pub async fn stocks(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, InventoryError> {
+        let valid: Vec<&str> = product_ids
+            .iter()
+            .copied()
+            .filter(|id| id.len() <= MAX_PRODUCT_ID_LEN)
+            .collect();
+        if valid.is_empty() {
+            return Ok(vec![StockLevel::default(); product_ids.len()]);
         }
         let levels = self
-            .retry_when_unloaded(|| async { Ok(self.hot.levels(&[product_id]).await?) })
+            .retry_when_unloaded(|| async { Ok(self.hot.levels(&valid).await?) })
             .await?;
-        Ok(levels.into_iter().next().unwrap_or_default())
+        let mut levels = levels.into_iter();
+        Ok(product_ids
+            .iter()
+            .map(|id| {
+                if id.len() <= MAX_PRODUCT_ID_LEN {
+                    levels.next().unwrap_or_default()
+                } else {
+                    StockLevel::default()
+                }
+            })
+            .collect())
     }
 
     /// An admin sets how many units are on hand.

@@ -2,10 +2,13 @@
 //!
 //! Layout:
 //! - `domain`: what a valid product is (SKU, category paths, prices as exact money).
-//! - `store`: MongoDB (documents, indexes, cursor pagination).
+//! - `store`: MongoDB (documents, indexes, cursor pagination) and the Redis cache (product
+//!   documents by id, the browse order).
+//! - `catalog`: reads through the cache, writes that keep it coherent.
 //! - `graphql`: the schema, resolvers and the mapping of failures to codes.
 //! - `seed`: the demo catalog.
 
+pub mod catalog;
 pub mod domain;
 pub mod events;
 pub mod graphql;
@@ -20,19 +23,20 @@ use emporium_kernel::http::ReadinessCheck;
 use mongodb::bson::doc;
 use mongodb::Database;
 
+pub use crate::catalog::Catalog;
 pub use crate::graphql::{schema, sdl, ProductsSchema};
-use crate::store::ProductStore;
+use crate::store::{CatalogCache, ProductStore};
 
 /// Everything the products resolvers need.
 #[derive(Clone)]
 pub struct ProductsState {
-    pub store: ProductStore,
+    pub catalog: Catalog,
 }
 
 impl ProductsState {
-    pub fn new(db: &Database) -> Self {
+    pub fn new(db: &Database, cache: CatalogCache) -> Self {
         Self {
-            store: ProductStore::new(db),
+            catalog: Catalog::new(ProductStore::new(db), cache),
         }
     }
 }

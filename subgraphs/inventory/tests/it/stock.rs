@@ -125,3 +125,47 @@ async fn stock_changes_are_announced_in_the_order_they_happened() {
     assert_eq!(last["onHand"], final_level.on_hand);
     fixture.assert_no_drift().await;
 }
+
+#[tokio::test]
+async fn the_stock_of_100_products_is_one_redis_round_trip() {
+    let fixture = Fixture::new().await;
+    let ids: Vec<String> = (0..100).map(|_| product()).collect();
+    for (n, id) in ids.iter().enumerate().take(10) {
+        fixture.set(id, n as i32 + 1).await;
+    }
+    let schema = emporium_inventory::schema(fixture.inventory.clone());
+    let representations: Vec<_> = ids
+        .iter()
+        .map(|id| json!({ "__typename": "Product", "id": id }))
+        .collect();
+    let query = || {
+        async_graphql::Request::new(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id stock { onHand available } } } }",
+        )
+        .variables(async_graphql::Variables::from_json(
+            json!({ "r": representations }),
+        ))
+    };
+    // The first call may load the script into Redis (`NOSCRIPT`, `SCRIPT LOAD`).
+    let first = schema.execute(query()).await;
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+
+    let crate::TestHotRedis::Single(redis) = &fixture.redis else {
+        panic!("Fixture::new uses the single Redis server");
+    };
+    let monitor = emporium_kernel::testing::RedisMonitor::start(redis.url());
+    let response = schema.execute(query()).await;
+    let commands = monitor.commands_containing(redis.prefix());
+
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().expect("json");
+    let entities = data["_entities"].as_array().expect("entities");
+    assert_eq!(entities.len(), 100);
+    assert_eq!(entities[0]["stock"], json!({ "onHand": 1, "available": 1 }));
+    assert_eq!(
+        entities[99]["stock"],
+        json!({ "onHand": 0, "available": 0 })
+    );
+    assert_eq!(commands.len(), 1, "{commands:#?}");
+    assert!(commands[0].contains("\"EVALSHA\""), "{commands:#?}");
+}

@@ -3,10 +3,17 @@
 use emporium_kernel::graphql::UserError;
 use emporium_kernel::ApiError;
 
+use crate::catalog::CatalogError;
 use crate::store::StoreError;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(err: CatalogError) -> Self {
         ApiError::internal(&err)
     }
 }

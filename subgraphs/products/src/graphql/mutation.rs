@@ -35,8 +35,8 @@ impl Mutation {
             }
         };
         match state
-            .store
-            .insert(&new_product, ctx.data::<TraceContext>()?)
+            .catalog
+            .create(&new_product, ctx.data::<TraceContext>()?)
             .await
         {
             Ok(product) => {
@@ -80,7 +80,7 @@ impl Mutation {
             }
         };
         match state
-            .store
+            .catalog
             .update(&id, &patch, ctx.data::<TraceContext>()?)
             .await
             .map_err(ApiError::from)?
@@ -106,7 +106,7 @@ impl Mutation {
         ctx.data::<Viewer>()?.require_admin()?;
         let state = ctx.data::<ProductsState>()?;
         if !state
-            .store
+            .catalog
             .delete(&id, ctx.data::<TraceContext>()?)
             .await
             .map_err(ApiError::from)?

@@ -1,11 +1,16 @@
 //! Queries: one product, and the catalog as a Relay connection.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::graphql::PageRequest;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
 use super::types::{Product, ProductConnection};
+use crate::store::StoreError;
 use crate::ProductsState;
 
 pub struct Query;
@@ -28,10 +33,11 @@ impl Query {
     ) -> async_graphql::Result<ProductConnection> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let category = category.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let with_count = ctx.look_ahead().field("totalCount").exists();
         let state = ctx.data::<ProductsState>()?;
         let page = state
-            .store
-            .list(category, page.after.as_deref(), page.size)
+            .catalog
+            .page(category, page.after.as_deref(), page.size, with_count)
             .await
             .map_err(ApiError::from)?;
         Ok(ProductConnection::from_page(page))
@@ -48,12 +54,25 @@ impl Query {
     }
 }
 
+/// Through the schema's [`ProductLoader`]: the ids of one `_entities` request (and of
+/// concurrent requests) are read together, with one cache round trip.
 async fn find(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<Product>> {
-    let state = ctx.data::<ProductsState>()?;
-    Ok(state
-        .store
-        .find_by_id(id)
+    let loader = ctx.data::<DataLoader<ProductLoader>>()?;
+    Ok(loader
+        .load_one(id.to_string())
         .await
-        .map_err(ApiError::from)?
+        .map_err(|err| ApiError::internal(&*err))?
         .map(Product))
+}
+
+/// Loads products by id in batches through the catalog (cache first).
+pub struct ProductLoader(pub crate::Catalog);
+
+impl Loader<String> for ProductLoader {
+    type Value = crate::domain::product::Product;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, ids: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        self.0.products(ids).await.map_err(Arc::new)
+    }
 }

@@ -85,6 +85,7 @@ pub struct ProductConnection {
     pub edges: Vec<ProductEdge>,
     pub nodes: Vec<Product>,
     pub page_info: PageInfo,
+    /// Counted only when selected (the resolver looks ahead); 0 is never shown otherwise.
     pub total_count: i32,
 }
 
@@ -106,7 +107,9 @@ impl ProductConnection {
                 has_next_page: page.has_next_page,
                 end_cursor,
             },
-            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+            total_count: page
+                .total_count
+                .map_or(0, |total| i32::try_from(total).unwrap_or(i32::MAX)),
         }
     }
 }

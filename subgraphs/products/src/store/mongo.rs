@@ -14,6 +14,7 @@ use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::mongo::CountedPage;
 use emporium_kernel::trace::TraceContext;
+use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{ClientSession, Collection, Database, IndexModel};
@@ -148,7 +149,14 @@ fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
 pub struct Page {
     pub products: Vec<Product>,
     pub has_next_page: bool,
-    pub total_count: u64,
+    /// Only when asked for: counting costs a MongoDB round trip of its own.
+    pub total_count: Option<u64>,
+}
+
+/// A product after an update, and the category it was in before.
+pub struct Updated {
+    pub product: Product,
+    pub previous_category: String,
 }
 
 #[derive(Clone)]
@@ -288,13 +296,50 @@ impl ProductStore {
             .transpose()
     }
 
+    /// The products of `ids` that exist, in no particular order; one query.
+    pub async fn find_by_ids(&self, ids: &[String]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<ProductDoc> = self
+            .products
+            .find(doc! { "_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await?;
+        docs.into_iter().map(Product::try_from).collect()
+    }
+
+    /// Every product's id and category path (each level): what the browse order is built from.
+    pub async fn browse_entries(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            #[serde(rename = "_id")]
+            id: String,
+            category_path: Vec<String>,
+        }
+        let entries: Vec<Entry> = self
+            .db
+            .collection::<Entry>(COLLECTION)
+            .find(doc! {})
+            .projection(doc! { "_id": 1, "category_path": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(entries
+            .into_iter()
+            .map(|e| (e.id, e.category_path))
+            .collect())
+    }
+
     /// Products in `_id` order after the cursor `after`, optionally within a category (and its
-    /// sub-categories).
+    /// sub-categories), counted only `with_count`.
     pub async fn list(
         &self,
         category: Option<&str>,
         after: Option<&str>,
         limit: usize,
+        with_count: bool,
     ) -> Result<Page, StoreError> {
         let mut filter = Document::new();
         if let Some(category) = category {
@@ -306,14 +351,27 @@ impl ProductStore {
         }
         // One snapshot for both, so a page counts what it lists even while products are
         // added; one extra row tells whether another page follows.
-        let (total_count, docs) = CountedPage {
-            count_filter,
-            page_filter: filter,
-            sort: doc! { "_id": 1 },
-            limit: limit as i64 + 1,
-        }
-        .read(&self.products)
-        .await?;
+        let (total_count, docs) = if with_count {
+            let (total, docs) = CountedPage {
+                count_filter,
+                page_filter: filter,
+                sort: doc! { "_id": 1 },
+                limit: limit as i64 + 1,
+            }
+            .read(&self.products)
+            .await?;
+            (Some(total), docs)
+        } else {
+            let docs: Vec<ProductDoc> = self
+                .products
+                .find(filter)
+                .sort(doc! { "_id": 1 })
+                .limit(limit as i64 + 1)
+                .await?
+                .try_collect()
+                .await?;
+            (None, docs)
+        };
         let mut products: Vec<Product> = docs
             .into_iter()
             .map(Product::try_from)
@@ -336,7 +394,7 @@ impl ProductStore {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.list(None, after.as_deref(), 1000).await?;
+            let page = self.list(None, after.as_deref(), 1000, false).await?;
             after = page.products.last().map(|p| p.id.clone());
             for product in page.products {
                 let sequence = sequences.get(&product.id).copied().unwrap_or(0);
@@ -348,12 +406,14 @@ impl ProductStore {
         }
     }
 
+    /// Applies `patch` and records `product.updated` in one transaction; `None` if there is
+    /// no such product.
     pub async fn update(
         &self,
         id: &str,
         patch: &ProductPatch,
         trace: &TraceContext,
-    ) -> Result<Option<Product>, StoreError> {
+    ) -> Result<Option<Updated>, StoreError> {
         let mut set = doc! { "updated_at": bson::DateTime::now() };
         if let Some(name) = &patch.name {
             set.insert("name", name);
@@ -381,30 +441,53 @@ impl ProductStore {
             set.insert("image_url", image_url.clone());
         }
         let mut session = self.transaction().await?;
-        let updated = self
+        // The browse order needs the category a product leaves: read it first, in the same
+        // transaction, when the patch moves it.
+        let previous_category = match patch.category {
+            Some(_) => match self
+                .products
+                .find_one(doc! { "_id": id })
+                .session(&mut session)
+                .await?
+            {
+                Some(before) => Some(before.category),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let Some(product) = self
             .products
             .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
             .return_document(ReturnDocument::After)
             .session(&mut session)
             .await?
             .map(Product::try_from)
-            .transpose()?;
-        if let Some(product) = &updated {
-            outbox::enqueue(
-                &self.db,
-                &mut session,
-                events::EVENT_SOURCE,
-                events::product_updated(product).traced(trace),
-            )
-            .await?;
-        }
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let previous_category = previous_category.unwrap_or_else(|| product.category.clone());
+        outbox::enqueue(
+            &self.db,
+            &mut session,
+            events::EVENT_SOURCE,
+            events::product_updated(&product).traced(trace),
+        )
+        .await?;
         session.commit_transaction().await?;
-        Ok(updated)
+        Ok(Some(Updated {
+            product,
+            previous_category,
+        }))
     }
 
     /// Removes a product, leaves its SKU's tombstone and records `product.deleted` in one
-    /// transaction.
-    pub async fn delete(&self, id: &str, trace: &TraceContext) -> Result<bool, StoreError> {
+    /// transaction. Returns the product removed, `None` if there was none.
+    pub async fn delete(
+        &self,
+        id: &str,
+        trace: &TraceContext,
+    ) -> Result<Option<Product>, StoreError> {
         let mut session = self.transaction().await?;
         let deleted = self
             .products
@@ -412,7 +495,7 @@ impl ProductStore {
             .session(&mut session)
             .await?;
         let Some(doc) = deleted else {
-            return Ok(false);
+            return Ok(None);
         };
         self.db
             .collection::<Document>(DELETED_SKUS)
@@ -432,6 +515,6 @@ impl ProductStore {
         )
         .await?;
         session.commit_transaction().await?;
-        Ok(true)
+        Ok(Some(product))
     }
 }
