@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::{TestRedis, TestVhost};
 use serde_json::{json, Value};
 
-use crate::router::{free_port, percentile, spawn, Figures, SUBGRAPHS};
+use crate::platform::{
+    emporium_binary, free_port, percentile, repository, spawn, Figures, Stores, SUBGRAPHS,
+};
 
 const SEARCH: &str = "query($q: String!, $n: Int) { search(query: $q, first: $n) { edges { node { score product { id } } } } }";
 const SEARCH_JOINED: &str = "query($q: String!, $n: Int) { search(query: $q, first: $n) { edges { node { score product { id name price { amount currency } stock { available inStock } } } } } }";
@@ -187,79 +189,36 @@ fn flush_catalog_cache(redis: &TestRedis, prefix: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(name: &str, figures: &Figures, baseline: &Figures) {
-    println!(
-        "{name:<52} {:>8.0} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  ratio {:.3}",
-        figures.per_second,
-        figures.p50.as_secs_f64() * 1000.0,
-        figures.p99.as_secs_f64() * 1000.0,
-        figures.per_second / baseline.per_second,
-    );
-}
-
 pub async fn benchmark(
     connections: usize,
     seconds: u64,
     emporium: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let binary = match emporium {
-        Some(path) => path,
-        None => std::env::current_exe()?
-            .parent()
-            .context("the benchmark binary has a directory")?
-            .join("emporium"),
-    };
+    let binary = emporium_binary(emporium)?;
     let vhost = TestVhost::create().await;
-    let mut databases = Vec::new();
-    for _ in 0..4 {
-        databases.push(TestPostgres::create().await);
-    }
-    let mongo = TestMongo::create();
-    let redis = TestRedis::create();
+    let stores = Stores::create().await?;
+    let redis = &stores.redis;
     let cache_prefix = format!("{}catalog:", redis.prefix());
-    let data_dir =
-        std::env::temp_dir().join(format!("emporium-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&data_dir)?;
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = repository();
     let router_port = free_port()?;
-    let mut env: Vec<(String, String)> = vec![
-        ("EMPORIUM_DATABASE_URL".into(), databases[0].url()),
-        ("EMPORIUM_INVENTORY_DATABASE_URL".into(), databases[1].url()),
-        ("EMPORIUM_ORDERS_DATABASE_URL".into(), databases[2].url()),
-        ("EMPORIUM_PAYMENTS_DATABASE_URL".into(), databases[3].url()),
-        ("EMPORIUM_MONGODB_URL".into(), mongo.server_url().to_owned()),
-        ("EMPORIUM_MONGODB_DATABASE".into(), mongo.name().to_owned()),
-        ("EMPORIUM_AMQP_URL".into(), vhost.amqp_url()),
-        ("EMPORIUM_REDIS_URL".into(), redis.url().to_owned()),
-        ("EMPORIUM_REDIS_PREFIX".into(), redis.prefix().to_owned()),
-        ("EMPORIUM_CATALOG_CACHE_PREFIX".into(), cache_prefix.clone()),
-        (
-            "EMPORIUM_RATE_LIMIT_PREFIX".into(),
-            format!("{}ratelimit:", redis.prefix()),
-        ),
+    let mut env = stores.env(&vhost);
+    env.extend([
         ("EMPORIUM_RATE_LIMIT".into(), "false".into()),
         ("EMPORIUM_SEED_DEMO_CATALOG".into(), "true".into()),
-        ("EMPORIUM_STOREFRONT_DIR".into(), "off".into()),
-        (
-            "EMPORIUM_SUPERGRAPH".into(),
-            repo.join("schema.graphql").display().to_string(),
-        ),
-        ("EMPORIUM_DATA_DIR".into(), data_dir.display().to_string()),
         ("EMPORIUM_ROUTER_PORT".into(), router_port.to_string()),
         ("EMPORIUM_ADMIN_EMAIL".into(), "bench@emporium.test".into()),
         (
             "EMPORIUM_ADMIN_PASSWORD".into(),
             "bench-password-123".into(),
         ),
-        ("RUST_LOG".into(), "warn".into()),
-    ];
+    ]);
     for name in SUBGRAPHS {
         env.push((
             format!("EMPORIUM_{}_PORT", name.to_uppercase()),
             free_port()?.to_string(),
         ));
     }
-    let log = std::fs::File::create(data_dir.join("platform.log"))?;
+    let log = stores.log()?;
     let _platform = spawn(&binary, &repo, &["up"], env.into_iter(), log)?;
     let url = format!("http://127.0.0.1:{router_port}/graphql");
     let http = reqwest::Client::builder()
@@ -315,16 +274,15 @@ pub async fn benchmark(
             &words,
         ),
     ] {
-        flush_catalog_cache(&redis, &cache_prefix)?;
+        flush_catalog_cache(redis, &cache_prefix)?;
         let cold = load(&http, &url, query, variation, connections, duration).await?;
         let warm = load(&http, &url, query, variation, connections, duration).await?;
         phases.push((name, cold, warm));
     }
-    print("search(first: 20) alone (baseline)", &search, &search);
+    search.print("search(first: 20) alone (baseline)", &search);
     for (name, cold, warm) in &phases {
-        print(&format!("{name}, cache cold"), cold, &search);
-        print(&format!("{name}, cache warm"), warm, &search);
+        cold.print(&format!("{name}, cache cold"), &search);
+        warm.print(&format!("{name}, cache warm"), &search);
     }
-    let _ = std::fs::remove_dir_all(&data_dir);
     Ok(())
 }

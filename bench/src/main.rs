@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 mod catalog;
 mod inventory;
 mod orders;
+mod platform;
 mod router;
 mod search;
 

@@ -7,9 +7,8 @@
 //! queue on the platform's vhost), so measuring adds no polling load.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,9 +16,13 @@ use anyhow::{anyhow, bail, Context};
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::events::consumer::{self, ConsumerSettings, Handler, HandlerError};
 use emporium_kernel::events::Envelope;
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::{TestPostgres, TestVhost};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
+
+use crate::platform::{
+    emporium_binary, free_port, millis, percentile, repository, spawn, Process, Stores, SUBGRAPHS,
+};
 
 const ADMIN_EMAIL: &str = "bench-admin@emporium.test";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
@@ -44,78 +47,41 @@ impl Handler for Settled {
     }
 }
 
-/// `emporium up` on throwaway stores; killed when dropped.
+/// `emporium up` on throwaway stores; killed when dropped (before its stores go).
 struct Platform {
-    child: Child,
+    _process: Process,
     router: String,
-    data_dir: PathBuf,
     http: reqwest::Client,
-    _stores: (Vec<TestPostgres>, TestMongo, TestRedis),
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    stores: Stores,
 }
 
 impl Platform {
     async fn start(binary: &Path, vhost: &TestVhost) -> anyhow::Result<Self> {
-        let mut databases = Vec::new();
-        for _ in 0..4 {
-            databases.push(TestPostgres::create().await);
-        }
-        let mongo = TestMongo::create();
-        let redis = TestRedis::create();
-        let data_dir =
-            std::env::temp_dir().join(format!("emporium-bench-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data_dir)?;
+        let stores = Stores::create().await?;
         let router_port = free_port()?;
-        let log = std::fs::File::create(data_dir.join("platform.log"))?;
-        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let child = Command::new(binary)
-            .arg("up")
-            .current_dir(&repo)
-            .env("EMPORIUM_DATABASE_URL", databases[0].url())
-            .env("EMPORIUM_INVENTORY_DATABASE_URL", databases[1].url())
-            .env("EMPORIUM_ORDERS_DATABASE_URL", databases[2].url())
-            .env("EMPORIUM_PAYMENTS_DATABASE_URL", databases[3].url())
-            .env("EMPORIUM_MONGODB_URL", mongo.server_url())
-            .env("EMPORIUM_MONGODB_DATABASE", mongo.name())
-            .env("EMPORIUM_AMQP_URL", vhost.amqp_url())
-            .env("EMPORIUM_REDIS_URL", redis.url())
-            .env("EMPORIUM_REDIS_PREFIX", redis.prefix())
-            .env("EMPORIUM_DATA_DIR", &data_dir)
-            .env("EMPORIUM_ROUTER_PORT", router_port.to_string())
-            .env("EMPORIUM_USERS_PORT", "0")
-            .env("EMPORIUM_PRODUCTS_PORT", "0")
-            .env("EMPORIUM_INVENTORY_PORT", "0")
-            .env("EMPORIUM_SEARCH_PORT", "0")
-            .env("EMPORIUM_ORDERS_PORT", "0")
-            .env("EMPORIUM_PAYMENTS_PORT", "0")
-            .env("EMPORIUM_NOTIFICATIONS_PORT", "0")
-            .env("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("EMPORIUM_SEED_DEMO_CATALOG", "false")
-            .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut env = stores.env(vhost);
+        env.extend([
+            ("EMPORIUM_ROUTER_PORT".into(), router_port.to_string()),
+            ("EMPORIUM_ADMIN_EMAIL".into(), ADMIN_EMAIL.into()),
+            ("EMPORIUM_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+            ("EMPORIUM_SEED_DEMO_CATALOG".into(), "false".into()),
+        ]);
+        // Ports the platform picks itself: nothing connects to a subgraph directly.
+        for name in SUBGRAPHS {
+            env.push((format!("EMPORIUM_{}_PORT", name.to_uppercase()), "0".into()));
+        }
+        let process = spawn(
+            binary,
+            &repository(),
+            &["up"],
+            env.into_iter(),
+            stores.log()?,
+        )?;
         let platform = Self {
-            child,
+            _process: process,
             router: format!("http://127.0.0.1:{router_port}/graphql"),
-            data_dir,
             http: reqwest::Client::new(),
-            _stores: (databases, mongo, redis),
+            stores,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         while platform
@@ -126,7 +92,7 @@ impl Platform {
             if Instant::now() > deadline {
                 bail!(
                     "the platform did not answer within 120 s; see {}",
-                    platform.data_dir.join("platform.log").display()
+                    platform.stores.data_dir.join("platform.log").display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -168,18 +134,6 @@ impl Platform {
             .map(str::to_owned)
             .ok_or_else(|| anyhow!("{mutation} failed: {data}"))
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// pgbench's simple-update transactions per second (8 clients, 2 threads, 10 s) on a
@@ -230,19 +184,7 @@ pub async fn benchmark(
     checkouts: usize,
     binary: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let binary = match binary {
-        Some(path) => path,
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or_else(|| anyhow!("no directory for the benchmark binary"))?
-            .join("emporium"),
-    };
-    if !binary.exists() {
-        bail!(
-            "{} not found: build it with `cargo build --release -p emporium` (or pass --emporium)",
-            binary.display()
-        );
-    }
+    let binary = emporium_binary(binary)?;
     let ceiling = pgbench_ceiling().await?;
 
     let vhost = TestVhost::create().await;

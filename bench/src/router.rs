@@ -9,58 +9,21 @@
 //! limiting off. Every request's variables differ, so hive-router's deduplication of identical
 //! in-flight requests cannot flatter the router.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::TestVhost;
 use serde_json::json;
 
-pub(crate) const SUBGRAPHS: &[&str] = &[
-    "users",
-    "products",
-    "inventory",
-    "search",
-    "orders",
-    "payments",
-    "notifications",
-];
+use crate::platform::{
+    emporium_binary, free_port, percentile, repository, spawn, Figures, Stores, SUBGRAPHS,
+};
 
 const QUERY: &str =
     "query($q: String!, $n: Int) { search(query: $q, first: $n) { totalCount pageInfo { hasNextPage } } }";
-
-/// A child process killed when dropped.
-pub(crate) struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Requests per second and latency percentiles of one phase.
-pub(crate) struct Figures {
-    pub per_second: f64,
-    pub p50: Duration,
-    pub p99: Duration,
-}
-
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
 
 /// `connections` clients sending the query to `url` for `duration`, each request with its own
 /// variables; every answer must be a 200 without errors.
@@ -127,72 +90,31 @@ async fn wait_until_answering(url: &str) -> anyhow::Result<()> {
     }
 }
 
-fn print(name: &str, figures: &Figures, baseline: &Figures) {
-    println!(
-        "{name:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ratio {:.3}",
-        figures.per_second,
-        figures.p50.as_secs_f64() * 1000.0,
-        figures.p99.as_secs_f64() * 1000.0,
-        figures.per_second / baseline.per_second,
-    );
-}
-
 pub async fn benchmark(
     connections: usize,
     seconds: u64,
     emporium: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let binary = match emporium {
-        Some(path) => path,
-        None => std::env::current_exe()?
-            .parent()
-            .context("the benchmark binary has a directory")?
-            .join("emporium"),
-    };
+    let binary = emporium_binary(emporium)?;
     let vhost = TestVhost::create().await;
-    let mut databases = Vec::new();
-    for _ in 0..4 {
-        databases.push(TestPostgres::create().await);
-    }
-    let mongo = TestMongo::create();
-    let redis = TestRedis::create();
-    let data_dir =
-        std::env::temp_dir().join(format!("emporium-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&data_dir)?;
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let stores = Stores::create().await?;
+    let data_dir = stores.data_dir.clone();
+    let repo = repository();
     let mut ports = Vec::new();
     for name in SUBGRAPHS {
         ports.push((*name, free_port()?));
     }
-    let env: Vec<(String, String)> = vec![
-        ("EMPORIUM_DATABASE_URL".into(), databases[0].url()),
-        ("EMPORIUM_INVENTORY_DATABASE_URL".into(), databases[1].url()),
-        ("EMPORIUM_ORDERS_DATABASE_URL".into(), databases[2].url()),
-        ("EMPORIUM_PAYMENTS_DATABASE_URL".into(), databases[3].url()),
-        ("EMPORIUM_MONGODB_URL".into(), mongo.server_url().to_owned()),
-        ("EMPORIUM_MONGODB_DATABASE".into(), mongo.name().to_owned()),
-        ("EMPORIUM_AMQP_URL".into(), vhost.amqp_url()),
-        ("EMPORIUM_REDIS_URL".into(), redis.url().to_owned()),
-        ("EMPORIUM_REDIS_PREFIX".into(), redis.prefix().to_owned()),
-        (
-            "EMPORIUM_RATE_LIMIT_PREFIX".into(),
-            format!("{}ratelimit:", redis.prefix()),
-        ),
+    let mut env = stores.env(&vhost);
+    env.extend([
         ("EMPORIUM_RATE_LIMIT_CAPACITY".into(), "1000000000".into()),
         (
             "EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC".into(),
             "1000000000".into(),
         ),
         ("EMPORIUM_SEED_DEMO_CATALOG".into(), "false".into()),
-        ("EMPORIUM_STOREFRONT_DIR".into(), "off".into()),
-        (
-            "EMPORIUM_SUPERGRAPH".into(),
-            repo.join("schema.graphql").display().to_string(),
-        ),
-        ("RUST_LOG".into(), "warn".into()),
-    ];
+    ]);
     let with_plugins = free_port()?;
-    let log = std::fs::File::create(data_dir.join("platform.log"))?;
+    let log = stores.log()?;
     let _platform = spawn(
         &binary,
         &repo,
@@ -263,36 +185,12 @@ pub async fn benchmark(
     let subgraph = load(&direct, connections, duration).await?;
     let off = load(&router_off, connections, duration).await?;
     let on = load(&router_on, connections, duration).await?;
-    print(
-        "straight to the search subgraph (baseline)",
-        &subgraph,
-        &subgraph,
-    );
-    print("router, cost and rate-limit plugins off", &off, &subgraph);
-    print("router, cost and rate-limit plugins on", &on, &subgraph);
+    subgraph.print("straight to the search subgraph (baseline)", &subgraph);
+    off.print("router, cost and rate-limit plugins off", &subgraph);
+    on.print("router, cost and rate-limit plugins on", &subgraph);
     println!(
         "the plugins' share of the router's throughput: on/off = {:.3}",
         on.per_second / off.per_second
     );
-    let _ = std::fs::remove_dir_all(&data_dir);
     Ok(())
-}
-
-pub(crate) fn spawn(
-    binary: &Path,
-    repo: &Path,
-    args: &[&str],
-    env: impl Iterator<Item = (String, String)>,
-    log: std::fs::File,
-) -> anyhow::Result<Process> {
-    let child = Command::new(binary)
-        .args(args)
-        .current_dir(repo)
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    Ok(Process(child))
 }

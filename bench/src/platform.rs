@@ -1,0 +1,183 @@
+//! What the whole-platform benchmarks share: throwaway stores for `emporium up`, the binary to
+//! run, the child process (killed when dropped), ports, and the figures of a load phase.
+//!
+//! Every store is created for the run and removed when its handle drops (databases, the
+//! MongoDB database, the Redis prefix's keys, the data directory); a failure to start anything
+//! is an error naming it, never a panic.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+
+/// The subgraphs `emporium up` runs, by the name their port variables use.
+pub(crate) const SUBGRAPHS: &[&str] = &[
+    "users",
+    "products",
+    "inventory",
+    "search",
+    "orders",
+    "payments",
+    "notifications",
+];
+
+/// A child process killed when dropped.
+pub(crate) struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port free now (the platform binds it moments later; a benchmark is run alone).
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The repository (the platform runs there, for its migrations and supergraph).
+pub(crate) fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `emporium` binary: `given`, or the one beside this benchmark's binary.
+pub(crate) fn emporium_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let binary = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?
+            .parent()
+            .context("the benchmark binary has a directory")?
+            .join("emporium"),
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "{} not found: build it with `cargo build --release -p emporium` (or pass --emporium)",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// Starts `binary args` in `repo` with `env`, its output into `log`.
+pub(crate) fn spawn(
+    binary: &Path,
+    repo: &Path,
+    args: &[&str],
+    env: impl Iterator<Item = (String, String)>,
+    log: std::fs::File,
+) -> anyhow::Result<Process> {
+    let child = Command::new(binary)
+        .args(args)
+        .current_dir(repo)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    Ok(Process(child))
+}
+
+/// The throwaway stores of one platform: four Postgres databases, a MongoDB database, a Redis
+/// key prefix and a data directory (removed when dropped).
+pub(crate) struct Stores {
+    databases: Vec<TestPostgres>,
+    mongo: TestMongo,
+    pub redis: TestRedis,
+    pub data_dir: PathBuf,
+}
+
+impl Stores {
+    pub async fn create() -> anyhow::Result<Self> {
+        let mut databases = Vec::new();
+        for _ in 0..4 {
+            databases.push(TestPostgres::create().await);
+        }
+        let data_dir =
+            std::env::temp_dir().join(format!("emporium-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        Ok(Self {
+            databases,
+            mongo: TestMongo::create(),
+            redis: TestRedis::create(),
+            data_dir,
+        })
+    }
+
+    /// The variables that put `emporium up` on these stores and `vhost`.
+    pub fn env(&self, vhost: &TestVhost) -> Vec<(String, String)> {
+        let prefix = self.redis.prefix();
+        [
+            ("EMPORIUM_DATABASE_URL", self.databases[0].url()),
+            ("EMPORIUM_INVENTORY_DATABASE_URL", self.databases[1].url()),
+            ("EMPORIUM_ORDERS_DATABASE_URL", self.databases[2].url()),
+            ("EMPORIUM_PAYMENTS_DATABASE_URL", self.databases[3].url()),
+            ("EMPORIUM_MONGODB_URL", self.mongo.server_url().to_owned()),
+            ("EMPORIUM_MONGODB_DATABASE", self.mongo.name().to_owned()),
+            ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
+            ("EMPORIUM_REDIS_URL", self.redis.url().to_owned()),
+            ("EMPORIUM_REDIS_PREFIX", prefix.to_owned()),
+            ("EMPORIUM_CATALOG_CACHE_PREFIX", format!("{prefix}catalog:")),
+            ("EMPORIUM_RATE_LIMIT_PREFIX", format!("{prefix}ratelimit:")),
+            ("EMPORIUM_DATA_DIR", self.data_dir.display().to_string()),
+            (
+                "EMPORIUM_SUPERGRAPH",
+                repository().join("schema.graphql").display().to_string(),
+            ),
+            ("EMPORIUM_STOREFRONT_DIR", "off".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// The platform's log file.
+    pub fn log(&self) -> anyhow::Result<std::fs::File> {
+        let path = self.data_dir.join("platform.log");
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))
+    }
+}
+
+impl Drop for Stores {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Requests per second and latency percentiles of one phase.
+pub(crate) struct Figures {
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Figures {
+    /// One line: the phase's figures and its ratio to `baseline`.
+    pub fn print(&self, name: &str, baseline: &Figures) {
+        println!(
+            "{name:<52} {:>8.0} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  ratio {:.3}",
+            self.per_second,
+            millis(self.p50),
+            millis(self.p99),
+            self.per_second / baseline.per_second,
+        );
+    }
+}
+
+/// The `p` quantile (0 to 1) of `sorted` latencies; zero for none.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub(crate) fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
