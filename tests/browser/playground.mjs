@@ -49,15 +49,31 @@ try {
     polling: 50,
   });
   // A subscription's answer comes over the page's WebSocket: wait for its first result there.
-  const socket = query.trim().startsWith("subscription")
-    ? page.waitForEvent("websocket", { timeout: 30000 })
-    : null;
+  // The frame listener is attached the moment the socket exists: waiting for the socket first
+  // and then for a frame missed a `next` that arrived in between (seen on a loaded machine).
+  const subscription = query.trim().startsWith("subscription");
+  let sawNext;
+  const nextFrame = new Promise((resolve) => {
+    sawNext = resolve;
+  });
+  if (subscription) {
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", (frame) => {
+        if (String(frame.payload).includes('"next"')) sawNext();
+      }),
+    );
+  }
   await page.click(".graphiql-execute-button");
-  if (socket) {
-    await (await socket).waitForEvent("framereceived", {
-      predicate: (frame) => String(frame.payload).includes('"next"'),
-      timeout: 30000,
+  if (subscription) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no `next` over the WebSocket within 60 s")), 60000);
     });
+    try {
+      await Promise.race([nextFrame, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
   await page.waitForFunction(
     () => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue().includes('"data"'),
