@@ -12,7 +12,7 @@
 //!   round trips with the same number of clients.
 //! - `router`: requests per second and p50/p99 of one search operation (varied variables)
 //!   straight to the search subgraph, through the router with the cost and rate-limit plugins
-//!   off, and with them on.
+//!   off, with only the cost estimate on, and with both on.
 //! - `search`: indexing throughput, and query latency directly against tantivy and through
 //!   the search subgraph, on the demo catalog and on it replicated to ~100k products.
 //!

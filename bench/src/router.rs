@@ -6,7 +6,8 @@
 //! router with the plugins on (a budget large enough never to refuse, so what is measured is
 //! the check itself: the cost estimate, the Redis round trip and the refund); a second router
 //! (`emporium serve router`) in front of the same subgraphs runs with demand control and rate
-//! limiting off. Every request's variables differ, so hive-router's deduplication of identical
+//! limiting off, and a third with only demand control on, which separates the estimate's cost
+//! from the budget's. Every request's variables differ, so hive-router's deduplication of identical
 //! in-flight requests cannot flatter the router.
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use emporium_kernel::testing::TestVhost;
 use serde_json::json;
 
 use crate::platform::{
-    emporium_binary, free_port, percentile, repository, spawn, Figures, Stores, SUBGRAPHS,
+    emporium_binary, free_port, percentile, repository, spawn, Figures, Process, Stores, SUBGRAPHS,
 };
 
 const QUERY: &str =
@@ -141,32 +142,40 @@ pub async fn benchmark(
     let router_on = format!("http://127.0.0.1:{with_plugins}/graphql");
     wait_until_answering(&router_on).await?;
 
-    let without_plugins = free_port()?;
-    let bare_dir = data_dir.join("bare-router");
-    std::fs::create_dir_all(&bare_dir)?;
-    let log = std::fs::File::create(data_dir.join("bare-router.log"))?;
-    let _bare = spawn(
-        &binary,
-        &repo,
-        &["serve", "router"],
-        env.iter()
-            .cloned()
-            .chain(ports.iter().map(|(name, port)| {
-                (
-                    format!("EMPORIUM_{}_URL", name.to_uppercase()),
-                    format!("http://127.0.0.1:{port}"),
-                )
-            }))
-            .chain([
-                ("EMPORIUM_DATA_DIR".into(), bare_dir.display().to_string()),
-                ("EMPORIUM_ROUTER_PORT".into(), without_plugins.to_string()),
-                ("EMPORIUM_RATE_LIMIT".into(), "false".into()),
-                ("EMPORIUM_COST_LIMIT".into(), "false".into()),
-            ]),
-        log,
-    )?;
-    let router_off = format!("http://127.0.0.1:{without_plugins}/graphql");
+    // A `serve router` beside the platform's, given the subgraphs' URLs and its own data
+    // directory, with the cost and rate-limit settings of one phase.
+    let extra_router =
+        |name: &str, cost: &str, rate_limit: &str| -> anyhow::Result<(Process, String)> {
+            let port = free_port()?;
+            let dir = data_dir.join(name);
+            std::fs::create_dir_all(&dir)?;
+            let log = std::fs::File::create(data_dir.join(format!("{name}.log")))?;
+            let process = spawn(
+                &binary,
+                &repo,
+                &["serve", "router"],
+                env.iter()
+                    .cloned()
+                    .chain(ports.iter().map(|(name, port)| {
+                        (
+                            format!("EMPORIUM_{}_URL", name.to_uppercase()),
+                            format!("http://127.0.0.1:{port}"),
+                        )
+                    }))
+                    .chain([
+                        ("EMPORIUM_DATA_DIR".into(), dir.display().to_string()),
+                        ("EMPORIUM_ROUTER_PORT".into(), port.to_string()),
+                        ("EMPORIUM_RATE_LIMIT".into(), rate_limit.into()),
+                        ("EMPORIUM_COST_LIMIT".into(), cost.into()),
+                    ]),
+                log,
+            )?;
+            Ok((process, format!("http://127.0.0.1:{port}/graphql")))
+        };
+    let (_bare, router_off) = extra_router("bare-router", "false", "false")?;
     wait_until_answering(&router_off).await?;
+    let (_cost_only, router_cost) = extra_router("cost-router", "true", "false")?;
+    wait_until_answering(&router_cost).await?;
     let search_port = ports
         .iter()
         .find(|(name, _)| *name == "search")
@@ -179,15 +188,21 @@ pub async fn benchmark(
         "router: search(query: $q, first: $n) with varied variables, {connections} connections, {seconds} s per phase"
     );
     // A warm-up of each path, then the measured phases.
-    for url in [&direct, &router_off, &router_on] {
+    for url in [&direct, &router_off, &router_cost, &router_on] {
         load(url, connections, Duration::from_secs(2)).await?;
     }
     let subgraph = load(&direct, connections, duration).await?;
     let off = load(&router_off, connections, duration).await?;
+    let cost_only = load(&router_cost, connections, duration).await?;
     let on = load(&router_on, connections, duration).await?;
     subgraph.print("straight to the search subgraph (baseline)", &subgraph);
     off.print("router, cost and rate-limit plugins off", &subgraph);
+    cost_only.print("router, cost estimate on, rate limit off", &subgraph);
     on.print("router, cost and rate-limit plugins on", &subgraph);
+    println!(
+        "the cost estimate's share: cost-only/off = {:.3}",
+        cost_only.per_second / off.per_second
+    );
     println!(
         "the plugins' share of the router's throughput: on/off = {:.3}",
         on.per_second / off.per_second
