@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
@@ -102,6 +101,10 @@ impl Replicas {
             (
                 "EMPORIUM_RATE_LIMIT_PREFIX",
                 format!("{}ratelimit:", redis.prefix()),
+            ),
+            (
+                "EMPORIUM_CATALOG_CACHE_PREFIX",
+                format!("{}catalog:", redis.prefix()),
             ),
             ("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000".to_owned()),
             (
@@ -646,27 +649,15 @@ async fn checkouts(
     futures::future::join_all(tasks).await
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = WsSocket;
 
 /// A graphql-transport-ws subscription of one order's status on a router.
 async fn status_feed(router: &str, session: &Session, order_id: &str) -> Socket {
-    let url = router.replace("http://", "ws://");
-    let mut request = url.into_client_request().expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("WebSocket to the router");
-    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", session.access_token) } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("send connection_init");
-    let ack = next_message(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let mut socket = graphql_ws(
+        router,
+        Some(json!({ "authorization": format!("Bearer {}", session.access_token) })),
+    )
+    .await;
     let subscribe = json!({
         "id": "1",
         "type": "subscribe",
