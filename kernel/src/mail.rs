@@ -349,12 +349,13 @@ pub async fn send_with_retries(
                 tracing::warn!(mail = %mail.label, attempt, error = %err, retry_in = ?backoff, "sending a mail failed; retrying");
             }
         }
-        tokio::select! {
-            () = shutdown.cancelled() => {
-                tracing::error!(mail = %mail.label, "mail not sent: the process is stopping");
-                return false;
-            }
-            () = tokio::time::sleep(backoff) => {}
+        if shutdown
+            .run_until_cancelled(tokio::time::sleep(backoff))
+            .await
+            .is_none()
+        {
+            tracing::error!(mail = %mail.label, "mail not sent: the process is stopping");
+            return false;
         }
         backoff = backoff.saturating_mul(4);
     }

@@ -348,10 +348,10 @@ impl SearchIndex {
         shutdown: tokio_util::sync::CancellationToken,
     ) {
         loop {
-            let stopping = tokio::select! {
-                _ = shutdown.cancelled() => true,
-                _ = tokio::time::sleep(interval) => false,
-            };
+            let stopping = shutdown
+                .run_until_cancelled(tokio::time::sleep(interval))
+                .await
+                .is_none();
             if let Err(err) = self.commit().await {
                 tracing::error!(error = %err, "committing the search index failed");
             }

@@ -688,10 +688,9 @@ fn backoff_ms(backoff: &Backoff) -> u64 {
 
 /// Sleeps `delay`; true if `stop` came first.
 async fn pause(delay: Duration, stop: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = stop.cancelled() => true,
-        _ = tokio::time::sleep(delay) => false,
-    }
+    stop.run_until_cancelled(tokio::time::sleep(delay))
+        .await
+        .is_none()
 }
 
 /// Returns when the connection died (false) or `stop` was cancelled (true).

@@ -68,9 +68,12 @@ impl<D: Delivery> Notifier<D> {
     /// Every `interval` until `shutdown`, makes the attempts that are due.
     pub async fn run_resender(&self, interval: Duration, shutdown: CancellationToken) {
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
+            if shutdown
+                .run_until_cancelled(tokio::time::sleep(interval))
+                .await
+                .is_none()
+            {
+                return;
             }
             match self.resend_due(Utc::now(), RESEND_BATCH).await {
                 Ok(0) => {}
