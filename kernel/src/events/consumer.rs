@@ -17,18 +17,25 @@
 //! lost connection between the effect and the ack redelivers the message, which the handler
 //! absorbs with the inbox ([`super::inbox`]).
 //!
-//! One `run` handles one message at a time. For parallelism run several (in one process or
-//! in replicas): they compete on the queue. After a lost connection `run` waits for the
-//! broker to reconnect, declares everything again and resumes; on shutdown it stops taking
-//! messages, lets the one in flight finish, and the unacknowledged rest returns to the queue.
+//! One `run` handles up to `concurrency` messages at once, but never two of one aggregate
+//! (`subject`): a message waits until every earlier message of its aggregate that this
+//! consumer holds has been settled, so one consumer applies an aggregate's events in the order
+//! the queue delivers them ([`Lanes`]). Acknowledgements are per message and may go out of
+//! order across aggregates. Several `run`s (in one process or in replicas) compete on the
+//! queue as before; across them only the handlers' idempotence and sequence checks order
+//! events. After a lost connection `run` waits for the broker to reconnect, declares
+//! everything again and resumes; on shutdown it stops taking messages, lets those in flight
+//! finish, and the unacknowledged rest returns to the queue.
 
 use std::any::Any;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -36,7 +43,7 @@ use lapin::options::{
     QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Consumer};
+use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -69,6 +76,9 @@ pub struct ConsumerSettings {
     pub bindings: Vec<String>,
     /// How many unacknowledged messages the broker hands this consumer at once.
     pub prefetch: u16,
+    /// How many of them are handled at once (never two of one aggregate). A consumer never
+    /// holds more than `prefetch`, so that is the real limit when it is lower.
+    pub concurrency: u16,
     /// Handler calls per message before it is dead-lettered (at least 1).
     pub max_attempts: u32,
     /// The pause before the first retry; it doubles up to `max_backoff`. Also paces
@@ -78,7 +88,8 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
-    /// Settings with defaults: prefetch 10, 5 attempts, backoff 200 ms doubling up to 5 s.
+    /// Settings with defaults: prefetch 32, 8 handled at once, 5 attempts, backoff 200 ms
+    /// doubling up to 5 s.
     pub fn new(
         queue: impl Into<String>,
         bindings: impl IntoIterator<Item = impl Into<String>>,
@@ -86,7 +97,8 @@ impl ConsumerSettings {
         Self {
             queue: queue.into(),
             bindings: bindings.into_iter().map(Into::into).collect(),
-            prefetch: 10,
+            prefetch: 32,
+            concurrency: 8,
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -112,8 +124,8 @@ impl ConsumerSettings {
         {
             return invalid(format!("binding longer than 255 bytes: {binding:.60}"));
         }
-        if self.max_attempts == 0 || self.prefetch == 0 {
-            return invalid("max_attempts and prefetch must be at least 1".to_owned());
+        if self.max_attempts == 0 || self.prefetch == 0 || self.concurrency == 0 {
+            return invalid("max_attempts, prefetch and concurrency must be at least 1".to_owned());
         }
         Ok(())
     }
@@ -297,44 +309,48 @@ impl<H: Handler> QueueConsumer<H> {
             .await
             .map_err(|err| self.not_consuming(err.into()))?;
         tracing::info!(queue = %self.settings.queue, "consuming");
+        let mut lanes: Lanes<Taken> = Lanes::new(usize::from(self.settings.concurrency));
+        let mut running = FuturesUnordered::new();
         loop {
-            let next = tokio::select! {
+            while let Some(taken) = lanes.next_to_run() {
+                running.push(async move {
+                    let subject = taken.subject().map(str::to_owned);
+                    (subject, self.process(taken).await)
+                });
+            }
+            tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => return Ok(()),
-                next = deliveries.next() => next,
-            };
-            match next {
-                Some(Ok(delivery)) => {
-                    self.process_until_done(channel, &deliveries, delivery)
-                        .await?
+                _ = self.shutdown.cancelled() => break,
+                Some((subject, processed)) = running.next(), if !running.is_empty() => {
+                    // A message that could not be settled ends the session; what this consumer
+                    // holds returns to the queue when the channel closes.
+                    processed?;
+                    lanes.finished(subject.as_deref());
                 }
-                Some(Err(err)) => return Err(SessionError::broken(err)),
-                None => return Err(SessionError::broken("the broker cancelled the consumer")),
+                next = deliveries.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let taken = self.take(delivery);
+                        let subject = taken.subject().map(str::to_owned);
+                        lanes.push(subject, taken);
+                    }
+                    Some(Err(err)) => return Err(SessionError::broken(err)),
+                    None => return Err(SessionError::broken("the broker cancelled the consumer")),
+                },
             }
         }
-    }
-
-    /// Processes one delivery. A shutdown meanwhile cancels the subscription at once, so the
-    /// broker stops handing this consumer messages, and lets the delivery finish.
-    async fn process_until_done(
-        &self,
-        channel: &Channel,
-        deliveries: &Consumer,
-        delivery: Delivery,
-    ) -> Result<(), SessionError> {
-        let processing = self.process(delivery);
-        tokio::pin!(processing);
-        tokio::select! {
-            processed = &mut processing => return processed,
-            _ = self.shutdown.cancelled() => {}
-        }
+        // Shutdown: cancel the subscription at once, so the broker stops handing this consumer
+        // messages, and let the messages in flight finish; the ones waiting for a lane stay
+        // unacknowledged and return to the queue with the channel.
         if let Err(err) = channel
             .basic_cancel(deliveries.tag(), BasicCancelOptions::default())
             .await
         {
             tracing::debug!(error = %err, "could not cancel the subscription; closing the channel ends it");
         }
-        processing.await
+        while let Some((_, processed)) = running.next().await {
+            processed?;
+        }
+        Ok(())
     }
 
     /// The exchanges, the queue with its bindings, and its dead-letter queue. Idempotent,
@@ -358,8 +374,15 @@ impl<H: Handler> QueueConsumer<H> {
         }
     }
 
-    async fn process(&self, delivery: Delivery) -> Result<(), SessionError> {
-        let envelope = match self.parse(&delivery) {
+    /// A delivery, parsed: an envelope this handler understands, or why it is poison.
+    fn take(&self, delivery: Delivery) -> Taken {
+        let parsed = self.parse(&delivery);
+        Taken { delivery, parsed }
+    }
+
+    async fn process(&self, taken: Taken) -> Result<(), SessionError> {
+        let Taken { delivery, parsed } = taken;
+        let envelope = match parsed {
             Ok(envelope) => envelope,
             Err(reason) => {
                 let event_type = original_routing_key(&delivery);
@@ -473,9 +496,90 @@ impl<H: Handler> QueueConsumer<H> {
 
     /// Sleeps `delay`; true if shutdown came first.
     async fn pause(&self, delay: Duration) -> bool {
-        tokio::select! {
-            _ = self.shutdown.cancelled() => true,
-            _ = tokio::time::sleep(delay) => false,
+        self.shutdown
+            .run_until_cancelled(tokio::time::sleep(delay))
+            .await
+            .is_none()
+    }
+}
+
+/// A delivery the consumer holds, parsed once when it arrives.
+struct Taken {
+    delivery: Delivery,
+    parsed: Result<Envelope, String>,
+}
+
+impl Taken {
+    /// The aggregate the message belongs to; none for a poison message, which is only
+    /// dead-lettered and so cannot overtake anything.
+    fn subject(&self) -> Option<&str> {
+        self.parsed
+            .as_ref()
+            .ok()
+            .map(|envelope| envelope.subject.as_str())
+    }
+}
+
+/// Which held messages may run: at most `limit` at once, and of each aggregate only the
+/// oldest, so an aggregate's messages run one after another in arrival order while other
+/// aggregates' messages pass them. Bounded by what it is given: the broker hands a consumer at
+/// most `prefetch` unacknowledged messages.
+struct Lanes<T> {
+    limit: usize,
+    running: usize,
+    /// Messages whose turn has come, waiting for a free slot.
+    ready: VecDeque<T>,
+    /// Aggregates with a message running or ready, and their later messages, in order.
+    busy: HashMap<String, VecDeque<T>>,
+}
+
+impl<T> Lanes<T> {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            running: 0,
+            ready: VecDeque::new(),
+            busy: HashMap::new(),
+        }
+    }
+
+    /// Holds `item` of aggregate `subject` until its turn.
+    fn push(&mut self, subject: Option<String>, item: T) {
+        match subject {
+            Some(subject) => match self.busy.get_mut(&subject) {
+                Some(later) => later.push_back(item),
+                None => {
+                    self.busy.insert(subject, VecDeque::new());
+                    self.ready.push_back(item);
+                }
+            },
+            None => self.ready.push_back(item),
+        }
+    }
+
+    /// The next message to run, if a slot is free and one is ready.
+    fn next_to_run(&mut self) -> Option<T> {
+        if self.running >= self.limit {
+            return None;
+        }
+        let item = self.ready.pop_front()?;
+        self.running += 1;
+        Some(item)
+    }
+
+    /// A message of `subject` was settled: its aggregate's next message becomes ready.
+    fn finished(&mut self, subject: Option<&str>) {
+        self.running = self.running.saturating_sub(1);
+        let Some(subject) = subject else { return };
+        let next = match self.busy.get_mut(subject) {
+            Some(later) => later.pop_front(),
+            None => return,
+        };
+        match next {
+            Some(item) => self.ready.push_back(item),
+            None => {
+                self.busy.remove(subject);
+            }
         }
     }
 }
@@ -726,6 +830,83 @@ mod tests {
         let mut no_attempts = ConsumerSettings::new("search.indexer", ["product.*"]);
         no_attempts.max_attempts = 0;
         assert!(no_attempts.validate().is_err());
+    }
+
+    #[test]
+    fn concurrency_is_at_least_one() {
+        let mut settings = ConsumerSettings::new("search.indexer", ["product.*"]);
+        settings.prefetch = 4;
+        assert!(settings.validate().is_ok(), "the prefetch caps it");
+        settings.concurrency = 0;
+        assert!(settings.validate().is_err());
+    }
+
+    /// Runs what `lanes` lets run, finishing the oldest running first, and returns the order.
+    fn drain(lanes: &mut Lanes<(Option<&'static str>, u32)>) -> Vec<(Option<&'static str>, u32)> {
+        let mut order = Vec::new();
+        let mut running = VecDeque::new();
+        loop {
+            while let Some(item) = lanes.next_to_run() {
+                running.push_back(item);
+            }
+            let Some(item) = running.pop_front() else {
+                return order;
+            };
+            lanes.finished(item.0);
+            order.push(item);
+        }
+    }
+
+    #[test]
+    fn lanes_run_an_aggregates_messages_in_order_and_others_past_them() {
+        let mut lanes = Lanes::new(2);
+        let items = [
+            (Some("a"), 1),
+            (Some("a"), 2),
+            (Some("b"), 1),
+            (None, 0),
+            (Some("a"), 3),
+            (Some("b"), 2),
+        ];
+        for item in items {
+            lanes.push(item.0.map(str::to_owned), item);
+        }
+        assert_eq!(lanes.next_to_run(), Some((Some("a"), 1)));
+        assert_eq!(
+            lanes.next_to_run(),
+            Some((Some("b"), 1)),
+            "b passes a's second message"
+        );
+        assert_eq!(lanes.next_to_run(), None, "two slots");
+        lanes.finished(Some("a"));
+        assert_eq!(lanes.next_to_run(), Some((None, 0)));
+        lanes.finished(None);
+        assert_eq!(lanes.next_to_run(), Some((Some("a"), 2)));
+        lanes.finished(Some("b"));
+        lanes.finished(Some("a"));
+        let rest = drain(&mut lanes);
+        assert_eq!(rest, vec![(Some("b"), 2), (Some("a"), 3)]);
+        assert!(lanes.busy.is_empty() && lanes.ready.is_empty() && lanes.running == 0);
+    }
+
+    #[test]
+    fn lanes_keep_every_aggregates_order_whatever_the_mix() {
+        let mut lanes = Lanes::new(3);
+        let subjects = ["a", "b", "c", "d"];
+        for n in 0..40u32 {
+            let subject = subjects[(n * 7 % 4) as usize];
+            lanes.push(Some(subject.to_owned()), (Some(subject), n));
+        }
+        let order = drain(&mut lanes);
+        assert_eq!(order.len(), 40, "every message ran once");
+        for subject in subjects {
+            let seen: Vec<u32> = order
+                .iter()
+                .filter(|(s, _)| *s == Some(subject))
+                .map(|(_, n)| *n)
+                .collect();
+            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{subject}: {seen:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use emporium_kernel::events::broker::QueueType;
-use emporium_kernel::events::consumer::{dead_letter_queue, Handler, HandlerError};
+use emporium_kernel::events::consumer::{
+    dead_letter_queue, ConsumerSettings, Handler, HandlerError,
+};
 use emporium_kernel::events::dlq::{self, DeadLetterBody};
 use emporium_kernel::events::envelope::schema_urn;
 use emporium_kernel::events::{metrics, Envelope, Publisher, EXCHANGE};
@@ -253,7 +255,7 @@ impl Handler for GatedHandler {
 }
 
 #[tokio::test]
-async fn shutdown_lets_the_message_in_flight_finish_and_leaves_the_rest_queued() {
+async fn shutdown_lets_the_messages_in_flight_finish_and_leaves_the_rest_queued() {
     let rabbit = Rabbit::start().await;
     let queue = "tests.shutdown";
     let handler = Arc::new(GatedHandler {
@@ -261,11 +263,12 @@ async fn shutdown_lets_the_message_in_flight_finish_and_leaves_the_rest_queued()
         gate: Semaphore::new(0),
         handled: RecordingHandler::new(Behaviour::Succeed),
     });
-    let consumer = RunningConsumer::spawn(
-        &rabbit.broker,
-        fast_settings(queue, &["order.placed"]),
-        handler.clone(),
-    );
+    // Two handled at once: two of the three messages (of three aggregates) are in flight.
+    let settings = ConsumerSettings {
+        concurrency: 2,
+        ..fast_settings(queue, &["order.placed"])
+    };
+    let consumer = RunningConsumer::spawn(&rabbit.broker, settings, handler.clone());
     rabbit.wait_for_consumers(queue, 1).await;
     for n in 0..3 {
         rabbit
@@ -276,9 +279,9 @@ async fn shutdown_lets_the_message_in_flight_finish_and_leaves_the_rest_queued()
     }
     let entered = handler
         .entered
-        .acquire()
+        .acquire_many(2)
         .await
-        .expect("the first message is in flight");
+        .expect("two messages are in flight");
     entered.forget();
 
     consumer.request_stop();
@@ -292,23 +295,108 @@ async fn shutdown_lets_the_message_in_flight_finish_and_leaves_the_rest_queued()
         })
         .await;
     }
-    handler.gate.add_permits(1);
+    handler.gate.add_permits(2);
     stopping.await.expect("stopped");
 
     assert_eq!(
         handler.handled.handled().len(),
-        1,
-        "the message in flight finished"
+        2,
+        "the messages in flight finished"
     );
     // A quorum queue returns a closed channel's unacknowledged messages through its log, so the
     // count shows them a moment after the channel is gone; a classic queue at once.
     eventually("the prefetched rest to be back in the queue", || async {
-        (rabbit.depth(queue).await == 2).then_some(())
+        (rabbit.depth(queue).await == 1).then_some(())
     })
     .await;
     assert_eq!(
         handler.handled.handled().len(),
-        1,
+        2,
         "no other message was handled on the way out"
+    );
+}
+
+/// Records the order events are applied in, takes a while per event (some longer than others,
+/// so that events overtake each other when they run at once), and counts how many calls
+/// overlap.
+#[derive(Default)]
+struct OrderingHandler {
+    applied: std::sync::Mutex<Vec<(String, i64)>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Handler for OrderingHandler {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, SeqCst);
+        // Varies by aggregate and by event, so a later event would overtake an earlier one
+        // of its aggregate if both ran at once.
+        let sequence = u64::try_from(envelope.sequence_number()).unwrap_or(0);
+        let slow = (envelope.subject.bytes().map(u64::from).sum::<u64>() + sequence * 3) % 4;
+        tokio::time::sleep(std::time::Duration::from_millis(1 + slow * 4)).await;
+        self.applied
+            .lock()
+            .expect("lock")
+            .push((envelope.subject.clone(), envelope.sequence_number()));
+        self.in_flight.fetch_sub(1, SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_handling_never_applies_one_aggregates_events_out_of_order() {
+    let rabbit = Rabbit::start().await;
+    let queue = "tests.ordering";
+    let handler = Arc::new(OrderingHandler::default());
+    let settings = ConsumerSettings {
+        prefetch: 32,
+        concurrency: 8,
+        ..fast_settings(queue, &["stock.changed"])
+    };
+    let consumer = RunningConsumer::spawn(&rabbit.broker, settings, handler.clone());
+    rabbit.wait_for_consumers(queue, 1).await;
+
+    // Fewer aggregates than slots, so each aggregate has several events held at once.
+    let aggregates = 3;
+    let per_aggregate = 40;
+    let mut batch = Vec::new();
+    for sequence in 1..=per_aggregate {
+        for aggregate in 0..aggregates {
+            let mut envelope = rabbit::event("stock.changed", &format!("p-{aggregate}"));
+            envelope.sequence = sequence.to_string();
+            batch.push(envelope);
+        }
+    }
+    let outcome = rabbit.broker.publish_batch(&batch).await;
+    assert!(outcome.error.is_none(), "published: {:?}", outcome.error);
+    assert_eq!(outcome.confirmed, batch.len());
+
+    let total = batch.len();
+    eventually("every event to be applied", || async {
+        (handler.applied.lock().expect("lock").len() >= total).then_some(())
+    })
+    .await;
+    consumer.stop().await;
+
+    let applied = handler.applied.lock().expect("lock").clone();
+    assert_eq!(applied.len(), total, "each event applied once");
+    for aggregate in 0..aggregates {
+        let subject = format!("p-{aggregate}");
+        let sequences: Vec<i64> = applied
+            .iter()
+            .filter(|(s, _)| *s == subject)
+            .map(|(_, sequence)| *sequence)
+            .collect();
+        let expected: Vec<i64> = (1..=per_aggregate).collect();
+        assert_eq!(sequences, expected, "{subject} applied in order");
+    }
+    let most = handler
+        .most_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        most > 1,
+        "events of different aggregates were handled at once (at most {most} were)"
     );
 }
