@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
-use emporium_kernel::graphql::UserError;
+use emporium_kernel::graphql::{ContextState, UserError};
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -38,16 +38,15 @@ async fn move_order(
     id: &ID,
     command: Command,
     viewer: AuthUser,
-) -> async_graphql::Result<OrderPayload> {
+) -> Result<OrderPayload, ApiError> {
     let Some(order_id) = order_id(id) else {
         return Ok(OrderPayload::failed(order_not_found()));
     };
-    let orders = ctx.data::<Orders>()?;
-    let trace = ctx.data::<TraceContext>()?;
+    let orders = ctx.state::<Orders>()?;
+    let trace = ctx.state::<TraceContext>()?;
     let outcome = orders
         .transition(order_id, command, actor(viewer), Cause::Request(trace))
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     Ok(match outcome {
         TransitionOutcome::Done(order) => OrderPayload {
             order: Some(Order(*order)),
@@ -57,7 +56,7 @@ async fn move_order(
             OrderPayload::failed(order_not_found())
         }
         TransitionOutcome::Refused(TransitionError::Forbidden { .. }) => {
-            return Err(ApiError::forbidden().into())
+            return Err(ApiError::forbidden())
         }
         TransitionOutcome::Refused(refused @ TransitionError::Illegal { .. }) => {
             OrderPayload::failed(UserError::new("ILLEGAL_TRANSITION", refused.to_string()))
@@ -76,17 +75,13 @@ impl Mutation {
         ctx: &Context<'_>,
         product_id: ID,
         quantity: i32,
-    ) -> async_graphql::Result<CartPayload> {
-        let user = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
         if lines::quantity(quantity).is_err() {
             return Ok(failed(bad_quantity(false)));
         }
-        let store = ctx.data::<OrderStore>()?;
-        match store
-            .add(user.id, product_id.trim(), quantity)
-            .await
-            .map_err(ApiError::from)?
-        {
+        let store = ctx.state::<OrderStore>()?;
+        match store.add(user.id, product_id.trim(), quantity).await? {
             CartChange::Done => {}
             CartChange::UnknownProduct | CartChange::NotInCart => {
                 return Ok(failed(unknown_product()))
@@ -106,17 +101,13 @@ impl Mutation {
         ctx: &Context<'_>,
         product_id: ID,
         quantity: i32,
-    ) -> async_graphql::Result<CartPayload> {
-        let user = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
         if quantity != 0 && lines::quantity(quantity).is_err() {
             return Ok(failed(bad_quantity(false)));
         }
-        let store = ctx.data::<OrderStore>()?;
-        match store
-            .set(user.id, product_id.trim(), quantity)
-            .await
-            .map_err(ApiError::from)?
-        {
+        let store = ctx.state::<OrderStore>()?;
+        match store.set(user.id, product_id.trim(), quantity).await? {
             CartChange::Done => {}
             _ => {
                 return Ok(failed(
@@ -132,12 +123,9 @@ impl Mutation {
     }
 
     /// Empties the signed-in customer's cart.
-    async fn clear_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<CartPayload> {
-        let user = ctx.data::<Viewer>()?.require_user()?;
-        ctx.data::<OrderStore>()?
-            .clear(user.id)
-            .await
-            .map_err(ApiError::from)?;
+    async fn clear_cart(&self, ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        ctx.state::<OrderStore>()?.clear(user.id).await?;
         Ok(CartPayload {
             cart: Some(current_cart(ctx).await?),
             user_errors: vec![],
@@ -151,9 +139,9 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         input: CheckoutInput,
-    ) -> async_graphql::Result<CheckoutPayload> {
-        let user = ctx.data::<Viewer>()?.require_user()?;
-        let is_token = ctx.data::<TokenCheck>()?;
+    ) -> Result<CheckoutPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        let is_token = ctx.state::<TokenCheck>()?;
         let address = checkout::Address {
             line1: input.shipping_address.line1,
             line2: input.shipping_address.line2,
@@ -188,12 +176,9 @@ impl Mutation {
                 })
             }
         };
-        let orders = ctx.data::<Orders>()?;
-        let trace = ctx.data::<TraceContext>()?;
-        let outcome = orders
-            .checkout(user.id, &request, trace)
-            .await
-            .map_err(ApiError::from)?;
+        let orders = ctx.state::<Orders>()?;
+        let trace = ctx.state::<TraceContext>()?;
+        let outcome = orders.checkout(user.id, &request, trace).await?;
         let failed = |error: UserError| CheckoutPayload {
             order: None,
             user_errors: vec![error],
@@ -220,26 +205,22 @@ impl Mutation {
     /// Cancels an order before it ships: its customer, or an ADMIN. Stock is released and
     /// the payment refunded.
     #[instrument(skip_all)]
-    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         move_order(ctx, &id, Command::Cancel, viewer).await
     }
 
     /// ADMIN: CONFIRMED → SHIPPED (the payment is captured).
     #[instrument(skip_all)]
-    async fn ship_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<OrderPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_admin()?;
+    async fn ship_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_admin()?;
         move_order(ctx, &id, Command::Ship, viewer).await
     }
 
     /// ADMIN: SHIPPED → DELIVERED.
     #[instrument(skip_all)]
-    async fn deliver_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<OrderPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_admin()?;
+    async fn deliver_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_admin()?;
         move_order(ctx, &id, Command::Deliver, viewer).await
     }
 }

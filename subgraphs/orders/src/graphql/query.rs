@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
-use emporium_kernel::graphql::PageRequest;
+use emporium_kernel::graphql::{ContextState, PageRequest};
 use emporium_kernel::ApiError;
 use uuid::Uuid;
 
@@ -10,10 +10,10 @@ use super::types::{cart_of, Cart, Order, OrderConnection, OrderStatusEnum, User}
 use crate::orders::{OrderFilter, Orders};
 use crate::store::OrderStore;
 
-pub(super) async fn current_cart(ctx: &Context<'_>) -> async_graphql::Result<Cart> {
-    let user = ctx.data::<Viewer>()?.require_user()?;
-    let store = ctx.data::<OrderStore>()?;
-    Ok(cart_of(store.cart(user.id).await.map_err(ApiError::from)?)?)
+pub(super) async fn current_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let store = ctx.state::<OrderStore>()?;
+    cart_of(store.cart(user.id).await?)
 }
 
 pub(super) async fn order_page(
@@ -21,13 +21,12 @@ pub(super) async fn order_page(
     filter: OrderFilter,
     first: Option<i32>,
     after: Option<&str>,
-) -> async_graphql::Result<OrderConnection> {
+) -> Result<OrderConnection, ApiError> {
     let page = PageRequest::parse(first, after)?;
     let (orders, has_next_page, total_count) = ctx
-        .data::<Orders>()?
+        .state::<Orders>()?
         .list(filter, page.after_as::<Uuid>()?, page.size)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     Ok(OrderConnection {
         orders,
         has_next_page,
@@ -50,22 +49,21 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in customer's cart, priced from the catalog.
-    async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
+    async fn cart(&self, ctx: &Context<'_>) -> Result<Cart, ApiError> {
         current_cart(ctx).await
     }
 
     /// An order: its customer's or, for an ADMIN, anyone's. Another customer's order is
     /// NOT_FOUND, exactly like an order that does not exist.
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         let Some(order_id) = order_id(&id) else {
-            return Err(ApiError::not_found("order").into());
+            return Err(ApiError::not_found("order"));
         };
         let order = ctx
-            .data::<Orders>()?
+            .state::<Orders>()?
             .visible_order(order_id, scope(viewer))
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(|| ApiError::not_found("order"))?;
         Ok(Some(Order(order)))
     }
@@ -77,8 +75,8 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
         status: Option<OrderStatusEnum>,
-    ) -> async_graphql::Result<OrderConnection> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<OrderConnection, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         let filter = OrderFilter {
             user: scope(viewer),
             status: status.map(Into::into),
@@ -88,27 +86,22 @@ impl Query {
 
     /// Federation entity resolver: users' orders.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, id: ID) -> async_graphql::Result<User> {
+    async fn find_user_by_id(&self, id: ID) -> Result<User, ApiError> {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("user"))?;
         Ok(User { id })
     }
 
     /// Federation entity resolver: orders by id, for their customer or an ADMIN.
     #[graphql(entity)]
-    async fn find_order_by_id(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<Option<Order>> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         let Some(order_id) = order_id(&id) else {
             return Ok(None);
         };
         Ok(ctx
-            .data::<Orders>()?
+            .state::<Orders>()?
             .visible_order(order_id, scope(viewer))
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .map(Order))
     }
 }

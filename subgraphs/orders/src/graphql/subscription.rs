@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Subscription, ID};
 use emporium_kernel::auth::Viewer;
+use emporium_kernel::graphql::ContextState;
 use emporium_kernel::ApiError;
 use futures::{Stream, StreamExt};
 
@@ -20,18 +21,17 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         order_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = OrderStatusChange>> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<impl Stream<Item = OrderStatusChange>, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         let id = self::order_id(&order_id).ok_or_else(|| ApiError::not_found("order"))?;
-        let orders = ctx.data::<Orders>()?;
+        let orders = ctx.state::<Orders>()?;
         // Listen before reading the current status, so no change falls between the two.
-        let follower = ctx.data::<LiveFeed>()?.follow(id, orders.clone());
+        let follower = ctx.state::<LiveFeed>()?.follow(id, orders.clone());
         let order = orders
             .visible_order(id, scope(viewer))
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(|| ApiError::not_found("order"))?;
-        let history = orders.history(order.id).await.map_err(ApiError::from)?;
+        let history = orders.history(order.id).await?;
         let current = history.last().cloned();
         let follower = follower.start_after(current.as_ref());
         let live = futures::stream::unfold(follower, |mut follower| async move {

@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::{encode_cursor, MoneyObject, PageInfo, UserError};
+use emporium_kernel::graphql::{encode_cursor, ContextState, MoneyObject, PageInfo, UserError};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::ApiError;
 use uuid::Uuid;
@@ -157,10 +157,10 @@ impl User {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<OrderConnection> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<OrderConnection, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         if viewer.id != self.id && !viewer.is_admin() {
-            return Err(ApiError::forbidden().into());
+            return Err(ApiError::forbidden());
         }
         let filter = OrderFilter {
             user: Some(self.id),
@@ -192,9 +192,9 @@ impl Order {
         self.0.status_reason.as_deref()
     }
 
-    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
+    async fn items(&self, ctx: &Context<'_>) -> Result<Vec<OrderItem>, ApiError> {
         let lines = ctx
-            .data::<DataLoader<ItemsLoader>>()?
+            .state::<DataLoader<ItemsLoader>>()?
             .load_one((self.0.id, self.0.total.currency()))
             .await
             .map_err(|err| ApiError::internal(&*err))?
@@ -203,7 +203,7 @@ impl Order {
             .into_iter()
             .map(|line| {
                 Ok(OrderItem {
-                    line_total: line.total().map_err(ApiError::from)?.into(),
+                    line_total: line.total()?.into(),
                     product: ProductRef {
                         id: ID(line.product_id),
                     },
@@ -231,9 +231,9 @@ impl Order {
     }
 
     /// Every transition, oldest first.
-    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderStatusChange>> {
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<OrderStatusChange>, ApiError> {
         Ok(ctx
-            .data::<DataLoader<HistoryLoader>>()?
+            .state::<DataLoader<HistoryLoader>>()?
             .load_one(self.0.id)
             .await
             .map_err(|err| ApiError::internal(&*err))?
