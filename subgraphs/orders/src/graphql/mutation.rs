@@ -25,6 +25,14 @@ fn failed(error: UserError) -> CartPayload {
     }
 }
 
+/// The signed-in customer's cart as a change left it.
+async fn changed_cart(ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
+    Ok(CartPayload {
+        cart: Some(current_cart(ctx).await?),
+        user_errors: vec![],
+    })
+}
+
 fn actor(viewer: AuthUser) -> Actor {
     if viewer.is_admin() {
         Actor::Admin
@@ -88,10 +96,7 @@ impl Mutation {
             }
             CartChange::TooMany => return Ok(failed(bad_quantity(true))),
         }
-        Ok(CartPayload {
-            cart: Some(current_cart(ctx).await?),
-            user_errors: vec![],
-        })
+        changed_cart(ctx).await
     }
 
     /// Sets a cart line's quantity; 0 removes the line.
@@ -116,20 +121,14 @@ impl Mutation {
                 ))
             }
         }
-        Ok(CartPayload {
-            cart: Some(current_cart(ctx).await?),
-            user_errors: vec![],
-        })
+        changed_cart(ctx).await
     }
 
     /// Empties the signed-in customer's cart.
     async fn clear_cart(&self, ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
         ctx.state::<OrderStore>()?.clear(user.id).await?;
-        Ok(CartPayload {
-            cart: Some(current_cart(ctx).await?),
-            user_errors: vec![],
-        })
+        changed_cart(ctx).await
     }
 
     /// Places a PENDING order from the cart and empties the cart. The same idempotency key
