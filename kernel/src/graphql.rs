@@ -5,7 +5,10 @@
 //!
 //! Resolvers return `Result<_, ApiError>` (async-graphql converts any `E: Into<Error>`), so a
 //! failure without a code does not compile; [`ContextState::state`] is their typed way to the
-//! schema's and the request's data.
+//! schema's and the request's data. Spell the type out: async-graphql's derives tell a
+//! fallible resolver (`#[Object]` fields, entity resolvers, subscription streams) by the name
+//! `Result`; behind an alias such as `ApiResult<T>` they would take the whole `Result` for the
+//! value, and a subscription's `impl Stream` would not be found.
 
 use std::any::Any;
 
