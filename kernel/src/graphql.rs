@@ -2,6 +2,15 @@
 //!
 //! Types defined by several subgraphs (`Money`, `PageInfo`, `UserError`) are `@shareable`, so
 //! composition accepts each subgraph's identical copy.
+//!
+//! Resolvers return `Result<_, ApiError>` (async-graphql converts any `E: Into<Error>`), so a
+//! failure without a code does not compile; [`ContextState::state`] is their typed way to the
+//! schema's and the request's data. Spell the type out: async-graphql's derives tell a
+//! fallible resolver (`#[Object]` fields, entity resolvers, subscription streams) by the name
+//! `Result`; behind an alias such as `ApiResult<T>` they would take the whole `Result` for the
+//! value, and a subscription's `impl Stream` would not be found.
+
+use std::any::Any;
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use base64::Engine;
@@ -54,6 +63,25 @@ where
             .compose_directive(),
     )
 }
+
+/// A resolver's typed access to the data its schema and its request were given.
+pub trait ContextState<'a> {
+    /// The `T` the schema or the request holds. Its absence is a wiring bug, never the
+    /// client's doing: it is logged and answered INTERNAL (async-graphql's own `data::<T>()`
+    /// error would reach the client with no code).
+    fn state<T: Any + Send + Sync>(&self) -> Result<&'a T, ApiError>;
+}
+
+impl<'a> ContextState<'a> for async_graphql::Context<'a> {
+    fn state<T: Any + Send + Sync>(&self) -> Result<&'a T, ApiError> {
+        self.data_opt::<T>()
+            .ok_or_else(|| ApiError::internal(&MissingData(std::any::type_name::<T>())))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("neither the schema nor the request holds a `{0}`")]
+struct MissingData(&'static str);
 
 /// `first` when the client gives none.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -188,6 +216,31 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 mod tests {
     use super::*;
     use crate::ErrorCode;
+
+    #[tokio::test]
+    async fn missing_context_data_is_an_internal_error() {
+        struct Root;
+        #[async_graphql::Object]
+        impl Root {
+            async fn answer(&self, ctx: &async_graphql::Context<'_>) -> Result<i32, ApiError> {
+                Ok(*ctx.state::<i32>()?)
+            }
+        }
+        let schema = async_graphql::Schema::new(
+            Root,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        );
+        let given = schema
+            .execute(async_graphql::Request::new("{ answer }").data(42_i32))
+            .await;
+        assert!(given.errors.is_empty(), "{:?}", given.errors);
+        let missing = schema.execute("{ answer }").await;
+        let error = missing.errors.first().expect("an error");
+        let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
+        assert_eq!(code, Some(&Value::from("INTERNAL")));
+        assert_eq!(error.message, "internal error");
+    }
 
     #[test]
     fn a_cursor_decodes_to_its_key_type_or_is_bad_input() {

@@ -4,7 +4,7 @@
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, InputObject, Object, Schema, SimpleObject, ID,
 };
-use emporium_kernel::graphql::{encode_cursor, Decimal, PageInfo, PageRequest};
+use emporium_kernel::graphql::{encode_cursor, ContextState, Decimal, PageInfo, PageRequest};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -24,6 +24,22 @@ pub fn sdl() -> String {
 
 fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     emporium_kernel::graphql::subgraph_schema(Query, EmptyMutation, EmptySubscription)
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        match err {
+            QueryError::TooLong => ApiError::bad_input(format!(
+                "the query is longer than {} characters",
+                query::MAX_QUERY_CHARS
+            )),
+            QueryError::TooDeep => ApiError::bad_input(format!(
+                "results can be paged to at most {} deep; refine the search",
+                query::MAX_OFFSET
+            )),
+            QueryError::Index(err) => ApiError::internal(&err),
+        }
+    }
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,7 +145,7 @@ impl Query {
         #[graphql(default_with = "Some(SearchSort::Relevance)")] sort: Option<SearchSort>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<SearchResults> {
+    ) -> Result<SearchResults, ApiError> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let offset = page.after_as::<usize>()?.map_or(0, |position| position + 1);
         let filter = filter.unwrap_or_default();
@@ -137,7 +153,9 @@ impl Query {
         let max = cents(filter.max_price.as_ref(), "maxPrice")?;
         if let (Some(min), Some(max)) = (min, max) {
             if min > max {
-                return Err(ApiError::bad_input("filter.minPrice is above filter.maxPrice").into());
+                return Err(ApiError::bad_input(
+                    "filter.minPrice is above filter.maxPrice",
+                ));
             }
         }
         let request = SearchRequest {
@@ -158,28 +176,11 @@ impl Query {
             offset,
             limit: page.size.max(1),
         };
-        let index = ctx.data::<SearchIndex>()?.clone();
+        let index = ctx.state::<SearchIndex>()?.clone();
         let result = tokio::task::spawn_blocking(move || query::search(&index, &request))
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        let found = match result {
-            Ok(found) => found,
-            Err(QueryError::TooLong) => {
-                return Err(ApiError::bad_input(format!(
-                    "the query is longer than {} characters",
-                    query::MAX_QUERY_CHARS
-                ))
-                .into())
-            }
-            Err(QueryError::TooDeep) => {
-                return Err(ApiError::bad_input(format!(
-                    "results can be paged to at most {} deep; refine the search",
-                    query::MAX_OFFSET
-                ))
-                .into())
-            }
-            Err(QueryError::Index(err)) => return Err(ApiError::internal(&err).into()),
-        };
+        let found = result?;
         // `first: 0` asks only for the count and facets.
         let hits: Vec<_> = if page.size == 0 { vec![] } else { found.hits };
         let shown = hits.len();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject, ID};
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::UserError;
+use emporium_kernel::graphql::{ContextState, UserError};
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -91,8 +91,8 @@ impl Product {
 
     /// Resolved from the hot counts (zero for a product never stocked); the products of one
     /// request are read together.
-    async fn stock(&self, ctx: &Context<'_>) -> async_graphql::Result<StockLevelObject> {
-        let loader = ctx.data::<DataLoader<StockLoader>>()?;
+    async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevelObject, ApiError> {
+        let loader = ctx.state::<DataLoader<StockLoader>>()?;
         let level = loader
             .load_one(self.id.to_string())
             .await
@@ -141,8 +141,8 @@ impl Mutation {
         ctx: &Context<'_>,
         product_id: ID,
         on_hand: i32,
-    ) -> async_graphql::Result<StockPayload> {
-        ctx.data::<Viewer>()?.require_admin()?;
+    ) -> Result<StockPayload, ApiError> {
+        ctx.state::<Viewer>()?.require_admin()?;
         let id = product_id.trim();
         if id.is_empty() || id.len() > MAX_PRODUCT_ID_LEN {
             return Ok(StockPayload::failed(
@@ -159,11 +159,10 @@ impl Mutation {
                 .on_field(&["onHand"]),
             ));
         }
-        let inventory = ctx.data::<Inventory>()?;
+        let inventory = ctx.state::<Inventory>()?;
         let outcome = inventory
-            .set_stock(id, on_hand, ctx.data::<TraceContext>()?)
-            .await
-            .map_err(ApiError::from)?;
+            .set_stock(id, on_hand, ctx.state::<TraceContext>()?)
+            .await?;
         Ok(match outcome {
             SetStockOutcome::Set(level) => StockPayload {
                 product_id: Some(ID(id.to_owned())),

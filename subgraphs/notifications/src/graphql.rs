@@ -8,7 +8,7 @@
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::{encode_cursor, PageInfo, PageRequest, UserError};
+use emporium_kernel::graphql::{encode_cursor, ContextState, PageInfo, PageRequest, UserError};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 use uuid::Uuid;
@@ -123,13 +123,12 @@ async fn feed(
     first: Option<i32>,
     after: Option<&str>,
     unread_only: bool,
-) -> async_graphql::Result<NotificationConnection> {
+) -> Result<NotificationConnection, ApiError> {
     let page = PageRequest::parse(first, after)?;
     let page = ctx
-        .data::<NotificationStore>()?
+        .state::<NotificationStore>()?
         .page(user_id, unread_only, page.after_as::<Uuid>()?, page.size)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     Ok(NotificationConnection::from_page(page))
 }
 
@@ -153,10 +152,10 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
-    ) -> async_graphql::Result<NotificationConnection> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<NotificationConnection, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         if viewer.id != self.id && !viewer.is_admin() {
-            return Err(ApiError::forbidden().into());
+            return Err(ApiError::forbidden());
         }
         feed(
             ctx,
@@ -182,8 +181,8 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
-    ) -> async_graphql::Result<NotificationConnection> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<NotificationConnection, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         feed(
             ctx,
             viewer.id,
@@ -196,7 +195,7 @@ impl Query {
 
     /// Federation entity resolver: users' notifications.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, id: ID) -> async_graphql::Result<User> {
+    async fn find_user_by_id(&self, id: ID) -> Result<User, ApiError> {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("user"))?;
         Ok(User { id })
     }
@@ -217,8 +216,8 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> async_graphql::Result<NotificationPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
+    ) -> Result<NotificationPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
         let not_found = || NotificationPayload {
             notification: None,
             user_errors: vec![notification_not_found()],
@@ -227,10 +226,9 @@ impl Mutation {
             return Ok(not_found());
         };
         let marked = ctx
-            .data::<NotificationStore>()?
+            .state::<NotificationStore>()?
             .mark_read(id, viewer.id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(match marked {
             Some(notification) => NotificationPayload {
                 notification: Some(Notification(notification)),

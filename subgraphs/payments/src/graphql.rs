@@ -11,7 +11,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::{AuthUser, Viewer};
-use emporium_kernel::graphql::MoneyObject;
+use emporium_kernel::graphql::{ContextState, MoneyObject};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -119,15 +119,15 @@ impl Order {
 
     /// Null until payment was decided, and for anyone but the order's customer and admins.
     #[instrument(skip_all, fields(order_id = %self.id.as_str()))]
-    async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PaymentObject>> {
-        let Some(viewer) = ctx.data::<Viewer>()?.user()? else {
+    async fn payment(&self, ctx: &Context<'_>) -> Result<Option<PaymentObject>, ApiError> {
+        let Some(viewer) = ctx.state::<Viewer>()?.user()? else {
             return Ok(None);
         };
         if !is_valid_order_id(&self.id) {
             return Ok(None);
         }
         let payment = ctx
-            .data::<DataLoader<PaymentLoader>>()?
+            .state::<DataLoader<PaymentLoader>>()?
             .load_one(self.id.to_string())
             .await
             .map_err(|err| ApiError::internal(&*err))?;

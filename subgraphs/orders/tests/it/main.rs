@@ -3,6 +3,7 @@
 //! out to every replica.
 
 mod checkout;
+mod errors;
 mod listing;
 mod live;
 mod saga;

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, MaybeUndefined, Object, ID};
 use emporium_kernel::auth::Viewer;
+use emporium_kernel::graphql::ContextState;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -22,9 +23,9 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         input: ProductInput,
-    ) -> async_graphql::Result<ProductPayload> {
-        ctx.data::<Viewer>()?.require_admin()?;
-        let state = ctx.data::<ProductsState>()?;
+    ) -> Result<ProductPayload, ApiError> {
+        ctx.state::<Viewer>()?.require_admin()?;
+        let state = ctx.state::<ProductsState>()?;
         let new_product = match draft_from(input).validate() {
             Ok(product) => product,
             Err(user_errors) => {
@@ -36,7 +37,7 @@ impl Mutation {
         };
         match state
             .catalog
-            .create(&new_product, ctx.data::<TraceContext>()?)
+            .create(&new_product, ctx.state::<TraceContext>()?)
             .await
         {
             Ok(product) => {
@@ -50,7 +51,7 @@ impl Mutation {
                 product: None,
                 user_errors: vec![error::sku_taken()],
             }),
-            Err(err) => Err(ApiError::from(err).into()),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -61,9 +62,9 @@ impl Mutation {
         ctx: &Context<'_>,
         id: ID,
         input: ProductUpdateInput,
-    ) -> async_graphql::Result<ProductPayload> {
-        ctx.data::<Viewer>()?.require_admin()?;
-        let state = ctx.data::<ProductsState>()?;
+    ) -> Result<ProductPayload, ApiError> {
+        ctx.state::<Viewer>()?.require_admin()?;
+        let state = ctx.state::<ProductsState>()?;
         let patch = match patch_from(input).validate() {
             Ok(patch) if patch.is_empty() => {
                 return Ok(ProductPayload {
@@ -81,9 +82,8 @@ impl Mutation {
         };
         match state
             .catalog
-            .update(&id, &patch, ctx.data::<TraceContext>()?)
-            .await
-            .map_err(ApiError::from)?
+            .update(&id, &patch, ctx.state::<TraceContext>()?)
+            .await?
         {
             Some(product) => Ok(ProductPayload {
                 product: Some(Product(product)),
@@ -98,18 +98,13 @@ impl Mutation {
 
     /// ADMIN.
     #[instrument(skip_all, fields(product_id = %id.as_str()))]
-    async fn delete_product(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<DeletePayload> {
-        ctx.data::<Viewer>()?.require_admin()?;
-        let state = ctx.data::<ProductsState>()?;
+    async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload, ApiError> {
+        ctx.state::<Viewer>()?.require_admin()?;
+        let state = ctx.state::<ProductsState>()?;
         if !state
             .catalog
-            .delete(&id, ctx.data::<TraceContext>()?)
-            .await
-            .map_err(ApiError::from)?
+            .delete(&id, ctx.state::<TraceContext>()?)
+            .await?
         {
             return Ok(DeletePayload {
                 deleted_id: None,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Object, ID};
-use emporium_kernel::graphql::PageRequest;
+use emporium_kernel::graphql::{ContextState, PageRequest};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
@@ -17,7 +17,7 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>, ApiError> {
         find(ctx, &id).await
     }
 
@@ -30,16 +30,15 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
         category: Option<String>,
-    ) -> async_graphql::Result<ProductConnection> {
+    ) -> Result<ProductConnection, ApiError> {
         let page = PageRequest::parse(first, after.as_deref())?;
         let category = category.as_deref().map(str::trim).filter(|c| !c.is_empty());
         let with_count = ctx.look_ahead().field("totalCount").exists();
-        let state = ctx.data::<ProductsState>()?;
+        let state = ctx.state::<ProductsState>()?;
         let page = state
             .catalog
             .page(category, page.after.as_deref(), page.size, with_count)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(ProductConnection::from_page(page))
     }
 
@@ -49,15 +48,15 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> async_graphql::Result<Option<Product>> {
+    ) -> Result<Option<Product>, ApiError> {
         find(ctx, &id).await
     }
 }
 
 /// Through the schema's [`ProductLoader`]: the ids of one `_entities` request (and of
 /// concurrent requests) are read together, with one cache round trip.
-async fn find(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<Product>> {
-    let loader = ctx.data::<DataLoader<ProductLoader>>()?;
+async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Product>, ApiError> {
+    let loader = ctx.state::<DataLoader<ProductLoader>>()?;
     Ok(loader
         .load_one(id.to_string())
         .await

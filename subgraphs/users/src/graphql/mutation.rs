@@ -4,6 +4,7 @@
 use async_graphql::{Context, InputObject, Object};
 use emporium_kernel::auth::{ClientKey, TokenSession, Viewer};
 use emporium_kernel::email::Email;
+use emporium_kernel::graphql::ContextState;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -41,8 +42,8 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         input: RegisterInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let state = ctx.data::<UsersState>()?;
+    ) -> Result<AuthPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         let registration = match Registration::parse(&input.email, &input.password, &input.name) {
             Ok(registration) => registration,
             Err(errors) => return Ok(AuthPayload::failed(errors)),
@@ -55,7 +56,7 @@ impl Mutation {
                 &registration.name,
                 &phc,
                 emporium_kernel::auth::Role::Customer,
-                ctx.data::<TraceContext>()?,
+                ctx.state::<TraceContext>()?,
             )
             .await;
         let user = match created {
@@ -63,7 +64,7 @@ impl Mutation {
             Err(StoreError::EmailTaken) => {
                 return Ok(AuthPayload::failed(vec![error::email_taken()]))
             }
-            Err(err) => return Err(ApiError::from(err).into()),
+            Err(err) => return Err(err.into()),
         };
         tracing::info!(user_id = %user.id, "account registered");
         // The account exists whatever happens to the mail: a failure is logged, and
@@ -71,16 +72,12 @@ impl Mutation {
         if let Err(err) = mail_link(state, &user, Purpose::EmailVerification).await {
             tracing::warn!(user_id = %user.id, error = %err, "could not store the verification link; none was mailed");
         }
-        Ok(start_session(state, user).await?)
+        start_session(state, user).await
     }
 
     #[instrument(skip_all)]
-    async fn login(
-        &self,
-        ctx: &Context<'_>,
-        input: LoginInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let state = ctx.data::<UsersState>()?;
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         let Ok(email) = Email::parse(&input.email) else {
             return Ok(AuthPayload::failed(vec![error::invalid_credentials()]));
         };
@@ -91,18 +88,12 @@ impl Mutation {
                 .as_str(),
         );
         let now = state.clock.now();
-        let Some(credentials) = state
-            .store
-            .find_credentials(&email)
-            .await
-            .map_err(ApiError::from)?
-        else {
+        let Some(credentials) = state.store.find_credentials(&email).await? else {
             // Counted and locked like an account, with the same answers and the same time.
             let admission = state
                 .store
                 .admit_unknown_email_login(&hash_token(email.as_str()), &client, now)
-                .await
-                .map_err(ApiError::from)?;
+                .await?;
             if let Admission::Refused { until } = admission {
                 return Ok(AuthPayload::failed(vec![error::account_locked(
                     lockout::minutes_until(until, now),
@@ -119,11 +110,7 @@ impl Mutation {
         let user_id = credentials.user.id;
         // Counted before the password is checked: parallel guesses each count, and a refused
         // attempt costs no hash.
-        let admission = state
-            .store
-            .admit_login(user_id, &client, now)
-            .await
-            .map_err(ApiError::from)?;
+        let admission = state.store.admit_login(user_id, &client, now).await?;
         if let Admission::Refused { until } = admission {
             return Ok(AuthPayload::failed(vec![error::account_locked(
                 lockout::minutes_until(until, now),
@@ -141,9 +128,8 @@ impl Mutation {
         state
             .store
             .record_successful_login(user_id, &client, state.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        Ok(start_session(state, credentials.user).await?)
+            .await?;
+        start_session(state, credentials.user).await
     }
 
     /// Spends a refresh token and returns a new access token and a new refresh token.
@@ -152,8 +138,8 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         refresh_token: String,
-    ) -> async_graphql::Result<AuthPayload> {
-        let state = ctx.data::<UsersState>()?;
+    ) -> Result<AuthPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         let next = RefreshSecret::generate();
         let outcome = state
             .store
@@ -163,12 +149,9 @@ impl Mutation {
                 state.clock.now(),
                 state.settings.refresh_token_ttl,
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         match outcome {
-            RefreshOutcome::Rotated { user, family } => {
-                Ok(session_payload(state, user, next, family)?)
-            }
+            RefreshOutcome::Rotated { user, family } => session_payload(state, user, next, family),
             RefreshOutcome::Reused | RefreshOutcome::Invalid => {
                 Ok(AuthPayload::failed(vec![error::invalid_refresh_token()]))
             }
@@ -181,13 +164,12 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         refresh_token: String,
-    ) -> async_graphql::Result<LogoutPayload> {
-        let state = ctx.data::<UsersState>()?;
+    ) -> Result<LogoutPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         let known = state
             .store
             .revoke_family_of(&hash_token(&refresh_token))
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(LogoutPayload {
             ok: known,
             user_errors: if known {
@@ -200,14 +182,13 @@ impl Mutation {
 
     /// Ends every login of the signed-in user, this one included.
     #[instrument(skip_all)]
-    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<OkPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
-        let state = ctx.data::<UsersState>()?;
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> Result<OkPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
+        let state = ctx.state::<UsersState>()?;
         let revoked = state
             .store
             .revoke_sessions(viewer.id, None, state.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         tracing::info!(user_id = %viewer.id, revoked, "signed out everywhere");
         Ok(OkPayload::succeeded())
     }
@@ -220,16 +201,11 @@ impl Mutation {
         ctx: &Context<'_>,
         current_password: String,
         new_password: String,
-    ) -> async_graphql::Result<OkPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
-        let state = ctx.data::<UsersState>()?;
-        let Some(phc) = state
-            .store
-            .password_hash(viewer.id)
-            .await
-            .map_err(ApiError::from)?
-        else {
-            return Err(ApiError::unauthenticated().into());
+    ) -> Result<OkPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
+        let state = ctx.state::<UsersState>()?;
+        let Some(phc) = state.store.password_hash(viewer.id).await? else {
+            return Err(ApiError::unauthenticated());
         };
         let new_password = match Password::parse(&new_password) {
             Ok(password) => password,
@@ -242,11 +218,7 @@ impl Mutation {
                 .as_str(),
         );
         let now = state.clock.now();
-        let admission = state
-            .store
-            .admit_login(viewer.id, &client, now)
-            .await
-            .map_err(ApiError::from)?;
+        let admission = state.store.admit_login(viewer.id, &client, now).await?;
         if let Admission::Refused { until } = admission {
             return Ok(OkPayload::failed(vec![error::account_locked(
                 lockout::minutes_until(until, now),
@@ -258,15 +230,13 @@ impl Mutation {
         state
             .store
             .record_successful_login(viewer.id, &client, now)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let phc = hash_on_blocking_thread(new_password.expose().to_owned()).await?;
         let this_login = ctx.data_opt::<TokenSession>().and_then(|session| session.0);
         state
             .store
             .change_password(viewer.id, &phc, this_login, state.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         tracing::info!(user_id = %viewer.id, "password changed; the other logins ended");
         Ok(OkPayload::succeeded())
     }
@@ -278,8 +248,8 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         email: String,
-    ) -> async_graphql::Result<OkPayload> {
-        let state = ctx.data::<UsersState>()?.clone();
+    ) -> Result<OkPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?.clone();
         tokio::spawn(mail_password_reset(state, email));
         Ok(OkPayload::succeeded())
     }
@@ -292,8 +262,8 @@ impl Mutation {
         ctx: &Context<'_>,
         token: String,
         new_password: String,
-    ) -> async_graphql::Result<AuthPayload> {
-        let state = ctx.data::<UsersState>()?;
+    ) -> Result<AuthPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         // Checked before the token is spent: a weak password leaves the link usable.
         let new_password = match Password::parse(&new_password) {
             Ok(password) => password,
@@ -303,28 +273,22 @@ impl Mutation {
         let Some(user) = state
             .store
             .reset_password(&presented_hash(&token), &phc, state.clock.now())
-            .await
-            .map_err(ApiError::from)?
+            .await?
         else {
             return Ok(AuthPayload::failed(vec![error::invalid_token()]));
         };
         tracing::info!(user_id = %user.id, "password reset by mailed link; every login ended");
-        Ok(start_session(state, user).await?)
+        start_session(state, user).await
     }
 
     /// Marks the address a mailed verification link was sent to as verified.
     #[instrument(skip_all)]
-    async fn verify_email(
-        &self,
-        ctx: &Context<'_>,
-        token: String,
-    ) -> async_graphql::Result<OkPayload> {
-        let state = ctx.data::<UsersState>()?;
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<OkPayload, ApiError> {
+        let state = ctx.state::<UsersState>()?;
         let verified = state
             .store
             .verify_email(&presented_hash(&token), state.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         if !verified {
             return Ok(OkPayload::failed(vec![error::invalid_token()]));
         }
@@ -334,27 +298,16 @@ impl Mutation {
     /// Mails the signed-in user a new verification link (at most one a minute). Nothing is
     /// sent to an address that is already verified.
     #[instrument(skip_all)]
-    async fn resend_verification_email(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<OkPayload> {
-        let viewer = ctx.data::<Viewer>()?.require_user()?;
-        let state = ctx.data::<UsersState>()?;
-        let Some(account) = state
-            .store
-            .find_by_id(viewer.id)
-            .await
-            .map_err(ApiError::from)?
-        else {
-            return Err(ApiError::unauthenticated().into());
+    async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<OkPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
+        let state = ctx.state::<UsersState>()?;
+        let Some(account) = state.store.find_by_id(viewer.id).await? else {
+            return Err(ApiError::unauthenticated());
         };
         if account.email_verified {
             return Ok(OkPayload::succeeded());
         }
-        if !mail_link(state, &account, Purpose::EmailVerification)
-            .await
-            .map_err(ApiError::from)?
-        {
+        if !mail_link(state, &account, Purpose::EmailVerification).await? {
             return Ok(OkPayload::failed(vec![error::mail_too_soon(
                 MAIL_INTERVAL_SECONDS,
             )]));

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::UserError;
+use emporium_kernel::graphql::{ContextState, UserError};
 use emporium_kernel::ApiError;
 
 use crate::domain::account;
@@ -54,11 +54,11 @@ impl User {
     }
 
     /// Visible to the account itself and to admins only.
-    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+    async fn email(&self, ctx: &Context<'_>) -> Result<&str, ApiError> {
         if !self.is_authenticated_self {
-            let viewer = ctx.data::<Viewer>()?.require_user()?;
+            let viewer = ctx.state::<Viewer>()?.require_user()?;
             if viewer.id != self.account.id && !viewer.is_admin() {
-                return Err(ApiError::forbidden().into());
+                return Err(ApiError::forbidden());
             }
         }
         Ok(self.account.email.as_str())
@@ -66,11 +66,11 @@ impl User {
 
     /// Whether the account opened a link mailed to its address. Visible to the account itself
     /// and to admins only.
-    async fn email_verified(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    async fn email_verified(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
         if !self.is_authenticated_self {
-            let viewer = ctx.data::<Viewer>()?.require_user()?;
+            let viewer = ctx.state::<Viewer>()?.require_user()?;
             if viewer.id != self.account.id && !viewer.is_admin() {
-                return Err(ApiError::forbidden().into());
+                return Err(ApiError::forbidden());
             }
         }
         Ok(self.account.email_verified)

@@ -1,0 +1,44 @@
+//! Where the orders subgraph's failures become GraphQL errors or userErrors: every service
+//! error is INTERNAL (logged with its cause, never shown); business outcomes are userErrors.
+
+use emporium_kernel::graphql::UserError;
+use emporium_kernel::ApiError;
+
+use crate::lines::{LinesError, MAX_QUANTITY};
+use crate::orders::OrdersError;
+use crate::store::StoreError;
+
+impl From<OrdersError> for ApiError {
+    fn from(err: OrdersError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl From<LinesError> for ApiError {
+    fn from(err: LinesError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+pub fn bad_quantity(max_message: bool) -> UserError {
+    let message = if max_message {
+        format!("a cart line holds at most {MAX_QUANTITY} units")
+    } else {
+        format!("the quantity must be between 1 and {MAX_QUANTITY}")
+    };
+    UserError::new("INVALID_INPUT", message).on_field(&["quantity"])
+}
+
+pub fn unknown_product() -> UserError {
+    UserError::new("NOT_FOUND", "no product in the catalog has this id").on_field(&["productId"])
+}
+
+pub fn order_not_found() -> UserError {
+    UserError::new("NOT_FOUND", "no order with this id").on_field(&["id"])
+}

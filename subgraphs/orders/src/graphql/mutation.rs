@@ -1,0 +1,225 @@
+//! Mutations: cart changes, checkout, and the transitions an order's customer or an admin
+//! may ask for.
+
+use async_graphql::{Context, Object, ID};
+use emporium_kernel::auth::{AuthUser, Viewer};
+use emporium_kernel::graphql::{ContextState, UserError};
+use emporium_kernel::trace::TraceContext;
+use emporium_kernel::ApiError;
+use tracing::instrument;
+
+use super::error::{bad_quantity, order_not_found, unknown_product};
+use super::query::{current_cart, order_id};
+use super::types::{CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload};
+use super::TokenCheck;
+use crate::checkout::{self, CheckoutRequest};
+use crate::lines;
+use crate::orders::{Cause, CheckoutOutcome, Orders, TransitionOutcome};
+use crate::status::{Actor, Command, TransitionError};
+use crate::store::{CartChange, OrderStore};
+
+fn failed(error: UserError) -> CartPayload {
+    CartPayload {
+        cart: None,
+        user_errors: vec![error],
+    }
+}
+
+/// The signed-in customer's cart as a change left it.
+async fn changed_cart(ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
+    Ok(CartPayload {
+        cart: Some(current_cart(ctx).await?),
+        user_errors: vec![],
+    })
+}
+
+fn actor(viewer: AuthUser) -> Actor {
+    if viewer.is_admin() {
+        Actor::Admin
+    } else {
+        Actor::Customer(viewer.id)
+    }
+}
+
+async fn move_order(
+    ctx: &Context<'_>,
+    id: &ID,
+    command: Command,
+    viewer: AuthUser,
+) -> Result<OrderPayload, ApiError> {
+    let Some(order_id) = order_id(id) else {
+        return Ok(OrderPayload::failed(order_not_found()));
+    };
+    let orders = ctx.state::<Orders>()?;
+    let trace = ctx.state::<TraceContext>()?;
+    let outcome = orders
+        .transition(order_id, command, actor(viewer), Cause::Request(trace))
+        .await?;
+    Ok(match outcome {
+        TransitionOutcome::Done(order) => OrderPayload {
+            order: Some(Order(*order)),
+            user_errors: vec![],
+        },
+        TransitionOutcome::NotFound | TransitionOutcome::AlreadyHandled => {
+            OrderPayload::failed(order_not_found())
+        }
+        TransitionOutcome::Refused(TransitionError::Forbidden { .. }) => {
+            return Err(ApiError::forbidden())
+        }
+        TransitionOutcome::Refused(refused @ TransitionError::Illegal { .. }) => {
+            OrderPayload::failed(UserError::new("ILLEGAL_TRANSITION", refused.to_string()))
+        }
+    })
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds units of a product to the signed-in customer's cart.
+    #[instrument(skip_all)]
+    async fn add_to_cart(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        if lines::quantity(quantity).is_err() {
+            return Ok(failed(bad_quantity(false)));
+        }
+        let store = ctx.state::<OrderStore>()?;
+        match store.add(user.id, product_id.trim(), quantity).await? {
+            CartChange::Done => {}
+            CartChange::UnknownProduct | CartChange::NotInCart => {
+                return Ok(failed(unknown_product()))
+            }
+            CartChange::TooMany => return Ok(failed(bad_quantity(true))),
+        }
+        changed_cart(ctx).await
+    }
+
+    /// Sets a cart line's quantity; 0 removes the line.
+    #[instrument(skip_all)]
+    async fn update_cart_item(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        if quantity != 0 && lines::quantity(quantity).is_err() {
+            return Ok(failed(bad_quantity(false)));
+        }
+        let store = ctx.state::<OrderStore>()?;
+        match store.set(user.id, product_id.trim(), quantity).await? {
+            CartChange::Done => {}
+            _ => {
+                return Ok(failed(
+                    UserError::new("NOT_FOUND", "this product is not in the cart")
+                        .on_field(&["productId"]),
+                ))
+            }
+        }
+        changed_cart(ctx).await
+    }
+
+    /// Empties the signed-in customer's cart.
+    async fn clear_cart(&self, ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        ctx.state::<OrderStore>()?.clear(user.id).await?;
+        changed_cart(ctx).await
+    }
+
+    /// Places a PENDING order from the cart and empties the cart. The same idempotency key
+    /// answers with the same order, however often it is sent.
+    #[instrument(skip_all)]
+    async fn checkout(
+        &self,
+        ctx: &Context<'_>,
+        input: CheckoutInput,
+    ) -> Result<CheckoutPayload, ApiError> {
+        let user = ctx.state::<Viewer>()?.require_user()?;
+        let is_token = ctx.state::<TokenCheck>()?;
+        let address = checkout::Address {
+            line1: input.shipping_address.line1,
+            line2: input.shipping_address.line2,
+            city: input.shipping_address.city,
+            postal_code: input.shipping_address.postal_code,
+            country: input.shipping_address.country,
+        };
+        let request = match CheckoutRequest::validate(
+            address,
+            &input.payment_token,
+            &input.idempotency_key,
+            is_token,
+        ) {
+            Ok(request) => request,
+            Err(problems) => {
+                return Ok(CheckoutPayload {
+                    order: None,
+                    user_errors: problems
+                        .into_iter()
+                        .map(|problem| {
+                            let path: Vec<&str> = ["input"]
+                                .into_iter()
+                                .chain(problem.field.iter().copied())
+                                .collect();
+                            UserError::new(
+                                "INVALID_INPUT",
+                                format!("{} {}", problem.field.join("."), problem.message),
+                            )
+                            .on_field(&path)
+                        })
+                        .collect(),
+                })
+            }
+        };
+        let orders = ctx.state::<Orders>()?;
+        let trace = ctx.state::<TraceContext>()?;
+        let outcome = orders.checkout(user.id, &request, trace).await?;
+        let failed = |error: UserError| CheckoutPayload {
+            order: None,
+            user_errors: vec![error],
+        };
+        Ok(match outcome {
+            CheckoutOutcome::Placed(order) | CheckoutOutcome::Replayed(order) => CheckoutPayload {
+                order: Some(Order(order)),
+                user_errors: vec![],
+            },
+            CheckoutOutcome::EmptyCart => failed(UserError::new(
+                "CART_EMPTY",
+                "the cart is empty: add products before checking out",
+            )),
+            CheckoutOutcome::KeyReused => failed(
+                UserError::new(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this idempotency key was used for a checkout with a different address or payment token",
+                )
+                .on_field(&["input", "idempotencyKey"]),
+            ),
+        })
+    }
+
+    /// Cancels an order before it ships: its customer, or an ADMIN. Stock is released and
+    /// the payment refunded.
+    #[instrument(skip_all)]
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_user()?;
+        move_order(ctx, &id, Command::Cancel, viewer).await
+    }
+
+    /// ADMIN: CONFIRMED → SHIPPED (the payment is captured).
+    #[instrument(skip_all)]
+    async fn ship_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_admin()?;
+        move_order(ctx, &id, Command::Ship, viewer).await
+    }
+
+    /// ADMIN: SHIPPED → DELIVERED.
+    #[instrument(skip_all)]
+    async fn deliver_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload, ApiError> {
+        let viewer = ctx.state::<Viewer>()?.require_admin()?;
+        move_order(ctx, &id, Command::Deliver, viewer).await
+    }
+}
