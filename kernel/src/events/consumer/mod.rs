@@ -28,7 +28,6 @@
 //! finish, and the unacknowledged rest returns to the queue.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -40,16 +39,25 @@ use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    QueueBindOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel};
+use lapin::types::{FieldTable, ShortString};
+use lapin::Channel;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::broker::{declare_exchanges, Backoff, Broker, BrokerError, QueueType, PERSISTENT};
+mod dead_letter;
+mod lanes;
+mod topology;
+
+pub(crate) use dead_letter::{header_integer, header_string, original_routing_key};
+pub use topology::declare;
+
+use super::broker::{Backoff, Broker, BrokerError};
 use super::envelope::schema_urn;
-use super::{metrics, Envelope, DEAD_LETTER_EXCHANGE, EXCHANGE};
+use super::{metrics, Envelope, DEAD_LETTER_EXCHANGE};
+use dead_letter::dead_letter_properties;
+use lanes::Lanes;
+use topology::declare_queue;
 
 /// Header of a dead letter: why the message failed.
 pub const FAILURE_REASON_HEADER: &str = "x-emporium-failure-reason";
@@ -57,9 +65,6 @@ pub const FAILURE_REASON_HEADER: &str = "x-emporium-failure-reason";
 pub const ATTEMPTS_HEADER: &str = "x-emporium-attempts";
 /// Header of a dead letter: the routing key (event type) it was first published with.
 pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-emporium-original-routing-key";
-
-/// Failure reasons are cut to this many bytes: a header must fit in one AMQP frame.
-const MAX_REASON_BYTES: usize = 1024;
 
 /// The name of the dead-letter queue of `queue`.
 pub fn dead_letter_queue(queue: &str) -> String {
@@ -520,202 +525,6 @@ impl Taken {
     }
 }
 
-/// Which held messages may run: at most `limit` at once, and of each aggregate only the
-/// oldest, so an aggregate's messages run one after another in arrival order while other
-/// aggregates' messages pass them. Bounded by what it is given: the broker hands a consumer at
-/// most `prefetch` unacknowledged messages.
-struct Lanes<T> {
-    limit: usize,
-    running: usize,
-    /// Messages whose turn has come, waiting for a free slot.
-    ready: VecDeque<T>,
-    /// Aggregates with a message running or ready, and their later messages, in order.
-    busy: HashMap<String, VecDeque<T>>,
-}
-
-impl<T> Lanes<T> {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit: limit.max(1),
-            running: 0,
-            ready: VecDeque::new(),
-            busy: HashMap::new(),
-        }
-    }
-
-    /// Holds `item` of aggregate `subject` until its turn.
-    fn push(&mut self, subject: Option<String>, item: T) {
-        match subject {
-            Some(subject) => match self.busy.get_mut(&subject) {
-                Some(later) => later.push_back(item),
-                None => {
-                    self.busy.insert(subject, VecDeque::new());
-                    self.ready.push_back(item);
-                }
-            },
-            None => self.ready.push_back(item),
-        }
-    }
-
-    /// The next message to run, if a slot is free and one is ready.
-    fn next_to_run(&mut self) -> Option<T> {
-        if self.running >= self.limit {
-            return None;
-        }
-        let item = self.ready.pop_front()?;
-        self.running += 1;
-        Some(item)
-    }
-
-    /// A message of `subject` was settled: its aggregate's next message becomes ready.
-    fn finished(&mut self, subject: Option<&str>) {
-        self.running = self.running.saturating_sub(1);
-        let Some(subject) = subject else { return };
-        let next = match self.busy.get_mut(subject) {
-            Some(later) => later.pop_front(),
-            None => return,
-        };
-        match next {
-            Some(item) => self.ready.push_back(item),
-            None => {
-                self.busy.remove(subject);
-            }
-        }
-    }
-}
-
-/// Declares a consumer's queue, bindings and dead-letter queue without consuming: a process
-/// that starts its consumers and its relays together calls this first, so that events it
-/// publishes at start-up find the queue bound instead of being dropped by the exchange.
-pub async fn declare(broker: &Broker, settings: &ConsumerSettings) -> Result<(), ConsumerError> {
-    settings.validate()?;
-    let topology = |err: BrokerError| match err {
-        BrokerError::Unavailable(reason) => ConsumerError::Unavailable {
-            queue: settings.queue.clone(),
-            reason,
-        },
-        refused => ConsumerError::Topology {
-            queue: settings.queue.clone(),
-            reason: refused.to_string(),
-        },
-    };
-    let channel = broker.channel().await.map_err(topology)?;
-    declare_queue(&channel, settings, broker.settings().queue_type)
-        .await
-        .map_err(topology)?;
-    let _ = channel.close(200, "queue declared".into()).await;
-    Ok(())
-}
-
-async fn declare_queue(
-    channel: &Channel,
-    settings: &ConsumerSettings,
-    queue_type: QueueType,
-) -> Result<(), BrokerError> {
-    let queue = settings.queue.as_str();
-    let dead_letters = dead_letter_queue(queue);
-    declare_exchanges(channel).await?;
-    let arguments = queue_arguments(queue, queue_type);
-    declare_durable_queue(channel, queue, queue_type, arguments).await?;
-    for binding in &settings.bindings {
-        bind(channel, queue, EXCHANGE, binding).await?;
-    }
-    let arguments = type_arguments(queue_type);
-    declare_durable_queue(channel, &dead_letters, queue_type, arguments).await?;
-    bind(channel, &dead_letters, DEAD_LETTER_EXCHANGE, queue).await
-}
-
-/// A consumer queue's arguments. Classic: none, as the queues have always been declared (so
-/// existing queues stay equivalent). Quorum: the type, and the dead-letter queue as the
-/// broker's own dead-letter route. The consumer dead-letters by publishing (with the reason in
-/// headers) and never rejects, so the broker uses that route only when a message exceeds a
-/// delivery limit (RabbitMQ 4 sets one of 20 on quorum queues by default): the message then
-/// lands in `<queue>.dlq` instead of being dropped.
-fn queue_arguments(queue: &str, queue_type: QueueType) -> FieldTable {
-    let mut arguments = type_arguments(queue_type);
-    if queue_type == QueueType::Quorum {
-        arguments.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(DEAD_LETTER_EXCHANGE.into()),
-        );
-        arguments.insert(
-            "x-dead-letter-routing-key".into(),
-            AMQPValue::LongString(queue.into()),
-        );
-    }
-    arguments
-}
-
-fn type_arguments(queue_type: QueueType) -> FieldTable {
-    let mut arguments = FieldTable::default();
-    if queue_type == QueueType::Quorum {
-        arguments.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString(queue_type.as_str().into()),
-        );
-    }
-    arguments
-}
-
-/// Declares a durable queue (never exclusive nor auto-deleted: quorum queues cannot be). A
-/// queue that exists with other arguments (another type) is refused by the broker
-/// (PRECONDITION_FAILED): the error then names the queue and what to do, since RabbitMQ cannot
-/// convert a queue in place.
-async fn declare_durable_queue(
-    channel: &Channel,
-    queue: &str,
-    wanted: QueueType,
-    arguments: FieldTable,
-) -> Result<(), BrokerError> {
-    match channel
-        .queue_declare(queue.into(), QueueDeclareOptions::durable(), arguments)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if is_argument_conflict(&err) => Err(BrokerError::Refused(format!(
-            "queue {queue} already exists with other arguments than a {wanted} queue \
-             (EMPORIUM_QUEUE_TYPE={wanted}); most likely it is of the other type, and RabbitMQ \
-             cannot change a queue's type or arguments in place. Either set \
-             EMPORIUM_QUEUE_TYPE back to the queue's type, or stop every consumer of {queue}, \
-             let it drain (or move its messages with a shovel), delete it and its dead-letter \
-             queue {dead_letters} once empty (`rabbitmqctl delete_queue {queue}`), and start \
-             the services again to declare them as {wanted} queues. The broker said: {err}",
-            dead_letters = dead_letter_queue(queue),
-        ))),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// Whether the broker refused a declaration because the queue exists with other arguments
-/// (its type, or the dead-letter route quorum queues get).
-fn is_argument_conflict(err: &lapin::Error) -> bool {
-    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
-    let is_precondition = matches!(
-        err.kind(),
-        lapin::ErrorKind::ProtocolError(amqp)
-            if matches!(amqp.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED))
-    );
-    is_precondition && err.to_string().contains("inequivalent arg")
-}
-
-async fn bind(
-    channel: &Channel,
-    queue: &str,
-    exchange: &str,
-    routing_key: &str,
-) -> Result<(), BrokerError> {
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            routing_key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
-}
-
 /// Puts a message back at shutdown, mid-retry: another consumer starts it over.
 async fn requeue(delivery: &Delivery) -> Result<(), SessionError> {
     let options = BasicNackOptions {
@@ -734,67 +543,6 @@ fn settle(result: Result<bool, lapin::Error>) -> Result<(), SessionError> {
         )),
         Err(err) => Err(SessionError::broken(err)),
     }
-}
-
-/// The event type the message was first published with, also after a redrive (which
-/// publishes to the queue directly, under the queue's name).
-pub(crate) fn original_routing_key(delivery: &Delivery) -> String {
-    header_string(&delivery.properties, ORIGINAL_ROUTING_KEY_HEADER)
-        .unwrap_or_else(|| delivery.routing_key.to_string())
-}
-
-/// The original properties (message id, timestamp, traceparent) plus why it failed.
-fn dead_letter_properties(delivery: &Delivery, reason: &str, attempts: u32) -> BasicProperties {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(
-        FAILURE_REASON_HEADER.into(),
-        AMQPValue::LongString(truncate(reason, MAX_REASON_BYTES).into()),
-    );
-    headers.insert(
-        ATTEMPTS_HEADER.into(),
-        AMQPValue::LongLongInt(i64::from(attempts)),
-    );
-    headers.insert(
-        ORIGINAL_ROUTING_KEY_HEADER.into(),
-        AMQPValue::LongString(LongString::from(original_routing_key(delivery))),
-    );
-    delivery
-        .properties
-        .clone()
-        .with_delivery_mode(PERSISTENT)
-        .with_headers(headers)
-}
-
-pub(crate) fn header_string(properties: &BasicProperties, name: &str) -> Option<String> {
-    match properties.headers().as_ref()?.inner().get(name)? {
-        AMQPValue::LongString(value) => Some(value.to_string()),
-        AMQPValue::ShortString(value) => Some(value.to_string()),
-        _ => None,
-    }
-}
-
-pub(crate) fn header_integer(properties: &BasicProperties, name: &str) -> Option<i64> {
-    match properties.headers().as_ref()?.inner().get(name)? {
-        AMQPValue::LongLongInt(value) => Some(*value),
-        AMQPValue::LongInt(value) => Some(i64::from(*value)),
-        AMQPValue::LongUInt(value) => Some(i64::from(*value)),
-        AMQPValue::ShortInt(value) => Some(i64::from(*value)),
-        AMQPValue::ShortUInt(value) => Some(i64::from(*value)),
-        AMQPValue::ShortShortInt(value) => Some(i64::from(*value)),
-        AMQPValue::ShortShortUInt(value) => Some(i64::from(*value)),
-        _ => None,
-    }
-}
-
-fn truncate(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
@@ -839,80 +587,6 @@ mod tests {
         assert!(settings.validate().is_ok(), "the prefetch caps it");
         settings.concurrency = 0;
         assert!(settings.validate().is_err());
-    }
-
-    /// Runs what `lanes` lets run, finishing the oldest running first, and returns the order.
-    fn drain(lanes: &mut Lanes<(Option<&'static str>, u32)>) -> Vec<(Option<&'static str>, u32)> {
-        let mut order = Vec::new();
-        let mut running = VecDeque::new();
-        loop {
-            while let Some(item) = lanes.next_to_run() {
-                running.push_back(item);
-            }
-            let Some(item) = running.pop_front() else {
-                return order;
-            };
-            lanes.finished(item.0);
-            order.push(item);
-        }
-    }
-
-    #[test]
-    fn lanes_run_an_aggregates_messages_in_order_and_others_past_them() {
-        let mut lanes = Lanes::new(2);
-        let items = [
-            (Some("a"), 1),
-            (Some("a"), 2),
-            (Some("b"), 1),
-            (None, 0),
-            (Some("a"), 3),
-            (Some("b"), 2),
-        ];
-        for item in items {
-            lanes.push(item.0.map(str::to_owned), item);
-        }
-        assert_eq!(lanes.next_to_run(), Some((Some("a"), 1)));
-        assert_eq!(
-            lanes.next_to_run(),
-            Some((Some("b"), 1)),
-            "b passes a's second message"
-        );
-        assert_eq!(lanes.next_to_run(), None, "two slots");
-        lanes.finished(Some("a"));
-        assert_eq!(lanes.next_to_run(), Some((None, 0)));
-        lanes.finished(None);
-        assert_eq!(lanes.next_to_run(), Some((Some("a"), 2)));
-        lanes.finished(Some("b"));
-        lanes.finished(Some("a"));
-        let rest = drain(&mut lanes);
-        assert_eq!(rest, vec![(Some("b"), 2), (Some("a"), 3)]);
-        assert!(lanes.busy.is_empty() && lanes.ready.is_empty() && lanes.running == 0);
-    }
-
-    #[test]
-    fn lanes_keep_every_aggregates_order_whatever_the_mix() {
-        let mut lanes = Lanes::new(3);
-        let subjects = ["a", "b", "c", "d"];
-        for n in 0..40u32 {
-            let subject = subjects[(n * 7 % 4) as usize];
-            lanes.push(Some(subject.to_owned()), (Some(subject), n));
-        }
-        let order = drain(&mut lanes);
-        assert_eq!(order.len(), 40, "every message ran once");
-        for subject in subjects {
-            let seen: Vec<u32> = order
-                .iter()
-                .filter(|(s, _)| *s == Some(subject))
-                .map(|(_, n)| *n)
-                .collect();
-            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{subject}: {seen:?}");
-        }
-    }
-
-    #[test]
-    fn long_reasons_are_cut_on_a_character_boundary() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("short", 1024), "short");
     }
 
     #[test]
