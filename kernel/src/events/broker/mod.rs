@@ -11,27 +11,29 @@
 //! for the message. Clones of a `Broker` share the connection; the supervisor stops and the
 //! connection closes when the last clone is dropped or [`Broker::close`] is called.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ErrorKind, Event,
-    ExchangeKind, PublisherConfirm,
-};
-use tokio::sync::{watch, Mutex};
+use lapin::{BasicProperties, Channel, ErrorKind, ExchangeKind};
+use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{
     metrics, BatchOutcome, Envelope, PublishError, Publisher, CONTENT_TYPE, DEAD_LETTER_EXCHANGE,
     EXCHANGE,
 };
+
+mod connection;
+mod publishing;
+
+pub(crate) use connection::Backoff;
+use connection::{supervise, Live};
+use publishing::{confirmed, publish_failure, unavailable, ConfirmPipeline, InFlight};
 
 /// AMQP delivery mode 2: the broker writes the message to disk (with a durable queue it
 /// survives a broker restart).
@@ -458,266 +460,6 @@ pub(crate) async fn declare_exchanges(channel: &Channel) -> Result<(), BrokerErr
         )
         .await?;
     Ok(())
-}
-
-/// A published envelope whose confirm has not been awaited yet.
-struct InFlight {
-    index: usize,
-    subject: String,
-    event_type: String,
-    confirm: PublisherConfirm,
-}
-
-/// The confirms of one batch, awaited in publishing order.
-#[derive(Default)]
-struct ConfirmPipeline {
-    in_flight: VecDeque<InFlight>,
-    /// Envelopes from the front of the batch the broker confirmed.
-    confirmed: usize,
-}
-
-impl ConfirmPipeline {
-    /// The batch index of the in-flight envelope of `subject`, if there is one.
-    fn in_flight_of(&self, subject: &str) -> Option<usize> {
-        self.in_flight
-            .iter()
-            .rev()
-            .find(|f| f.subject == subject)
-            .map(|f| f.index)
-    }
-
-    /// Awaits the confirms of every in-flight envelope up to batch index `through`.
-    async fn settle_through(&mut self, through: usize, live: &Live) -> Result<(), PublishError> {
-        while let Some(next) = self.in_flight.front() {
-            if next.index > through {
-                break;
-            }
-            let Some(flight) = self.in_flight.pop_front() else {
-                break;
-            };
-            let confirmation = flight
-                .confirm
-                .await
-                .map_err(|err| publish_failure(live, err))?;
-            confirmed(confirmation)?;
-            metrics::count_published(&flight.event_type);
-            self.confirmed = flight.index + 1;
-        }
-        Ok(())
-    }
-}
-
-fn confirmed(confirmation: Confirmation) -> Result<(), PublishError> {
-    match confirmation {
-        Confirmation::Ack(None) => Ok(()),
-        Confirmation::Ack(Some(returned)) => Err(PublishError::NotConfirmed(format!(
-            "no queue is bound for routing key {} ({})",
-            returned.delivery.routing_key, returned.reply_text
-        ))),
-        Confirmation::Nack(_) => Err(PublishError::NotConfirmed(
-            "the broker nacked the message".to_owned(),
-        )),
-        Confirmation::NotRequested => Err(PublishError::NotConfirmed(
-            "the publishing channel is not in confirm mode".to_owned(),
-        )),
-    }
-}
-
-fn unavailable(err: BrokerError) -> PublishError {
-    PublishError::Unavailable(err.to_string())
-}
-
-/// A failed publish: the broker refusing it (channel-level) is `NotConfirmed` and costs only
-/// the channel; anything else means the connection is in trouble.
-fn publish_failure(live: &Live, err: lapin::Error) -> PublishError {
-    if soft_error(&err).is_some() {
-        return PublishError::NotConfirmed(err.to_string());
-    }
-    PublishError::Unavailable(live.failure(err).to_string())
-}
-
-/// One established connection and its publishing channel.
-struct Live {
-    connection: Connection,
-    /// Replaced when the broker closes it (a channel-level error) while the connection lives.
-    publisher: Mutex<Channel>,
-    /// Cancelled when an operation finds the connection dead, so the supervisor reconnects
-    /// at once instead of at its next status check.
-    lost: CancellationToken,
-}
-
-impl Live {
-    async fn open(settings: &BrokerSettings) -> Result<Self, BrokerError> {
-        let properties = ConnectionProperties::default()
-            .with_connection_name(settings.connection_name.as_str().into());
-        let connection = Connection::connect(&settings.url, properties).await?;
-        declare_on_connect(&connection).await?;
-        let publisher = confirm_channel(&connection).await?;
-        Ok(Self {
-            connection,
-            publisher: Mutex::new(publisher),
-            lost: CancellationToken::new(),
-        })
-    }
-
-    fn is_alive(&self) -> bool {
-        !self.lost.is_cancelled() && self.connection.status().connected()
-    }
-
-    async fn publishing_channel(&self) -> Result<Channel, lapin::Error> {
-        let mut publisher = self.publisher.lock().await;
-        if !publisher.status().connected() {
-            *publisher = confirm_channel(&self.connection).await?;
-        }
-        Ok(publisher.clone())
-    }
-
-    /// Converts an operation's error, telling the supervisor when the connection is gone.
-    fn failure(&self, err: lapin::Error) -> BrokerError {
-        if !self.connection.status().connected() {
-            self.lost.cancel();
-        }
-        err.into()
-    }
-}
-
-/// Every (re)connection declares the shared exchanges, so publishing works against a fresh
-/// broker whatever order the services start in.
-async fn declare_on_connect(connection: &Connection) -> Result<(), BrokerError> {
-    let channel = connection.create_channel().await?;
-    match declare_exchanges(&channel).await {
-        Ok(()) => {}
-        Err(BrokerError::Unavailable(reason)) => return Err(BrokerError::Unavailable(reason)),
-        // The connection is fine; the publishes that follow report the refusal each time.
-        Err(refused) => {
-            tracing::error!(error = %refused, "the broker refused the shared exchanges");
-        }
-    }
-    let _ = channel.close(200, "topology declared".into()).await;
-    Ok(())
-}
-
-async fn confirm_channel(connection: &Connection) -> Result<Channel, lapin::Error> {
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    Ok(channel)
-}
-
-/// Exponential backoff: `initial`, doubling up to `max`.
-#[derive(Debug, Clone)]
-pub(crate) struct Backoff {
-    initial: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max,
-            next: initial,
-        }
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = self.next.min(self.max);
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.next = self.initial;
-    }
-}
-
-/// Keeps a connection open until `stop`: connects with backoff, publishes the connection in
-/// `live`, and when it dies withdraws it and starts over.
-async fn supervise(
-    settings: BrokerSettings,
-    live: watch::Sender<Option<Arc<Live>>>,
-    stop: CancellationToken,
-) {
-    let mut backoff = Backoff::new(settings.initial_backoff, settings.max_backoff);
-    loop {
-        let opened = tokio::select! {
-            _ = stop.cancelled() => return,
-            opened = tokio::time::timeout(settings.operation_timeout, Live::open(&settings)) => opened,
-        };
-        let connection = match opened {
-            Ok(Ok(connection)) => Arc::new(connection),
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, retry_in_ms = backoff_ms(&backoff), "cannot connect to RabbitMQ");
-                if pause(backoff.next_delay(), &stop).await {
-                    return;
-                }
-                continue;
-            }
-            Err(_) => {
-                tracing::warn!(
-                    retry_in_ms = backoff_ms(&backoff),
-                    "connecting to RabbitMQ timed out"
-                );
-                if pause(backoff.next_delay(), &stop).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        backoff.reset();
-        live.send_replace(Some(connection.clone()));
-        tracing::info!(connection = %settings.connection_name, "connected to RabbitMQ");
-        let stopped = watch_connection(&connection, &stop).await;
-        live.send_replace(None);
-        if stopped {
-            let _ = connection
-                .connection
-                .close(200, "shutting down".into())
-                .await;
-            return;
-        }
-        tracing::warn!(connection = %settings.connection_name, "lost the RabbitMQ connection; reconnecting");
-    }
-}
-
-fn backoff_ms(backoff: &Backoff) -> u64 {
-    u64::try_from(backoff.clone().next_delay().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Sleeps `delay`; true if `stop` came first.
-async fn pause(delay: Duration, stop: &CancellationToken) -> bool {
-    stop.run_until_cancelled(tokio::time::sleep(delay))
-        .await
-        .is_none()
-}
-
-/// Returns when the connection died (false) or `stop` was cancelled (true).
-async fn watch_connection(live: &Live, stop: &CancellationToken) -> bool {
-    // Errors arrive as events; the periodic status check also catches a failure that
-    // happened before the listener was attached.
-    let mut events = live.connection.events_listener();
-    let mut check = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return true,
-            _ = live.lost.cancelled() => return false,
-            event = events.next() => match event {
-                Some(Event::Error(err)) if !live.connection.status().connected() => {
-                    tracing::warn!(error = %err, "RabbitMQ connection error");
-                    return false;
-                }
-                Some(_) => {}
-                None => return false,
-            },
-            _ = check.tick() => {
-                if !live.connection.status().connected() {
-                    return false;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
