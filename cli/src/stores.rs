@@ -1,4 +1,6 @@
-//! Wiring: connecting to the stores, loading keys, and starting each subgraph's server.
+//! Connecting to the stores and loading the keys the services are built from: each
+//! Postgres database (created if missing, migrated), MongoDB, Redis, RabbitMQ, the search
+//! index, the signing and payment token keys. Every failure names the setting to look at.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -6,21 +8,14 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use emporium_kernel::auth::{Keyring, SigningKey, TokenVerifier};
-use emporium_kernel::http::ReadinessCheck;
+use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::sealed::{OpeningKey, OpeningKeys, SealingKey};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use emporium_kernel::events::broker::{Broker, BrokerSettings};
-use emporium_kernel::events::consumer::{self, ConsumerSettings};
-use emporium_kernel::events::outbox::mongo::MongoOutbox;
-use emporium_kernel::events::outbox::postgres::PgOutbox;
-use emporium_kernel::events::outbox::{run_relay, RelaySettings};
-
 use crate::config::{read_pem, Settings};
+use crate::services::Service;
 
 /// Connects to the users database, creating it if it does not exist, and runs its migrations.
 pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
@@ -84,84 +79,6 @@ pub async fn orders_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     .await
 }
 
-/// The orders service's queues.
-pub fn orders_queues() -> Vec<ConsumerSettings> {
-    settings_of(&emporium_orders::queues())
-}
-
-const ORDERS_CONSUMERS_PER_QUEUE: usize = 4;
-
-/// Starts the orders subgraph on `listener`, with its outbox relay, its consumers (the
-/// catalog projection and the saga's replies), its live feed and its time-out sweeper.
-/// `payment_token_key` is the payments service's public key: payment tokens leave checkout
-/// sealed to it.
-pub fn start_orders(
-    settings: &Settings,
-    pool: PgPool,
-    verifier: TokenVerifier,
-    payment_token_key: SealingKey,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    use emporium_orders::catalog::{CatalogHandler, CATALOG_QUEUE};
-    use emporium_orders::saga::SagaHandler;
-    use emporium_orders::{LiveFeed, OrderStore, Orders};
-    let store = OrderStore::new(pool.clone());
-    let orders = Orders::new(pool.clone(), payment_token_key);
-    let live = LiveFeed::new();
-    let schema = emporium_orders::schema(
-        store.clone(),
-        orders.clone(),
-        live.clone(),
-        emporium_payments::provider::is_test_token,
-    );
-    let app = emporium_orders::router(schema, pool.clone(), verifier, vec![broker_check(broker)]);
-    let mut tasks = vec![spawn_server("orders", listener, app, shutdown.clone())];
-    tasks.push(spawn_relay(
-        settings,
-        "orders",
-        PgOutbox::new(pool, "orders"),
-        broker,
-        &shutdown,
-    ));
-    let catalog = std::sync::Arc::new(CatalogHandler::new(store));
-    let saga = std::sync::Arc::new(SagaHandler::new(orders.clone()));
-    // The projection is idempotent by sequence and the saga's transitions lock their order,
-    // so competing consumers are safe.
-    for (queue, bindings) in emporium_orders::queues() {
-        let consumers = if queue == CATALOG_QUEUE {
-            spawn_consumers(
-                ORDERS_CONSUMERS_PER_QUEUE,
-                queue,
-                bindings,
-                &catalog,
-                broker,
-                &shutdown,
-            )
-        } else {
-            spawn_consumers(
-                ORDERS_CONSUMERS_PER_QUEUE,
-                queue,
-                bindings,
-                &saga,
-                broker,
-                &shutdown,
-            )
-        };
-        tasks.extend(consumers);
-    }
-    tasks.push(tokio::spawn(live.run(
-        broker.clone(),
-        CancellationToken::new(),
-        shutdown.clone(),
-    )));
-    tasks.push(tokio::spawn(
-        orders.run_sweeper(settings.order_pending_timeout, shutdown),
-    ));
-    tasks
-}
-
 /// The payments database, created if missing and migrated.
 pub async fn payments_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     migrated_pool(
@@ -172,13 +89,6 @@ pub async fn payments_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     )
     .await
 }
-
-/// The payments service's queues.
-pub fn payments_queues() -> Vec<ConsumerSettings> {
-    settings_of(&emporium_payments::events::queues())
-}
-
-const PAYMENTS_CONSUMERS_PER_QUEUE: usize = 4;
 
 /// The payment provider: the test provider, which [`TestProvider::for_environment`] refuses in
 /// production. A real provider is chosen here (see the README's "Payments").
@@ -219,7 +129,7 @@ pub fn payment_token_keys(settings: &Settings) -> anyhow::Result<OpeningKeys> {
 pub async fn fetch_payment_token_key(settings: &Settings) -> anyhow::Result<SealingKey> {
     let url = format!(
         "{}{}",
-        settings.payments_url.trim_end_matches('/'),
+        settings.url(Service::Payments).trim_end_matches('/'),
         emporium_payments::TOKEN_KEY_PATH
     );
     let client = reqwest::Client::new();
@@ -249,188 +159,6 @@ pub async fn fetch_payment_token_key(settings: &Settings) -> anyhow::Result<Seal
         }
     }
     unreachable!("the loop returns")
-}
-
-/// Starts the payments subgraph on `listener` with `provider`, its outbox relay and its
-/// consumers, and publishes the public half of `token_keys`.
-#[allow(clippy::too_many_arguments)]
-pub fn start_payments(
-    settings: &Settings,
-    pool: PgPool,
-    verifier: TokenVerifier,
-    provider: emporium_payments::TestProvider,
-    token_keys: OpeningKeys,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    use emporium_payments::{PaymentStore, Payments, PaymentsHandler};
-    let store = PaymentStore::new(pool.clone());
-    let app = emporium_payments::router(store.clone(), verifier, vec![broker_check(broker)]).merge(
-        emporium_payments::token_key_routes(token_keys.sealing_key()),
-    );
-    let mut tasks = vec![spawn_server("payments", listener, app, shutdown.clone())];
-    tasks.push(spawn_relay(
-        settings,
-        "payments",
-        PgOutbox::new(pool, emporium_payments::events::OUTBOX_NAME),
-        broker,
-        &shutdown,
-    ));
-    let handler = std::sync::Arc::new(PaymentsHandler::new(Payments::new(
-        store, provider, token_keys,
-    )));
-    // Every step is guarded by the payment's status and the provider is idempotent per key,
-    // so competing consumers are safe.
-    tasks.extend(spawn_all_consumers(
-        PAYMENTS_CONSUMERS_PER_QUEUE,
-        &emporium_payments::events::queues(),
-        &handler,
-        broker,
-        &shutdown,
-    ));
-    tasks
-}
-
-/// The notifications service's queues.
-pub fn notifications_queues() -> Vec<ConsumerSettings> {
-    settings_of(&emporium_notifications::events::queues())
-}
-
-/// The queues of the users' events (`user.registered`): declared by the users service too,
-/// so a welcome published before the notifications service ever started (the admin's, at
-/// the first start of a deployment) waits in its queue instead of being dropped.
-pub fn user_event_queues() -> Vec<ConsumerSettings> {
-    notifications_queues()
-        .into_iter()
-        .filter(|settings| settings.bindings.iter().any(|b| b.starts_with("user.")))
-        .collect()
-}
-
-/// The queues of the orders' events (`order.placed`, `order.status_changed`) in inventory,
-/// payments and notifications: declared by the orders service too, so an order placed before
-/// one of them ever started waits in its queue instead of being dropped (and timing out).
-pub fn order_event_queues() -> Vec<ConsumerSettings> {
-    [
-        inventory_queues(),
-        payments_queues(),
-        notifications_queues(),
-    ]
-    .concat()
-    .into_iter()
-    .filter(|settings| settings.bindings.iter().any(|b| b.starts_with("order.")))
-    .collect()
-}
-
-const NOTIFICATIONS_CONSUMERS_PER_QUEUE: usize = 2;
-
-/// Starts the notifications subgraph on `listener`, with its consumers (mailing a copy of
-/// each notification through `mailer`).
-pub fn start_notifications(
-    store: emporium_notifications::NotificationStore,
-    mailer: emporium_kernel::mail::Mailer,
-    verifier: TokenVerifier,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    use emporium_notifications::{MailDelivery, NotificationsHandler, Notifier};
-    let app = emporium_notifications::router(store.clone(), verifier, vec![broker_check(broker)]);
-    let mut tasks = vec![spawn_server(
-        "notifications",
-        listener,
-        app,
-        shutdown.clone(),
-    )];
-    // Deliveries the first attempt did not send go out again when due, from any replica.
-    let delivery = MailDelivery::new(mailer);
-    let resender = Notifier::new(store.clone(), delivery.clone());
-    let stop = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        resender
-            .run_resender(emporium_notifications::notifier::RESEND_INTERVAL, stop)
-            .await
-    }));
-    let handler = std::sync::Arc::new(NotificationsHandler::new(Notifier::new(store, delivery)));
-    // Notifications are keyed by their event's id and the feed is ordered by it, so
-    // competing consumers neither duplicate nor reorder anything.
-    tasks.extend(spawn_all_consumers(
-        NOTIFICATIONS_CONSUMERS_PER_QUEUE,
-        &emporium_notifications::events::queues(),
-        &handler,
-        broker,
-        &shutdown,
-    ));
-    tasks
-}
-
-/// Consumer settings (with the defaults) for a service's `(queue, bindings)` list.
-fn settings_of(queues: &[(&'static str, &'static [&'static str])]) -> Vec<ConsumerSettings> {
-    queues
-        .iter()
-        .map(|(queue, bindings)| ConsumerSettings::new(*queue, bindings.iter().copied()))
-        .collect()
-}
-
-/// `count` competing consumers of each of `queues`, all sharing `handler`, until `shutdown`.
-fn spawn_all_consumers<H: consumer::Handler>(
-    count: usize,
-    queues: &[(&'static str, &'static [&'static str])],
-    handler: &std::sync::Arc<H>,
-    broker: &Broker,
-    shutdown: &CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    queues
-        .iter()
-        .flat_map(|(queue, bindings)| {
-            spawn_consumers(count, queue, bindings, handler, broker, shutdown)
-        })
-        .collect()
-}
-
-/// `count` competing consumers of `queue`, sharing `handler`, until `shutdown`.
-fn spawn_consumers<H: consumer::Handler>(
-    count: usize,
-    queue: &'static str,
-    bindings: &'static [&'static str],
-    handler: &std::sync::Arc<H>,
-    broker: &Broker,
-    shutdown: &CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    (0..count)
-        .map(|_| {
-            let settings = ConsumerSettings::new(queue, bindings.iter().copied());
-            let (broker, shutdown, handler) = (broker.clone(), shutdown.clone(), handler.clone());
-            tokio::spawn(async move {
-                if let Err(err) = consumer::run(broker, settings, handler, shutdown).await {
-                    tracing::error!(queue, error = %err, "a consumer stopped");
-                }
-            })
-        })
-        .collect()
-}
-
-/// Runs the outbox relay of `service` until `shutdown`.
-fn spawn_relay<O>(
-    settings: &Settings,
-    service: &'static str,
-    outbox: O,
-    broker: &Broker,
-    shutdown: &CancellationToken,
-) -> JoinHandle<()>
-where
-    O: emporium_kernel::events::outbox::Outbox + Send + 'static,
-{
-    let (broker, shutdown, relay) = (broker.clone(), shutdown.clone(), relay_settings(settings));
-    tokio::spawn(async move { run_relay(service, outbox, broker, relay, shutdown).await })
-}
-
-/// How every outbox relay runs.
-fn relay_settings(settings: &Settings) -> RelaySettings {
-    RelaySettings {
-        retention: settings.outbox_retention,
-        ..RelaySettings::default()
-    }
 }
 
 /// The inventory: its database and its Redis counts. With `load`, counts Redis lost are
@@ -656,170 +384,6 @@ pub fn write_jwks(data_dir: &Path, keyring: &Keyring) -> anyhow::Result<std::pat
     Ok(path)
 }
 
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))
-}
-
-/// A readiness check that the broker connection is up.
-pub fn broker_check(broker: &Broker) -> (&'static str, ReadinessCheck) {
-    let broker = broker.clone();
-    let check: ReadinessCheck = std::sync::Arc::new(move || {
-        let is_connected = broker.is_connected();
-        Box::pin(async move {
-            if is_connected {
-                Ok(())
-            } else {
-                Err("not connected".to_owned())
-            }
-        })
-    });
-    ("rabbitmq", check)
-}
-
-/// Serves `app` on `listener` until `shutdown`, logging a failure instead of returning it.
-fn spawn_server(
-    service: &'static str,
-    listener: TcpListener,
-    app: axum::Router,
-    shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    log_listening(service, &listener);
-    tokio::spawn(async move {
-        if let Err(err) = emporium_kernel::http::serve(listener, app, shutdown).await {
-            tracing::error!(service, error = %err, "the server failed");
-        }
-    })
-}
-
-/// How often ended logins' refresh tokens are deleted.
-const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Starts the users subgraph on `listener`, with its outbox relay and the pruning of ended
-/// logins.
-pub fn start_users(
-    settings: &Settings,
-    pool: PgPool,
-    keyring: Keyring,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    // Reset and verification mails, sent in the background with retries.
-    let mail = emporium_kernel::mail::MailQueue::start(
-        settings.mailer()?,
-        emporium_kernel::mail::RetryPolicy::default(),
-        shutdown.clone(),
-    );
-    let state =
-        emporium_users::UsersState::new(pool.clone(), keyring, settings.users_settings(), mail);
-    let app = emporium_users::router(state.clone(), vec![broker_check(broker)])?;
-    Ok(vec![
-        spawn_server("users", listener, app, shutdown.clone()),
-        tokio::spawn(emporium_users::prune_periodically(
-            state,
-            PRUNE_INTERVAL,
-            shutdown.clone(),
-        )),
-        start_users_relay(settings, pool, broker.clone(), shutdown),
-    ])
-}
-
-/// Starts the products subgraph on `listener`, with its outbox relay.
-pub fn start_products(
-    settings: &Settings,
-    db: mongodb::Database,
-    cache: emporium_products::store::CatalogCache,
-    verifier: TokenVerifier,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    let state = emporium_products::ProductsState::new(&db, cache);
-    // The browse order is rebuilt at every start: products may have been written by other
-    // means (seeding) meanwhile. Pages come from MongoDB until it is done.
-    let catalog = state.catalog.clone();
-    let rebuild = tokio::spawn(async move {
-        if let Err(err) = catalog.rebuild_browse_order().await {
-            tracing::warn!(error = %err, "building the catalog browse order failed; pages come from MongoDB until a page read retries it");
-        }
-    });
-    let app = emporium_products::router(state, db.clone(), verifier, vec![broker_check(broker)]);
-    vec![
-        rebuild,
-        spawn_server("products", listener, app, shutdown.clone()),
-        start_products_relay(settings, db, broker.clone(), shutdown),
-    ]
-}
-
-const INVENTORY_CONSUMERS_PER_QUEUE: usize = 4;
-
-/// Starts the inventory subgraph on `listener`, with its outbox relay and its consumers.
-pub fn start_inventory(
-    settings: &Settings,
-    inventory: emporium_inventory::Inventory,
-    verifier: TokenVerifier,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    use emporium_inventory::events::{InventoryHandler, OUTBOX_NAME};
-    let app = emporium_inventory::router(inventory.clone(), verifier, vec![broker_check(broker)]);
-    let mut tasks = vec![spawn_server("inventory", listener, app, shutdown.clone())];
-    tasks.push(spawn_relay(
-        settings,
-        "inventory",
-        PgOutbox::new(inventory.pool().clone(), OUTBOX_NAME),
-        broker,
-        &shutdown,
-    ));
-    // A few competing consumers per queue: events of different products and orders proceed in
-    // parallel, and the per-product locks order those of one product.
-    for (queue, bindings) in emporium_inventory::events::queues() {
-        let handler = std::sync::Arc::new(InventoryHandler::new(inventory.clone(), queue));
-        tasks.extend(spawn_consumers(
-            INVENTORY_CONSUMERS_PER_QUEUE,
-            queue,
-            bindings,
-            &handler,
-            broker,
-            &shutdown,
-        ));
-    }
-    tasks
-}
-
-/// The inventory's queues.
-pub fn inventory_queues() -> Vec<ConsumerSettings> {
-    settings_of(&emporium_inventory::events::queues())
-}
-
-/// The search indexer's queue.
-pub fn search_queues(settings: &Settings) -> Vec<ConsumerSettings> {
-    vec![indexer_settings(settings)]
-}
-
-/// Declares consumers' queues before anything publishes: the exchange drops an event no
-/// queue is bound for, so a first start would otherwise lose the catalog's `product.created`
-/// events published while the consumers were still connecting. A broker that is down only
-/// delays this (one wait for the connection, not one per queue): the consumers declare
-/// their queues when it is back. A queue the broker refuses (one of another type than
-/// EMPORIUM_QUEUE_TYPE) stops start-up with the reason.
-pub async fn declare_queues(broker: &Broker, queues: Vec<ConsumerSettings>) -> anyhow::Result<()> {
-    for settings in queues {
-        match consumer::declare(broker, &settings).await {
-            Ok(()) => {}
-            Err(err @ consumer::ConsumerError::Unavailable { .. }) => {
-                tracing::warn!(queue = %settings.queue, error = %err, "could not declare the queues at start-up; the consumers will when the broker answers");
-                return Ok(());
-            }
-            Err(err) => return Err(err).context("declaring the consumers' queues"),
-        }
-    }
-    Ok(())
-}
-
 /// Opens the search index.
 pub fn search_index(settings: &Settings) -> anyhow::Result<emporium_search::SearchIndex> {
     let index = emporium_search::SearchIndex::open(&settings.search_index_dir).with_context(|| {
@@ -831,17 +395,6 @@ pub fn search_index(settings: &Settings) -> anyhow::Result<emporium_search::Sear
     Ok(index)
 }
 
-/// The indexer's queue: this replica's own (`EMPORIUM_SEARCH_REPLICA_ID`), so that every
-/// replica indexes every event.
-fn indexer_settings(settings: &Settings) -> ConsumerSettings {
-    use emporium_search::events::{indexer_queue, BINDINGS};
-    // A small prefetch per task: the tasks together fill one group commit.
-    let queue = indexer_queue(settings.search_replica_id.as_deref());
-    let mut settings = ConsumerSettings::new(queue, BINDINGS);
-    settings.prefetch = 4;
-    settings
-}
-
 /// The products store as the source of a search reindex.
 pub fn catalog_source(db: mongodb::Database) -> emporium_search::events::CatalogSource {
     std::sync::Arc::new(move || {
@@ -851,60 +404,6 @@ pub fn catalog_source(db: mongodb::Database) -> emporium_search::events::Catalog
             emporium_search::index::snapshots_from(values).map_err(|e| e.to_string())
         })
     })
-}
-
-/// Starts the search subgraph on `listener`, with its indexer (consumer tasks and committer).
-/// `catalog` serves reindex requests.
-pub fn start_search(
-    settings: &Settings,
-    index: emporium_search::SearchIndex,
-    catalog: emporium_search::events::CatalogSource,
-    verifier: TokenVerifier,
-    broker: &Broker,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    use emporium_search::events::{IndexerHandler, COMMIT_INTERVAL, INDEXER_TASKS};
-    let app = emporium_search::router(index.clone(), verifier, vec![broker_check(broker)]);
-    let mut tasks = vec![spawn_server("search", listener, app, shutdown.clone())];
-    let handler = std::sync::Arc::new(IndexerHandler::new(index.clone()).with_reindex(
-        catalog.clone(),
-        emporium_search::index::reindex_status_path(&settings.search_index_dir),
-    ));
-    for _ in 0..INDEXER_TASKS {
-        let broker = broker.clone();
-        let handler = handler.clone();
-        let shutdown = shutdown.clone();
-        let consumer_settings = indexer_settings(settings);
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = consumer::run(broker, consumer_settings, handler, shutdown).await {
-                tracing::error!(error = %err, "a search indexer consumer stopped");
-            }
-        }));
-    }
-    // An empty index (a new directory, a lost volume) is filled from the products store;
-    // events arriving meanwhile wait for it and then apply by their sequences.
-    if index.product_count().unwrap_or(0) == 0 {
-        let (index, catalog) = (index.clone(), catalog.clone());
-        let status_path = emporium_search::index::reindex_status_path(&settings.search_index_dir);
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) =
-                emporium_search::events::reindex(&index, &catalog, "start-up", &status_path).await
-            {
-                tracing::error!(error = %err, "filling the empty search index from the products store failed");
-            }
-        }));
-    }
-    tasks.push(tokio::spawn(async move {
-        index.run_committer(COMMIT_INTERVAL, shutdown).await
-    }));
-    tasks
-}
-
-fn log_listening(service: &str, listener: &TcpListener) {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(service, %addr, "subgraph listening");
-    }
 }
 
 /// Creates the admin account from `EMPORIUM_ADMIN_EMAIL` / `EMPORIUM_ADMIN_PASSWORD` if no
@@ -935,39 +434,6 @@ pub fn broker(settings: &Settings) -> Broker {
     Broker::start(BrokerSettings {
         queue_type: settings.queue_type,
         ..BrokerSettings::new(settings.amqp_url.expose_secret())
-    })
-}
-
-/// The users outbox's relay.
-pub fn start_users_relay(
-    settings: &Settings,
-    pool: PgPool,
-    broker: Broker,
-    shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    spawn_relay(
-        settings,
-        "users",
-        PgOutbox::new(pool, emporium_users::events::OUTBOX_NAME),
-        &broker,
-        &shutdown,
-    )
-}
-
-/// The products outbox's relay.
-pub fn start_products_relay(
-    settings: &Settings,
-    db: mongodb::Database,
-    broker: Broker,
-    shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    let outbox = MongoOutbox::new(db);
-    let relay = relay_settings(settings);
-    tokio::spawn(async move {
-        if let Err(err) = outbox.ensure_indexes().await {
-            tracing::warn!(error = %err, "creating the products outbox index failed");
-        }
-        run_relay("products", outbox, broker, relay, shutdown).await
     })
 }
 
