@@ -1,5 +1,5 @@
 //! The one list of services. `up` starts every one, `serve <service>` one of them, `compose`
-//! composes their schemas, and a test holds
+//! composes their schemas, `emporium dlq list` reads their queues, and a test holds
 //! `docker-compose.yml` to it. Adding a service is a crate with a `wiring` module (its
 //! [`emporium_kernel::service::Service`] and its `queues()`), a variant of [`Service`], its
 //! row in [`Service::spec`] and the function here that builds it from the settings.
@@ -179,6 +179,11 @@ impl Service {
             },
         }
     }
+}
+
+/// Every queue the platform's services consume (each once).
+pub fn all_queues(settings: &Settings) -> Vec<ConsumerSettings> {
+    queues_declared_by(settings, Service::all())
 }
 
 /// The queues a process running `services` declares before anything publishes: those they

@@ -1,5 +1,7 @@
 //! `emporium dlq`: dead letters (the messages a consumer gave up on) counted, shown and
-//! redriven into their queue.
+//! redriven into their queue. Without queue names, `list` counts those of every queue the
+//! platform's services consume (named from the list of services, so no management API is
+//! needed).
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -8,14 +10,13 @@ use emporium_kernel::events::dlq;
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
+use crate::services;
 
 #[derive(Subcommand)]
 pub enum DlqAction {
-    /// How many dead letters each named consumer queue has (e.g. `search.indexer`).
-    List {
-        #[arg(required = true)]
-        queues: Vec<String>,
-    },
+    /// How many dead letters each consumer queue has (e.g. `search.indexer`); every queue the
+    /// services consume when none is named.
+    List { queues: Vec<String> },
     /// Print up to `limit` dead letters of a queue as JSON lines, leaving them in place.
     Show {
         queue: String,
@@ -35,7 +36,7 @@ pub async fn dlq(settings: &Settings, action: DlqAction) -> anyhow::Result<()> {
         .await
         .context("connecting to RabbitMQ")?;
     match action {
-        DlqAction::List { queues } => list(&broker, &queues).await?,
+        DlqAction::List { queues } => list(&broker, settings, queues).await?,
         DlqAction::Show { queue, limit } => show(&broker, &queue, limit).await?,
         DlqAction::Redrive { queue, limit } => {
             let moved = dlq::redrive(&broker, &queue, limit).await?;
@@ -46,8 +47,16 @@ pub async fn dlq(settings: &Settings, action: DlqAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn list(broker: &Broker, queues: &[String]) -> anyhow::Result<()> {
-    for (queue, depth) in dlq::list(broker, queues).await? {
+async fn list(broker: &Broker, settings: &Settings, queues: Vec<String>) -> anyhow::Result<()> {
+    let queues = if queues.is_empty() {
+        services::all_queues(settings)
+            .into_iter()
+            .map(|consumer| consumer.queue)
+            .collect()
+    } else {
+        queues
+    };
+    for (queue, depth) in dlq::list(broker, &queues).await? {
         match depth {
             Some(depth) => println!("{queue}\t{depth}"),
             None => println!("{queue}\t(no dead-letter queue: the consumer never ran)"),
