@@ -3,45 +3,18 @@
 
 use anyhow::{bail, Context};
 
-/// Each subgraph: its name in the supergraph, the URL the router reaches it at by default, its SDL.
-pub fn subgraphs() -> Vec<(&'static str, &'static str, String)> {
-    vec![
-        (
-            "users",
-            "http://127.0.0.1:4001/graphql",
-            emporium_users::sdl(),
-        ),
-        (
-            "products",
-            "http://127.0.0.1:4002/graphql",
-            emporium_products::sdl(),
-        ),
-        (
-            "inventory",
-            "http://127.0.0.1:4003/graphql",
-            emporium_inventory::sdl(),
-        ),
-        (
-            "search",
-            "http://127.0.0.1:4004/graphql",
-            emporium_search::sdl(),
-        ),
-        (
-            "orders",
-            "http://127.0.0.1:4005/graphql",
-            emporium_orders::sdl(),
-        ),
-        (
-            "payments",
-            "http://127.0.0.1:4006/graphql",
-            emporium_payments::sdl(),
-        ),
-        (
-            "notifications",
-            "http://127.0.0.1:4007/graphql",
-            emporium_notifications::sdl(),
-        ),
-    ]
+use crate::services::Service;
+
+/// Each subgraph of the list of services: its name in the supergraph, the URL the router
+/// reaches it at by default, its SDL.
+pub fn subgraphs() -> Vec<(&'static str, String, String)> {
+    Service::subgraphs()
+        .map(|(service, subgraph)| {
+            let spec = service.spec();
+            let url = format!("http://127.0.0.1:{}/graphql", spec.default_port);
+            (spec.name, url, (subgraph.sdl)())
+        })
+        .collect()
 }
 
 /// The composed supergraph SDL.
@@ -49,7 +22,7 @@ pub fn supergraph() -> anyhow::Result<String> {
     let mut graphs = graphql_composition::Subgraphs::default();
     for (name, url, sdl) in subgraphs() {
         graphs
-            .ingest_str(&sdl, name, Some(url))
+            .ingest_str(&sdl, name, Some(&url))
             .with_context(|| format!("parsing the {name} subgraph's SDL"))?;
     }
     let graph = match graphql_composition::compose(&mut graphs).into_result() {

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
+use crate::services::Service;
+
 /// What is logged when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,mongodb=warn,hyper=warn";
 
@@ -15,22 +17,9 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,mongodb=warn,hyper=warn";
 pub struct Settings {
     /// Address every server binds to (`0.0.0.0` in containers).
     pub bind_host: IpAddr,
-    pub router_port: u16,
-    pub users_port: u16,
-    pub products_port: u16,
-    pub inventory_port: u16,
-    pub search_port: u16,
-    pub orders_port: u16,
-    pub payments_port: u16,
-    pub notifications_port: u16,
-    /// Where the router reaches each subgraph, and where subgraphs fetch the JWKS.
-    pub users_url: String,
-    pub products_url: String,
-    pub inventory_url: String,
-    pub search_url: String,
-    pub orders_url: String,
-    pub payments_url: String,
-    pub notifications_url: String,
+    /// Each service's port and where it is reached (the variables of [`Service::spec`]),
+    /// indexed by [`Service`].
+    endpoints: Vec<Endpoint>,
     /// The search index's directory (one search process per directory).
     pub search_index_dir: PathBuf,
     /// The users database.
@@ -105,6 +94,14 @@ pub struct Settings {
     /// The built storefront the router serves at `/` (`EMPORIUM_STOREFRONT_DIR`; by default
     /// `storefront/dist` when it holds a build, else none).
     pub storefront_dir: Option<PathBuf>,
+}
+
+/// Where a service listens and is reached.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub port: u16,
+    /// Its base URL (`http://127.0.0.1:<port>` by default).
+    pub url: String,
 }
 
 /// What the router enforces at the public edge beyond the body, document, depth and alias
@@ -261,6 +258,24 @@ fn paths(name: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Every service's endpoint, in the order of [`Service::all`]: its port variable (by default
+/// the list's port) and a subgraph's URL variable (by default on 127.0.0.1 at that port).
+fn endpoints() -> anyhow::Result<Vec<Endpoint>> {
+    Service::all()
+        .iter()
+        .map(|service| {
+            let spec = service.spec();
+            let port = parsed(spec.port_variable, spec.default_port)?;
+            let default_url = format!("http://127.0.0.1:{port}");
+            let url = match spec.subgraph {
+                Some(subgraph) => var(subgraph.url_variable).unwrap_or(default_url),
+                None => default_url,
+            };
+            Ok(Endpoint { port, url })
+        })
+        .collect()
+}
+
 /// `EMPORIUM_SEARCH_REPLICA_ID` (a pod name, say): letters, digits, `-`, `_` and `.`, at most
 /// 100 of them, since it becomes part of a RabbitMQ queue name. Empty or unset: none.
 fn search_replica_id() -> anyhow::Result<Option<String>> {
@@ -301,13 +316,7 @@ impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let data_dir =
             PathBuf::from(var("EMPORIUM_DATA_DIR").unwrap_or_else(|| ".emporium".to_owned()));
-        let users_port = parsed("EMPORIUM_USERS_PORT", 4001)?;
-        let products_port = parsed("EMPORIUM_PRODUCTS_PORT", 4002)?;
-        let inventory_port = parsed("EMPORIUM_INVENTORY_PORT", 4003)?;
-        let search_port = parsed("EMPORIUM_SEARCH_PORT", 4004)?;
-        let orders_port = parsed("EMPORIUM_ORDERS_PORT", 4005)?;
-        let payments_port = parsed("EMPORIUM_PAYMENTS_PORT", 4006)?;
-        let notifications_port = parsed("EMPORIUM_NOTIFICATIONS_PORT", 4007)?;
+        let endpoints = endpoints()?;
         let pending_timeout_secs: u64 = parsed("EMPORIUM_ORDER_PENDING_TIMEOUT_SECS", 900)?;
         if pending_timeout_secs == 0 {
             return Err(anyhow!(
@@ -318,7 +327,6 @@ impl Settings {
             "EMPORIUM_OUTBOX_RETENTION_SECS",
             emporium_kernel::events::outbox::DEFAULT_RETENTION.as_secs(),
         )?;
-        let router_port: u16 = parsed("EMPORIUM_ROUTER_PORT", 4000)?;
         let catalog_cache_ttl_secs: u64 = parsed("EMPORIUM_CATALOG_CACHE_TTL_SECS", 3600)?;
         if catalog_cache_ttl_secs == 0 {
             return Err(anyhow!(
@@ -327,28 +335,6 @@ impl Settings {
         }
         let settings = Self {
             bind_host: parsed("EMPORIUM_BIND_HOST", IpAddr::from([127, 0, 0, 1]))?,
-            router_port,
-            users_port,
-            products_port,
-            inventory_port,
-            search_port,
-            orders_port,
-            payments_port,
-            notifications_port,
-            users_url: var("EMPORIUM_USERS_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{users_port}")),
-            products_url: var("EMPORIUM_PRODUCTS_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{products_port}")),
-            inventory_url: var("EMPORIUM_INVENTORY_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{inventory_port}")),
-            search_url: var("EMPORIUM_SEARCH_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{search_port}")),
-            orders_url: var("EMPORIUM_ORDERS_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{orders_port}")),
-            payments_url: var("EMPORIUM_PAYMENTS_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{payments_port}")),
-            notifications_url: var("EMPORIUM_NOTIFICATIONS_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{notifications_port}")),
             search_index_dir: var("EMPORIUM_SEARCH_INDEX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("search-index")),
@@ -421,7 +407,8 @@ impl Settings {
             mail_from: var("EMPORIUM_MAIL_FROM")
                 .unwrap_or_else(|| "Emporium <no-reply@emporium.local>".to_owned()),
             public_url: var("EMPORIUM_PUBLIC_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{router_port}")),
+                .unwrap_or_else(|| endpoints[Service::Router as usize].url.clone()),
+            endpoints,
         };
         settings.validate()?;
         Ok(settings)
@@ -469,36 +456,28 @@ impl Settings {
         self.data_dir.join("mail")
     }
 
-    pub fn users_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.users_port)
+    /// Where `service` listens and is reached.
+    pub fn endpoint(&self, service: Service) -> &Endpoint {
+        // Built from `Service::all()`, whose order is the variants' (see `endpoints`).
+        &self.endpoints[service as usize]
     }
 
-    pub fn products_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.products_port)
+    /// The address `service` binds to.
+    pub fn addr(&self, service: Service) -> SocketAddr {
+        SocketAddr::new(self.bind_host, self.endpoint(service).port)
     }
 
-    pub fn inventory_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.inventory_port)
+    /// Where `service` is reached.
+    pub fn url(&self, service: Service) -> &str {
+        &self.endpoint(service).url
     }
 
-    pub fn search_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.search_port)
-    }
-
-    pub fn orders_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.orders_port)
-    }
-
-    pub fn payments_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.payments_port)
-    }
-
-    pub fn notifications_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.notifications_port)
-    }
-
-    pub fn router_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind_host, self.router_port)
+    /// How every outbox relay runs.
+    pub fn relay(&self) -> emporium_kernel::events::outbox::RelaySettings {
+        emporium_kernel::events::outbox::RelaySettings {
+            retention: self.outbox_retention,
+            ..Default::default()
+        }
     }
 
     /// The router's settings, given where it reaches each subgraph and the JWKS.
@@ -508,7 +487,7 @@ impl Settings {
         jwks: emporium_router::JwksSource,
     ) -> emporium_router::RouterSettings {
         emporium_router::RouterSettings {
-            listen: self.router_addr(),
+            listen: self.addr(Service::Router),
             supergraph_path: self.supergraph_path.clone(),
             subgraph_urls,
             jwks,
@@ -567,7 +546,7 @@ impl Settings {
     pub fn jwks_url(&self) -> String {
         format!(
             "{}/.well-known/jwks.json",
-            self.users_url.trim_end_matches('/')
+            self.url(Service::Users).trim_end_matches('/')
         )
     }
 

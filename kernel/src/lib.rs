@@ -9,6 +9,8 @@
 //!   `UserError`) and Relay cursor pagination.
 //! - [`http`]: serving a subgraph: GraphQL endpoint with auth, `/health`, `/ready`, graceful shutdown.
 //! - [`mail`]: outbound mail over SMTP or into `.eml` files, and a retrying background queue.
+//! - [`service`]: the one shape of a service: the handles it receives, how it starts, the
+//!   steps every service repeats (server with readiness, relay, consumers, queues).
 //! - [`telemetry`]: one `tracing` subscriber per process.
 //! - `testing` (feature `testing`): throwaway databases for integration tests.
 
@@ -22,6 +24,7 @@ pub mod mail;
 pub mod money;
 pub mod mongo;
 pub mod sealed;
+pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

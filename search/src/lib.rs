@@ -8,12 +8,14 @@
 //! - `highlight`: matched words wrapped in `<mark>`.
 //! - `events`: the indexer's consumer.
 //! - `graphql`: `search`.
+//! - `wiring`: the service as a process runs it: the server, the indexer and the fill of an empty index.
 
 pub mod events;
 pub mod graphql;
 pub mod highlight;
 pub mod index;
 pub mod query;
+pub mod wiring;
 
 use axum::Router;
 use emporium_kernel::auth::TokenVerifier;

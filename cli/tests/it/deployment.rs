@@ -3,6 +3,8 @@
 
 use serde_yaml::Value;
 
+use crate::helpers::services_of_the_cli;
+
 fn compose_file() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
     let text = std::fs::read_to_string(path).expect("docker-compose.yml at the repository root");
@@ -12,17 +14,6 @@ fn compose_file() -> Value {
     value
 }
 
-/// The `emporium serve <service>` roles; each must have a container.
-const SERVICES: &[&str] = &[
-    "router",
-    "users",
-    "products",
-    "inventory",
-    "search",
-    "orders",
-    "payments",
-    "notifications",
-];
 const STORES: &[&str] = &["postgres", "mongodb", "redis", "rabbitmq"];
 
 #[test]
@@ -31,7 +22,10 @@ fn docker_compose_runs_every_store_and_service_with_health_checks() {
     let services = compose["services"]
         .as_mapping()
         .expect("a services mapping");
-    for name in STORES.iter().chain(SERVICES) {
+    // The services of the binary's one list, as `emporium serve --help` names them.
+    let roles = services_of_the_cli();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    for name in STORES.iter().chain(&roles) {
         let service = services
             .get(*name)
             .unwrap_or_else(|| panic!("docker-compose.yml has no {name} service"));
@@ -40,7 +34,7 @@ fn docker_compose_runs_every_store_and_service_with_health_checks() {
             "{name} has no health check"
         );
     }
-    for name in SERVICES {
+    for name in &roles {
         let service = &services[*name];
         let command: Vec<&str> = service["command"]
             .as_sequence()

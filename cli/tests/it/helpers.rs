@@ -101,6 +101,40 @@ pub fn emporium_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_emporium")))
 }
 
+/// The services `emporium serve` accepts, as its `--help` lists them.
+pub fn services_of_the_cli() -> Vec<String> {
+    let output = std::process::Command::new(emporium_binary())
+        .args(["serve", "--help"])
+        .output()
+        .expect("the emporium binary runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    let start = help
+        .find("[possible values: ")
+        .unwrap_or_else(|| panic!("`emporium serve --help` lists no possible values:\n{help}"))
+        + "[possible values: ".len();
+    let end = start + help[start..].find(']').expect("the list closes");
+    let services: Vec<String> = help[start..end]
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    assert!(services.len() >= 8, "too few services: {services:?}");
+    services
+}
+
+/// Every consumer queue of the platform (README, Events).
+pub const PLATFORM_QUEUES: [&str; 10] = [
+    "inventory.catalog",
+    "inventory.order-placed",
+    "inventory.order-updates",
+    "search.indexer",
+    "orders.catalog",
+    "orders.saga",
+    "payments.order-placed",
+    "payments.saga",
+    "notifications.order-updates",
+    "notifications.users",
+];
+
 /// The subgraphs `emporium up` runs, by name.
 pub const SUBGRAPHS: &[&str] = &[
     "users",

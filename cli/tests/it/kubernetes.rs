@@ -12,6 +12,8 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
+use crate::helpers::services_of_the_cli;
+
 /// The Kubernetes version the manifests are validated against (one `kubernetes-validate`
 /// ships, and kubectl's own on this machine).
 const KUBERNETES_VERSION: &str = "1.32.0";
@@ -146,7 +148,8 @@ fn binary_sources() -> Vec<PathBuf> {
 }
 
 /// The functions through which the binary reads a variable by name (cli/src/config.rs's
-/// helpers and the standard library's), and clap's `env = "..."`.
+/// helpers and the standard library's), clap's `env = "..."`, and the variables the list of
+/// services names (`port_variable: "..."` and `url_variable: "..."` in cli/src/services.rs).
 const READERS: &[&str] = &[
     "var",
     "parsed",
@@ -173,6 +176,7 @@ fn variables_read_in(source: &str) -> BTreeSet<String> {
         }
         let before = source[..at].trim_end();
         let is_clap_env = before.ends_with("env =");
+        let is_listed = before.ends_with("_variable:");
         let is_call = before.strip_suffix('(').is_some_and(|call| {
             let function: String = call
                 .chars()
@@ -186,7 +190,7 @@ fn variables_read_in(source: &str) -> BTreeSet<String> {
                 .iter()
                 .any(|reader| function == *reader || function.ends_with(&format!("::{reader}")))
         });
-        if is_clap_env || is_call {
+        if is_clap_env || is_listed || is_call {
             read.insert(variable.to_owned());
         }
     }
@@ -215,6 +219,7 @@ fn the_source_scan_finds_reads_through_every_reader_and_nothing_else() {
         let message = "set EMPORIUM_E, or not";
         let f = format!("{}", "EMPORIUM_F");
         let g = flag("EMPORIUM_G", true)?;
+        Spec { port_variable: "EMPORIUM_H", default_port: 4001 }
     "#;
     let read: Vec<String> = variables_read_in(source).into_iter().collect();
     assert_eq!(
@@ -224,7 +229,8 @@ fn the_source_scan_finds_reads_through_every_reader_and_nothing_else() {
             "EMPORIUM_B",
             "EMPORIUM_C",
             "EMPORIUM_D",
-            "EMPORIUM_G"
+            "EMPORIUM_G",
+            "EMPORIUM_H"
         ]
     );
     // And on the real source: the scan still sees what the binary is known to read.
@@ -311,37 +317,25 @@ fn every_emporium_variable_a_manifest_sets_is_one_the_binary_reads() {
     }
 }
 
-/// The services `emporium serve` accepts, as its `--help` lists them.
-fn services_of_the_cli() -> Vec<String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_emporium"))
-        .args(["serve", "--help"])
-        .output()
-        .expect("the emporium binary runs");
-    let help = String::from_utf8_lossy(&output.stdout);
-    let start = help
-        .find("[possible values: ")
-        .unwrap_or_else(|| panic!("`emporium serve --help` lists no possible values:\n{help}"))
-        + "[possible values: ".len();
-    let end = start + help[start..].find(']').expect("the list closes");
-    let services: Vec<String> = help[start..end]
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .collect();
-    assert!(services.len() >= 8, "too few services: {services:?}");
-    services
-}
-
-/// The port a service listens on by default: `parsed("EMPORIUM_<SERVICE>_PORT", <port>)` in
-/// cli/src/config.rs (the manifests leave the ports at their defaults).
+/// The port a service listens on by default: `port_variable: "EMPORIUM_<SERVICE>_PORT",
+/// default_port: <port>` in the list of services, cli/src/services.rs (the manifests leave
+/// the ports at their defaults).
 fn default_port(service: &str) -> i64 {
-    let config =
-        std::fs::read_to_string(repository().join("cli/src/config.rs")).expect("cli/src/config.rs");
-    let variable = format!("\"EMPORIUM_{}_PORT\",", service.to_ascii_uppercase());
-    let at = config
+    let list = std::fs::read_to_string(repository().join("cli/src/services.rs"))
+        .expect("cli/src/services.rs");
+    let variable = format!(
+        "port_variable: \"EMPORIUM_{}_PORT\",",
+        service.to_ascii_uppercase()
+    );
+    let at = list
         .find(&variable)
-        .unwrap_or_else(|| panic!("config.rs reads no {variable}"))
+        .unwrap_or_else(|| panic!("services.rs names no {variable}"))
         + variable.len();
-    let digits: String = config[at..]
+    let port = list[at..]
+        .trim_start()
+        .strip_prefix("default_port:")
+        .unwrap_or_else(|| panic!("no default_port after {variable}"));
+    let digits: String = port
         .trim_start()
         .chars()
         .take_while(char::is_ascii_digit)

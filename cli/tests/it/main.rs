@@ -5,6 +5,7 @@ mod accounts;
 mod cart;
 mod catalog;
 mod deployment;
+mod dlq;
 mod edge;
 mod entities;
 mod events;

@@ -11,20 +11,6 @@ use crate::events::Consumer;
 use crate::helpers::*;
 use crate::orders::{add_to_cart, place, settled};
 
-/// Every consumer queue of the platform, whose dead letters the test reads.
-const PLATFORM_QUEUES: [&str; 10] = [
-    "inventory.catalog",
-    "inventory.order-placed",
-    "inventory.order-updates",
-    "search.indexer",
-    "orders.catalog",
-    "orders.saga",
-    "payments.order-placed",
-    "payments.saga",
-    "notifications.order-updates",
-    "notifications.users",
-];
-
 /// Every row of every table of every Postgres database of the platform, as text.
 async fn postgres_contents(platform: &Platform) -> String {
     let mut contents = String::new();

@@ -13,6 +13,7 @@
 //! - `service`: the operations, each keeping the two in step.
 //! - `events`: what the inventory publishes and consumes.
 //! - `graphql`: `Product.stock` and `setStock`.
+//! - `wiring`: the service as a process runs it: the server, the relay and the consumers.
 
 pub mod domain;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod graphql;
 pub mod hot;
 pub mod ledger;
 pub mod service;
+pub mod wiring;
 
 use std::sync::Arc;
 

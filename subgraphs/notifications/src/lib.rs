@@ -13,6 +13,7 @@
 //! - `notifier`: write the entry, then deliver it.
 //! - `events`: the queues consumed and their handler.
 //! - `graphql`: `notifications`, `User.notifications`, `markNotificationRead`.
+//! - `wiring`: the service as a process runs it: the server, the consumers and the resender.
 
 pub mod delivery;
 pub mod domain;
@@ -21,6 +22,7 @@ pub mod graphql;
 pub mod notifier;
 pub mod store;
 pub mod templates;
+pub mod wiring;
 
 use std::sync::Arc;
 

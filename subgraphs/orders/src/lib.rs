@@ -11,6 +11,7 @@
 //! - [`saga`]: inventory's and payments' replies (`orders.saga`).
 //! - [`live`]: the per-replica feed of `order.status_changed` behind the subscription.
 //! - [`graphql`]: the schema.
+//! - [`wiring`]: the service as a process runs it: the server, the relay, the consumers, the live feed and the sweeper.
 
 pub mod catalog;
 pub mod checkout;
@@ -21,6 +22,7 @@ pub mod orders;
 pub mod saga;
 pub mod status;
 pub mod store;
+pub mod wiring;
 
 use axum::Router;
 use emporium_kernel::auth::TokenVerifier;

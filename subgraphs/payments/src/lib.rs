@@ -15,6 +15,7 @@
 //! - `service`: the saga's steps, each calling the provider and recording its answer.
 //! - `events`: what payments publishes and consumes, and its handler.
 //! - `graphql`: `Order.payment`.
+//! - `wiring`: the service as a process runs it: the server, the relay and the consumers.
 //!
 //! Card tokens reach payments sealed to its own key (`kernel::sealed`): orders seals them
 //! with the public key payments serves at [`TOKEN_KEY_PATH`] ([`token_key_routes`]), and only
@@ -26,6 +27,7 @@ pub mod graphql;
 pub mod provider;
 pub mod service;
 pub mod store;
+pub mod wiring;
 
 use axum::routing::get;
 use axum::{Json, Router};

@@ -7,6 +7,7 @@
 //! - `catalog`: reads through the cache, writes that keep it coherent.
 //! - `graphql`: the schema, resolvers and the mapping of failures to codes.
 //! - `seed`: the demo catalog.
+//! - `wiring`: the service as a process runs it: the server and the relay.
 
 pub mod catalog;
 pub mod domain;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod graphql;
 pub mod seed;
 pub mod store;
+pub mod wiring;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 //! - `domain`: rules without I/O (registration, password policy and hashing, lockout, refresh secrets).
 //! - `store`: Postgres (accounts, refresh-token families, one-time links).
 //! - `graphql`: the schema, resolvers and the mapping of failures to codes.
+//! - `wiring`: the service as a process runs it: the server, the relay and the pruning of ended logins.
 //!
 //! Password-reset and verification links go out by mail through a [`MailQueue`], in the
 //! background: a request's answer never depends on the mail server, nor shows whether an
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod store;
+pub mod wiring;
 
 use std::sync::Arc;
 
