@@ -11,13 +11,12 @@
 
 use std::collections::BTreeMap;
 
+use emporium_kernel::events::contract::inventory::ReleaseReason;
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::{inbox, Envelope, EventDraft};
 use emporium_kernel::trace::TraceContext;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
-
-use emporium_kernel::events::contract::inventory::ReleaseReason;
 
 use crate::domain::{shortages, Line, Settlement, StockLevel, MAX_PRODUCT_ID_LEN};
 use crate::events::{self as inventory_events, EVENT_SOURCE};
