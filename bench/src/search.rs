@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use emporium_kernel::events::consumer::Handler;
+use emporium_kernel::events::contract::products::{self as contract, ProductCreated};
 use emporium_kernel::events::EventDraft;
 use emporium_search::events::{IndexerHandler, COMMIT_INTERVAL, INDEXER_TASKS};
 use emporium_search::index::ProductSnapshot;
@@ -95,6 +96,32 @@ fn catalog(replicas: usize) -> anyhow::Result<Vec<(u64, ProductSnapshot)>> {
     Ok(out)
 }
 
+/// The `product.created` the products service would publish for `product`.
+fn product_created(product: &ProductSnapshot) -> anyhow::Result<ProductCreated> {
+    let created_at = chrono::DateTime::parse_from_rfc3339(&product.created_at)?.with_timezone(&Utc);
+    let snapshot = contract::ProductSnapshot {
+        product_id: product.product_id.clone(),
+        sku: product.product_id.clone(),
+        name: product.name.clone(),
+        description: product.description.clone(),
+        category: product.category.clone(),
+        brand: product.brand.clone(),
+        price: contract::Price {
+            amount: product.price.amount.clone(),
+            currency: product.price.currency.clone(),
+        },
+        attributes: vec![],
+        image_url: None,
+        popularity: product.popularity,
+        created_at,
+        updated_at: created_at,
+    };
+    Ok(ProductCreated {
+        product: snapshot,
+        initial_stock: 0,
+    })
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
@@ -153,12 +180,11 @@ async fn one_size(copies: usize, rounds: usize) -> anyhow::Result<()> {
         let chunk = chunk.to_vec();
         tasks.push(tokio::spawn(async move {
             for (_, product) in chunk {
-                let envelope = EventDraft::new(
-                    "product.created",
-                    product.product_id.clone(),
-                    serde_json::to_value(&product)?,
-                )
-                .into_envelope("/bench", 1, Utc::now());
+                let envelope = EventDraft::of(&product_created(&product)?).into_envelope(
+                    "/bench",
+                    1,
+                    Utc::now(),
+                );
                 handler
                     .handle(&envelope)
                     .await

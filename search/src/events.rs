@@ -9,11 +9,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
-use emporium_kernel::events::Envelope;
+use chrono::SecondsFormat;
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::inventory::StockChanged;
+use emporium_kernel::events::contract::products::{
+    self as contract, ProductCreated, ProductDeleted, ProductUpdated,
+};
+use emporium_kernel::events::{Envelope, Event};
 use serde::Deserialize;
 
-use crate::index::{Applied, Change, ProductSnapshot, SearchIndex};
+use crate::index::{Applied, Change, Price, ProductSnapshot, SearchIndex};
 
 /// Reads the whole catalog (with each product's last event sequence) for a reindex.
 pub type CatalogSource = Arc<
@@ -76,10 +81,10 @@ pub fn indexer_queue(replica_id: Option<&str>) -> String {
 /// reindex` while the service runs): internal to the search service, not in the catalogue.
 pub const REINDEX_COMMAND: &str = "search.reindex";
 pub const BINDINGS: [&str; 5] = [
-    "product.created",
-    "product.updated",
-    "product.deleted",
-    "stock.changed",
+    ProductCreated::TYPE,
+    ProductUpdated::TYPE,
+    ProductDeleted::TYPE,
+    StockChanged::TYPE,
     REINDEX_COMMAND,
 ];
 /// How often pending changes are committed: well inside the one second in which a change
@@ -88,17 +93,24 @@ pub const COMMIT_INTERVAL: Duration = Duration::from_millis(50);
 /// Consumer tasks on the queue: the messages of one commit interval.
 pub const INDEXER_TASKS: usize = 32;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Deleted {
-    product_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StockChanged {
-    product_id: String,
-    in_stock: bool,
+/// What the index keeps of a catalogue snapshot.
+fn indexed(product: contract::ProductSnapshot) -> ProductSnapshot {
+    ProductSnapshot {
+        product_id: product.product_id,
+        name: product.name,
+        description: product.description,
+        category: product.category,
+        brand: product.brand,
+        price: Price {
+            amount: product.price.amount,
+            currency: product.price.currency,
+        },
+        popularity: product.popularity,
+        // As the products service writes it (serde's form of a UTC timestamp).
+        created_at: product
+            .created_at
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    }
 }
 
 /// The change an event carries.
@@ -107,20 +119,19 @@ pub fn change_of(envelope: &Envelope) -> Result<Change, HandlerError> {
         .ok()
         .filter(|s| *s > 0)
         .ok_or_else(|| HandlerError::permanent(format!("bad sequence {:?}", envelope.sequence)))?;
+    let upsert = |product: contract::ProductSnapshot| Change::Upsert {
+        sequence,
+        product: Box::new(indexed(product)),
+    };
     Ok(match envelope.event_type.as_str() {
-        "product.created" | "product.updated" => {
-            let product: ProductSnapshot = data(envelope)?;
-            Change::Upsert {
-                sequence,
-                product: Box::new(product),
-            }
-        }
-        "product.deleted" => Change::Delete {
+        ProductCreated::TYPE => upsert(envelope.decode::<ProductCreated>()?.product),
+        ProductUpdated::TYPE => upsert(envelope.decode::<ProductUpdated>()?.product),
+        ProductDeleted::TYPE => Change::Delete {
             sequence,
-            product_id: data::<Deleted>(envelope)?.product_id,
+            product_id: envelope.decode::<ProductDeleted>()?.product_id,
         },
-        "stock.changed" => {
-            let stock: StockChanged = data(envelope)?;
+        StockChanged::TYPE => {
+            let stock: StockChanged = envelope.decode()?;
             Change::Stock {
                 sequence,
                 product_id: stock.product_id,

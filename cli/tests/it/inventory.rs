@@ -148,8 +148,9 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
         "order.placed",
         order_id.clone(),
         json!({ "orderId": order_id, "userId": uuid::Uuid::new_v4(), "currency": "USD",
-                "total": { "amount": "1049.97", "currency": "USD" },
-                "items": [{ "productId": product, "quantity": 3, "unitPrice": { "amount": "349.99", "currency": "USD" } }] }),
+                "total": "1049.97",
+                "items": [{ "productId": product, "productName": "Headphones", "quantity": 3,
+                            "unitPrice": "349.99", "lineTotal": "1049.97" }] }),
     )
     .into_envelope("/tests", 1, Utc::now());
     let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))

@@ -1,9 +1,12 @@
 //! The CloudEvents 1.0 envelope every event travels in (structured JSON mode), as
-//! `shared/events.md` specifies it.
+//! `shared/events.md` specifies it. Producers make drafts of [`contract`](super::contract)
+//! events with [`EventDraft::of`]; consumers read them back with [`Envelope::decode`].
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::contract::{DecodeError, Event};
 
 /// The topic exchange every event is published to; the routing key is the event type.
 pub const EXCHANGE: &str = "ecommerce-events";
@@ -56,6 +59,17 @@ pub struct EventDraft {
 }
 
 impl EventDraft {
+    /// A draft of `event`: its type, version, subject and payload, from the contract.
+    pub fn of<E: Event>(event: &E) -> Self {
+        // The contract's types hold strings, numbers, booleans, UUIDs, timestamps and enums
+        // with string keys only: nothing serde_json refuses.
+        let data = serde_json::to_value(event).expect("a contract event serialises to JSON");
+        Self {
+            version: E::VERSION,
+            ..Self::new(E::TYPE, event.subject(), data)
+        }
+    }
+
     pub fn new(
         event_type: &'static str,
         subject: impl Into<String>,
@@ -112,6 +126,29 @@ pub fn schema_urn(event_type: &str, version: u32) -> String {
 }
 
 impl Envelope {
+    /// The envelope's `data` as the contract event `E`, once its type and `dataschema`
+    /// version are `E`'s.
+    pub fn decode<E: Event>(&self) -> Result<E, DecodeError> {
+        if self.event_type != E::TYPE {
+            return Err(DecodeError::WrongType {
+                expected: E::TYPE,
+                actual: self.event_type.clone(),
+            });
+        }
+        if self.dataschema != schema_urn(E::TYPE, E::VERSION) {
+            return Err(DecodeError::UnknownVersion {
+                event_type: E::TYPE,
+                dataschema: self.dataschema.clone(),
+                known: E::VERSION,
+            });
+        }
+        E::deserialize(&self.data).map_err(|err| DecodeError::Malformed {
+            event_type: E::TYPE,
+            version: E::VERSION,
+            reason: err.to_string(),
+        })
+    }
+
     /// The per-aggregate sequence number; 0 when it is not a number.
     pub fn sequence_number(&self) -> i64 {
         self.sequence.parse().unwrap_or(0)

@@ -3,6 +3,8 @@
 //! retries with backoff, dead letters). `shared/events.md` is the contract.
 //!
 //! Layout:
+//! - [`contract`]: one type per event type and version, the payloads producers and consumers
+//!   exchange.
 //! - [`envelope`]: the CloudEvents 1.0 envelope and drafts of it.
 //! - [`outbox`]: writing events in the producer's own transaction (Postgres, MongoDB) and the
 //!   relay loop that publishes them.
@@ -15,6 +17,7 @@
 
 pub mod broker;
 pub mod consumer;
+pub mod contract;
 pub mod dlq;
 pub mod envelope;
 pub mod inbox;
@@ -23,6 +26,7 @@ pub mod outbox;
 
 use std::future::Future;
 
+pub use contract::{DecodeError, Event};
 pub use envelope::{Envelope, EventDraft, CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE};
 
 /// Why an event could not be published.

@@ -2,6 +2,7 @@
 
 mod broker;
 mod consumer;
+mod contract;
 mod inbox;
 mod outbox;
 mod quorum;

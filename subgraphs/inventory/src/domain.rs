@@ -1,5 +1,6 @@
 //! Stock levels and order lines, without I/O.
 
+use emporium_kernel::events::contract::inventory::ReleaseReason;
 use serde::{Deserialize, Serialize};
 
 /// The largest count the inventory accepts for one product.
@@ -86,12 +87,15 @@ pub fn normalise_lines(
 }
 
 /// A line the inventory could not fill, as `inventory.rejected` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Shortage {
-    pub product_id: String,
-    pub requested: i32,
-    pub available: i32,
+pub use emporium_kernel::events::contract::inventory::Shortage;
+
+/// What closing an order's reservation does with its units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// They are available again (payment declined, order cancelled or rejected).
+    Release(ReleaseReason),
+    /// They left the warehouse (order shipped).
+    Fulfil,
 }
 
 /// The lines that `levels` (the counts before reserving, line by line) cannot fill.

@@ -8,12 +8,17 @@
 //!   reservation on a declined payment, a cancellation or a rejection; turn it into shipped
 //!   units when the order ships.
 
-use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
-use emporium_kernel::events::{Envelope, EventDraft};
-use serde::Deserialize;
-use serde_json::json;
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::inventory::{
+    InventoryRejected, InventoryReleased, InventoryReserved, RejectionReason, ReleaseReason,
+    StockChanged, StockLine,
+};
+use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatus, OrderStatusChanged};
+use emporium_kernel::events::contract::payments::PaymentDeclined;
+use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted};
+use emporium_kernel::events::{Envelope, Event, EventDraft};
 
-use crate::domain::{normalise_lines, Line, Shortage, StockLevel, MAX_PRODUCT_ID_LEN};
+use crate::domain::{normalise_lines, Line, Settlement, Shortage, StockLevel, MAX_PRODUCT_ID_LEN};
 use crate::service::{Inventory, InventoryError};
 
 /// The `source` of every inventory event.
@@ -21,7 +26,7 @@ pub const EVENT_SOURCE: &str = "/subgraphs/inventory";
 /// The outbox's name: relays of one name take turns.
 pub const OUTBOX_NAME: &str = "inventory";
 /// The reason `inventory.rejected` gives when a line is short.
-pub const OUT_OF_STOCK: &str = "OUT_OF_STOCK";
+pub const OUT_OF_STOCK: &str = RejectionReason::OutOfStock.as_str();
 
 pub const CATALOG_QUEUE: &str = "inventory.catalog";
 pub const ORDER_PLACED_QUEUE: &str = "inventory.order-placed";
@@ -30,93 +35,57 @@ pub const ORDER_UPDATES_QUEUE: &str = "inventory.order-updates";
 /// Every queue the inventory consumes, with its bindings.
 pub fn queues() -> [(&'static str, &'static [&'static str]); 3] {
     [
-        (CATALOG_QUEUE, &["product.created", "product.deleted"]),
-        (ORDER_PLACED_QUEUE, &["order.placed"]),
+        (CATALOG_QUEUE, &[ProductCreated::TYPE, ProductDeleted::TYPE]),
+        (ORDER_PLACED_QUEUE, &[OrderPlaced::TYPE]),
         (
             ORDER_UPDATES_QUEUE,
-            &["payment.declined", "order.status_changed"],
+            &[PaymentDeclined::TYPE, OrderStatusChanged::TYPE],
         ),
     ]
 }
 
 /// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
 pub fn stock_changed(product_id: &str, level: StockLevel) -> EventDraft {
-    EventDraft::new(
-        "stock.changed",
-        product_id.to_owned(),
-        json!({
-            "productId": product_id,
-            "onHand": level.on_hand,
-            "reserved": level.reserved,
-            "available": level.available(),
-            "inStock": level.in_stock(),
-        }),
-    )
+    EventDraft::of(&StockChanged {
+        product_id: product_id.to_owned(),
+        on_hand: level.on_hand,
+        reserved: level.reserved,
+        available: level.available(),
+        in_stock: level.in_stock(),
+    })
+}
+
+fn stock_lines(lines: &[Line]) -> Vec<StockLine> {
+    lines
+        .iter()
+        .map(|line| StockLine {
+            product_id: line.product_id.clone(),
+            quantity: line.quantity,
+        })
+        .collect()
 }
 
 pub fn reserved(order_id: &str, lines: &[Line]) -> EventDraft {
-    EventDraft::new(
-        "inventory.reserved",
-        order_id.to_owned(),
-        json!({ "orderId": order_id, "items": lines }),
-    )
+    EventDraft::of(&InventoryReserved {
+        order_id: order_id.to_owned(),
+        items: stock_lines(lines),
+    })
 }
 
 pub fn rejected(order_id: &str, short: &[Shortage]) -> EventDraft {
-    EventDraft::new(
-        "inventory.rejected",
-        order_id.to_owned(),
-        json!({ "orderId": order_id, "reason": OUT_OF_STOCK, "items": short }),
-    )
+    EventDraft::of(&InventoryRejected {
+        order_id: order_id.to_owned(),
+        reason: RejectionReason::OutOfStock,
+        items: short.to_vec(),
+    })
 }
 
-pub fn released(order_id: &str, lines: &[Line], reason: &str) -> EventDraft {
-    EventDraft::new(
-        "inventory.released",
-        order_id.to_owned(),
-        json!({ "orderId": order_id, "items": lines, "reason": reason }),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProductCreated {
-    product_id: String,
-    #[serde(default)]
-    initial_stock: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProductDeleted {
-    product_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderPlaced {
-    order_id: String,
-    items: Vec<OrderPlacedItem>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderPlacedItem {
-    product_id: String,
-    quantity: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderRef {
-    order_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusChanged {
-    order_id: String,
-    status: String,
+pub fn released(order_id: &str, lines: &[Line], reason: ReleaseReason) -> EventDraft {
+    EventDraft::of(&InventoryReleased {
+        order_id: order_id.to_owned(),
+        items: stock_lines(lines),
+        reason,
+    })
 }
 
 fn valid_id(kind: &str, id: &str) -> Result<(), HandlerError> {
@@ -126,6 +95,17 @@ fn valid_id(kind: &str, id: &str) -> Result<(), HandlerError> {
         )));
     }
     Ok(())
+}
+
+/// What an order's new status asks of its reservation; `None`: nothing (PENDING, CONFIRMED
+/// and DELIVERED leave it as it is).
+fn settlement_of(status: OrderStatus) -> Option<Settlement> {
+    match status {
+        OrderStatus::Cancelled => Some(Settlement::Release(ReleaseReason::OrderCancelled)),
+        OrderStatus::Rejected => Some(Settlement::Release(ReleaseReason::OrderRejected)),
+        OrderStatus::Shipped => Some(Settlement::Fulfil),
+        OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::Delivered => None,
+    }
 }
 
 impl From<InventoryError> for HandlerError {
@@ -145,84 +125,92 @@ impl InventoryHandler {
     pub fn new(inventory: Inventory, queue: &'static str) -> Self {
         Self { inventory, queue }
     }
+
+    async fn product_created(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: ProductCreated = envelope.decode()?;
+        let product_id = &event.product.product_id;
+        valid_id("product", product_id)?;
+        let initial = i32::try_from(event.initial_stock)
+            .ok()
+            .filter(|n| crate::domain::valid_count(*n))
+            .ok_or_else(|| {
+                HandlerError::permanent(format!(
+                    "initialStock {} is out of range",
+                    event.initial_stock
+                ))
+            })?;
+        self.inventory
+            .product_created(self.queue, envelope, product_id, initial)
+            .await?;
+        Ok(())
+    }
+
+    async fn product_deleted(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: ProductDeleted = envelope.decode()?;
+        valid_id("product", &event.product_id)?;
+        self.inventory
+            .product_deleted(self.queue, envelope, &event.product_id)
+            .await?;
+        Ok(())
+    }
+
+    async fn order_placed(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: OrderPlaced = envelope.decode()?;
+        let order_id = event.order_id.to_string();
+        let lines = normalise_lines(
+            event
+                .items
+                .into_iter()
+                .map(|item| (item.product_id, i64::from(item.quantity))),
+        )
+        .map_err(|e| HandlerError::permanent(format!("order {order_id}: {e}")))?;
+        let outcome = self
+            .inventory
+            .reserve_order(self.queue, envelope, &order_id, &lines)
+            .await?;
+        tracing::info!(%order_id, ?outcome, "order.placed handled");
+        Ok(())
+    }
+
+    async fn payment_declined(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: PaymentDeclined = envelope.decode()?;
+        valid_id("order", &event.order_id)?;
+        let release = Settlement::Release(ReleaseReason::PaymentDeclined);
+        self.inventory
+            .release_order(self.queue, envelope, &event.order_id, release)
+            .await?;
+        Ok(())
+    }
+
+    async fn order_status_changed(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: OrderStatusChanged = envelope.decode()?;
+        let Some(settlement) = settlement_of(event.status) else {
+            return Ok(());
+        };
+        self.inventory
+            .release_order(
+                self.queue,
+                envelope,
+                &event.order_id.to_string(),
+                settlement,
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 impl Handler for InventoryHandler {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let inventory = &self.inventory;
         match envelope.event_type.as_str() {
-            "product.created" => {
-                let event: ProductCreated = data(envelope)?;
-                valid_id("product", &event.product_id)?;
-                let initial = i32::try_from(event.initial_stock)
-                    .ok()
-                    .filter(|n| crate::domain::valid_count(*n))
-                    .ok_or_else(|| {
-                        HandlerError::permanent(format!(
-                            "initialStock {} is out of range",
-                            event.initial_stock
-                        ))
-                    })?;
-                inventory
-                    .product_created(self.queue, envelope, &event.product_id, initial)
-                    .await?;
-            }
-            "product.deleted" => {
-                let event: ProductDeleted = data(envelope)?;
-                valid_id("product", &event.product_id)?;
-                inventory
-                    .product_deleted(self.queue, envelope, &event.product_id)
-                    .await?;
-            }
-            "order.placed" => {
-                let event: OrderPlaced = data(envelope)?;
-                valid_id("order", &event.order_id)?;
-                let lines = normalise_lines(
-                    event
-                        .items
-                        .into_iter()
-                        .map(|item| (item.product_id, item.quantity)),
-                )
-                .map_err(|e| HandlerError::permanent(format!("order {}: {e}", event.order_id)))?;
-                let outcome = inventory
-                    .reserve_order(self.queue, envelope, &event.order_id, &lines)
-                    .await?;
-                tracing::info!(order_id = %event.order_id, ?outcome, "order.placed handled");
-            }
-            "payment.declined" => {
-                let event: OrderRef = data(envelope)?;
-                valid_id("order", &event.order_id)?;
-                inventory
-                    .release_order(
-                        self.queue,
-                        envelope,
-                        &event.order_id,
-                        false,
-                        "PAYMENT_DECLINED",
-                    )
-                    .await?;
-            }
-            "order.status_changed" => {
-                let event: StatusChanged = data(envelope)?;
-                valid_id("order", &event.order_id)?;
-                let (fulfil, reason) = match event.status.as_str() {
-                    "CANCELLED" => (false, "ORDER_CANCELLED"),
-                    "REJECTED" => (false, "ORDER_REJECTED"),
-                    "SHIPPED" => (true, "ORDER_SHIPPED"),
-                    // PENDING, CONFIRMED, DELIVERED leave the reservation as it is.
-                    _ => return Ok(()),
-                };
-                inventory
-                    .release_order(self.queue, envelope, &event.order_id, fulfil, reason)
-                    .await?;
-            }
-            other => {
-                return Err(HandlerError::permanent(format!(
-                    "{} does not handle {other}",
-                    self.queue
-                )))
-            }
+            ProductCreated::TYPE => self.product_created(envelope).await,
+            ProductDeleted::TYPE => self.product_deleted(envelope).await,
+            OrderPlaced::TYPE => self.order_placed(envelope).await,
+            PaymentDeclined::TYPE => self.payment_declined(envelope).await,
+            OrderStatusChanged::TYPE => self.order_status_changed(envelope).await,
+            other => Err(HandlerError::permanent(format!(
+                "{} does not handle {other}",
+                self.queue
+            ))),
         }
-        Ok(())
     }
 }

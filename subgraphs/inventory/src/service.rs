@@ -11,13 +11,14 @@
 
 use std::collections::BTreeMap;
 
+use emporium_kernel::events::contract::inventory::ReleaseReason;
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::{inbox, Envelope, EventDraft};
 use emporium_kernel::trace::TraceContext;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{shortages, Line, StockLevel, MAX_PRODUCT_ID_LEN};
+use crate::domain::{shortages, Line, Settlement, StockLevel, MAX_PRODUCT_ID_LEN};
 use crate::events::{self as inventory_events, EVENT_SOURCE};
 use crate::hot::{HotError, HotStock, ReserveOutcome, SetMode, SetOutcome};
 use crate::ledger::{self, MovementKind, ReservationStatus};
@@ -358,17 +359,20 @@ impl Inventory {
     }
 
     /// Releases an order's reservation (payment declined, order cancelled or rejected), or
-    /// with `fulfil` turns it into units that left the warehouse (order shipped). Once: a
-    /// second release changes nothing. Releasing an order never reserved leaves a tombstone
-    /// so that a late `order.placed` does not reserve for a closed order.
+    /// with [`Settlement::Fulfil`] turns it into units that left the warehouse (order
+    /// shipped). Once: a second release changes nothing. Releasing an order never reserved
+    /// leaves a tombstone so that a late `order.placed` does not reserve for a closed order.
     pub async fn release_order(
         &self,
         consumer: &str,
         envelope: &Envelope,
         order_id: &str,
-        fulfil: bool,
-        reason: &str,
+        settlement: Settlement,
     ) -> Result<OrderOutcome, InventoryError> {
+        let (fulfil, reason) = match settlement {
+            Settlement::Fulfil => (true, None),
+            Settlement::Release(reason) => (false, Some(reason)),
+        };
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(OrderOutcome::NoChange);
@@ -382,13 +386,13 @@ impl Inventory {
                     return Ok(OrderOutcome::NoChange);
                 }
                 None => {
-                    if !fulfil {
+                    if let Some(reason) = reason {
                         ledger::insert_reservation(
                             &mut tx,
                             order_id,
                             ReservationStatus::Released,
                             &[],
-                            Some(reason),
+                            Some(reason.as_str()),
                         )
                         .await?;
                     }
@@ -408,16 +412,17 @@ impl Inventory {
             for (line, level) in lines.iter().zip(levels) {
                 record_and_announce(&mut tx, envelope, line, kind, order_id, level).await?;
             }
-            let (status, outcome) = if fulfil {
-                (ReservationStatus::Fulfilled, OrderOutcome::Fulfilled)
-            } else {
-                let draft =
-                    inventory_events::released(order_id, &lines, reason).caused_by(envelope);
-                outbox::enqueue(&mut tx, EVENT_SOURCE, draft).await?;
-                (ReservationStatus::Released, OrderOutcome::Released)
+            let (status, outcome) = match reason {
+                None => (ReservationStatus::Fulfilled, OrderOutcome::Fulfilled),
+                Some(reason) => {
+                    let draft =
+                        inventory_events::released(order_id, &lines, reason).caused_by(envelope);
+                    outbox::enqueue(&mut tx, EVENT_SOURCE, draft).await?;
+                    (ReservationStatus::Released, OrderOutcome::Released)
+                }
             };
-            ledger::update_reservation(&mut tx, order_id, status, (!fulfil).then_some(reason))
-                .await?;
+            let reason = reason.map(ReleaseReason::as_str);
+            ledger::update_reservation(&mut tx, order_id, status, reason).await?;
             tx.commit().await?;
             Ok(outcome)
         })

@@ -50,41 +50,19 @@ impl fmt::Display for Kind {
     }
 }
 
-/// An order's status as `order.status_changed` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    Pending,
-    Confirmed,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Rejected,
-}
+/// An order's status and the reason of its change, as `order.status_changed` names them.
+pub use emporium_kernel::events::contract::orders::{OrderStatus, StatusReason};
 
-impl OrderStatus {
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "PENDING" => Self::Pending,
-            "CONFIRMED" => Self::Confirmed,
-            "SHIPPED" => Self::Shipped,
-            "DELIVERED" => Self::Delivered,
-            "CANCELLED" => Self::Cancelled,
-            "REJECTED" => Self::Rejected,
-            _ => return None,
-        })
-    }
-
-    /// The notification a change to this status deserves; none for PENDING, which the
-    /// customer has just seen happen at checkout.
-    pub fn kind(self) -> Option<Kind> {
-        match self {
-            Self::Pending => None,
-            Self::Confirmed => Some(Kind::OrderConfirmed),
-            Self::Shipped => Some(Kind::OrderShipped),
-            Self::Delivered => Some(Kind::OrderDelivered),
-            Self::Cancelled => Some(Kind::OrderCancelled),
-            Self::Rejected => Some(Kind::OrderRejected),
-        }
+/// The notification a change to `status` deserves; none for PENDING, which the customer has
+/// just seen happen at checkout.
+pub fn kind_of(status: OrderStatus) -> Option<Kind> {
+    match status {
+        OrderStatus::Pending => None,
+        OrderStatus::Confirmed => Some(Kind::OrderConfirmed),
+        OrderStatus::Shipped => Some(Kind::OrderShipped),
+        OrderStatus::Delivered => Some(Kind::OrderDelivered),
+        OrderStatus::Cancelled => Some(Kind::OrderCancelled),
+        OrderStatus::Rejected => Some(Kind::OrderRejected),
     }
 }
 
@@ -93,8 +71,7 @@ impl OrderStatus {
 pub struct OrderUpdate {
     pub order_id: Uuid,
     pub status: OrderStatus,
-    /// OUT_OF_STOCK, PAYMENT_DECLINED, TIMED_OUT, CANCELLED_BY_CUSTOMER, CANCELLED_BY_ADMIN.
-    pub reason: Option<String>,
+    pub reason: Option<StatusReason>,
     pub total: Money,
 }
 
@@ -146,15 +123,12 @@ mod tests {
 
     #[test]
     fn every_status_but_pending_deserves_a_notification() {
-        assert_eq!(
-            OrderStatus::parse("PENDING").and_then(OrderStatus::kind),
-            None
-        );
-        assert_eq!(
-            OrderStatus::parse("REJECTED").and_then(OrderStatus::kind),
-            Some(Kind::OrderRejected)
-        );
-        assert_eq!(OrderStatus::parse("LOST"), None);
+        assert_eq!(kind_of(OrderStatus::Pending), None);
+        assert_eq!(kind_of(OrderStatus::Rejected), Some(Kind::OrderRejected));
+        assert!(OrderStatus::ALL
+            .into_iter()
+            .filter(|status| *status != OrderStatus::Pending)
+            .all(|status| kind_of(status).is_some()));
     }
 
     #[test]

@@ -11,14 +11,15 @@
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::email::Email;
-use emporium_kernel::events::consumer::{data_of, Handler, HandlerError};
-use emporium_kernel::events::Envelope;
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::orders::OrderStatusChanged;
+use emporium_kernel::events::contract::users::UserRegistered;
+use emporium_kernel::events::{Envelope, Event};
 use emporium_kernel::money::{Currency, Money};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::delivery::Delivery;
-use crate::domain::{Contact, Kind, Notification, OrderStatus, OrderUpdate};
+use crate::domain::{Contact, Kind, Notification, OrderUpdate};
 use crate::notifier::Notifier;
 use crate::store::StoreError;
 use crate::templates::{self, Message};
@@ -29,29 +30,9 @@ pub const ORDER_UPDATES_QUEUE: &str = "notifications.order-updates";
 /// Every queue notifications consumes, with its bindings.
 pub fn queues() -> [(&'static str, &'static [&'static str]); 2] {
     [
-        (ORDER_UPDATES_QUEUE, &["order.status_changed"]),
-        (USERS_QUEUE, &["user.registered"]),
+        (ORDER_UPDATES_QUEUE, &[OrderStatusChanged::TYPE]),
+        (USERS_QUEUE, &[UserRegistered::TYPE]),
     ]
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserRegistered {
-    user_id: String,
-    email: String,
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusChanged {
-    order_id: String,
-    user_id: String,
-    status: String,
-    #[serde(default)]
-    reason: Option<String>,
-    total: String,
-    currency: String,
 }
 
 impl From<StoreError> for HandlerError {
@@ -63,10 +44,6 @@ impl From<StoreError> for HandlerError {
 
 fn malformed(envelope: &Envelope, what: impl std::fmt::Display) -> HandlerError {
     HandlerError::permanent(format!("{} {}: {what}", envelope.event_type, envelope.id))
-}
-
-fn uuid(envelope: &Envelope, field: &str, raw: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(raw).map_err(|_| malformed(envelope, format!("{field} is not a UUID")))
 }
 
 /// When the event happened: the notification's `createdAt`.
@@ -106,9 +83,9 @@ impl<D: Delivery> NotificationsHandler<D> {
     }
 
     async fn user_registered(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let event: UserRegistered = data_of(envelope)?;
+        let event: UserRegistered = envelope.decode()?;
         let contact = Contact {
-            user_id: uuid(envelope, "userId", &event.user_id)?,
+            user_id: event.user_id,
             email: Email::parse(&event.email).map_err(|e| malformed(envelope, e))?,
             name: event.name,
         };
@@ -121,13 +98,11 @@ impl<D: Delivery> NotificationsHandler<D> {
     }
 
     async fn order_status_changed(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let event: StatusChanged = data_of(envelope)?;
-        let user_id = uuid(envelope, "userId", &event.user_id)?;
+        let event: OrderStatusChanged = envelope.decode()?;
         let currency = Currency::parse(&event.currency).map_err(|e| malformed(envelope, e))?;
         let update = OrderUpdate {
-            order_id: uuid(envelope, "orderId", &event.order_id)?,
-            status: OrderStatus::parse(&event.status)
-                .ok_or_else(|| malformed(envelope, format!("unknown status {:?}", event.status)))?,
+            order_id: event.order_id,
+            status: event.status,
             reason: event.reason,
             total: Money::parse_price(&event.total, currency)
                 .map_err(|e| malformed(envelope, format!("total: {e}")))?,
@@ -135,7 +110,13 @@ impl<D: Delivery> NotificationsHandler<D> {
         let Some((kind, message)) = templates::order_update(&update) else {
             return Ok(());
         };
-        let notification = notification(envelope, user_id, kind, message, Some(update.order_id))?;
+        let notification = notification(
+            envelope,
+            event.user_id,
+            kind,
+            message,
+            Some(update.order_id),
+        )?;
         self.notifier.notify(&notification).await?;
         Ok(())
     }
@@ -144,8 +125,8 @@ impl<D: Delivery> NotificationsHandler<D> {
 impl<D: Delivery> Handler for NotificationsHandler<D> {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         match envelope.event_type.as_str() {
-            "user.registered" => self.user_registered(envelope).await,
-            "order.status_changed" => self.order_status_changed(envelope).await,
+            UserRegistered::TYPE => self.user_registered(envelope).await,
+            OrderStatusChanged::TYPE => self.order_status_changed(envelope).await,
             other => Err(HandlerError::permanent(format!(
                 "notifications does not handle {other}"
             ))),

@@ -4,7 +4,7 @@
 use emporium_kernel::money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::domain::{Kind, OrderStatus, OrderUpdate};
+use crate::domain::{kind_of, Kind, OrderStatus, OrderUpdate, StatusReason};
 
 /// A notification's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +29,10 @@ pub fn welcome(name: &str) -> Message {
 
 /// The notification of an order's new status, or `None` when the status deserves none.
 pub fn order_update(update: &OrderUpdate) -> Option<(Kind, Message)> {
-    let kind = update.status.kind()?;
+    let kind = kind_of(update.status)?;
     let order = order_reference(update.order_id);
     let total = amount(update.total);
-    let reason = update.reason.as_deref();
+    let reason = update.reason;
     let message = match update.status {
         OrderStatus::Pending => return None,
         OrderStatus::Confirmed => Message {
@@ -62,15 +62,15 @@ pub fn order_update(update: &OrderUpdate) -> Option<(Kind, Message)> {
 }
 
 /// Why the order was rejected, in plain words.
-fn rejection(order: &str, total: &str, reason: Option<&str>) -> String {
+fn rejection(order: &str, total: &str, reason: Option<StatusReason>) -> String {
     match reason {
-        Some("OUT_OF_STOCK") => format!(
+        Some(StatusReason::OutOfStock) => format!(
             "Some items of order {order} ({total}) are out of stock, so it was not placed. You have not been charged."
         ),
-        Some("PAYMENT_DECLINED") => format!(
+        Some(StatusReason::PaymentDeclined) => format!(
             "Your payment of {total} for order {order} was declined, so it was not placed. Please check your card and try again."
         ),
-        Some("TIMED_OUT") => format!(
+        Some(StatusReason::TimedOut) => format!(
             "We could not confirm order {order} ({total}) in time, so it was not placed. Any authorized payment will be released."
         ),
         _ => format!("Order {order} ({total}) could not be placed. You have not been charged."),
@@ -78,10 +78,10 @@ fn rejection(order: &str, total: &str, reason: Option<&str>) -> String {
 }
 
 /// Who cancelled the order, and what happens to the money.
-fn cancellation(order: &str, total: &str, reason: Option<&str>) -> String {
+fn cancellation(order: &str, total: &str, reason: Option<StatusReason>) -> String {
     let by = match reason {
-        Some("CANCELLED_BY_CUSTOMER") => "at your request",
-        Some("CANCELLED_BY_ADMIN") => "by our team",
+        Some(StatusReason::CancelledByCustomer) => "at your request",
+        Some(StatusReason::CancelledByAdmin) => "by our team",
         _ => "",
     };
     let cancelled = if by.is_empty() {
@@ -117,20 +117,20 @@ mod tests {
 
     fn update(
         status: OrderStatus,
-        reason: Option<&str>,
+        reason: Option<StatusReason>,
         total: &str,
         currency: &str,
     ) -> OrderUpdate {
         OrderUpdate {
             order_id: Uuid::parse_str(ORDER).expect("uuid"),
             status,
-            reason: reason.map(str::to_owned),
+            reason,
             total: Money::parse_price(total, Currency::parse(currency).expect("currency"))
                 .expect("total"),
         }
     }
 
-    fn render(status: OrderStatus, reason: Option<&str>) -> (Kind, Message) {
+    fn render(status: OrderStatus, reason: Option<StatusReason>) -> (Kind, Message) {
         order_update(&update(status, reason, "699.98", "USD")).expect("a notification")
     }
 
@@ -159,10 +159,10 @@ mod tests {
 
     #[test]
     fn a_rejection_says_why_in_plain_words() {
-        let (kind, stock) = render(OrderStatus::Rejected, Some("OUT_OF_STOCK"));
-        let (_, payment) = render(OrderStatus::Rejected, Some("PAYMENT_DECLINED"));
-        let (_, late) = render(OrderStatus::Rejected, Some("TIMED_OUT"));
-        let (_, unknown) = render(OrderStatus::Rejected, Some("SOMETHING_NEW"));
+        let (kind, stock) = render(OrderStatus::Rejected, Some(StatusReason::OutOfStock));
+        let (_, payment) = render(OrderStatus::Rejected, Some(StatusReason::PaymentDeclined));
+        let (_, late) = render(OrderStatus::Rejected, Some(StatusReason::TimedOut));
+        let (_, unknown) = render(OrderStatus::Rejected, None);
         assert_eq!(kind, Kind::OrderRejected);
         assert!(stock.body.contains("out of stock"), "{}", stock.body);
         assert!(payment.body.contains("payment"), "{}", payment.body);
@@ -183,8 +183,11 @@ mod tests {
         let kinds: Vec<(Kind, String)> = [
             (OrderStatus::Shipped, None),
             (OrderStatus::Delivered, None),
-            (OrderStatus::Cancelled, Some("CANCELLED_BY_CUSTOMER")),
-            (OrderStatus::Cancelled, Some("CANCELLED_BY_ADMIN")),
+            (
+                OrderStatus::Cancelled,
+                Some(StatusReason::CancelledByCustomer),
+            ),
+            (OrderStatus::Cancelled, Some(StatusReason::CancelledByAdmin)),
         ]
         .into_iter()
         .map(|(status, reason)| {

@@ -2,35 +2,21 @@
 //! `catalog_products`, so carts are priced without calling the products service. Applying
 //! an event is idempotent by its sequence, so redeliveries need no inbox.
 
-use emporium_kernel::events::consumer::{data_of, Handler, HandlerError};
-use emporium_kernel::events::Envelope;
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::products::{
+    ProductCreated, ProductDeleted, ProductSnapshot, ProductUpdated,
+};
+use emporium_kernel::events::{Envelope, Event};
 use emporium_kernel::money::{Currency, Money};
-use serde::Deserialize;
 
 use crate::store::{CatalogProduct, OrderStore};
 
 pub const CATALOG_QUEUE: &str = "orders.catalog";
-pub const CATALOG_BINDINGS: [&str; 3] = ["product.created", "product.updated", "product.deleted"];
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Snapshot {
-    product_id: String,
-    name: String,
-    price: Price,
-}
-
-#[derive(Deserialize)]
-struct Price {
-    amount: String,
-    currency: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Deleted {
-    product_id: String,
-}
+pub const CATALOG_BINDINGS: [&str; 3] = [
+    ProductCreated::TYPE,
+    ProductUpdated::TYPE,
+    ProductDeleted::TYPE,
+];
 
 pub struct CatalogHandler {
     store: OrderStore,
@@ -39,6 +25,23 @@ pub struct CatalogHandler {
 impl CatalogHandler {
     pub fn new(store: OrderStore) -> Self {
         Self { store }
+    }
+}
+
+impl CatalogHandler {
+    async fn project(&self, product: ProductSnapshot, sequence: i64) -> Result<(), HandlerError> {
+        let currency = Currency::parse(&product.price.currency).map_err(HandlerError::permanent)?;
+        let price =
+            Money::parse_price(&product.price.amount, currency).map_err(HandlerError::permanent)?;
+        self.store
+            .project_product(&CatalogProduct {
+                product_id: product.product_id,
+                name: product.name,
+                price,
+                sequence,
+            })
+            .await?;
+        Ok(())
     }
 }
 
@@ -58,23 +61,16 @@ impl Handler for CatalogHandler {
             )));
         }
         match envelope.event_type.as_str() {
-            "product.created" | "product.updated" => {
-                let snapshot: Snapshot = data_of(envelope)?;
-                let currency =
-                    Currency::parse(&snapshot.price.currency).map_err(HandlerError::permanent)?;
-                let price = Money::parse_price(&snapshot.price.amount, currency)
-                    .map_err(HandlerError::permanent)?;
-                self.store
-                    .project_product(&CatalogProduct {
-                        product_id: snapshot.product_id,
-                        name: snapshot.name,
-                        price,
-                        sequence,
-                    })
-                    .await?;
+            ProductCreated::TYPE => {
+                let created: ProductCreated = envelope.decode()?;
+                self.project(created.product, sequence).await?;
             }
-            "product.deleted" => {
-                let deleted: Deleted = data_of(envelope)?;
+            ProductUpdated::TYPE => {
+                let updated: ProductUpdated = envelope.decode()?;
+                self.project(updated.product, sequence).await?;
+            }
+            ProductDeleted::TYPE => {
+                let deleted: ProductDeleted = envelope.decode()?;
                 self.store
                     .project_deletion(&deleted.product_id, sequence)
                     .await?;

@@ -12,20 +12,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use emporium_kernel::events::broker::{Broker, BrokerError};
-use emporium_kernel::events::{Envelope, EXCHANGE};
+use emporium_kernel::events::contract::orders::OrderStatusChanged;
+use emporium_kernel::events::{DecodeError, Envelope, Event, EXCHANGE};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
-use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::orders::{HistoryEntry, Orders};
-use crate::status::OrderStatus;
 
 /// How many changes a slow subscriber may fall behind before it skips some.
 const CAPACITY: usize = 1024;
@@ -51,30 +49,17 @@ impl Default for LiveFeed {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusChanged {
-    order_id: Uuid,
-    user_id: Uuid,
-    status: String,
-    previous_status: Option<String>,
-    reason: Option<String>,
-    at: DateTime<Utc>,
-}
-
 /// The change an `order.status_changed` envelope announces, or why it is unreadable.
-pub fn change_of(envelope: &Envelope) -> Result<StatusChange, String> {
-    let event: StatusChanged =
-        serde_json::from_value(envelope.data.clone()).map_err(|e| e.to_string())?;
-    let status = |raw: &str| OrderStatus::parse(raw).ok_or_else(|| format!("status {raw:?}"));
+pub fn change_of(envelope: &Envelope) -> Result<StatusChange, DecodeError> {
+    let event: OrderStatusChanged = envelope.decode()?;
     Ok(StatusChange {
         user_id: event.user_id,
         entry: HistoryEntry {
             order_id: event.order_id,
             sequence: envelope.sequence_number(),
-            status: status(&event.status)?,
-            previous_status: event.previous_status.as_deref().map(status).transpose()?,
-            reason: event.reason,
+            status: event.status,
+            previous_status: event.previous_status,
+            reason: event.reason.map(|reason| reason.as_str().to_owned()),
             at: event.at,
         },
     })
@@ -157,7 +142,7 @@ impl LiveFeed {
             .queue_bind(
                 queue.name().clone(),
                 EXCHANGE.into(),
-                "order.status_changed".into(),
+                OrderStatusChanged::TYPE.into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
@@ -184,7 +169,7 @@ impl LiveFeed {
             let delivery = delivery?;
             let change = serde_json::from_slice::<Envelope>(&delivery.data)
                 .map_err(|e| e.to_string())
-                .and_then(|envelope| change_of(&envelope));
+                .and_then(|envelope| change_of(&envelope).map_err(|e| e.to_string()));
             match change {
                 Ok(change) => self.publish(change),
                 Err(err) => {

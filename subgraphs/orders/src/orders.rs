@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged, OrderedItem};
 use emporium_kernel::events::outbox::postgres::enqueue;
 use emporium_kernel::events::{inbox, Envelope, EventDraft};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::{SealError, SealingKey};
 use emporium_kernel::trace::TraceContext;
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
@@ -586,7 +586,7 @@ async fn record(
     origin: EventOrigin<'_>,
 ) -> Result<HistoryEntry, OrdersError> {
     let at = order.updated_at;
-    let mut draft = status_changed(order, previous, at);
+    let mut draft = status_changed(order, previous, at)?;
     draft = match (flow, origin) {
         (Some(placed), _) => draft.caused_by(placed),
         (None, EventOrigin::Event(cause)) => draft.caused_by(cause),
@@ -628,51 +628,52 @@ fn order_placed(
     let items = lines
         .iter()
         .map(|line| {
-            Ok(json!({
-                "productId": line.product_id,
-                "productName": line.product_name,
-                "quantity": line.quantity,
-                "unitPrice": line.unit_price.to_decimal_string(),
-                "lineTotal": line.total()?.to_decimal_string(),
-            }))
+            Ok(OrderedItem {
+                product_id: line.product_id.clone(),
+                product_name: line.product_name.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price.to_decimal_string(),
+                line_total: line.total()?.to_decimal_string(),
+            })
         })
         .collect::<Result<Vec<_>, LinesError>>()?;
-    Ok(EventDraft::new(
-        "order.placed",
-        id.to_string(),
-        json!({
-            "orderId": id,
-            "userId": user,
-            "items": items,
-            "total": total.to_decimal_string(),
-            "currency": total.currency().as_str(),
-            // The provider's single-use token (never a card number), sealed to the payments
-            // service's key and bound to this order: the outbox, the broker and dead letters
-            // never hold it in plaintext. Payments opens it to authorize once inventory has
-            // reserved the lines.
-            "paymentTokenSealed": sealed_payment_token,
-        }),
-    ))
+    Ok(EventDraft::of(&OrderPlaced {
+        order_id: id,
+        user_id: user,
+        items,
+        total: total.to_decimal_string(),
+        currency: total.currency().as_str().to_owned(),
+        // The provider's single-use token (never a card number), sealed to the payments
+        // service's key and bound to this order: the outbox, the broker and dead letters
+        // never hold it in plaintext. Payments opens it to authorize once inventory has
+        // reserved the lines.
+        payment_token_sealed: Some(sealed_payment_token.to_owned()),
+        payment_token: None,
+    }))
 }
 
-/// `order.status_changed`: for notifications, live feeds, inventory and payments.
+/// `order.status_changed`: for notifications, live feeds, inventory and payments. A stored
+/// reason the contract does not know means a corrupt row.
 pub fn status_changed(
     order: &Order,
     previous: Option<OrderStatus>,
     at: DateTime<Utc>,
-) -> EventDraft {
-    EventDraft::new(
-        "order.status_changed",
-        order.id.to_string(),
-        json!({
-            "orderId": order.id,
-            "userId": order.user_id,
-            "status": order.status.as_str(),
-            "previousStatus": previous.map(OrderStatus::as_str),
-            "reason": order.status_reason,
-            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "total": order.total.to_decimal_string(),
-            "currency": order.total.currency().as_str(),
-        }),
-    )
+) -> Result<EventDraft, OrdersError> {
+    let reason = order
+        .status_reason
+        .as_deref()
+        .map(|raw| {
+            Reason::parse(raw).ok_or_else(|| OrdersError::Corrupt(format!("reason {raw:?}")))
+        })
+        .transpose()?;
+    Ok(EventDraft::of(&OrderStatusChanged {
+        order_id: order.id,
+        user_id: order.user_id,
+        status: order.status,
+        previous_status: previous,
+        reason,
+        at,
+        total: order.total.to_decimal_string(),
+        currency: order.total.currency().as_str().to_owned(),
+    }))
 }

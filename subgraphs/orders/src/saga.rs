@@ -3,9 +3,10 @@
 //! event (the inbox, in the transition's transaction); a reply that comes too late (the
 //! order was cancelled or timed out meanwhile) changes nothing.
 
-use emporium_kernel::events::consumer::{data_of, Handler, HandlerError};
-use emporium_kernel::events::Envelope;
-use serde::Deserialize;
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::inventory::InventoryRejected;
+use emporium_kernel::events::contract::payments::{PaymentAuthorized, PaymentDeclined};
+use emporium_kernel::events::{Envelope, Event};
 use uuid::Uuid;
 
 use crate::orders::{Cause, Orders, OrdersError, TransitionOutcome};
@@ -13,16 +14,10 @@ use crate::status::{Actor, Command, Reason};
 
 pub const SAGA_QUEUE: &str = "orders.saga";
 pub const SAGA_BINDINGS: [&str; 3] = [
-    "inventory.rejected",
-    "payment.authorized",
-    "payment.declined",
+    InventoryRejected::TYPE,
+    PaymentAuthorized::TYPE,
+    PaymentDeclined::TYPE,
 ];
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderRef {
-    order_id: String,
-}
 
 impl From<OrdersError> for HandlerError {
     fn from(err: OrdersError) -> Self {
@@ -47,19 +42,27 @@ impl SagaHandler {
 
 impl Handler for SagaHandler {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let command = match envelope.event_type.as_str() {
-            "inventory.rejected" => Command::Reject(Reason::OutOfStock),
-            "payment.authorized" => Command::Confirm,
-            "payment.declined" => Command::Reject(Reason::PaymentDeclined),
+        let (command, order_id) = match envelope.event_type.as_str() {
+            InventoryRejected::TYPE => {
+                let event: InventoryRejected = envelope.decode()?;
+                (Command::Reject(Reason::OutOfStock), event.order_id)
+            }
+            PaymentAuthorized::TYPE => {
+                let event: PaymentAuthorized = envelope.decode()?;
+                (Command::Confirm, event.0.order_id)
+            }
+            PaymentDeclined::TYPE => {
+                let event: PaymentDeclined = envelope.decode()?;
+                (Command::Reject(Reason::PaymentDeclined), event.order_id)
+            }
             other => {
                 return Err(HandlerError::permanent(format!(
                     "{SAGA_QUEUE} does not handle {other}"
                 )))
             }
         };
-        let event: OrderRef = data_of(envelope)?;
-        let order_id = Uuid::parse_str(&event.order_id)
-            .map_err(|_| HandlerError::permanent(format!("bad order id {:?}", event.order_id)))?;
+        let order_id = Uuid::parse_str(&order_id)
+            .map_err(|_| HandlerError::permanent(format!("bad order id {order_id:?}")))?;
         let outcome = self
             .orders
             .transition(

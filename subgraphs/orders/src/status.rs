@@ -11,77 +11,11 @@
 //! DELIVERED, CANCELLED and REJECTED are final. Every accepted transition is recorded in the
 //! order's history and published as `order.status_changed`.
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    /// Placed; stock and payment not settled yet.
-    Pending,
-    /// Stock reserved and payment authorized.
-    Confirmed,
-    Shipped,
-    Delivered,
-    /// Cancelled by its customer or an admin before shipping: stock released, payment refunded.
-    Cancelled,
-    /// Never confirmed: out of stock, payment declined, or no answer in time.
-    Rejected,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Confirmed => "CONFIRMED",
-            Self::Shipped => "SHIPPED",
-            Self::Delivered => "DELIVERED",
-            Self::Cancelled => "CANCELLED",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "PENDING" => Self::Pending,
-            "CONFIRMED" => Self::Confirmed,
-            "SHIPPED" => Self::Shipped,
-            "DELIVERED" => Self::Delivered,
-            "CANCELLED" => Self::Cancelled,
-            "REJECTED" => Self::Rejected,
-            _ => return None,
-        })
-    }
-
-    /// No transition leaves a final status.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Delivered | Self::Cancelled | Self::Rejected)
-    }
-}
-
-/// Why an order was rejected or cancelled (`Order.statusReason`, the event's `reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Reason {
-    OutOfStock,
-    PaymentDeclined,
-    /// No answer from inventory or payments within the configured time.
-    TimedOut,
-    CancelledByCustomer,
-    CancelledByAdmin,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OutOfStock => "OUT_OF_STOCK",
-            Self::PaymentDeclined => "PAYMENT_DECLINED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::CancelledByCustomer => "CANCELLED_BY_CUSTOMER",
-            Self::CancelledByAdmin => "CANCELLED_BY_ADMIN",
-        }
-    }
-}
+/// The statuses and reasons are the event contract's (`order.status_changed` carries them), so
+/// they are defined once, in the kernel.
+pub use emporium_kernel::events::contract::orders::{OrderStatus, StatusReason as Reason};
 
 /// Who asks for a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +108,7 @@ mod tests {
     use super::*;
     use OrderStatus::*;
 
-    const ALL: [OrderStatus; 6] = [Pending, Confirmed, Shipped, Delivered, Cancelled, Rejected];
+    const ALL: [OrderStatus; 6] = OrderStatus::ALL;
 
     fn owner() -> Uuid {
         Uuid::from_u128(7)

@@ -5,6 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::AuthUser;
+use emporium_kernel::events::contract::orders::OrderStatus;
 use emporium_kernel::money::Money;
 use emporium_kernel::sealed::{self, OpeningKeys, SealingKey};
 use uuid::Uuid;
@@ -247,12 +248,16 @@ pub enum StatusEffect {
 }
 
 /// What `order_status` asks of a payment in `payment` (`None`: no row yet).
-pub fn effect_of_order_status(order_status: &str, payment: Option<PaymentStatus>) -> StatusEffect {
+pub fn effect_of_order_status(
+    order_status: OrderStatus,
+    payment: Option<PaymentStatus>,
+) -> StatusEffect {
+    use OrderStatus::{Cancelled, Rejected, Shipped};
     use PaymentStatus::*;
     match (order_status, payment) {
-        ("SHIPPED", Some(Authorized)) => StatusEffect::Capture,
-        ("CANCELLED" | "REJECTED", Some(Authorized | Captured)) => StatusEffect::Refund,
-        ("CANCELLED" | "REJECTED", None | Some(Awaiting)) => StatusEffect::Abandon,
+        (Shipped, Some(Authorized)) => StatusEffect::Capture,
+        (Cancelled | Rejected, Some(Authorized | Captured)) => StatusEffect::Refund,
+        (Cancelled | Rejected, None | Some(Awaiting)) => StatusEffect::Abandon,
         // Declined, refunded and abandoned payments are closed; PENDING, CONFIRMED and
         // DELIVERED ask nothing of a payment.
         _ => StatusEffect::Nothing,
@@ -314,29 +319,30 @@ mod tests {
 
     #[test]
     fn order_statuses_capture_refund_or_abandon() {
+        use OrderStatus as O;
         use PaymentStatus::*;
         use StatusEffect as E;
         let cases = [
-            ("SHIPPED", Some(Authorized), E::Capture),
-            ("SHIPPED", Some(Captured), E::Nothing),
-            ("SHIPPED", Some(Awaiting), E::Nothing),
-            ("CANCELLED", Some(Authorized), E::Refund),
-            ("CANCELLED", Some(Captured), E::Refund),
-            ("REJECTED", Some(Authorized), E::Refund),
-            ("CANCELLED", Some(Awaiting), E::Abandon),
-            ("REJECTED", None, E::Abandon),
-            ("REJECTED", Some(Declined), E::Nothing),
-            ("CANCELLED", Some(Refunded), E::Nothing),
-            ("CANCELLED", Some(Abandoned), E::Nothing),
-            ("CONFIRMED", Some(Authorized), E::Nothing),
-            ("DELIVERED", Some(Captured), E::Nothing),
-            ("PENDING", None, E::Nothing),
+            (O::Shipped, Some(Authorized), E::Capture),
+            (O::Shipped, Some(Captured), E::Nothing),
+            (O::Shipped, Some(Awaiting), E::Nothing),
+            (O::Cancelled, Some(Authorized), E::Refund),
+            (O::Cancelled, Some(Captured), E::Refund),
+            (O::Rejected, Some(Authorized), E::Refund),
+            (O::Cancelled, Some(Awaiting), E::Abandon),
+            (O::Rejected, None, E::Abandon),
+            (O::Rejected, Some(Declined), E::Nothing),
+            (O::Cancelled, Some(Refunded), E::Nothing),
+            (O::Cancelled, Some(Abandoned), E::Nothing),
+            (O::Confirmed, Some(Authorized), E::Nothing),
+            (O::Delivered, Some(Captured), E::Nothing),
+            (O::Pending, None, E::Nothing),
         ];
         for (order_status, payment, expected) in cases {
             assert_eq!(
                 effect_of_order_status(order_status, payment),
                 expected,
-                "{order_status} with {payment:?}"
+                "{order_status:?} with {payment:?}"
             );
         }
     }

@@ -13,13 +13,15 @@
 //! `payment.captured`, `payment.refunded`. Handlers are idempotent by the payment's stored
 //! state (see [`crate::service`]), so they need no inbox.
 
-use emporium_kernel::events::consumer::{data_of as data, Handler, HandlerError};
-use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::events::consumer::{Handler, HandlerError};
+use emporium_kernel::events::contract::inventory::InventoryReserved;
+use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged};
+use emporium_kernel::events::contract::payments::{
+    PaymentAmount, PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded,
+};
+use emporium_kernel::events::{Envelope, Event, EventDraft};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::OpeningKeys;
-use serde::Deserialize;
-use serde_json::json;
-use uuid::Uuid;
 
 use crate::domain::{is_valid_order_id, CardToken, Intent, Payment, SealedCardToken};
 use crate::provider::{PaymentProvider, ProviderError};
@@ -37,80 +39,50 @@ pub const SAGA_QUEUE: &str = "payments.saga";
 /// Every queue payments consumes, with its bindings.
 pub fn queues() -> [(&'static str, &'static [&'static str]); 2] {
     [
-        (ORDER_PLACED_QUEUE, &["order.placed"]),
-        (SAGA_QUEUE, &["inventory.reserved", "order.status_changed"]),
+        (ORDER_PLACED_QUEUE, &[OrderPlaced::TYPE]),
+        (
+            SAGA_QUEUE,
+            &[InventoryReserved::TYPE, OrderStatusChanged::TYPE],
+        ),
     ]
 }
 
 /// `payment.authorized`: `{ orderId, paymentId, amount: "1049.97", currency }`.
 pub fn authorized(payment: &Payment) -> EventDraft {
-    amount_event("payment.authorized", payment)
+    EventDraft::of(&PaymentAuthorized(amount_of(payment)))
 }
 
 /// `payment.declined`: `{ orderId, paymentId, reason }` (a code such as `CARD_DECLINED`).
 pub fn declined(payment: &Payment, reason: &str) -> EventDraft {
-    EventDraft::new(
-        "payment.declined",
-        payment.order_id.clone(),
-        json!({ "orderId": payment.order_id, "paymentId": payment.id, "reason": reason }),
-    )
+    EventDraft::of(&PaymentDeclined {
+        order_id: payment.order_id.clone(),
+        payment_id: payment.id,
+        reason: reason.to_owned(),
+    })
 }
 
 /// `payment.captured`: `{ orderId, paymentId, amount, currency }`.
 pub fn captured(payment: &Payment) -> EventDraft {
-    amount_event("payment.captured", payment)
+    EventDraft::of(&PaymentCaptured(amount_of(payment)))
 }
 
 /// `payment.refunded`: `{ orderId, paymentId, amount, currency }`.
 pub fn refunded(payment: &Payment) -> EventDraft {
-    amount_event("payment.refunded", payment)
+    EventDraft::of(&PaymentRefunded(amount_of(payment)))
 }
 
-fn amount_event(event_type: &'static str, payment: &Payment) -> EventDraft {
+fn amount_of(payment: &Payment) -> PaymentAmount {
     // Every payment decided with the provider has its amount (a constraint of the table).
     let (amount, currency) = payment
         .amount
         .map(|m| (m.to_decimal_string(), m.currency().to_string()))
         .unzip();
-    EventDraft::new(
-        event_type,
-        payment.order_id.clone(),
-        json!({
-            "orderId": payment.order_id,
-            "paymentId": payment.id,
-            "amount": amount,
-            "currency": currency,
-        }),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderPlaced {
-    order_id: String,
-    user_id: Uuid,
-    /// A decimal string, "1049.97".
-    total: String,
-    currency: String,
-    /// The token sealed to payments' key for this order (what orders sends).
-    #[serde(default)]
-    payment_token_sealed: Option<String>,
-    /// The plaintext token of orders processes older than sealing.
-    #[serde(default)]
-    payment_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderRef {
-    order_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusChanged {
-    order_id: String,
-    status: String,
+    PaymentAmount {
+        order_id: payment.order_id.clone(),
+        payment_id: payment.id,
+        amount,
+        currency,
+    }
 }
 
 fn valid_order_id(id: &str) -> Result<(), HandlerError> {
@@ -120,35 +92,34 @@ fn valid_order_id(id: &str) -> Result<(), HandlerError> {
     Ok(())
 }
 
-impl OrderPlaced {
-    fn intent(&self, keys: &OpeningKeys) -> Result<Intent, HandlerError> {
-        let invalid = |what: &str, err: &dyn std::fmt::Display| {
-            HandlerError::permanent(format!("order {}: {what}: {err}", self.order_id))
-        };
-        let currency = Currency::parse(&self.currency).map_err(|e| invalid("currency", &e))?;
-        let amount = Money::parse_price(&self.total, currency).map_err(|e| invalid("total", &e))?;
-        // The token's own error names no part of the token.
-        let token = match (&self.payment_token_sealed, &self.payment_token) {
-            (Some(sealed), _) => SealedCardToken::received(sealed, &self.order_id, keys)
-                .map_err(|e| invalid("paymentTokenSealed", &e))?,
-            (None, Some(plain)) => {
-                let token = CardToken::parse(plain).map_err(|e| invalid("paymentToken", &e))?;
-                SealedCardToken::seal(&token, &self.order_id, keys.sealing_key())
-                    .map_err(|e| invalid("paymentToken", &e))?
-            }
-            (None, None) => {
-                return Err(HandlerError::permanent(format!(
-                    "order {}: no payment token",
-                    self.order_id
-                )))
-            }
-        };
-        Ok(Intent {
-            user_id: self.user_id,
-            amount,
-            token,
-        })
-    }
+/// The payment's intent `order.placed` carries: who pays how much with which card token.
+fn intent_of(event: &OrderPlaced, keys: &OpeningKeys) -> Result<Intent, HandlerError> {
+    let order_id = event.order_id.to_string();
+    let invalid = |what: &str, err: &dyn std::fmt::Display| {
+        HandlerError::permanent(format!("order {order_id}: {what}: {err}"))
+    };
+    let currency = Currency::parse(&event.currency).map_err(|e| invalid("currency", &e))?;
+    let amount = Money::parse_price(&event.total, currency).map_err(|e| invalid("total", &e))?;
+    // The token's own error names no part of the token.
+    let token = match (&event.payment_token_sealed, &event.payment_token) {
+        (Some(sealed), _) => SealedCardToken::received(sealed, &order_id, keys)
+            .map_err(|e| invalid("paymentTokenSealed", &e))?,
+        (None, Some(plain)) => {
+            let token = CardToken::parse(plain).map_err(|e| invalid("paymentToken", &e))?;
+            SealedCardToken::seal(&token, &order_id, keys.sealing_key())
+                .map_err(|e| invalid("paymentToken", &e))?
+        }
+        (None, None) => {
+            return Err(HandlerError::permanent(format!(
+                "order {order_id}: no payment token"
+            )))
+        }
+    };
+    Ok(Intent {
+        user_id: event.user_id,
+        amount,
+        token,
+    })
 }
 
 impl From<PaymentsError> for HandlerError {
@@ -183,30 +154,28 @@ impl<P: PaymentProvider + 'static> Handler for PaymentsHandler<P> {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let payments = &self.payments;
         let (order_id, outcome) = match envelope.event_type.as_str() {
-            "order.placed" => {
-                let event: OrderPlaced = data(envelope)?;
-                valid_order_id(&event.order_id)?;
-                let intent = event.intent(payments.token_keys())?;
-                let outcome = payments
-                    .record_intent(envelope, &event.order_id, &intent)
-                    .await?;
-                (event.order_id, outcome)
+            OrderPlaced::TYPE => {
+                let event: OrderPlaced = envelope.decode()?;
+                let order_id = event.order_id.to_string();
+                let intent = intent_of(&event, payments.token_keys())?;
+                let outcome = payments.record_intent(envelope, &order_id, &intent).await?;
+                (order_id, outcome)
             }
-            "inventory.reserved" => {
-                let event: OrderRef = data(envelope)?;
+            InventoryReserved::TYPE => {
+                let event: InventoryReserved = envelope.decode()?;
                 valid_order_id(&event.order_id)?;
                 let outcome = payments
                     .record_stock_reserved(envelope, &event.order_id)
                     .await?;
                 (event.order_id, outcome)
             }
-            "order.status_changed" => {
-                let event: StatusChanged = data(envelope)?;
-                valid_order_id(&event.order_id)?;
+            OrderStatusChanged::TYPE => {
+                let event: OrderStatusChanged = envelope.decode()?;
+                let order_id = event.order_id.to_string();
                 let outcome = payments
-                    .apply_order_status(envelope, &event.order_id, &event.status)
+                    .apply_order_status(envelope, &order_id, event.status)
                     .await?;
-                (event.order_id, outcome)
+                (order_id, outcome)
             }
             other => {
                 return Err(HandlerError::permanent(format!(
@@ -225,6 +194,8 @@ mod tests {
     use chrono::Utc;
     use emporium_kernel::money::Currency;
     use emporium_kernel::sealed::OpeningKey;
+    use serde_json::json;
+    use uuid::Uuid;
 
     use crate::domain::PaymentStatus;
 
@@ -264,17 +235,17 @@ mod tests {
     #[test]
     fn an_intent_parses_the_total_in_its_currency_and_never_shows_the_token() {
         let keys = OpeningKeys::new(OpeningKey::generate(), vec![]);
+        let order_id = Uuid::now_v7();
         let placed = |total: &str, currency: &str, token: &str| OrderPlaced {
-            order_id: "o-1".to_owned(),
+            order_id,
             user_id: Uuid::now_v7(),
+            items: vec![],
             total: total.to_owned(),
             currency: currency.to_owned(),
             payment_token_sealed: None,
             payment_token: Some(token.to_owned()),
         };
-        let intent = placed("1049.97", "EUR", "tok_visa")
-            .intent(&keys)
-            .expect("intent");
+        let intent = intent_of(&placed("1049.97", "EUR", "tok_visa"), &keys).expect("intent");
         assert!(
             !intent.token.as_stored().contains("tok_visa"),
             "a plaintext token is sealed before it is stored"
@@ -288,15 +259,11 @@ mod tests {
             ("10", "usd", "tok_visa"),
             ("10", "USD", ""),
         ] {
-            let err = placed(total, currency, token)
-                .intent(&keys)
-                .expect_err("invalid");
+            let err = intent_of(&placed(total, currency, token), &keys).expect_err("invalid");
             assert!(matches!(err, HandlerError::Permanent(_)), "{err:?}");
         }
         let long_secret = format!("tok_{}", "s".repeat(300));
-        let err = placed("10", "USD", &long_secret)
-            .intent(&keys)
-            .expect_err("too long");
+        let err = intent_of(&placed("10", "USD", &long_secret), &keys).expect_err("too long");
         assert!(!err.to_string().contains("sss"), "{err}");
 
         let sealed_for = |order_id: &str| {
@@ -306,16 +273,20 @@ mod tests {
         };
         let mut sealed = placed("10", "USD", "unused");
         sealed.payment_token = None;
-        sealed.payment_token_sealed = Some(sealed_for("o-1"));
-        let intent = sealed.intent(&keys).expect("a sealed token for this order");
+        sealed.payment_token_sealed = Some(sealed_for(&order_id.to_string()));
+        let intent = intent_of(&sealed, &keys).expect("a sealed token for this order");
         assert_eq!(
-            intent.token.open("o-1", &keys).expect("opens").expose(),
+            intent
+                .token
+                .open(&order_id.to_string(), &keys)
+                .expect("opens")
+                .expose(),
             "tok_secret"
         );
         sealed.payment_token_sealed = Some(sealed_for("another-order"));
-        let err = sealed.intent(&keys).expect_err("sealed for another order");
+        let err = intent_of(&sealed, &keys).expect_err("sealed for another order");
         assert!(matches!(err, HandlerError::Permanent(_)), "{err:?}");
         sealed.payment_token_sealed = None;
-        assert!(sealed.intent(&keys).is_err(), "no token at all");
+        assert!(intent_of(&sealed, &keys).is_err(), "no token at all");
     }
 }

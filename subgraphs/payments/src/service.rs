@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use emporium_kernel::events::contract::orders::OrderStatus;
 use emporium_kernel::events::Envelope;
 use emporium_kernel::sealed::OpeningKeys;
 use tracing::instrument;
@@ -115,12 +116,12 @@ impl<P: PaymentProvider> Payments<P> {
 
     /// `order.status_changed`: captures, refunds or abandons the payment as the order's new
     /// status asks.
-    #[instrument(skip_all, fields(order_id = %order_id, order_status = %order_status))]
+    #[instrument(skip_all, fields(order_id = %order_id, order_status = order_status.as_str()))]
     pub async fn apply_order_status(
         &self,
         cause: &Envelope,
         order_id: &str,
-        order_status: &str,
+        order_status: OrderStatus,
     ) -> Result<Outcome, PaymentsError> {
         // A step that loses a race (say, the authorization commits between reading the
         // payment and abandoning it) decides again from the payment's new status.

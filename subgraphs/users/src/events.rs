@@ -1,7 +1,7 @@
 //! The events the users service publishes (`shared/events.md`).
 
+use emporium_kernel::events::contract::users::UserRegistered;
 use emporium_kernel::events::EventDraft;
-use serde_json::json;
 
 use crate::domain::account::User;
 
@@ -11,11 +11,11 @@ pub const EVENT_SOURCE: &str = "/subgraphs/users";
 pub const OUTBOX_NAME: &str = "users";
 
 pub fn user_registered(user: &User) -> EventDraft {
-    EventDraft::new(
-        "user.registered",
-        user.id.to_string(),
-        json!({ "userId": user.id, "email": user.email.as_str(), "name": user.name }),
-    )
+    EventDraft::of(&UserRegistered {
+        user_id: user.id,
+        email: user.email.as_str().to_owned(),
+        name: user.name.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -30,11 +30,14 @@ mod recovery;
 mod stock;
 
 use chrono::Utc;
-use emporium_inventory::domain::{normalise_lines, Line, StockLevel};
+use emporium_inventory::domain::{normalise_lines, Line, Settlement, StockLevel};
 use emporium_inventory::events::{ORDER_PLACED_QUEUE, ORDER_UPDATES_QUEUE};
 use emporium_inventory::hot::RedisNodes;
 use emporium_inventory::service::OrderOutcome;
 use emporium_inventory::{HotStock, Inventory};
+use emporium_kernel::events::contract::inventory::ReleaseReason;
+use emporium_kernel::events::contract::orders::{OrderPlaced, OrderedItem};
+use emporium_kernel::events::contract::products::{Price, ProductCreated, ProductSnapshot};
 use emporium_kernel::events::{Envelope, EventDraft};
 use emporium_kernel::testing::{TestPostgres, TestRedis, TestRedisCluster};
 use emporium_kernel::trace::TraceContext;
@@ -147,8 +150,13 @@ impl Fixture {
 
     pub async fn release(&self, envelope: &Envelope, fulfil: bool) -> OrderOutcome {
         let order_id = envelope.data["orderId"].as_str().expect("orderId");
+        let settlement = if fulfil {
+            Settlement::Fulfil
+        } else {
+            Settlement::Release(ReleaseReason::OrderCancelled)
+        };
         self.inventory
-            .release_order(ORDER_UPDATES_QUEUE, envelope, order_id, fulfil, "TEST")
+            .release_order(ORDER_UPDATES_QUEUE, envelope, order_id, settlement)
             .await
             .expect("release")
     }
@@ -183,16 +191,52 @@ pub fn envelope(event_type: &'static str, subject: &str, data: serde_json::Value
 
 /// An `order.placed` for a new order with these (product, quantity) lines.
 pub fn order_placed(lines: &[(&str, i64)]) -> Envelope {
-    let order_id = uuid::Uuid::now_v7().to_string();
-    let items: Vec<_> = lines
+    let items = lines
         .iter()
-        .map(|(p, q)| json!({ "productId": p, "quantity": q, "unitPrice": { "amount": "1.00", "currency": "USD" } }))
+        .map(|(p, q)| OrderedItem {
+            product_id: (*p).to_owned(),
+            product_name: format!("Product {p}"),
+            quantity: i32::try_from(*q).expect("a test quantity"),
+            unit_price: "1.00".to_owned(),
+            line_total: format!("{q}.00"),
+        })
         .collect();
-    envelope(
-        "order.placed",
-        &order_id,
-        json!({ "orderId": order_id, "userId": uuid::Uuid::new_v4(), "items": items, "total": { "amount": "1.00", "currency": "USD" }, "currency": "USD" }),
-    )
+    let placed = OrderPlaced {
+        order_id: uuid::Uuid::now_v7(),
+        user_id: uuid::Uuid::new_v4(),
+        items,
+        total: "1.00".to_owned(),
+        currency: "USD".to_owned(),
+        payment_token_sealed: Some("sealed".to_owned()),
+        payment_token: None,
+    };
+    EventDraft::of(&placed).into_envelope("/tests", 1, Utc::now())
+}
+
+/// A `product.created` of a new product `id` starting with `initial_stock` units.
+pub fn product_created(id: &str, initial_stock: u32) -> Envelope {
+    let snapshot = ProductSnapshot {
+        product_id: id.to_owned(),
+        sku: format!("SKU-{id}"),
+        name: "Radio".to_owned(),
+        description: String::new(),
+        category: "Audio".to_owned(),
+        brand: None,
+        price: Price {
+            amount: "25.00".to_owned(),
+            currency: "USD".to_owned(),
+        },
+        attributes: vec![],
+        image_url: None,
+        popularity: 0,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    let created = ProductCreated {
+        product: snapshot,
+        initial_stock,
+    };
+    EventDraft::of(&created).into_envelope("/tests", 1, Utc::now())
 }
 
 pub fn lines_of(envelope: &Envelope) -> Vec<Line> {
@@ -211,10 +255,21 @@ pub fn lines_of(envelope: &Envelope) -> Vec<Line> {
     .expect("valid lines")
 }
 
-/// A follow-up event about the order of `placed`.
+/// A follow-up event about the order of `placed`: what its producer would send, with the
+/// fields of `extra` in place of the defaults.
 pub fn about(placed: &Envelope, event_type: &'static str, extra: serde_json::Value) -> Envelope {
     let order_id = placed.data["orderId"].as_str().expect("orderId");
-    let mut data = json!({ "orderId": order_id });
+    let mut data = match event_type {
+        "order.status_changed" => json!({
+            "orderId": order_id, "userId": placed.data["userId"], "status": "CONFIRMED",
+            "previousStatus": null, "reason": null, "at": "2026-11-23T10:20:00.000Z",
+            "total": "1.00", "currency": "USD",
+        }),
+        "payment.declined" => json!({
+            "orderId": order_id, "paymentId": uuid::Uuid::now_v7(), "reason": "CARD_DECLINED",
+        }),
+        _ => placed.data.clone(),
+    };
     if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
         data.extend(extra.clone());
     }

@@ -130,7 +130,7 @@ on_both_redis_modes! {
         let declined = about(
             &placed,
             "payment.declined",
-            json!({ "paymentId": "p1", "reason": "declined" }),
+            json!({ "reason": "declined" }),
         );
         updates.handle(&declined).await.expect("declined");
         updates

@@ -37,22 +37,14 @@ async fn a_new_products_initial_stock_arrives_once_and_never_overrides_a_set_sto
     let fixture = Fixture::new().await;
     let handler = InventoryHandler::new(fixture.inventory.clone(), CATALOG_QUEUE);
     let (p, q) = (product(), product());
-    let created = envelope(
-        "product.created",
-        &p,
-        json!({ "productId": p, "initialStock": 12 }),
-    );
+    let created = product_created(&p, 12);
     handler.handle(&created).await.expect("created");
     handler.handle(&created).await.expect("redelivered");
     assert_eq!(fixture.level(&p).await, StockLevel::new(12, 0));
 
     // The admin was faster than the event.
     fixture.set(&q, 3).await;
-    let created = envelope(
-        "product.created",
-        &q,
-        json!({ "productId": q, "initialStock": 50 }),
-    );
+    let created = product_created(&q, 50);
     handler.handle(&created).await.expect("created");
     assert_eq!(fixture.level(&q).await, StockLevel::new(3, 0));
 

@@ -123,9 +123,22 @@ pub fn request(key: &str, token: &str) -> CheckoutRequest {
         .expect("valid request")
 }
 
-/// An event about `order` as another service would publish it.
+/// An event about `order` as another service would publish it: the fields of `data` in
+/// place of a valid payload's.
 pub fn reply(event_type: &'static str, order: Uuid, data: serde_json::Value) -> Envelope {
-    let mut data = data;
+    let mut payload = match event_type {
+        "inventory.rejected" => serde_json::json!({ "reason": "OUT_OF_STOCK", "items": [] }),
+        "payment.declined" => {
+            serde_json::json!({ "paymentId": Uuid::now_v7(), "reason": "CARD_DECLINED" })
+        }
+        _ => {
+            serde_json::json!({ "paymentId": Uuid::now_v7(), "amount": "349.99", "currency": "USD" })
+        }
+    };
+    if let (Some(payload), Some(data)) = (payload.as_object_mut(), data.as_object()) {
+        payload.extend(data.clone());
+    }
+    let mut data = payload;
     data["orderId"] = serde_json::Value::String(order.to_string());
     EventDraft::new(event_type, order.to_string(), data).into_envelope("/tests", 1, Utc::now())
 }

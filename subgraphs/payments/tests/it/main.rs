@@ -156,7 +156,8 @@ impl Order {
             "orderId": self.id,
             "userId": self.user_id,
             "items": [
-                { "productId": Uuid::now_v7(), "quantity": 3, "unitPrice": "349.99" },
+                { "productId": Uuid::now_v7(), "productName": "Headphones", "quantity": 3,
+                  "unitPrice": "349.99", "lineTotal": TOTAL },
             ],
             "total": TOTAL,
             "currency": "USD",
@@ -186,6 +187,8 @@ impl Order {
                 "previousStatus": previous,
                 "reason": reason,
                 "at": Utc::now(),
+                "total": TOTAL,
+                "currency": "USD",
             }),
         )
     }

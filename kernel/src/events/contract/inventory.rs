@@ -1,0 +1,141 @@
+//! The events the inventory publishes: stock levels for search, and its part of the order
+//! saga (reserved, rejected, released). Order ids are echoed as the inventory received them.
+
+use serde::{Deserialize, Serialize};
+
+use super::Event;
+
+/// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StockChanged {
+    pub product_id: String,
+    pub on_hand: i32,
+    pub reserved: i32,
+    /// `onHand - reserved`, never negative.
+    pub available: i32,
+    pub in_stock: bool,
+}
+
+impl Event for StockChanged {
+    const TYPE: &'static str = "stock.changed";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.product_id.clone()
+    }
+}
+
+/// How many units of one product an order holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StockLine {
+    pub product_id: String,
+    pub quantity: i32,
+}
+
+/// `inventory.reserved`: every line of the order is held for it (payments authorizes next).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryReserved {
+    pub order_id: String,
+    pub items: Vec<StockLine>,
+}
+
+impl Event for InventoryReserved {
+    const TYPE: &'static str = "inventory.reserved";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}
+
+/// Why the inventory refused an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RejectionReason {
+    /// At least one line asks for more than is available.
+    OutOfStock,
+}
+
+impl RejectionReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OutOfStock => "OUT_OF_STOCK",
+        }
+    }
+}
+
+/// A line the inventory could not fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Shortage {
+    pub product_id: String,
+    pub requested: i32,
+    pub available: i32,
+}
+
+/// `inventory.rejected`: nothing was reserved; the order is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryRejected {
+    pub order_id: String,
+    pub reason: RejectionReason,
+    /// The lines short of stock.
+    pub items: Vec<Shortage>,
+}
+
+impl Event for InventoryRejected {
+    const TYPE: &'static str = "inventory.rejected";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}
+
+/// Why the inventory gave an order's reservation back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReleaseReason {
+    PaymentDeclined,
+    OrderCancelled,
+    OrderRejected,
+}
+
+impl ReleaseReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentDeclined => "PAYMENT_DECLINED",
+            Self::OrderCancelled => "ORDER_CANCELLED",
+            Self::OrderRejected => "ORDER_REJECTED",
+        }
+    }
+}
+
+/// `inventory.released`: the order's reserved units are available again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryReleased {
+    pub order_id: String,
+    pub items: Vec<StockLine>,
+    pub reason: ReleaseReason,
+}
+
+impl Event for InventoryReleased {
+    const TYPE: &'static str = "inventory.released";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.order_id.clone()
+    }
+}

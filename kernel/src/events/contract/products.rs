@@ -1,0 +1,99 @@
+//! The events the products service publishes: full product snapshots on create and update, so
+//! consumers (search, inventory) never need to call back.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Event;
+
+/// A product as consumers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProductSnapshot {
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    /// A path such as `Audio > Headphones`.
+    pub category: String,
+    pub brand: Option<String>,
+    pub price: Price,
+    pub attributes: Vec<Attribute>,
+    pub image_url: Option<String>,
+    /// A sales rank from the catalog source; search breaks ties with it.
+    pub popularity: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A price: a decimal string (`"349.99"`) in an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+pub struct Price {
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
+}
+
+/// `product.created`: the snapshot plus the stock the product starts with (for inventory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProductCreated {
+    #[serde(flatten)]
+    pub product: ProductSnapshot,
+    /// 0 when absent.
+    #[serde(default)]
+    pub initial_stock: u32,
+}
+
+impl Event for ProductCreated {
+    const TYPE: &'static str = "product.created";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.product.product_id.clone()
+    }
+}
+
+/// `product.updated`: the whole snapshot after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(transparent)]
+pub struct ProductUpdated {
+    pub product: ProductSnapshot,
+}
+
+impl Event for ProductUpdated {
+    const TYPE: &'static str = "product.updated";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.product.product_id.clone()
+    }
+}
+
+/// `product.deleted`: the product can no longer be found or sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDeleted {
+    pub product_id: String,
+    pub sku: String,
+}
+
+impl Event for ProductDeleted {
+    const TYPE: &'static str = "product.deleted";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> String {
+        self.product_id.clone()
+    }
+}
