@@ -1,0 +1,75 @@
+//! The events orders publishes, built from the contract's types.
+//!
+//! Failure: a line total that overflows is an [`OrdersError`]; nothing else can fail.
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged, OrderedItem};
+use emporium_kernel::events::EventDraft;
+use emporium_kernel::money::Money;
+use uuid::Uuid;
+
+use crate::lines::{Line, LinesError};
+use crate::status::{OrderStatus, Reason};
+
+use super::{Order, OrdersError};
+
+/// `order.placed`: what inventory reserves and payments authorizes.
+pub(super) fn order_placed(
+    id: Uuid,
+    user: Uuid,
+    lines: &[Line],
+    total: Money,
+    sealed_payment_token: &str,
+) -> Result<EventDraft, OrdersError> {
+    let items = lines
+        .iter()
+        .map(|line| {
+            Ok(OrderedItem {
+                product_id: line.product_id.clone(),
+                product_name: line.product_name.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price.to_decimal_string(),
+                line_total: line.total()?.to_decimal_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, LinesError>>()?;
+    Ok(EventDraft::of(&OrderPlaced {
+        order_id: id,
+        user_id: user,
+        items,
+        total: total.to_decimal_string(),
+        currency: total.currency().as_str().to_owned(),
+        // The provider's single-use token (never a card number), sealed to the payments
+        // service's key and bound to this order: the outbox, the broker and dead letters
+        // never hold it in plaintext. Payments opens it to authorize once inventory has
+        // reserved the lines.
+        payment_token_sealed: Some(sealed_payment_token.to_owned()),
+        payment_token: None,
+    }))
+}
+
+/// `order.status_changed`: for notifications, live feeds, inventory and payments. A stored
+/// reason the contract does not know means a corrupt row.
+pub fn status_changed(
+    order: &Order,
+    previous: Option<OrderStatus>,
+    at: DateTime<Utc>,
+) -> Result<EventDraft, OrdersError> {
+    let reason = order
+        .status_reason
+        .as_deref()
+        .map(|raw| {
+            Reason::parse(raw).ok_or_else(|| OrdersError::Corrupt(format!("reason {raw:?}")))
+        })
+        .transpose()?;
+    Ok(EventDraft::of(&OrderStatusChanged {
+        order_id: order.id,
+        user_id: order.user_id,
+        status: order.status,
+        previous_status: previous,
+        reason,
+        at,
+        total: order.total.to_decimal_string(),
+        currency: order.total.currency().as_str().to_owned(),
+    }))
+}

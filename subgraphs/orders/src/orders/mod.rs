@@ -1,0 +1,132 @@
+//! Orders in Postgres: checkout, reads, transitions and the time-out sweeper.
+//!
+//! Every change of an order is one transaction that also writes its events to the outbox:
+//! checkout writes `order.placed` and the first `order.status_changed` (PENDING); each
+//! transition writes its history entry and `order.status_changed`. A transition caused by
+//! an event also records the event in the inbox, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use emporium_kernel::events::Envelope;
+use emporium_kernel::money::Money;
+use emporium_kernel::sealed::{SealError, SealingKey};
+use emporium_kernel::trace::TraceContext;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::checkout::Address;
+use crate::lines::LinesError;
+use crate::status::{OrderStatus, TransitionError};
+
+mod events;
+mod place;
+mod reads;
+mod rows;
+mod transitions;
+
+pub use events::status_changed;
+
+/// The `source` of the events orders publishes.
+pub const SOURCE: &str = "/subgraphs/orders";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Lines(#[from] LinesError),
+    #[error("sealing the payment token: {0}")]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// An order as stored (its lines and history are read separately).
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub status_reason: Option<String>,
+    pub total: Money,
+    pub shipping_address: Address,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of an order's history: a status it reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub order_id: Uuid,
+    /// The sequence number of the `order.status_changed` event that announced it.
+    pub sequence: i64,
+    pub status: OrderStatus,
+    pub previous_status: Option<OrderStatus>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a checkout came to.
+#[derive(Debug)]
+pub enum CheckoutOutcome {
+    /// A new order, placed from the cart.
+    Placed(Order),
+    /// The idempotency key was used before with the same request: its order.
+    Replayed(Order),
+    /// Nothing (still sold) in the cart.
+    EmptyCart,
+    /// The idempotency key was used before with a different address or token.
+    KeyReused,
+}
+
+/// What asked for a transition: a request, an event (handled at most once per queue), or
+/// the time-out sweeper.
+pub enum Cause<'a> {
+    Request(&'a TraceContext),
+    Event {
+        queue: &'a str,
+        envelope: &'a Envelope,
+    },
+    Sweeper,
+}
+
+/// What a transition came to.
+#[derive(Debug)]
+pub enum TransitionOutcome {
+    Done(Box<Order>),
+    /// No such order, or not one the customer may see.
+    NotFound,
+    /// The state machine refused; nothing changed.
+    Refused(TransitionError),
+    /// The event was handled before.
+    AlreadyHandled,
+}
+
+/// Which orders a listing holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderFilter {
+    /// Only this customer's orders (`None`: everyone's, for admins).
+    pub user: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+}
+
+#[derive(Clone)]
+pub struct Orders {
+    pool: PgPool,
+    /// The payments service's public key: the payment token leaves checkout sealed to it.
+    payment_token_key: SealingKey,
+}
+
+impl Orders {
+    /// `payment_token_key` is the payments service's public key; only payments can open what
+    /// orders seals with it.
+    pub fn new(pool: PgPool, payment_token_key: SealingKey) -> Self {
+        Self {
+            pool,
+            payment_token_key,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
