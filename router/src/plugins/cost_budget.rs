@@ -10,15 +10,20 @@
 //! ```
 //!
 //! With rate limiting on, an operation first takes its estimated cost from its client's bucket
-//! ([`crate::budget`], in Redis, so every replica enforces the same budget) and gives back what
-//! it did not spend. A client whose bucket holds too little gets HTTP 429 with `Retry-After`
-//! and `RATE_LIMITED`, and no subgraph is called. The client is the user of a verified token
-//! (`user:<id>`; admins get a bucket `admin_multiplier` times larger), or else its IP address
-//! (`ip:<address>`), taken from `X-Forwarded-For` only when the peer is a trusted proxy.
+//! ([`crate::budget`], in Redis, so every replica enforces the same budget; each replica spends
+//! it through a lease of at most a tenth of the capacity, so most operations make no Redis
+//! round trip) and gives back what it did not spend. `throttleStatus.currentlyAvailable` is
+//! what Redis held at the replica's last answer plus the replica's unspent lease (see
+//! [`crate::budget`] for its bounds). A client whose bucket holds too little gets HTTP 429
+//! with `Retry-After` and `RATE_LIMITED`, and no subgraph is called. The client is the user of
+//! a verified token (`user:<id>`; admins get a bucket `admin_multiplier` times larger), or else
+//! its IP address (`ip:<address>`), taken from `X-Forwarded-For` only when the peer is a
+//! trusted proxy.
 //! Identical requests of different clients are never deduplicated together, so each is charged.
 //!
 //! Failure: when Redis cannot be asked the request is served (fail open), the failure is
 //! logged and counted in `emporium_rate_limit_fail_open_total`, and `throttleStatus` is left out.
+//! An operation the replica's lease for the client still pays for is charged to it as usual.
 
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
@@ -358,6 +363,13 @@ impl RouterPlugin for CostBudget {
             );
             end.proceed()
         })
+    }
+
+    /// Hands this replica's leases back to Redis, so the budgets lose nothing it held.
+    async fn on_shutdown<'exec>(&'exec self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.store.return_leases().await;
+        }
     }
 }
 
