@@ -79,9 +79,10 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
         image_url: entry.image,
         initial_stock,
     };
-    let mut product = draft.validate().map_err(|errors| SeedError::Invalid {
+    let mut product = draft.validate().map_err(|invalid| SeedError::Invalid {
         index,
-        reason: errors
+        reason: invalid
+            .0
             .into_iter()
             .map(|e| e.message)
             .collect::<Vec<_>>()

@@ -28,10 +28,10 @@ impl Mutation {
         let state = ctx.state::<ProductsState>()?;
         let new_product = match draft_from(input).validate() {
             Ok(product) => product,
-            Err(user_errors) => {
+            Err(invalid) => {
                 return Ok(ProductPayload {
                     product: None,
-                    user_errors,
+                    user_errors: error::invalid_product(invalid),
                 })
             }
         };
@@ -73,10 +73,10 @@ impl Mutation {
                 })
             }
             Ok(patch) => patch,
-            Err(user_errors) => {
+            Err(invalid) => {
                 return Ok(ProductPayload {
                     product: None,
-                    user_errors,
+                    user_errors: error::invalid_product(invalid),
                 })
             }
         };

@@ -46,7 +46,7 @@ impl Mutation {
         let state = ctx.state::<UsersState>()?;
         let registration = match Registration::parse(&input.email, &input.password, &input.name) {
             Ok(registration) => registration,
-            Err(errors) => return Ok(AuthPayload::failed(errors)),
+            Err(invalid) => return Ok(AuthPayload::failed(error::invalid_registration(invalid))),
         };
         let phc = hash_on_blocking_thread(registration.password.expose().to_owned()).await?;
         let created = state
