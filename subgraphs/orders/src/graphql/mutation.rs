@@ -8,7 +8,7 @@ use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use super::error::{bad_quantity, order_not_found, unknown_product};
+use super::error::{bad_quantity, invalid_checkout, order_not_found, unknown_product};
 use super::query::{current_cart, order_id};
 use super::types::{CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload};
 use super::TokenCheck;
@@ -148,7 +148,7 @@ impl Mutation {
             postal_code: input.shipping_address.postal_code,
             country: input.shipping_address.country,
         };
-        let request = match CheckoutRequest::validate(
+        let request = match CheckoutRequest::parse(
             address,
             &input.payment_token,
             &input.idempotency_key,
@@ -158,20 +158,7 @@ impl Mutation {
             Err(problems) => {
                 return Ok(CheckoutPayload {
                     order: None,
-                    user_errors: problems
-                        .into_iter()
-                        .map(|problem| {
-                            let path: Vec<&str> = ["input"]
-                                .into_iter()
-                                .chain(problem.field.iter().copied())
-                                .collect();
-                            UserError::new(
-                                "INVALID_INPUT",
-                                format!("{} {}", problem.field.join("."), problem.message),
-                            )
-                            .on_field(&path)
-                        })
-                        .collect(),
+                    user_errors: invalid_checkout(problems),
                 })
             }
         };
