@@ -4,6 +4,7 @@
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, UserError};
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -85,11 +86,15 @@ impl Mutation {
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        if lines::quantity(quantity).is_err() {
+        let Ok(quantity) = lines::quantity(quantity) else {
             return Ok(failed(bad_quantity(false)));
-        }
+        };
+        // An id that cannot be a product's is one the catalog does not sell.
+        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
+            return Ok(failed(unknown_product()));
+        };
         let store = ctx.state::<OrderStore>()?;
-        match store.add(user.id, product_id.trim(), quantity).await? {
+        match store.add(user.id.into(), &product_id, quantity).await? {
             CartChange::Done => {}
             CartChange::UnknownProduct | CartChange::NotInCart => {
                 return Ok(failed(unknown_product()))
@@ -108,18 +113,26 @@ impl Mutation {
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        if quantity != 0 && lines::quantity(quantity).is_err() {
-            return Ok(failed(bad_quantity(false)));
-        }
+        let quantity = match quantity {
+            0 => None,
+            n => match lines::quantity(n) {
+                Ok(quantity) => Some(quantity),
+                Err(_) => return Ok(failed(bad_quantity(false))),
+            },
+        };
+        let not_in_cart = || {
+            failed(
+                UserError::new("NOT_FOUND", "this product is not in the cart")
+                    .on_field(&["productId"]),
+            )
+        };
+        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
+            return Ok(not_in_cart());
+        };
         let store = ctx.state::<OrderStore>()?;
-        match store.set(user.id, product_id.trim(), quantity).await? {
+        match store.set(user.id.into(), &product_id, quantity).await? {
             CartChange::Done => {}
-            _ => {
-                return Ok(failed(
-                    UserError::new("NOT_FOUND", "this product is not in the cart")
-                        .on_field(&["productId"]),
-                ))
-            }
+            _ => return Ok(not_in_cart()),
         }
         changed_cart(ctx).await
     }
@@ -127,7 +140,7 @@ impl Mutation {
     /// Empties the signed-in customer's cart.
     async fn clear_cart(&self, ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        ctx.state::<OrderStore>()?.clear(user.id).await?;
+        ctx.state::<OrderStore>()?.clear(user.id.into()).await?;
         changed_cart(ctx).await
     }
 
