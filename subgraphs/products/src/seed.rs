@@ -141,7 +141,7 @@ mod tests {
         let products = demo_catalog().expect("catalog parses");
         assert!(products.len() > 3000, "got {}", products.len());
         let first = &products[0];
-        assert_eq!(first.sku, "BBY-4984700");
+        assert_eq!(first.sku.as_str(), "BBY-4984700");
         assert_eq!(first.price.to_decimal_string(), "49.99");
         assert_eq!(
             first.category,

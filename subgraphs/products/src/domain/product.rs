@@ -3,9 +3,10 @@
 //! it into userErrors.
 
 use chrono::{DateTime, Utc};
+use emporium_kernel::ids::Sku;
 use emporium_kernel::money::{Currency, Money};
 
-pub const MAX_SKU_CHARS: usize = 64;
+pub use emporium_kernel::ids::MAX_SKU_CHARS;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 pub const MAX_CATEGORY_CHARS: usize = 200;
@@ -41,7 +42,7 @@ pub struct Product {
 /// The validated fields of a new product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
-    pub sku: String,
+    pub sku: Sku,
     pub name: String,
     pub description: String,
     pub category: String,
@@ -242,24 +243,9 @@ impl PatchDraft {
     }
 }
 
-/// SKUs are case-insensitive identifiers: stored upper-case, letters, digits, `-`, `_`, `.`.
-pub fn parse_sku(raw: &str) -> Result<String, String> {
-    let sku = raw.trim().to_uppercase();
-    if sku.is_empty() {
-        return Err("sku must not be empty".into());
-    }
-    if sku.chars().count() > MAX_SKU_CHARS {
-        return Err(format!(
-            "sku is too long (at most {MAX_SKU_CHARS} characters)"
-        ));
-    }
-    if !sku
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err("sku may contain only letters, digits, '-', '_' and '.'".into());
-    }
-    Ok(sku)
+/// SKUs are case-insensitive identifiers (the rule is [`Sku`]'s).
+pub fn parse_sku(raw: &str) -> Result<Sku, String> {
+    Sku::parse(raw).map_err(|e| e.to_string())
 }
 
 fn required_text(what: &str, raw: &str, max: usize) -> Result<String, String> {
@@ -375,7 +361,7 @@ mod tests {
     #[test]
     fn a_valid_draft_is_normalised() {
         let product = draft().validate().expect("valid");
-        assert_eq!(product.sku, "WH-1000XM5");
+        assert_eq!(product.sku.as_str(), "WH-1000XM5");
         assert_eq!(product.category, "Audio > Headphones");
         assert_eq!(product.price.minor(), 34999);
         assert_eq!(product.initial_stock, 5);
