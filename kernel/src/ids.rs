@@ -223,7 +223,7 @@ macro_rules! uuid_id {
             type Err = UuidIdError;
 
             fn from_str(raw: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(raw.trim())
+                Uuid::parse_str(raw)
                     .map(Self)
                     .map_err(|_| UuidIdError { what: $what })
             }
