@@ -149,7 +149,8 @@ pub struct UuidIdError {
     pub what: &'static str,
 }
 
-/// String newtypes: parsing through `FromStr` / `TryFrom<String>`, `Display`, into `String`.
+/// String newtypes: parsing through `FromStr` / `TryFrom<String>`; read as `&str` (`Deref`,
+/// `AsRef`), `Display`, into `String` and BSON.
 macro_rules! string_id {
     ($name:ident, $error:ident, $parse:expr) => {
         impl FromStr for $name {
@@ -177,6 +178,21 @@ macro_rules! string_id {
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        /// Read-only: the text a valid value holds.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for mongodb::bson::Bson {
+            fn from(id: $name) -> Self {
+                Self::String(id.0)
             }
         }
 
@@ -304,6 +320,17 @@ mod tests {
         assert_eq!(
             UuidIdError { what: "an order" }.to_string(),
             "an order must be a UUID"
+        );
+    }
+
+    #[test]
+    fn string_ids_read_as_text_and_bson() {
+        let sku = Sku::parse("ab-1").expect("sku");
+        let text: &str = &sku;
+        assert_eq!(text, "AB-1");
+        assert_eq!(
+            mongodb::bson::Bson::from(&sku),
+            mongodb::bson::Bson::String("AB-1".to_owned())
         );
     }
 
