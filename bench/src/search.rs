@@ -98,7 +98,7 @@ fn catalog(replicas: usize) -> anyhow::Result<Vec<(u64, ProductSnapshot)>> {
 
 /// The `product.created` the products service would publish for `product`.
 fn product_created(product: &ProductSnapshot) -> anyhow::Result<ProductCreated> {
-    let created_at = chrono::DateTime::parse_from_rfc3339(&product.created_at)?.with_timezone(&Utc);
+    let created_at = product.created_at;
     let snapshot = contract::ProductSnapshot {
         product_id: product.product_id.clone(),
         sku: product.product_id.clone(),

@@ -4,7 +4,8 @@
 //! - [`error`]: the stable error codes of the public API and their GraphQL form.
 //! - [`auth`]: access-token claims, ES256 signing keys with a `kid`, JWKS, and verification.
 //! - [`sealed`]: sealing a secret (a payment token) so only one service's private key opens it.
-//! - [`email`], [`money`]: value types that only enter through `parse`.
+//! - [`email`], [`money`], [`ids`]: value types that only enter through parsing (`ids`: product,
+//!   order and user ids, SKUs, quantities).
 //! - [`graphql`]: scalars and shapes every subgraph shares (`Decimal`, `Money`, `PageInfo`,
 //!   `UserError`) and Relay cursor pagination.
 //! - [`http`]: serving a subgraph: GraphQL endpoint with auth, `/health`, `/ready`, graceful shutdown.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod ids;
 pub mod mail;
 pub mod money;
 pub mod mongo;

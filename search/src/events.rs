@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::SecondsFormat;
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::contract::inventory::StockChanged;
 use emporium_kernel::events::contract::products::{
@@ -106,10 +105,7 @@ fn indexed(product: contract::ProductSnapshot) -> ProductSnapshot {
             currency: product.price.currency,
         },
         popularity: product.popularity,
-        // As the products service writes it (serde's form of a UTC timestamp).
-        created_at: product
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        created_at: product.created_at,
     }
 }
 

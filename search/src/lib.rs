@@ -3,7 +3,8 @@
 //! highlights.
 //!
 //! Layout:
-//! - `index`: the schema, the analyzer, the one writer with group commits, stale-event checks.
+//! - `index`: the schema and analyzer, the indexed documents, the one writer with group commits
+//!   and stale-event checks (one module each).
 //! - `query`: shoppers' queries as tantivy queries, and the ranking (documented there).
 //! - `highlight`: matched words wrapped in `<mark>`.
 //! - `events`: the indexer's consumer.

@@ -316,3 +316,32 @@ async fn a_rebuild_while_changes_are_still_uncommitted_leaves_no_duplicates() {
         .collect();
     assert_eq!(in_stock, ["p7"], "uncommitted stock survives the rebuild");
 }
+
+#[tokio::test]
+async fn a_product_whose_created_at_is_not_a_timestamp_is_dead_lettered_not_indexed() {
+    use emporium_kernel::events::consumer::HandlerError;
+    let index = SearchIndex::in_memory().expect("index");
+    let shutdown = CancellationToken::new();
+    let committer = tokio::spawn({
+        let (index, shutdown) = (index.clone(), shutdown.clone());
+        async move { index.run_committer(COMMIT_INTERVAL, shutdown).await }
+    });
+    let handler = IndexerHandler::new(index.clone());
+    let mut data = snapshot("bad", "Undated Radio", "A radio", "25", 1);
+    data["createdAt"] = json!("yesterday");
+    let outcome = handler
+        .handle(&event("product.created", "bad", 1, data))
+        .await;
+    assert!(
+        matches!(outcome, Err(HandlerError::Permanent(_))),
+        "{outcome:?}"
+    );
+    let good = snapshot("good", "Dated Radio", "A radio", "25", 1);
+    handler
+        .handle(&event("product.created", "good", 1, good))
+        .await
+        .expect("a dated product is indexed");
+    assert_eq!(index.product_count().expect("count"), 1);
+    shutdown.cancel();
+    committer.await.expect("committer");
+}

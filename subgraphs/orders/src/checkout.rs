@@ -1,6 +1,7 @@
 //! What a checkout request must hold before anything is stored: a shipping address, a
-//! payment token of the provider's shape, and an idempotency key. Pure validation; each
-//! problem names the input field it is about.
+//! payment token of the provider's shape, and an idempotency key. A [`CheckoutRequest`] is
+//! built only by [`CheckoutRequest::parse`], so one that exists is valid; parsing reports every
+//! problem at once, each naming the input field it is about.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,16 +22,17 @@ pub struct Address {
     pub country: String,
 }
 
-/// A checkout as the client sent it.
+/// A checkout as the client sent it, trimmed and checked.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
-    pub address: Address,
-    pub payment_token: String,
-    pub idempotency_key: String,
+    address: Address,
+    payment_token: String,
+    idempotency_key: String,
 }
 
 /// One problem with the input: the field's path below `input` and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {message}", field.join("."))]
 pub struct Invalid {
     pub field: &'static [&'static str],
     pub message: String,
@@ -55,7 +57,7 @@ fn required(value: &str, field: &'static [&'static str], problems: &mut Vec<Inva
 impl CheckoutRequest {
     /// Trims and checks every field; all problems at once, so a form can mark each.
     /// `is_token` is the payment provider's idea of a well-formed token.
-    pub fn validate(
+    pub fn parse(
         address: Address,
         payment_token: &str,
         idempotency_key: &str,
@@ -120,6 +122,21 @@ impl CheckoutRequest {
         })
     }
 
+    /// The shipping address (trimmed; the country upper-case).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The payment provider's token (trimmed).
+    pub fn payment_token(&self) -> &str {
+        &self.payment_token
+    }
+
+    /// The client's idempotency key (trimmed).
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
     /// What the idempotency key promises to repeat: the same address and token. (The cart is
     /// not part of it: the replay answers with the order the first request placed.)
     pub fn digest(&self) -> String {
@@ -157,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_good_request_is_trimmed_and_normalised() {
-        let request = CheckoutRequest::validate(address(), " tok_visa ", " key-1 ", token).unwrap();
+        let request = CheckoutRequest::parse(address(), " tok_visa ", " key-1 ", token).unwrap();
         assert_eq!(request.address.line1, "1 Main St");
         assert_eq!(request.address.line2, None);
         assert_eq!(request.address.country, "US");
@@ -174,8 +191,9 @@ mod tests {
             postal_code: "1".into(),
             country: "United States".into(),
         };
-        let problems = CheckoutRequest::validate(bad, "card-4242", "", token).unwrap_err();
+        let problems = CheckoutRequest::parse(bad, "card-4242", "", token).unwrap_err();
         let fields: Vec<_> = problems.iter().map(|p| p.field.join(".")).collect();
+        assert_eq!(problems[0].to_string(), "shippingAddress.line1 is required");
         assert_eq!(
             fields,
             [
@@ -191,12 +209,12 @@ mod tests {
 
     #[test]
     fn the_digest_changes_with_the_address_or_the_token_only() {
-        let a = CheckoutRequest::validate(address(), "tok_visa", "k", token).unwrap();
-        let same = CheckoutRequest::validate(address(), "tok_visa", "other", token).unwrap();
-        let other_token = CheckoutRequest::validate(address(), "tok_mc", "k", token).unwrap();
+        let a = CheckoutRequest::parse(address(), "tok_visa", "k", token).unwrap();
+        let same = CheckoutRequest::parse(address(), "tok_visa", "other", token).unwrap();
+        let other_token = CheckoutRequest::parse(address(), "tok_mc", "k", token).unwrap();
         let mut moved = address();
         moved.city = "Shelbyville".into();
-        let other_city = CheckoutRequest::validate(moved, "tok_visa", "k", token).unwrap();
+        let other_city = CheckoutRequest::parse(moved, "tok_visa", "k", token).unwrap();
         assert_eq!(a.digest(), same.digest());
         assert_ne!(a.digest(), other_token.digest());
         assert_ne!(a.digest(), other_city.digest());

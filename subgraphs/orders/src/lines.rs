@@ -1,5 +1,6 @@
 //! Order lines and totals, in exact money (never floats).
 
+use emporium_kernel::ids::Quantity;
 use emporium_kernel::money::{Currency, Money, MoneyError};
 
 /// The most units of one product a cart line may hold.
@@ -26,13 +27,12 @@ pub struct Line {
     pub quantity: i32,
 }
 
-/// A quantity a customer may put in a cart line.
-pub fn quantity(requested: i32) -> Result<i32, LinesError> {
-    if (1..=MAX_QUANTITY).contains(&requested) {
-        Ok(requested)
-    } else {
-        Err(LinesError::Quantity)
-    }
+/// A quantity a customer may put in a cart line: 1 to [`MAX_QUANTITY`].
+pub fn quantity(requested: i32) -> Result<Quantity, LinesError> {
+    Quantity::try_from(requested)
+        .ok()
+        .filter(|q| q.get() <= MAX_QUANTITY)
+        .ok_or(LinesError::Quantity)
 }
 
 impl Line {
@@ -91,8 +91,9 @@ mod tests {
 
     #[test]
     fn quantities_are_bounded() {
-        assert_eq!(quantity(1), Ok(1));
-        assert_eq!(quantity(MAX_QUANTITY), Ok(MAX_QUANTITY));
+        assert_eq!(quantity(1).map(Quantity::get), Ok(1));
+        assert_eq!(quantity(MAX_QUANTITY).map(Quantity::get), Ok(MAX_QUANTITY));
+        assert_eq!(quantity(MAX_QUANTITY + 1), Err(LinesError::Quantity));
         assert_eq!(quantity(0), Err(LinesError::Quantity));
         assert_eq!(quantity(-2), Err(LinesError::Quantity));
         assert_eq!(quantity(100), Err(LinesError::Quantity));

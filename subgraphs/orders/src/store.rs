@@ -1,8 +1,8 @@
 //! Carts and the catalog projection in Postgres.
 
+use emporium_kernel::ids::{ProductId, Quantity, UserId};
 use emporium_kernel::money::{Currency, Money};
 use sqlx::{PgPool, Row};
-use uuid::Uuid;
 
 use crate::lines::{Line, MAX_QUANTITY};
 
@@ -50,14 +50,14 @@ impl OrderStore {
 
     /// The cart's lines priced from the catalog, oldest first; lines of products the catalog
     /// no longer sells are left out.
-    pub async fn cart(&self, user: Uuid) -> Result<Vec<Line>, StoreError> {
+    pub async fn cart(&self, user: UserId) -> Result<Vec<Line>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.product_id, p.name, p.price_minor, p.currency, c.quantity
              FROM cart_items c JOIN catalog_products p ON p.product_id = c.product_id
              WHERE c.user_id = $1 AND NOT p.deleted
              ORDER BY c.added_at, c.product_id",
         )
-        .bind(user)
+        .bind(user.as_uuid())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -80,9 +80,9 @@ impl OrderStore {
     /// both count).
     pub async fn add(
         &self,
-        user: Uuid,
-        product_id: &str,
-        quantity: i32,
+        user: UserId,
+        product_id: &ProductId,
+        quantity: Quantity,
     ) -> Result<CartChange, StoreError> {
         if !self.sells(product_id).await? {
             return Ok(CartChange::UnknownProduct);
@@ -93,9 +93,9 @@ impl OrderStore {
                  SET quantity = cart_items.quantity + EXCLUDED.quantity
                  WHERE cart_items.quantity + EXCLUDED.quantity <= $4",
         )
-        .bind(user)
-        .bind(product_id)
-        .bind(quantity)
+        .bind(user.as_uuid())
+        .bind(product_id.as_str())
+        .bind(quantity.get())
         .bind(MAX_QUANTITY)
         .execute(&self.pool)
         .await?
@@ -107,29 +107,31 @@ impl OrderStore {
         })
     }
 
-    /// Sets a line's quantity; 0 removes it.
+    /// Sets a line's quantity; `None` removes it.
     pub async fn set(
         &self,
-        user: Uuid,
-        product_id: &str,
-        quantity: i32,
+        user: UserId,
+        product_id: &ProductId,
+        quantity: Option<Quantity>,
     ) -> Result<CartChange, StoreError> {
-        let changed = if quantity == 0 {
-            sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2")
-                .bind(user)
-                .bind(product_id)
+        let changed =
+            match quantity {
+                None => {
+                    sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2")
+                        .bind(user.as_uuid())
+                        .bind(product_id.as_str())
+                        .execute(&self.pool)
+                        .await?
+                }
+                Some(quantity) => sqlx::query(
+                    "UPDATE cart_items SET quantity = $3 WHERE user_id = $1 AND product_id = $2",
+                )
+                .bind(user.as_uuid())
+                .bind(product_id.as_str())
+                .bind(quantity.get())
                 .execute(&self.pool)
-                .await?
-        } else {
-            sqlx::query(
-                "UPDATE cart_items SET quantity = $3 WHERE user_id = $1 AND product_id = $2",
-            )
-            .bind(user)
-            .bind(product_id)
-            .bind(quantity)
-            .execute(&self.pool)
-            .await?
-        };
+                .await?,
+            };
         Ok(if changed.rows_affected() == 1 {
             CartChange::Done
         } else {
@@ -137,19 +139,19 @@ impl OrderStore {
         })
     }
 
-    pub async fn clear(&self, user: Uuid) -> Result<(), StoreError> {
+    pub async fn clear(&self, user: UserId) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
-            .bind(user)
+            .bind(user.as_uuid())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn sells(&self, product_id: &str) -> Result<bool, StoreError> {
+    async fn sells(&self, product_id: &ProductId) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM catalog_products WHERE product_id = $1 AND NOT deleted)",
         )
-        .bind(product_id)
+        .bind(product_id.as_str())
         .fetch_one(&self.pool)
         .await?)
     }

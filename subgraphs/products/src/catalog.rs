@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 use prometheus::{IntCounterVec, Opts};
 
@@ -282,19 +283,20 @@ impl Catalog {
     /// Updates a product: block, commit, settle.
     pub async fn update(
         &self,
-        id: &str,
+        id: &ProductId,
         patch: &ProductPatch,
         trace: &TraceContext,
     ) -> Result<Option<Product>, CatalogError> {
         let block = self
             .cache
-            .block(id)
+            .block(id.as_str())
             .await
             .map_err(CatalogError::CacheUnavailable)?;
         let updated = match self.store.update(id, patch, trace).await {
             Ok(updated) => updated,
             Err(err) => {
-                self.settle(id, &block, &BrowseChange::default()).await;
+                self.settle(id.as_str(), &block, &BrowseChange::default())
+                    .await;
                 return Err(err.into());
             }
         };
@@ -310,21 +312,22 @@ impl Catalog {
             }
             None => BrowseChange::default(),
         };
-        self.settle(id, &block, &change).await;
+        self.settle(id.as_str(), &block, &change).await;
         Ok(updated.map(|u| u.product))
     }
 
     /// Deletes a product: block, commit, settle. Returns whether there was one.
-    pub async fn delete(&self, id: &str, trace: &TraceContext) -> Result<bool, CatalogError> {
+    pub async fn delete(&self, id: &ProductId, trace: &TraceContext) -> Result<bool, CatalogError> {
         let block = self
             .cache
-            .block(id)
+            .block(id.as_str())
             .await
             .map_err(CatalogError::CacheUnavailable)?;
         let deleted = match self.store.delete(id, trace).await {
             Ok(deleted) => deleted,
             Err(err) => {
-                self.settle(id, &block, &BrowseChange::default()).await;
+                self.settle(id.as_str(), &block, &BrowseChange::default())
+                    .await;
                 return Err(err.into());
             }
         };
@@ -336,7 +339,7 @@ impl Catalog {
             },
             None => BrowseChange::default(),
         };
-        self.settle(id, &block, &change).await;
+        self.settle(id.as_str(), &block, &change).await;
         Ok(deleted.is_some())
     }
 

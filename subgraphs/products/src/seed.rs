@@ -79,9 +79,10 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
         image_url: entry.image,
         initial_stock,
     };
-    let mut product = draft.validate().map_err(|errors| SeedError::Invalid {
+    let mut product = draft.validate().map_err(|invalid| SeedError::Invalid {
         index,
-        reason: errors
+        reason: invalid
+            .0
             .into_iter()
             .map(|e| e.message)
             .collect::<Vec<_>>()
@@ -140,7 +141,7 @@ mod tests {
         let products = demo_catalog().expect("catalog parses");
         assert!(products.len() > 3000, "got {}", products.len());
         let first = &products[0];
-        assert_eq!(first.sku, "BBY-4984700");
+        assert_eq!(first.sku.as_str(), "BBY-4984700");
         assert_eq!(first.price.to_decimal_string(), "49.99");
         assert_eq!(
             first.category,

@@ -4,6 +4,7 @@
 use emporium_kernel::graphql::UserError;
 use emporium_kernel::ApiError;
 
+use crate::checkout::Invalid;
 use crate::lines::{LinesError, MAX_QUANTITY};
 use crate::orders::OrdersError;
 use crate::store::StoreError;
@@ -41,4 +42,18 @@ pub fn unknown_product() -> UserError {
 
 pub fn order_not_found() -> UserError {
     UserError::new("NOT_FOUND", "no order with this id").on_field(&["id"])
+}
+
+/// Each problem of a checkout on its field below `input`.
+pub fn invalid_checkout(problems: Vec<Invalid>) -> Vec<UserError> {
+    problems
+        .into_iter()
+        .map(|problem| {
+            let path: Vec<&str> = ["input"]
+                .into_iter()
+                .chain(problem.field.iter().copied())
+                .collect();
+            UserError::new("INVALID_INPUT", problem.to_string()).on_field(&path)
+        })
+        .collect()
 }

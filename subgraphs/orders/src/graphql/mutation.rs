@@ -4,11 +4,12 @@
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, UserError};
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use super::error::{bad_quantity, order_not_found, unknown_product};
+use super::error::{bad_quantity, invalid_checkout, order_not_found, unknown_product};
 use super::query::{current_cart, order_id};
 use super::types::{CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload};
 use super::TokenCheck;
@@ -85,11 +86,15 @@ impl Mutation {
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        if lines::quantity(quantity).is_err() {
+        let Ok(quantity) = lines::quantity(quantity) else {
             return Ok(failed(bad_quantity(false)));
-        }
+        };
+        // An id that cannot be a product's is one the catalog does not sell.
+        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
+            return Ok(failed(unknown_product()));
+        };
         let store = ctx.state::<OrderStore>()?;
-        match store.add(user.id, product_id.trim(), quantity).await? {
+        match store.add(user.id.into(), &product_id, quantity).await? {
             CartChange::Done => {}
             CartChange::UnknownProduct | CartChange::NotInCart => {
                 return Ok(failed(unknown_product()))
@@ -108,18 +113,26 @@ impl Mutation {
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        if quantity != 0 && lines::quantity(quantity).is_err() {
-            return Ok(failed(bad_quantity(false)));
-        }
+        let quantity = match quantity {
+            0 => None,
+            n => match lines::quantity(n) {
+                Ok(quantity) => Some(quantity),
+                Err(_) => return Ok(failed(bad_quantity(false))),
+            },
+        };
+        let not_in_cart = || {
+            failed(
+                UserError::new("NOT_FOUND", "this product is not in the cart")
+                    .on_field(&["productId"]),
+            )
+        };
+        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
+            return Ok(not_in_cart());
+        };
         let store = ctx.state::<OrderStore>()?;
-        match store.set(user.id, product_id.trim(), quantity).await? {
+        match store.set(user.id.into(), &product_id, quantity).await? {
             CartChange::Done => {}
-            _ => {
-                return Ok(failed(
-                    UserError::new("NOT_FOUND", "this product is not in the cart")
-                        .on_field(&["productId"]),
-                ))
-            }
+            _ => return Ok(not_in_cart()),
         }
         changed_cart(ctx).await
     }
@@ -127,7 +140,7 @@ impl Mutation {
     /// Empties the signed-in customer's cart.
     async fn clear_cart(&self, ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
-        ctx.state::<OrderStore>()?.clear(user.id).await?;
+        ctx.state::<OrderStore>()?.clear(user.id.into()).await?;
         changed_cart(ctx).await
     }
 
@@ -148,7 +161,7 @@ impl Mutation {
             postal_code: input.shipping_address.postal_code,
             country: input.shipping_address.country,
         };
-        let request = match CheckoutRequest::validate(
+        let request = match CheckoutRequest::parse(
             address,
             &input.payment_token,
             &input.idempotency_key,
@@ -158,20 +171,7 @@ impl Mutation {
             Err(problems) => {
                 return Ok(CheckoutPayload {
                     order: None,
-                    user_errors: problems
-                        .into_iter()
-                        .map(|problem| {
-                            let path: Vec<&str> = ["input"]
-                                .into_iter()
-                                .chain(problem.field.iter().copied())
-                                .collect();
-                            UserError::new(
-                                "INVALID_INPUT",
-                                format!("{} {}", problem.field.join("."), problem.message),
-                            )
-                            .on_field(&path)
-                        })
-                        .collect(),
+                    user_errors: invalid_checkout(problems),
                 })
             }
         };

@@ -13,7 +13,7 @@ use crate::store::OrderStore;
 pub(super) async fn current_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
     let user = ctx.state::<Viewer>()?.require_user()?;
     let store = ctx.state::<OrderStore>()?;
-    cart_of(store.cart(user.id).await?)
+    cart_of(store.cart(user.id.into()).await?)
 }
 
 pub(super) async fn order_page(

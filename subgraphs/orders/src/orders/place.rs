@@ -42,7 +42,7 @@ impl Orders {
             "SELECT id, request_digest FROM orders WHERE user_id = $1 AND idempotency_key = $2",
         )
         .bind(user)
-        .bind(&request.idempotency_key)
+        .bind(request.idempotency_key())
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = earlier {
@@ -65,7 +65,7 @@ impl Orders {
         }
         let total = lines::total(&lines)?;
         let id = Uuid::now_v7();
-        let address = serde_json::to_value(&request.address)
+        let address = serde_json::to_value(request.address())
             .map_err(|e| OrdersError::Corrupt(format!("address: {e}")))?;
         sqlx::query(
             "INSERT INTO orders (id, user_id, status, total_minor, currency, shipping_address,
@@ -77,7 +77,7 @@ impl Orders {
         .bind(total.minor())
         .bind(total.currency().as_str())
         .bind(&address)
-        .bind(&request.idempotency_key)
+        .bind(request.idempotency_key())
         .bind(&digest)
         .execute(&mut *tx)
         .await?;
@@ -115,9 +115,10 @@ impl Orders {
             .execute(&mut *tx)
             .await?;
 
-        let sealed_token = self
-            .payment_token_key
-            .seal(request.payment_token.as_bytes(), id.to_string().as_bytes())?;
+        let sealed_token = self.payment_token_key.seal(
+            request.payment_token().as_bytes(),
+            id.to_string().as_bytes(),
+        )?;
         let placed = order_placed(id, user, &lines, total, &sealed_token)?;
         let placed = enqueue(&mut tx, SOURCE, placed.traced(trace)).await?;
         let order = fetch_order(&mut tx, id, false)

@@ -11,12 +11,12 @@ async fn checkout_places_a_pending_order_from_the_cart_and_empties_it() {
     let tv = fx.product("Television", "349.99").await;
     let cable = fx.product("Cable", "0.10").await;
     let user = fx.customer_with(&tv, 3).await;
-    fx.store.add(user, &cable, 3).await.expect("add");
+    fx.add(user, &cable, 3).await;
 
     let order = fx.place(user).await;
     assert_eq!(order.status, OrderStatus::Pending);
     assert_eq!(order.total.to_decimal_string(), "1050.27");
-    assert!(fx.store.cart(user).await.expect("cart").is_empty());
+    assert!(fx.store.cart(user.into()).await.expect("cart").is_empty());
 
     let items = fx
         .orders
@@ -167,13 +167,16 @@ async fn lines_of_products_deleted_from_the_catalog_are_not_ordered() {
     let tv = fx.product("Television", "349.99").await;
     let gone = fx.product("Discontinued", "5.00").await;
     let user = fx.customer_with(&tv, 1).await;
-    fx.store.add(user, &gone, 1).await.expect("add");
+    fx.add(user, &gone, 1).await;
     fx.store.project_deletion(&gone, 2).await.expect("delete");
     let order = fx.place(user).await;
     assert_eq!(order.total.to_decimal_string(), "349.99");
     let only_gone = fx.customer_with(&tv, 1).await;
-    fx.store.set(only_gone, &tv, 0).await.expect("remove");
-    fx.store.add(only_gone, &gone, 1).await.expect("add");
+    fx.store
+        .set(only_gone.into(), &tv.parse().expect("id"), None)
+        .await
+        .expect("remove");
+    fx.add(only_gone, &gone, 1).await;
     assert!(matches!(
         fx.checkout(only_gone, "k").await,
         CheckoutOutcome::EmptyCart

@@ -18,7 +18,7 @@ async fn a_page_of_orders_shows_each_order_its_own_lines_and_history() {
     let lamp = fx.product("Lamp", "20.00").await;
 
     let first = fx.customer_with(&tv, 1).await;
-    fx.store.add(first, &cable, 2).await.expect("add");
+    fx.add(first, &cable, 2).await;
     let first_order = fx.place(first).await;
     let second = fx.customer_with(&lamp, 4).await;
     let second_order = fx.place(second).await;
@@ -109,7 +109,7 @@ async fn a_page_counts_what_it_lists_while_orders_are_placed() {
     let customer = Uuid::now_v7();
     let placing = async {
         for _ in 0..40 {
-            fx.store.add(customer, &lamp, 1).await.expect("add");
+            fx.add(customer, &lamp, 1).await;
             fx.place(customer).await;
         }
     };

@@ -10,6 +10,7 @@ mod saga;
 
 use chrono::Utc;
 use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::ids::{ProductId, Quantity};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
 use emporium_kernel::testing::TestPostgres;
@@ -68,11 +69,18 @@ impl Fixture {
     /// A customer with `quantity` of `product` in the cart.
     pub async fn customer_with(&self, product: &str, quantity: i32) -> Uuid {
         let user = Uuid::now_v7();
+        self.add(user, product, quantity).await;
+        user
+    }
+
+    /// Puts `quantity` of `product` in `user`'s cart.
+    pub async fn add(&self, user: Uuid, product: &str, quantity: i32) {
+        let product: ProductId = product.parse().expect("product id");
+        let quantity = Quantity::try_from(quantity).expect("quantity");
         self.store
-            .add(user, product, quantity)
+            .add(user.into(), &product, quantity)
             .await
             .expect("add to cart");
-        user
     }
 
     pub async fn checkout(&self, user: Uuid, key: &str) -> CheckoutOutcome {
@@ -119,8 +127,7 @@ pub fn address() -> Address {
 }
 
 pub fn request(key: &str, token: &str) -> CheckoutRequest {
-    CheckoutRequest::validate(address(), token, key, |t| t.starts_with("tok_"))
-        .expect("valid request")
+    CheckoutRequest::parse(address(), token, key, |t| t.starts_with("tok_")).expect("valid request")
 }
 
 /// An event about `order` as another service would publish it: the fields of `data` in

@@ -1,10 +1,12 @@
-//! Products and the validation of what admins send.
+//! Products and the validation of what admins send. Input that does not validate is an
+//! [`InvalidProduct`] naming every bad field and what is wrong with it; the GraphQL layer turns
+//! it into userErrors.
 
 use chrono::{DateTime, Utc};
-use emporium_kernel::graphql::UserError;
+use emporium_kernel::ids::Sku;
 use emporium_kernel::money::{Currency, Money};
 
-pub const MAX_SKU_CHARS: usize = 64;
+pub use emporium_kernel::ids::MAX_SKU_CHARS;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 pub const MAX_CATEGORY_CHARS: usize = 200;
@@ -40,7 +42,7 @@ pub struct Product {
 /// The validated fields of a new product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
-    pub sku: String,
+    pub sku: Sku,
     pub name: String,
     pub description: String,
     pub category: String,
@@ -85,40 +87,72 @@ impl ProductPatch {
     }
 }
 
+/// A field of a product draft or patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductField {
+    Sku,
+    Name,
+    Description,
+    Category,
+    Brand,
+    Price,
+    Attributes,
+    ImageUrl,
+    InitialStock,
+}
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field:?}: {message}")]
+pub struct FieldProblem {
+    pub field: ProductField,
+    pub message: String,
+}
+
+/// Every problem of a draft or patch, in field order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the product input is invalid ({} problems)", .0.len())]
+pub struct InvalidProduct(pub Vec<FieldProblem>);
+
 /// Collects every problem of an input, each on its field, instead of stopping at the first.
 #[derive(Default)]
-struct Problems(Vec<UserError>);
+struct Problems(Vec<FieldProblem>);
 
 impl Problems {
-    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+    fn check<T>(&mut self, field: ProductField, result: Result<T, String>) -> Option<T> {
         result
-            .map_err(|message| {
-                self.0
-                    .push(UserError::new("INVALID_INPUT", message).on_field(&["input", field]))
-            })
+            .map_err(|message| self.0.push(FieldProblem { field, message }))
             .ok()
     }
 }
 
 impl ProductDraft {
-    pub fn validate(self) -> Result<NewProduct, Vec<UserError>> {
+    pub fn validate(self) -> Result<NewProduct, InvalidProduct> {
         let mut problems = Problems::default();
-        let sku = problems.check("sku", parse_sku(&self.sku));
-        let name = problems.check("name", required_text("name", &self.name, MAX_NAME_CHARS));
+        let sku = problems.check(ProductField::Sku, parse_sku(&self.sku));
+        let name = problems.check(
+            ProductField::Name,
+            required_text("name", &self.name, MAX_NAME_CHARS),
+        );
         let description = problems.check(
-            "description",
+            ProductField::Description,
             optional_text("description", &self.description, MAX_DESCRIPTION_CHARS),
         );
-        let category = problems.check("category", parse_category(&self.category));
-        let brand = problems.check("brand", parse_brand(self.brand.as_deref()));
-        let price = problems.check("price", parse_price(&self.price));
+        let category = problems.check(ProductField::Category, parse_category(&self.category));
+        let brand = problems.check(ProductField::Brand, parse_brand(self.brand.as_deref()));
+        let price = problems.check(ProductField::Price, parse_price(&self.price));
         let attributes = problems.check(
-            "attributes",
+            ProductField::Attributes,
             parse_attributes(self.attributes.unwrap_or_default()),
         );
-        let image_url = problems.check("imageUrl", parse_image_url(self.image_url.as_deref()));
-        let initial_stock =
-            problems.check("initialStock", parse_stock(self.initial_stock.unwrap_or(0)));
+        let image_url = problems.check(
+            ProductField::ImageUrl,
+            parse_image_url(self.image_url.as_deref()),
+        );
+        let initial_stock = problems.check(
+            ProductField::InitialStock,
+            parse_stock(self.initial_stock.unwrap_or(0)),
+        );
         match (
             sku,
             name,
@@ -152,7 +186,7 @@ impl ProductDraft {
                 popularity: 0,
                 initial_stock,
             }),
-            _ => Err(problems.0),
+            _ => Err(InvalidProduct(problems.0)),
         }
     }
 }
@@ -170,60 +204,48 @@ pub struct PatchDraft {
 }
 
 impl PatchDraft {
-    pub fn validate(self) -> Result<ProductPatch, Vec<UserError>> {
+    pub fn validate(self) -> Result<ProductPatch, InvalidProduct> {
         let mut problems = Problems::default();
         let patch = ProductPatch {
-            name: self
-                .name
-                .and_then(|v| problems.check("name", required_text("name", &v, MAX_NAME_CHARS))),
+            name: self.name.and_then(|v| {
+                problems.check(
+                    ProductField::Name,
+                    required_text("name", &v, MAX_NAME_CHARS),
+                )
+            }),
             description: self.description.and_then(|v| {
                 problems.check(
-                    "description",
+                    ProductField::Description,
                     optional_text("description", &v, MAX_DESCRIPTION_CHARS),
                 )
             }),
             category: self
                 .category
-                .and_then(|v| problems.check("category", parse_category(&v))),
+                .and_then(|v| problems.check(ProductField::Category, parse_category(&v))),
             brand: self
                 .brand
-                .and_then(|v| problems.check("brand", parse_brand(v.as_deref()))),
+                .and_then(|v| problems.check(ProductField::Brand, parse_brand(v.as_deref()))),
             price: self
                 .price
-                .and_then(|v| problems.check("price", parse_price(&v))),
+                .and_then(|v| problems.check(ProductField::Price, parse_price(&v))),
             attributes: self
                 .attributes
-                .and_then(|v| problems.check("attributes", parse_attributes(v))),
-            image_url: self
-                .image_url
-                .and_then(|v| problems.check("imageUrl", parse_image_url(v.as_deref()))),
+                .and_then(|v| problems.check(ProductField::Attributes, parse_attributes(v))),
+            image_url: self.image_url.and_then(|v| {
+                problems.check(ProductField::ImageUrl, parse_image_url(v.as_deref()))
+            }),
         };
         if problems.0.is_empty() {
             Ok(patch)
         } else {
-            Err(problems.0)
+            Err(InvalidProduct(problems.0))
         }
     }
 }
 
-/// SKUs are case-insensitive identifiers: stored upper-case, letters, digits, `-`, `_`, `.`.
-pub fn parse_sku(raw: &str) -> Result<String, String> {
-    let sku = raw.trim().to_uppercase();
-    if sku.is_empty() {
-        return Err("sku must not be empty".into());
-    }
-    if sku.chars().count() > MAX_SKU_CHARS {
-        return Err(format!(
-            "sku is too long (at most {MAX_SKU_CHARS} characters)"
-        ));
-    }
-    if !sku
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err("sku may contain only letters, digits, '-', '_' and '.'".into());
-    }
-    Ok(sku)
+/// SKUs are case-insensitive identifiers (the rule is [`Sku`]'s).
+pub fn parse_sku(raw: &str) -> Result<Sku, String> {
+    Sku::parse(raw).map_err(|e| e.to_string())
 }
 
 fn required_text(what: &str, raw: &str, max: usize) -> Result<String, String> {
@@ -339,7 +361,7 @@ mod tests {
     #[test]
     fn a_valid_draft_is_normalised() {
         let product = draft().validate().expect("valid");
-        assert_eq!(product.sku, "WH-1000XM5");
+        assert_eq!(product.sku.as_str(), "WH-1000XM5");
         assert_eq!(product.category, "Audio > Headphones");
         assert_eq!(product.price.minor(), 34999);
         assert_eq!(product.initial_stock, 5);
@@ -356,20 +378,17 @@ mod tests {
             initial_stock: Some(-1),
             ..draft()
         };
-        let errors = bad.validate().expect_err("invalid");
-        let fields: Vec<String> = errors
-            .iter()
-            .map(|e| e.field.clone().unwrap_or_default().join("."))
-            .collect();
+        let InvalidProduct(problems) = bad.validate().expect_err("invalid");
+        let fields: Vec<ProductField> = problems.iter().map(|p| p.field).collect();
         assert_eq!(
             fields,
             [
-                "input.sku",
-                "input.name",
-                "input.category",
-                "input.price",
-                "input.imageUrl",
-                "input.initialStock"
+                ProductField::Sku,
+                ProductField::Name,
+                ProductField::Category,
+                ProductField::Price,
+                ProductField::ImageUrl,
+                ProductField::InitialStock
             ]
         );
     }
@@ -377,16 +396,13 @@ mod tests {
     #[test]
     fn floats_and_negative_prices_are_refused() {
         for price in ["-1.00", "1.005", "abc", ""] {
-            let errors = ProductDraft {
+            let InvalidProduct(problems) = ProductDraft {
                 price: price.into(),
                 ..draft()
             }
             .validate()
             .expect_err(price);
-            assert_eq!(
-                errors[0].field.as_deref(),
-                Some(&["input".to_owned(), "price".to_owned()][..])
-            );
+            assert_eq!(problems[0].field, ProductField::Price);
         }
     }
 

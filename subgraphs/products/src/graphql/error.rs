@@ -4,6 +4,7 @@ use emporium_kernel::graphql::UserError;
 use emporium_kernel::ApiError;
 
 use crate::catalog::CatalogError;
+use crate::domain::product::{InvalidProduct, ProductField};
 use crate::store::StoreError;
 
 impl From<StoreError> for ApiError {
@@ -16,6 +17,27 @@ impl From<CatalogError> for ApiError {
     fn from(err: CatalogError) -> Self {
         ApiError::internal(&err)
     }
+}
+
+/// Each problem of a product input on its field of `input`.
+pub fn invalid_product(InvalidProduct(problems): InvalidProduct) -> Vec<UserError> {
+    problems
+        .into_iter()
+        .map(|problem| {
+            let field = match problem.field {
+                ProductField::Sku => "sku",
+                ProductField::Name => "name",
+                ProductField::Description => "description",
+                ProductField::Category => "category",
+                ProductField::Brand => "brand",
+                ProductField::Price => "price",
+                ProductField::Attributes => "attributes",
+                ProductField::ImageUrl => "imageUrl",
+                ProductField::InitialStock => "initialStock",
+            };
+            UserError::new("INVALID_INPUT", problem.message).on_field(&["input", field])
+        })
+        .collect()
 }
 
 pub fn sku_taken() -> UserError {

@@ -3,6 +3,7 @@
 use async_graphql::{Context, MaybeUndefined, Object, ID};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::ContextState;
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -28,10 +29,10 @@ impl Mutation {
         let state = ctx.state::<ProductsState>()?;
         let new_product = match draft_from(input).validate() {
             Ok(product) => product,
-            Err(user_errors) => {
+            Err(invalid) => {
                 return Ok(ProductPayload {
                     product: None,
-                    user_errors,
+                    user_errors: error::invalid_product(invalid),
                 })
             }
         };
@@ -73,12 +74,19 @@ impl Mutation {
                 })
             }
             Ok(patch) => patch,
-            Err(user_errors) => {
+            Err(invalid) => {
                 return Ok(ProductPayload {
                     product: None,
-                    user_errors,
+                    user_errors: error::invalid_product(invalid),
                 })
             }
+        };
+        // An id that cannot be a product's names none.
+        let Ok(id) = ProductId::parse(id.as_str()) else {
+            return Ok(ProductPayload {
+                product: None,
+                user_errors: vec![error::not_found()],
+            });
         };
         match state
             .catalog
@@ -101,11 +109,16 @@ impl Mutation {
     async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload, ApiError> {
         ctx.state::<Viewer>()?.require_admin()?;
         let state = ctx.state::<ProductsState>()?;
-        if !state
-            .catalog
-            .delete(&id, ctx.state::<TraceContext>()?)
-            .await?
-        {
+        let deleted = match ProductId::parse(id.as_str()) {
+            Ok(product_id) => {
+                state
+                    .catalog
+                    .delete(&product_id, ctx.state::<TraceContext>()?)
+                    .await?
+            }
+            Err(_) => false,
+        };
+        if !deleted {
             return Ok(DeletePayload {
                 deleted_id: None,
                 user_errors: vec![error::not_found()],

@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::mongo::CountedPage;
 use emporium_kernel::trace::TraceContext;
@@ -116,7 +117,7 @@ fn attribute_docs(attributes: &[Attribute]) -> Vec<AttributeDoc> {
 fn new_doc(product: &NewProduct, now: bson::DateTime) -> ProductDoc {
     ProductDoc {
         id: Uuid::now_v7().to_string(),
-        sku: product.sku.clone(),
+        sku: product.sku.to_string(),
         name: product.name.clone(),
         description: product.description.clone(),
         category: product.category.clone(),
@@ -254,7 +255,7 @@ impl ProductStore {
         let now = bson::DateTime::now();
         let missing: Vec<&NewProduct> = products
             .iter()
-            .filter(|p| !existing.contains(&p.sku))
+            .filter(|p| !existing.contains(p.sku.as_str()))
             .collect();
         let mut inserted = 0;
         // One seeding run is one flow: its events share a trace.
@@ -410,10 +411,11 @@ impl ProductStore {
     /// no such product.
     pub async fn update(
         &self,
-        id: &str,
+        id: &ProductId,
         patch: &ProductPatch,
         trace: &TraceContext,
     ) -> Result<Option<Updated>, StoreError> {
+        let id = id.as_str();
         let mut set = doc! { "updated_at": bson::DateTime::now() };
         if let Some(name) = &patch.name {
             set.insert("name", name);
@@ -485,9 +487,10 @@ impl ProductStore {
     /// transaction. Returns the product removed, `None` if there was none.
     pub async fn delete(
         &self,
-        id: &str,
+        id: &ProductId,
         trace: &TraceContext,
     ) -> Result<Option<Product>, StoreError> {
+        let id = id.as_str();
         let mut session = self.transaction().await?;
         let deleted = self
             .products

@@ -1,12 +1,12 @@
-//! Accounts and what it takes to open one.
+//! Accounts and what it takes to open one. A sign-up that does not parse is an
+//! [`InvalidRegistration`] naming every bad field; the GraphQL layer turns it into userErrors.
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Role;
-use emporium_kernel::email::Email;
-use emporium_kernel::graphql::UserError;
+use emporium_kernel::email::{Email, EmailError};
 use uuid::Uuid;
 
-use super::password::Password;
+use super::password::{Password, PasswordError};
 
 /// Longest display name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -55,9 +55,25 @@ pub struct Registration {
     pub password: Password,
 }
 
+/// What is wrong with one field of a sign-up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistrationProblem {
+    #[error(transparent)]
+    Email(#[from] EmailError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+/// Every problem of a sign-up, in the order email, password, name.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the sign-up is invalid ({} problems)", .0.len())]
+pub struct InvalidRegistration(pub Vec<RegistrationProblem>);
+
 impl Registration {
-    /// Checks every field and reports every problem at once, each on its field.
-    pub fn parse(email: &str, password: &str, name: &str) -> Result<Self, Vec<UserError>> {
+    /// Checks every field and reports every problem at once.
+    pub fn parse(email: &str, password: &str, name: &str) -> Result<Self, InvalidRegistration> {
         let email = Email::parse(email);
         let password = Password::parse(password);
         let name = parse_name(name);
@@ -67,25 +83,18 @@ impl Registration {
                 name,
                 password,
             }),
-            (email, password, name) => {
-                let mut errors = Vec::new();
-                if let Err(e) = email {
-                    errors.push(invalid(&["input", "email"], e));
-                }
-                if let Err(e) = password {
-                    errors.push(invalid(&["input", "password"], e));
-                }
-                if let Err(e) = name {
-                    errors.push(invalid(&["input", "name"], e));
-                }
-                Err(errors)
-            }
+            (email, password, name) => Err(InvalidRegistration(
+                [
+                    email.err().map(RegistrationProblem::from),
+                    password.err().map(RegistrationProblem::from),
+                    name.err().map(RegistrationProblem::from),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )),
         }
     }
-}
-
-fn invalid(path: &[&str], err: impl std::fmt::Display) -> UserError {
-    UserError::new("INVALID_INPUT", err.to_string()).on_field(path)
 }
 
 #[cfg(test)]
@@ -102,12 +111,21 @@ mod tests {
 
     #[test]
     fn a_registration_reports_every_bad_field() {
-        let errors = Registration::parse("nope", "short", "").expect_err("all three are bad");
-        let fields: Vec<_> = errors
-            .iter()
-            .map(|e| e.field.clone().unwrap_or_default().join("."))
-            .collect();
-        assert_eq!(fields, ["input.email", "input.password", "input.name"]);
-        assert!(errors.iter().all(|e| e.code == "INVALID_INPUT"));
+        let InvalidRegistration(problems) =
+            Registration::parse("nope", "short", "").expect_err("all three are bad");
+        assert!(
+            matches!(
+                problems[..],
+                [
+                    RegistrationProblem::Email(_),
+                    RegistrationProblem::Password(_),
+                    RegistrationProblem::Name(NameError::Empty)
+                ]
+            ),
+            "{problems:?}"
+        );
+        let InvalidRegistration(problems) =
+            Registration::parse("ann@example.com", "short", "Ann").expect_err("password");
+        assert!(matches!(problems[..], [RegistrationProblem::Password(_)]));
     }
 }

@@ -3,6 +3,7 @@
 use emporium_kernel::graphql::UserError;
 use emporium_kernel::ApiError;
 
+use crate::domain::account::{InvalidRegistration, RegistrationProblem};
 use crate::domain::password::HashError;
 use crate::store::StoreError;
 
@@ -16,6 +17,21 @@ impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {
         ApiError::internal(&err)
     }
+}
+
+/// Each problem of a sign-up on its input field.
+pub fn invalid_registration(InvalidRegistration(problems): InvalidRegistration) -> Vec<UserError> {
+    problems
+        .into_iter()
+        .map(|problem| {
+            let field = match problem {
+                RegistrationProblem::Email(_) => "email",
+                RegistrationProblem::Password(_) => "password",
+                RegistrationProblem::Name(_) => "name",
+            };
+            UserError::new("INVALID_INPUT", problem.to_string()).on_field(&["input", field])
+        })
+        .collect()
 }
 
 pub fn email_taken() -> UserError {

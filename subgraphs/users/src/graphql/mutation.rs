@@ -46,7 +46,7 @@ impl Mutation {
         let state = ctx.state::<UsersState>()?;
         let registration = match Registration::parse(&input.email, &input.password, &input.name) {
             Ok(registration) => registration,
-            Err(errors) => return Ok(AuthPayload::failed(errors)),
+            Err(invalid) => return Ok(AuthPayload::failed(error::invalid_registration(invalid))),
         };
         let phc = hash_on_blocking_thread(registration.password.expose().to_owned()).await?;
         let created = state
@@ -110,7 +110,10 @@ impl Mutation {
         let user_id = credentials.user.id;
         // Counted before the password is checked: parallel guesses each count, and a refused
         // attempt costs no hash.
-        let admission = state.store.admit_login(user_id, &client, now).await?;
+        let admission = state
+            .store
+            .admit_login(user_id.into(), &client, now)
+            .await?;
         if let Admission::Refused { until } = admission {
             return Ok(AuthPayload::failed(vec![error::account_locked(
                 lockout::minutes_until(until, now),
@@ -127,7 +130,7 @@ impl Mutation {
         }
         state
             .store
-            .record_successful_login(user_id, &client, state.clock.now())
+            .record_successful_login(user_id.into(), &client, state.clock.now())
             .await?;
         start_session(state, credentials.user).await
     }
@@ -187,7 +190,7 @@ impl Mutation {
         let state = ctx.state::<UsersState>()?;
         let revoked = state
             .store
-            .revoke_sessions(viewer.id, None, state.clock.now())
+            .revoke_sessions(viewer.id.into(), None, state.clock.now())
             .await?;
         tracing::info!(user_id = %viewer.id, revoked, "signed out everywhere");
         Ok(OkPayload::succeeded())
@@ -204,7 +207,7 @@ impl Mutation {
     ) -> Result<OkPayload, ApiError> {
         let viewer = ctx.state::<Viewer>()?.require_user()?;
         let state = ctx.state::<UsersState>()?;
-        let Some(phc) = state.store.password_hash(viewer.id).await? else {
+        let Some(phc) = state.store.password_hash(viewer.id.into()).await? else {
             return Err(ApiError::unauthenticated());
         };
         let new_password = match Password::parse(&new_password) {
@@ -218,7 +221,10 @@ impl Mutation {
                 .as_str(),
         );
         let now = state.clock.now();
-        let admission = state.store.admit_login(viewer.id, &client, now).await?;
+        let admission = state
+            .store
+            .admit_login(viewer.id.into(), &client, now)
+            .await?;
         if let Admission::Refused { until } = admission {
             return Ok(OkPayload::failed(vec![error::account_locked(
                 lockout::minutes_until(until, now),
@@ -229,13 +235,13 @@ impl Mutation {
         }
         state
             .store
-            .record_successful_login(viewer.id, &client, now)
+            .record_successful_login(viewer.id.into(), &client, now)
             .await?;
         let phc = hash_on_blocking_thread(new_password.expose().to_owned()).await?;
         let this_login = ctx.data_opt::<TokenSession>().and_then(|session| session.0);
         state
             .store
-            .change_password(viewer.id, &phc, this_login, state.clock.now())
+            .change_password(viewer.id.into(), &phc, this_login, state.clock.now())
             .await?;
         tracing::info!(user_id = %viewer.id, "password changed; the other logins ended");
         Ok(OkPayload::succeeded())
@@ -301,7 +307,7 @@ impl Mutation {
     async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<OkPayload, ApiError> {
         let viewer = ctx.state::<Viewer>()?.require_user()?;
         let state = ctx.state::<UsersState>()?;
-        let Some(account) = state.store.find_by_id(viewer.id).await? else {
+        let Some(account) = state.store.find_by_id(viewer.id.into()).await? else {
             return Err(ApiError::unauthenticated());
         };
         if account.email_verified {
@@ -327,7 +333,7 @@ async fn mail_link(
     let stored = state
         .store
         .insert_account_token(
-            account.id,
+            account.id.into(),
             &account.email,
             purpose,
             &token.hash(),
@@ -378,7 +384,7 @@ async fn start_session(state: &UsersState, user: Account) -> Result<AuthPayload,
     let family = state
         .store
         .insert_refresh_token(
-            user.id,
+            user.id.into(),
             &refresh.hash(),
             state.clock.now(),
             state.settings.refresh_token_ttl,

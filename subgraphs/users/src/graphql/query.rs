@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::ContextState;
+use emporium_kernel::ids::UserId;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 use uuid::Uuid;
@@ -21,7 +22,11 @@ impl Query {
             return Ok(None);
         };
         let state = ctx.state::<UsersState>()?;
-        Ok(state.store.find_by_id(viewer.id).await?.map(User::new))
+        Ok(state
+            .store
+            .find_by_id(viewer.id.into())
+            .await?
+            .map(User::new))
     }
 
     /// Any user by id. ADMIN only.
@@ -46,7 +51,7 @@ impl Query {
 
 async fn load_user(ctx: &Context<'_>, id: &ID) -> Result<Option<User>, ApiError> {
     // Ids are opaque to clients; one that is not ours simply finds nobody.
-    let Ok(id) = Uuid::parse_str(id) else {
+    let Ok(id) = id.parse::<UserId>() else {
         return Ok(None);
     };
     let state = ctx.state::<UsersState>()?;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use emporium_kernel::auth::Role;
 use emporium_kernel::email::Email;
+use emporium_kernel::ids::UserId;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -162,9 +163,9 @@ impl UserStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    pub async fn find_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    pub async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_uuid())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(user_from_row).transpose()
@@ -191,10 +192,11 @@ impl UserStore {
     /// account are serialized by its row lock, so parallel guesses each count.
     pub async fn admit_login(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         client: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Admission, StoreError> {
+        let user_id = user_id.as_uuid();
         let mut tx = self.pool.begin().await?;
         let account = sqlx::query(
             "SELECT failed_logins, throttled_until FROM users WHERE id = $1 FOR UPDATE",
@@ -333,10 +335,11 @@ impl UserStore {
     /// Clears the counts a successful sign-in ends, and remembers `client` as known.
     pub async fn record_successful_login(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         client: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let user_id = user_id.as_uuid();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO login_clients (user_id, client, failures, locked_until, signed_in_at, updated_at)
@@ -362,12 +365,13 @@ impl UserStore {
     /// family's end if that is sooner.
     pub async fn insert_refresh_token(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         token_hash: &[u8],
         now: DateTime<Utc>,
         idle: Duration,
         max_age: Duration,
     ) -> Result<Uuid, StoreError> {
+        let user_id = user_id.as_uuid();
         let family = Uuid::now_v7();
         let family_expires_at = now + max_age;
         sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, family_expires_at, created_at) VALUES ($1, $1, $2, $3, $4, $5, $6)")
@@ -446,10 +450,11 @@ impl UserStore {
     /// Ends every login of `user_id` except `keep` (every one when `keep` is `None`).
     pub async fn revoke_sessions(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         keep: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let user_id = user_id.as_uuid();
         let revoked = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $3
              WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
@@ -479,10 +484,10 @@ impl UserStore {
     }
 
     /// The account's password hash, by id.
-    pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
+    pub async fn password_hash(&self, user_id: UserId) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user_id)
+                .bind(user_id.as_uuid())
                 .fetch_optional(&self.pool)
                 .await?,
         )
@@ -491,11 +496,12 @@ impl UserStore {
     /// Sets the account's password and ends every login but `keep`, in one transaction.
     pub async fn change_password(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         password_hash: &str,
         keep: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let user_id = user_id.as_uuid();
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
@@ -546,13 +552,14 @@ impl UserStore {
     /// account are serialized by its row lock, so parallel ones store one link.
     pub async fn insert_account_token(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         email: &Email,
         purpose: Purpose,
         token_hash: &[u8],
         now: DateTime<Utc>,
         min_interval: Duration,
     ) -> Result<bool, StoreError> {
+        let user_id = user_id.as_uuid();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
             .bind(user_id)

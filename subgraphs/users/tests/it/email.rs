@@ -178,7 +178,7 @@ async fn one_link_per_purpose_a_minute_however_many_ask_at_once() {
         tasks.spawn(async move {
             store
                 .insert_account_token(
-                    account.id,
+                    account.id.into(),
                     &email,
                     Purpose::PasswordReset,
                     &[nth; 32],
@@ -195,7 +195,7 @@ async fn one_link_per_purpose_a_minute_however_many_ask_at_once() {
         .state
         .store
         .insert_account_token(
-            account.id,
+            account.id.into(),
             &account.email,
             Purpose::PasswordReset,
             &[99; 32],

@@ -1,207 +1,24 @@
-//! The tantivy index: its schema, the analyzer shared by documents and queries, and the one
-//! writer that applies product and stock changes and commits them in small groups.
-//!
-//! One document per product id, of one of three kinds:
-//! - `product`: a searchable product (its catalog snapshot plus whether it is in stock);
-//! - `stock`: stock that arrived before its product (kept until the product does);
-//! - `deleted`: a tombstone, so that a late update of a deleted product is recognised as stale.
-//!
-//! Each document records the `sequence` of the last product event and of the last stock event
-//! applied to it; an older or repeated event changes nothing. Changes are acknowledged to the
-//! consumer only once committed, so a restart loses nothing and replays nothing twice.
+//! [`SearchIndex`]: the index with its reader and its one writer, which applies changes unless
+//! the index already holds something as new and commits them in small groups; a change is
+//! visible (and may be acknowledged) once [`SearchIndex::wait_committed`] returns. Failures are
+//! [`IndexError`]s; a second process opening the same directory gets [`IndexError::Busy`].
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
-use tantivy::schema::{
-    Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value,
-    FAST, INDEXED, STORED, STRING,
-};
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
+use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::watch;
 
-/// The analyzer of every text field and of queries: words split on anything not
-/// alphanumeric, lower-cased, accents folded ("Café" finds "cafe").
-pub const ANALYZER: &str = "emporium";
+use super::document::DocState;
+use super::{analyzer, schema, Change, Fields, IndexError, ProductSnapshot, ANALYZER};
+
 /// Memory for the writer's in-progress segment.
 const WRITER_HEAP_BYTES: usize = 50_000_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum IndexError {
-    #[error("search index: {0}")]
-    Tantivy(#[from] tantivy::TantivyError),
-    #[error("search index directory {path}: {source}")]
-    Directory {
-        path: String,
-        source: std::io::Error,
-    },
-    /// Another process (a running search service) holds the index's writer lock.
-    #[error("another process is writing this search index")]
-    Busy,
-    #[error("the index writer task failed: {0}")]
-    Task(String),
-    #[error("the index writer lock is poisoned")]
-    Poisoned,
-    #[error("stored document is corrupt: {0}")]
-    Corrupt(String),
-}
-
-pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(64))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
-/// The analyzed words of `text`, in order.
-pub fn words(text: &str) -> Vec<String> {
-    let mut analyzer = analyzer();
-    let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while stream.advance() {
-        out.push(stream.token().text.clone());
-    }
-    out
-}
-
-/// The schema's fields.
-#[derive(Clone, Copy)]
-pub struct Fields {
-    pub id: Field,
-    pub kind: Field,
-    pub name: Field,
-    pub description: Field,
-    pub brand: Field,
-    pub category: Field,
-    /// Exact, lower-cased brand for filtering.
-    pub brand_key: Field,
-    /// The category path as a facet, lower-cased, for filtering (a parent matches its children).
-    pub category_key: Field,
-    /// The category path and brand in their own case, as fast fields for facet counts.
-    pub category_path: Field,
-    pub brand_exact: Field,
-    pub price: Field,
-    pub in_stock: Field,
-    pub created_at: Field,
-    pub popularity: Field,
-    pub product_seq: Field,
-    pub stock_seq: Field,
-    /// The product snapshot as JSON (for results, highlights and re-indexing on stock changes).
-    pub source: Field,
-}
-
-pub fn schema() -> (Schema, Fields) {
-    let mut builder = Schema::builder();
-    let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    let fields = Fields {
-        id: builder.add_text_field("id", STRING | STORED),
-        kind: builder.add_text_field("kind", STRING | STORED),
-        name: builder.add_text_field("name", text.clone()),
-        description: builder.add_text_field("description", text.clone()),
-        brand: builder.add_text_field("brand", text.clone()),
-        category: builder.add_text_field("category", text),
-        brand_key: builder.add_text_field("brand_key", STRING),
-        category_key: builder.add_facet_field("category_key", FacetOptions::default()),
-        category_path: builder.add_text_field("category_path", STRING | FAST),
-        brand_exact: builder.add_text_field("brand_exact", STRING | FAST),
-        price: builder.add_u64_field("price", INDEXED | FAST | STORED),
-        in_stock: builder.add_bool_field("in_stock", INDEXED | FAST | STORED),
-        created_at: builder.add_i64_field("created_at", FAST | STORED),
-        popularity: builder.add_u64_field("popularity", FAST),
-        product_seq: builder.add_u64_field("product_seq", STORED),
-        stock_seq: builder.add_u64_field("stock_seq", STORED),
-        source: builder.add_text_field("source", STORED),
-    };
-    (builder.build(), fields)
-}
-
-/// Where the outcome of the last reindex of the index in `dir` is written (beside it).
-pub fn reindex_status_path(dir: &Path) -> std::path::PathBuf {
-    std::path::PathBuf::from(format!("{}.reindex.json", dir.display()))
-}
-
-/// Catalog snapshots (as the products store gives them) as index input.
-pub fn snapshots_from(
-    values: Vec<(i64, serde_json::Value)>,
-) -> Result<Vec<(u64, ProductSnapshot)>, serde_json::Error> {
-    values
-        .into_iter()
-        .map(|(sequence, value)| Ok((sequence.max(0) as u64, serde_json::from_value(value)?)))
-        .collect()
-}
-
-/// The catalog snapshot of `product.created` / `product.updated` (what the index uses of it).
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProductSnapshot {
-    pub product_id: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub category: String,
-    #[serde(default)]
-    pub brand: Option<String>,
-    pub price: Price,
-    #[serde(default)]
-    pub popularity: i64,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-pub struct Price {
-    pub amount: String,
-    pub currency: String,
-}
-
-/// A change to apply, with the sequence of the event that carries it.
-#[derive(Debug, Clone)]
-pub enum Change {
-    Upsert {
-        sequence: u64,
-        product: Box<ProductSnapshot>,
-    },
-    Delete {
-        sequence: u64,
-        product_id: String,
-    },
-    Stock {
-        sequence: u64,
-        product_id: String,
-        in_stock: bool,
-    },
-}
-
-impl Change {
-    fn product_id(&self) -> &str {
-        match self {
-            Self::Upsert { product, .. } => &product.product_id,
-            Self::Delete { product_id, .. } | Self::Stock { product_id, .. } => product_id,
-        }
-    }
-}
-
-/// What the index holds for one product id.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct DocState {
-    product_seq: u64,
-    stock_seq: u64,
-    in_stock: bool,
-    deleted: bool,
-    product: Option<ProductSnapshot>,
-}
 
 /// What applying a change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,7 +124,9 @@ impl SearchIndex {
         writer
             .inner
             .delete_term(Term::from_field_text(self.fields.id, &id));
-        let opstamp = writer.inner.add_document(self.document(&id, &next)?)?;
+        let opstamp = writer
+            .inner
+            .add_document(next.document(self.fields, &id)?)?;
         writer.pending.insert(id, next);
         writer.last_opstamp = opstamp;
         Ok(Applied::Written(opstamp))
@@ -407,7 +226,9 @@ impl SearchIndex {
                 deleted: false,
                 product: Some(product),
             };
-            writer.inner.add_document(self.document(&id, &state)?)?;
+            writer
+                .inner
+                .add_document(state.document(self.fields, &id)?)?;
             indexed.insert(id);
         }
         // Stock of products the store does not have (yet): kept for when they arrive.
@@ -418,7 +239,9 @@ impl SearchIndex {
                     in_stock,
                     ..DocState::default()
                 };
-                writer.inner.add_document(self.document(&id, &state)?)?;
+                writer
+                    .inner
+                    .add_document(state.document(self.fields, &id)?)?;
             }
         }
         let opstamp = writer.inner.commit()?;
@@ -481,70 +304,7 @@ impl SearchIndex {
             return Ok(None);
         };
         let doc: TantivyDocument = searcher.doc(address)?;
-        self.state_of(&doc).map(Some)
-    }
-
-    fn state_of(&self, doc: &TantivyDocument) -> Result<DocState, IndexError> {
-        let f = self.fields;
-        let kind = doc.get_first(f.kind).and_then(|v| v.as_str()).unwrap_or("");
-        let product = match doc.get_first(f.source).and_then(|v| v.as_str()) {
-            Some(json) if kind == "product" => {
-                Some(serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?)
-            }
-            _ => None,
-        };
-        Ok(DocState {
-            product_seq: doc
-                .get_first(f.product_seq)
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            stock_seq: doc
-                .get_first(f.stock_seq)
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            in_stock: doc
-                .get_first(f.in_stock)
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
-            deleted: kind == "deleted",
-            product,
-        })
-    }
-
-    fn document(&self, id: &str, state: &DocState) -> Result<TantivyDocument, IndexError> {
-        let f = self.fields;
-        let mut doc = TantivyDocument::new();
-        doc.add_text(f.id, id);
-        doc.add_u64(f.product_seq, state.product_seq);
-        doc.add_u64(f.stock_seq, state.stock_seq);
-        doc.add_bool(f.in_stock, state.in_stock);
-        let Some(product) = state.product.as_ref().filter(|_| !state.deleted) else {
-            doc.add_text(f.kind, if state.deleted { "deleted" } else { "stock" });
-            return Ok(doc);
-        };
-        doc.add_text(f.kind, "product");
-        doc.add_text(f.name, &product.name);
-        doc.add_text(f.description, &product.description);
-        doc.add_text(f.category, &product.category);
-        let path = category_path(&product.category);
-        doc.add_text(f.category_path, path.join(" > "));
-        doc.add_facet(
-            f.category_key,
-            Facet::from_path(path.iter().map(|c| c.to_lowercase())),
-        );
-        if let Some(brand) = product.brand.as_deref().filter(|b| !b.trim().is_empty()) {
-            doc.add_text(f.brand, brand);
-            doc.add_text(f.brand_key, brand.trim().to_lowercase());
-            doc.add_text(f.brand_exact, brand.trim());
-        }
-        doc.add_u64(f.price, price_cents(&product.price.amount).unwrap_or(0));
-        doc.add_i64(f.created_at, created_millis(&product.created_at));
-        doc.add_u64(f.popularity, product.popularity.max(0) as u64);
-        doc.add_text(
-            f.source,
-            serde_json::to_string(product).map_err(|e| IndexError::Corrupt(e.to_string()))?,
-        );
-        Ok(doc)
+        DocState::read(self.fields, &doc).map(Some)
     }
 }
 
@@ -574,59 +334,10 @@ fn next_state(current: DocState, change: &Change) -> Option<DocState> {
     }
 }
 
-/// "Audio > Headphones" as its components.
-pub fn category_path(category: &str) -> Vec<String> {
-    category
-        .split('>')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// "19.99" as 1999; `None` for anything that is not a non-negative amount with at most two
-/// decimals.
-pub fn price_cents(amount: &str) -> Option<u64> {
-    use emporium_kernel::money::{Currency, Money};
-    Money::parse_price(amount.trim(), Currency::USD)
-        .ok()
-        .and_then(|m| u64::try_from(m.minor()).ok())
-}
-
-/// Milliseconds since the epoch of an RFC 3339 timestamp; 0 when it is not one.
-fn created_millis(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.timestamp_millis())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prices_become_cents_exactly() {
-        assert_eq!(price_cents("19.99"), Some(1999));
-        assert_eq!(price_cents("5"), Some(500));
-        assert_eq!(price_cents("0.5"), Some(50));
-        assert_eq!(price_cents("1.234"), None);
-        assert_eq!(price_cents("-1"), None);
-        assert_eq!(price_cents(""), None);
-    }
-
-    #[test]
-    fn timestamps_order_like_time() {
-        assert_eq!(created_millis("1970-01-01T00:00:00Z"), 0);
-        assert!(
-            created_millis("2026-11-23T10:15:30.123Z") > created_millis("2026-11-23T10:15:30.122Z")
-        );
-        assert_eq!(created_millis("yesterday"), 0);
-    }
-
-    #[test]
-    fn words_are_folded_and_lower_cased() {
-        assert_eq!(words("Café WH-1000XM5"), ["cafe", "wh", "1000xm5"]);
-    }
+    use crate::index::Price;
 
     #[test]
     fn stale_changes_are_dropped() {
@@ -641,7 +352,7 @@ mod tests {
                 currency: "USD".into(),
             },
             popularity: 0,
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
         };
         let upsert = |sequence| Change::Upsert {
             sequence,

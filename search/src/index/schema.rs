@@ -1,0 +1,99 @@
+//! The index's schema and the analyzer of its text fields and of queries. Building them cannot
+//! fail; an index opened with another schema is tantivy's error, reported by the writer.
+
+use tantivy::schema::{
+    FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
+    STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+
+/// The analyzer of every text field and of queries: words split on anything not
+/// alphanumeric, lower-cased, accents folded ("Café" finds "cafe").
+pub const ANALYZER: &str = "emporium";
+
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The analyzed words of `text`, in order.
+pub fn words(text: &str) -> Vec<String> {
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// The schema's fields.
+#[derive(Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub kind: Field,
+    pub name: Field,
+    pub description: Field,
+    pub brand: Field,
+    pub category: Field,
+    /// Exact, lower-cased brand for filtering.
+    pub brand_key: Field,
+    /// The category path as a facet, lower-cased, for filtering (a parent matches its children).
+    pub category_key: Field,
+    /// The category path and brand in their own case, as fast fields for facet counts.
+    pub category_path: Field,
+    pub brand_exact: Field,
+    pub price: Field,
+    pub in_stock: Field,
+    /// Milliseconds since the epoch.
+    pub created_at: Field,
+    pub popularity: Field,
+    pub product_seq: Field,
+    pub stock_seq: Field,
+    /// The product snapshot as JSON (for results, highlights and re-indexing on stock changes).
+    pub source: Field,
+}
+
+pub fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        kind: builder.add_text_field("kind", STRING | STORED),
+        name: builder.add_text_field("name", text.clone()),
+        description: builder.add_text_field("description", text.clone()),
+        brand: builder.add_text_field("brand", text.clone()),
+        category: builder.add_text_field("category", text),
+        brand_key: builder.add_text_field("brand_key", STRING),
+        category_key: builder.add_facet_field("category_key", FacetOptions::default()),
+        category_path: builder.add_text_field("category_path", STRING | FAST),
+        brand_exact: builder.add_text_field("brand_exact", STRING | FAST),
+        price: builder.add_u64_field("price", INDEXED | FAST | STORED),
+        in_stock: builder.add_bool_field("in_stock", INDEXED | FAST | STORED),
+        created_at: builder.add_i64_field("created_at", FAST | STORED),
+        popularity: builder.add_u64_field("popularity", FAST),
+        product_seq: builder.add_u64_field("product_seq", STORED),
+        stock_seq: builder.add_u64_field("stock_seq", STORED),
+        source: builder.add_text_field("source", STORED),
+    };
+    (builder.build(), fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_are_folded_and_lower_cased() {
+        assert_eq!(words("Café WH-1000XM5"), ["cafe", "wh", "1000xm5"]);
+    }
+}
