@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Event;
-
 /// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
@@ -18,14 +16,7 @@ pub struct StockChanged {
     pub in_stock: bool,
 }
 
-impl Event for StockChanged {
-    const TYPE: &'static str = "stock.changed";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.product_id.clone()
-    }
-}
+event!(StockChanged, "stock.changed", version 1, |event| event.product_id.clone());
 
 /// How many units of one product an order holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,14 +36,7 @@ pub struct InventoryReserved {
     pub items: Vec<StockLine>,
 }
 
-impl Event for InventoryReserved {
-    const TYPE: &'static str = "inventory.reserved";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.clone()
-    }
-}
+event!(InventoryReserved, "inventory.reserved", version 1, |event| event.order_id.clone());
 
 /// Why the inventory refused an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,14 +76,7 @@ pub struct InventoryRejected {
     pub items: Vec<Shortage>,
 }
 
-impl Event for InventoryRejected {
-    const TYPE: &'static str = "inventory.rejected";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.clone()
-    }
-}
+event!(InventoryRejected, "inventory.rejected", version 1, |event| event.order_id.clone());
 
 /// Why the inventory gave an order's reservation back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,11 +108,4 @@ pub struct InventoryReleased {
     pub reason: ReleaseReason,
 }
 
-impl Event for InventoryReleased {
-    const TYPE: &'static str = "inventory.released";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.clone()
-    }
-}
+event!(InventoryReleased, "inventory.released", version 1, |event| event.order_id.clone());

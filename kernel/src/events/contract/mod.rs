@@ -19,12 +19,6 @@
 //! Layout, one module per producing domain: [`users`], [`products`], [`inventory`],
 //! [`orders`], [`payments`].
 
-pub mod inventory;
-pub mod orders;
-pub mod payments;
-pub mod products;
-pub mod users;
-
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -40,6 +34,28 @@ pub trait Event: Serialize + DeserializeOwned {
     /// The aggregate the event is about (the envelope's `subject`), e.g. the order id.
     fn subject(&self) -> String;
 }
+
+/// Implements [`Event`] for a payload type: `event!(Type, "type.name", version 1, |e| subject)`,
+/// the subject computed from the payload bound to `e`.
+macro_rules! event {
+    ($payload:ty, $event_type:literal, version $version:literal, |$event:ident| $subject:expr) => {
+        impl $crate::events::contract::Event for $payload {
+            const TYPE: &'static str = $event_type;
+            const VERSION: u32 = $version;
+
+            fn subject(&self) -> String {
+                let $event = self;
+                $subject
+            }
+        }
+    };
+}
+
+pub mod inventory;
+pub mod orders;
+pub mod payments;
+pub mod products;
+pub mod users;
 
 /// Why an envelope's `data` could not be read as an event type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

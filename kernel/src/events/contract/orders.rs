@@ -6,8 +6,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Event;
-
 /// An order's status (the orders service's state machine, `subgraphs/orders/src/status.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
@@ -127,14 +125,7 @@ pub struct OrderPlaced {
     pub payment_token: Option<String>,
 }
 
-impl Event for OrderPlaced {
-    const TYPE: &'static str = "order.placed";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
+event!(OrderPlaced, "order.placed", version 1, |event| event.order_id.to_string());
 
 /// `order.status_changed`: one step of an order's state machine, for notifications, live
 /// feeds, inventory and payments.
@@ -158,14 +149,7 @@ pub struct OrderStatusChanged {
     pub currency: String,
 }
 
-impl Event for OrderStatusChanged {
-    const TYPE: &'static str = "order.status_changed";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
+event!(OrderStatusChanged, "order.status_changed", version 1, |event| event.order_id.to_string());
 
 /// Timestamps written with exactly three fractional digits, read in any RFC 3339 form.
 mod millis {

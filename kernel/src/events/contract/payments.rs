@@ -4,8 +4,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Event;
-
 /// What `payment.authorized`, `payment.captured` and `payment.refunded` carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
@@ -49,38 +47,10 @@ pub struct PaymentDeclined {
     pub reason: String,
 }
 
-impl Event for PaymentAuthorized {
-    const TYPE: &'static str = "payment.authorized";
-    const VERSION: u32 = 1;
+event!(PaymentAuthorized, "payment.authorized", version 1, |event| event.0.order_id.clone());
 
-    fn subject(&self) -> String {
-        self.0.order_id.clone()
-    }
-}
+event!(PaymentCaptured, "payment.captured", version 1, |event| event.0.order_id.clone());
 
-impl Event for PaymentCaptured {
-    const TYPE: &'static str = "payment.captured";
-    const VERSION: u32 = 1;
+event!(PaymentRefunded, "payment.refunded", version 1, |event| event.0.order_id.clone());
 
-    fn subject(&self) -> String {
-        self.0.order_id.clone()
-    }
-}
-
-impl Event for PaymentRefunded {
-    const TYPE: &'static str = "payment.refunded";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.0.order_id.clone()
-    }
-}
-
-impl Event for PaymentDeclined {
-    const TYPE: &'static str = "payment.declined";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.order_id.clone()
-    }
-}
+event!(PaymentDeclined, "payment.declined", version 1, |event| event.order_id.clone());

@@ -4,8 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Event;
-
 /// A product as consumers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
@@ -54,14 +52,7 @@ pub struct ProductCreated {
     pub initial_stock: u32,
 }
 
-impl Event for ProductCreated {
-    const TYPE: &'static str = "product.created";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.product.product_id.clone()
-    }
-}
+event!(ProductCreated, "product.created", version 1, |event| event.product.product_id.clone());
 
 /// `product.updated`: the whole snapshot after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,14 +62,7 @@ pub struct ProductUpdated {
     pub product: ProductSnapshot,
 }
 
-impl Event for ProductUpdated {
-    const TYPE: &'static str = "product.updated";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.product.product_id.clone()
-    }
-}
+event!(ProductUpdated, "product.updated", version 1, |event| event.product.product_id.clone());
 
 /// `product.deleted`: the product can no longer be found or sold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,11 +73,4 @@ pub struct ProductDeleted {
     pub sku: String,
 }
 
-impl Event for ProductDeleted {
-    const TYPE: &'static str = "product.deleted";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.product_id.clone()
-    }
-}
+event!(ProductDeleted, "product.deleted", version 1, |event| event.product_id.clone());

@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Event;
-
 /// `user.registered`: a new account, with where to reach it (for notifications).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
@@ -16,11 +14,4 @@ pub struct UserRegistered {
     pub name: String,
 }
 
-impl Event for UserRegistered {
-    const TYPE: &'static str = "user.registered";
-    const VERSION: u32 = 1;
-
-    fn subject(&self) -> String {
-        self.user_id.to_string()
-    }
-}
+event!(UserRegistered, "user.registered", version 1, |event| event.user_id.to_string());
