@@ -27,6 +27,23 @@ use crate::http::ReadinessCheck;
 /// What a started service runs; each ends after the shutdown token is cancelled.
 pub type Tasks = Vec<JoinHandle<()>>;
 
+/// Runs `tick` every `interval` (the first one interval after the call) until `shutdown`. A tick
+/// in progress finishes before the shutdown is noticed; `tick` logs its own failures, so one
+/// failed run is simply retried at the next.
+pub async fn every<F, Fut>(interval: std::time::Duration, shutdown: &CancellationToken, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    while shutdown
+        .run_until_cancelled(tokio::time::sleep(interval))
+        .await
+        .is_some()
+    {
+        tick().await;
+    }
+}
+
 /// A service, built from its settings and stores, ready to start.
 pub trait Service: Send {
     /// Spawns the server on `listener` and everything else the service runs.
@@ -204,6 +221,29 @@ pub async fn declare_queues(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_ticks_until_shutdown_and_then_returns() {
+        let shutdown = CancellationToken::new();
+        let ticks = std::sync::atomic::AtomicUsize::new(0);
+        let interval = std::time::Duration::from_millis(5);
+        every(interval, &shutdown, || async {
+            if ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 3 {
+                shutdown.cancel();
+            }
+        })
+        .await;
+        assert_eq!(
+            ticks.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "no tick after the shutdown"
+        );
+        // Already cancelled: returns without a tick.
+        every(interval, &shutdown, || async {
+            panic!("ticked after shutdown")
+        })
+        .await;
+    }
 
     #[test]
     fn the_consumers_of_a_services_events_are_the_queues_bound_to_its_prefix() {

@@ -98,14 +98,7 @@ impl TokenVerifier {
         shutdown: tokio_util::sync::CancellationToken,
     ) {
         let client = reqwest::Client::new();
-        loop {
-            if shutdown
-                .run_until_cancelled(tokio::time::sleep(interval))
-                .await
-                .is_none()
-            {
-                return;
-            }
+        crate::service::every(interval, &shutdown, || async {
             match get_jwks(&client, &url).await {
                 Ok(jwks) => {
                     if let Err(err) = self.replace_keys(&jwks) {
@@ -116,7 +109,8 @@ impl TokenVerifier {
                     tracing::warn!(%url, error = %err, "could not refresh the JWKS; keeping the current keys");
                 }
             }
-        }
+        })
+        .await;
     }
 
     /// Fetches the users service's JWKS, retrying while it starts up.

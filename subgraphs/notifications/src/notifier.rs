@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use emporium_kernel::service::every;
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -67,14 +68,7 @@ impl<D: Delivery> Notifier<D> {
 
     /// Every `interval` until `shutdown`, makes the attempts that are due.
     pub async fn run_resender(&self, interval: Duration, shutdown: CancellationToken) {
-        loop {
-            if shutdown
-                .run_until_cancelled(tokio::time::sleep(interval))
-                .await
-                .is_none()
-            {
-                return;
-            }
+        every(interval, &shutdown, || async {
             match self.resend_due(Utc::now(), RESEND_BATCH).await {
                 Ok(0) => {}
                 Ok(attempts) => tracing::info!(attempts, "resent due notification deliveries"),
@@ -82,7 +76,8 @@ impl<D: Delivery> Notifier<D> {
                     tracing::warn!(error = %err, "resending due notification deliveries failed")
                 }
             }
-        }
+        })
+        .await;
     }
 
     #[instrument(skip_all, fields(notification_id = %notification.id, attempt))]

@@ -117,9 +117,12 @@ impl LiveFeed {
             if let Err(err) = session {
                 tracing::warn!(error = %err, "the live order feed lost its queue; declaring a new one");
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+            if shutdown
+                .run_until_cancelled(tokio::time::sleep(backoff))
+                .await
+                .is_none()
+            {
+                return;
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }

@@ -77,11 +77,7 @@ pub async fn prune_periodically(
     interval: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
+    emporium_kernel::service::every(interval, &shutdown, || async {
         let now = state.clock.now();
         match state.store.prune_refresh_tokens(now).await {
             Ok(pruned) => tracing::debug!(pruned, "pruned the refresh tokens of ended logins"),
@@ -99,7 +95,8 @@ pub async fn prune_periodically(
                 tracing::warn!(error = %err, "pruning links and sign-in failures failed; retrying later")
             }
         }
-    }
+    })
+    .await;
 }
 
 /// Where the users service reads the time: lockouts and session lifetimes are decided by it,

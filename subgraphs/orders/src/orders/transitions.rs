@@ -120,18 +120,12 @@ impl Orders {
     /// Runs [`Orders::reject_stale`] every little while until `shutdown`.
     pub async fn run_sweeper(self, timeout: Duration, shutdown: CancellationToken) {
         let every = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
-        loop {
-            if shutdown
-                .run_until_cancelled(tokio::time::sleep(every))
-                .await
-                .is_none()
-            {
-                return;
-            }
+        emporium_kernel::service::every(every, &shutdown, || async {
             if let Err(err) = self.reject_stale(timeout).await {
                 tracing::warn!(error = %err, "the order time-out sweep failed; trying again");
             }
-        }
+        })
+        .await;
     }
 }
 
