@@ -27,6 +27,9 @@ use crate::http::ReadinessCheck;
 /// What a started service runs; each ends after the shutdown token is cancelled.
 pub type Tasks = Vec<JoinHandle<()>>;
 
+/// What [`Service::start`] returns: the tasks it spawned, or why it could not start.
+pub type Started = Result<Tasks, StartError>;
+
 /// Runs `tick` every `interval` (the first one interval after the call) until `shutdown`. A tick
 /// in progress finishes before the shutdown is noticed; `tick` logs its own failures, so one
 /// failed run is simply retried at the next.
@@ -47,11 +50,7 @@ where
 /// A service, built from its settings and stores, ready to start.
 pub trait Service: Send {
     /// Spawns the server on `listener` and everything else the service runs.
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError>;
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started;
 }
 
 /// A service could not be built (e.g. its keys do not make a verifier).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::consumer::ConsumerSettings;
-use emporium_kernel::service::{Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{Handles, Service, Started};
 use tokio::net::TcpListener;
 
 use crate::events::{
@@ -43,11 +43,7 @@ pub struct SearchService {
 }
 
 impl Service for SearchService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let Self {
             index,
             catalog,

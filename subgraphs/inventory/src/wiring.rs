@@ -7,7 +7,7 @@ use std::sync::Arc;
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::consumer::ConsumerSettings;
 use emporium_kernel::events::outbox::postgres::PgOutbox;
-use emporium_kernel::service::{queues_of, Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{queues_of, Handles, Service, Started};
 use tokio::net::TcpListener;
 
 use crate::events::{InventoryHandler, OUTBOX_NAME};
@@ -27,11 +27,7 @@ pub struct InventoryService {
 }
 
 impl Service for InventoryService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let Self {
             inventory,
             verifier,

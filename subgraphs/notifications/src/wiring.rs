@@ -8,7 +8,7 @@ use std::sync::Arc;
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::consumer::ConsumerSettings;
 use emporium_kernel::mail::Mailer;
-use emporium_kernel::service::{queues_of, Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{queues_of, Handles, Service, Started};
 use tokio::net::TcpListener;
 
 use crate::notifier::RESEND_INTERVAL;
@@ -30,11 +30,7 @@ pub struct NotificationsService {
 }
 
 impl Service for NotificationsService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let Self {
             store,
             mailer,

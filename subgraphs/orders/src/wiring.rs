@@ -11,7 +11,7 @@ use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::consumer::ConsumerSettings;
 use emporium_kernel::events::outbox::postgres::PgOutbox;
 use emporium_kernel::sealed::SealingKey;
-use emporium_kernel::service::{queues_of, Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{queues_of, Handles, Service, Started};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,11 +40,7 @@ pub struct OrdersService {
 }
 
 impl Service for OrdersService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let store = OrderStore::new(self.pool.clone());
         let orders = Orders::new(self.pool.clone(), self.payment_token_key);
         let live = LiveFeed::new();

@@ -9,7 +9,7 @@ use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::consumer::ConsumerSettings;
 use emporium_kernel::events::outbox::postgres::PgOutbox;
 use emporium_kernel::sealed::OpeningKeys;
-use emporium_kernel::service::{queues_of, Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{queues_of, Handles, Service, Started};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -33,11 +33,7 @@ pub struct PaymentsService<P> {
 }
 
 impl<P: PaymentProvider + 'static> Service for PaymentsService<P> {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let Self {
             pool,
             verifier,

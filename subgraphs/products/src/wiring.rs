@@ -7,7 +7,7 @@
 use emporium_kernel::auth::TokenVerifier;
 use emporium_kernel::events::outbox::mongo::MongoOutbox;
 use emporium_kernel::events::outbox::run_relay;
-use emporium_kernel::service::{Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{Handles, Service, Started};
 use mongodb::Database;
 use tokio::net::TcpListener;
 
@@ -22,11 +22,7 @@ pub struct ProductsService {
 }
 
 impl Service for ProductsService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let Self {
             db,
             cache,

@@ -6,7 +6,7 @@
 use emporium_kernel::auth::Keyring;
 use emporium_kernel::events::outbox::postgres::PgOutbox;
 use emporium_kernel::mail::{MailQueue, Mailer, RetryPolicy};
-use emporium_kernel::service::{Handles, Service, StartError, Tasks};
+use emporium_kernel::service::{Handles, Service, StartError, Started};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -25,11 +25,7 @@ pub struct UsersService {
 }
 
 impl Service for UsersService {
-    fn start(
-        self: Box<Self>,
-        listener: TcpListener,
-        handles: &Handles,
-    ) -> Result<Tasks, StartError> {
+    fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let mail = MailQueue::start(
             self.mailer,
             RetryPolicy::default(),
