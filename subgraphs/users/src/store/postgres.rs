@@ -13,9 +13,10 @@ use uuid::Uuid;
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::trace::TraceContext;
 
+use super::lockout_tables;
 use crate::domain::account::User;
 use crate::domain::account_token::Purpose;
-use crate::domain::lockout::{self, AccountRecord, Admission, ClientRecord};
+use crate::domain::lockout::Admission;
 use crate::events::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
@@ -196,60 +197,15 @@ impl UserStore {
         client: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Admission, StoreError> {
-        let user_id = user_id.as_uuid();
         let mut tx = self.pool.begin().await?;
-        let account = sqlx::query(
-            "SELECT failed_logins, throttled_until FROM users WHERE id = $1 FOR UPDATE",
+        let admission = lockout_tables::admit(
+            &mut tx,
+            &lockout_tables::ACCOUNTS,
+            user_id.as_uuid(),
+            client,
+            now,
         )
-        .bind(user_id)
-        .fetch_one(&mut *tx)
         .await?;
-        let account = AccountRecord {
-            failures: account.try_get("failed_logins")?,
-            throttled_until: account.try_get("throttled_until")?,
-        };
-        let record = sqlx::query(
-            "SELECT failures, locked_until, signed_in_at IS NOT NULL AS known
-             FROM login_clients WHERE user_id = $1 AND client = $2",
-        )
-        .bind(user_id)
-        .bind(client)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let record = match record {
-            Some(row) => ClientRecord {
-                failures: row.try_get("failures")?,
-                locked_until: row.try_get("locked_until")?,
-                is_known: row.try_get("known")?,
-            },
-            None => ClientRecord::default(),
-        };
-        let admission = lockout::admit(&record, &account, now);
-        if let Admission::Attempt {
-            client: c,
-            account: a,
-        } = &admission
-        {
-            sqlx::query(
-                "INSERT INTO login_clients (user_id, client, failures, locked_until, updated_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (user_id, client) DO UPDATE
-                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
-            )
-            .bind(user_id)
-            .bind(client)
-            .bind(c.failures)
-            .bind(c.locked_until)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE users SET failed_logins = $2, throttled_until = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(a.failures)
-                .bind(a.throttled_until)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(admission)
     }
@@ -272,62 +228,14 @@ impl UserStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let account = sqlx::query(
-            "SELECT failed_logins, throttled_until FROM unknown_email_logins WHERE email_hash = $1 FOR UPDATE",
+        let admission = lockout_tables::admit(
+            &mut tx,
+            &lockout_tables::UNKNOWN_EMAILS,
+            email_hash,
+            client,
+            now,
         )
-        .bind(email_hash)
-        .fetch_one(&mut *tx)
         .await?;
-        let account = AccountRecord {
-            failures: account.try_get("failed_logins")?,
-            throttled_until: account.try_get("throttled_until")?,
-        };
-        let record = sqlx::query(
-            "SELECT failures, locked_until FROM unknown_email_login_clients
-             WHERE email_hash = $1 AND client = $2",
-        )
-        .bind(email_hash)
-        .bind(client)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let record = match record {
-            Some(row) => ClientRecord {
-                failures: row.try_get("failures")?,
-                locked_until: row.try_get("locked_until")?,
-                is_known: false,
-            },
-            None => ClientRecord::default(),
-        };
-        let admission = lockout::admit(&record, &account, now);
-        if let Admission::Attempt {
-            client: c,
-            account: a,
-        } = &admission
-        {
-            sqlx::query(
-                "INSERT INTO unknown_email_login_clients (email_hash, client, failures, locked_until, updated_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (email_hash, client) DO UPDATE
-                 SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, updated_at = EXCLUDED.updated_at",
-            )
-            .bind(email_hash)
-            .bind(client)
-            .bind(c.failures)
-            .bind(c.locked_until)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE unknown_email_logins SET failed_logins = $2, throttled_until = $3, updated_at = $4
-                 WHERE email_hash = $1",
-            )
-            .bind(email_hash)
-            .bind(a.failures)
-            .bind(a.throttled_until)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
         Ok(admission)
     }
