@@ -81,16 +81,7 @@ impl Fixture {
     }
 
     pub async fn with(mode: Mode) -> Self {
-        let postgres = TestPostgres::create().await;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(20)
-            .connect(&postgres.url())
-            .await
-            .expect("connect to the test database");
-        emporium_inventory::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("inventory migrations");
+        let (postgres, pool) = TestPostgres::migrated(&emporium_inventory::MIGRATOR).await;
         let (redis, nodes, prefix) = match mode {
             Mode::Single => {
                 let redis = TestRedis::create();

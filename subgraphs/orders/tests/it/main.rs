@@ -10,7 +10,7 @@ mod saga;
 
 use chrono::Utc;
 use emporium_kernel::events::{Envelope, EventDraft};
-use emporium_kernel::ids::{ProductId, Quantity};
+use emporium_kernel::ids::{OrderId, ProductId, Quantity, UserId};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
 use emporium_kernel::testing::TestPostgres;
@@ -32,16 +32,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Self {
-        let postgres = TestPostgres::create().await;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(20)
-            .connect(&postgres.url())
-            .await
-            .expect("connect to the test database");
-        emporium_orders::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("orders migrations");
+        let (postgres, pool) = TestPostgres::migrated(&emporium_orders::MIGRATOR).await;
         let payment_token_keys = OpeningKeys::new(OpeningKey::generate(), vec![]);
         Self {
             store: OrderStore::new(pool.clone()),
@@ -67,23 +58,23 @@ impl Fixture {
     }
 
     /// A customer with `quantity` of `product` in the cart.
-    pub async fn customer_with(&self, product: &str, quantity: i32) -> Uuid {
-        let user = Uuid::now_v7();
+    pub async fn customer_with(&self, product: &str, quantity: i32) -> UserId {
+        let user = UserId::from(Uuid::now_v7());
         self.add(user, product, quantity).await;
         user
     }
 
     /// Puts `quantity` of `product` in `user`'s cart.
-    pub async fn add(&self, user: Uuid, product: &str, quantity: i32) {
+    pub async fn add(&self, user: UserId, product: &str, quantity: i32) {
         let product: ProductId = product.parse().expect("product id");
         let quantity = Quantity::try_from(quantity).expect("quantity");
         self.store
-            .add(user.into(), &product, quantity)
+            .add(user, &product, quantity)
             .await
             .expect("add to cart");
     }
 
-    pub async fn checkout(&self, user: Uuid, key: &str) -> CheckoutOutcome {
+    pub async fn checkout(&self, user: UserId, key: &str) -> CheckoutOutcome {
         self.orders
             .checkout(user, &request(key, "tok_visa"), &TraceContext::new_root())
             .await
@@ -91,7 +82,7 @@ impl Fixture {
     }
 
     /// Checks out and expects a new order.
-    pub async fn place(&self, user: Uuid) -> Order {
+    pub async fn place(&self, user: UserId) -> Order {
         match self.checkout(user, &Uuid::now_v7().to_string()).await {
             CheckoutOutcome::Placed(order) => order,
             other => panic!("expected a placed order, got {other:?}"),
@@ -106,7 +97,7 @@ impl Fixture {
             .expect("outbox")
     }
 
-    pub async fn events_of(&self, order: Uuid, event_type: &str) -> Vec<serde_json::Value> {
+    pub async fn events_of(&self, order: OrderId, event_type: &str) -> Vec<serde_json::Value> {
         self.events()
             .await
             .into_iter()
@@ -132,7 +123,7 @@ pub fn request(key: &str, token: &str) -> CheckoutRequest {
 
 /// An event about `order` as another service would publish it: the fields of `data` in
 /// place of a valid payload's.
-pub fn reply(event_type: &'static str, order: Uuid, data: serde_json::Value) -> Envelope {
+pub fn reply(event_type: &'static str, order: OrderId, data: serde_json::Value) -> Envelope {
     let mut payload = match event_type {
         "inventory.rejected" => serde_json::json!({ "reason": "OUT_OF_STOCK", "items": [] }),
         "payment.declined" => {

@@ -43,16 +43,7 @@ impl Fixture {
 
 impl<P: PaymentProvider + Clone + 'static> Fixture<P> {
     pub async fn with_provider(provider: P) -> Self {
-        let postgres = TestPostgres::create().await;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(20)
-            .connect(&postgres.url())
-            .await
-            .expect("connect to the test database");
-        emporium_payments::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("payments migrations");
+        let (postgres, pool) = TestPostgres::migrated(&emporium_payments::MIGRATOR).await;
         let store = PaymentStore::new(pool);
         let payments = Payments::new(store.clone(), provider.clone(), TOKEN_KEYS.clone());
         Self {

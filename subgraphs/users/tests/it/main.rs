@@ -63,16 +63,7 @@ impl Users {
     }
 
     pub async fn start_with_keyring(settings: Settings, keyring: Keyring) -> Self {
-        let postgres = TestPostgres::create().await;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(10)
-            .connect(&postgres.url())
-            .await
-            .expect("connect to the test database");
-        emporium_users::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("users migrations");
+        let (postgres, pool) = TestPostgres::migrated(&emporium_users::MIGRATOR).await;
         let verifier = TokenVerifier::from_jwks(&keyring.jwks()).expect("jwks");
         let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
         let mail_dir =
