@@ -10,7 +10,6 @@
 //! warm phases measure the same thing.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use emporium_kernel::testing::{TestRedis, TestVhost};
 use serde_json::{json, Value};
 
 use crate::platform::{
-    emporium_binary, free_port, percentile, repository, spawn, Figures, Stores, SUBGRAPHS,
+    emporium_binary, free_port, load_graphql, repository, spawn, Figures, Stores, SUBGRAPHS,
 };
 
 const SEARCH: &str = "query($q: String!, $n: Int) { search(query: $q, first: $n) { edges { node { score product { id } } } } }";
@@ -57,43 +56,9 @@ async fn load(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Figures> {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (http, url, counter) = (http.clone(), url.to_owned(), counter.clone());
-        let variables: Vec<Value> = (0..4096).map(|n| variation.variables(n)).collect();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while started.elapsed() < duration {
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .json(&json!({ "query": query, "variables": variables[n % variables.len()] }))
-                    .send()
-                    .await?;
-                let status = response.status();
-                let body: Value = response.json().await?;
-                if !status.is_success() || !body["errors"].is_null() {
-                    bail!("HTTP {status}: {body}");
-                }
-                latencies.push(sent.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Ok(Figures {
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    })
+    let variables: Arc<Vec<Value>> = Arc::new((0..4096).map(|n| variation.variables(n)).collect());
+    let vary = move |_client: usize, n: usize| variables[n % variables.len()].clone();
+    load_graphql(http, url, query, vary, connections, duration).await
 }
 
 async fn gql(

@@ -181,3 +181,59 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub(crate) fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// `connections` clients sending `query` to `url` for `duration`, request `n` of client `c` with
+/// `variables(c, n)` (`n` counts across clients, so every request can differ and hive-router's
+/// deduplication of identical in-flight requests flatters nothing). Every answer must be a 200
+/// without errors; the first that is not ends the phase with an error saying what came back.
+pub(crate) async fn load_graphql(
+    http: &reqwest::Client,
+    url: &str,
+    query: &'static str,
+    variables: impl Fn(usize, usize) -> serde_json::Value + Clone + Send + 'static,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Figures> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let counter = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..connections {
+        let (http, url, counter, variables) = (
+            http.clone(),
+            url.to_owned(),
+            counter.clone(),
+            variables.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while started.elapsed() < duration {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body = serde_json::json!({ "query": query, "variables": variables(client, n) });
+                let sent = Instant::now();
+                let response = http.post(&url).json(&body).send().await?;
+                let status = response.status();
+                let body: serde_json::Value = response.json().await?;
+                if !status.is_success() || !body["errors"].is_null() {
+                    anyhow::bail!("HTTP {status}: {body}");
+                }
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok(Figures {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    })
+}

@@ -11,8 +11,6 @@
 //! in-flight requests cannot flatter the router.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -20,7 +18,8 @@ use emporium_kernel::testing::TestVhost;
 use serde_json::json;
 
 use crate::platform::{
-    emporium_binary, free_port, percentile, repository, spawn, Figures, Process, Stores, SUBGRAPHS,
+    emporium_binary, free_port, load_graphql, repository, spawn, Figures, Process, Stores,
+    SUBGRAPHS,
 };
 
 const QUERY: &str =
@@ -32,43 +31,9 @@ async fn load(url: &str, connections: usize, duration: Duration) -> anyhow::Resu
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
-    let counter = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..connections {
-        let (http, url, counter) = (http.clone(), url.to_owned(), counter.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while started.elapsed() < duration {
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let variables = json!({ "q": format!("bench{client}x{n}"), "n": 1 + n % 20 });
-                let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .json(&json!({ "query": QUERY, "variables": variables }))
-                    .send()
-                    .await?;
-                let status = response.status();
-                let body: serde_json::Value = response.json().await?;
-                if !status.is_success() || !body["errors"].is_null() {
-                    bail!("HTTP {status}: {body}");
-                }
-                latencies.push(sent.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Ok(Figures {
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    })
+    let variables =
+        |client: usize, n: usize| json!({ "q": format!("bench{client}x{n}"), "n": 1 + n % 20 });
+    load_graphql(&http, url, QUERY, variables, connections, duration).await
 }
 
 async fn wait_until_answering(url: &str) -> anyhow::Result<()> {

@@ -16,6 +16,8 @@ use emporium_search::SearchIndex;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::platform::{millis, percentile};
+
 /// The query mix: (label, text, filter, sort, GraphQL filter, GraphQL sort).
 fn mix() -> Vec<(
     &'static str,
@@ -120,15 +122,6 @@ fn product_created(product: &ProductSnapshot) -> anyhow::Result<ProductCreated> 
         product: snapshot,
         initial_stock: 0,
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 pub async fn benchmark(replicas: usize, rounds: usize) -> anyhow::Result<()> {
