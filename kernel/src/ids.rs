@@ -9,7 +9,7 @@
 //!   the one rule is: not blank and at most [`MAX_PRODUCT_ID_LEN`] bytes, kept as given.
 //! - [`Sku`]: trimmed, upper-cased; letters, digits, `-`, `_`, `.`; at most [`MAX_SKU_CHARS`].
 //! - [`Quantity`]: a count of units, 1 to [`MAX_QUANTITY`].
-//! - [`OrderId`], [`UserId`]: UUIDs.
+//! - [`OrderId`], [`UserId`]: UUIDs; bound to and read from Postgres as `uuid`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -212,9 +212,20 @@ macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
         #[doc = concat!("The id of ", $what, ": a UUID.")]
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            Serialize,
+            Deserialize,
+            sqlx::Type,
         )]
         #[serde(transparent)]
+        #[sqlx(transparent)]
         pub struct $name(Uuid);
 
         impl $name {

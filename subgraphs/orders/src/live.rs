@@ -15,13 +15,13 @@ use std::time::Duration;
 use emporium_kernel::events::broker::{Broker, BrokerError};
 use emporium_kernel::events::contract::orders::OrderStatusChanged;
 use emporium_kernel::events::{DecodeError, Envelope, Event, EXCHANGE};
+use emporium_kernel::ids::{OrderId, UserId};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::orders::{HistoryEntry, Orders};
 
@@ -31,7 +31,7 @@ const CAPACITY: usize = 1024;
 /// What the feed carries: one history entry of an order and whose order it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub entry: HistoryEntry,
 }
 
@@ -53,9 +53,9 @@ impl Default for LiveFeed {
 pub fn change_of(envelope: &Envelope) -> Result<StatusChange, DecodeError> {
     let event: OrderStatusChanged = envelope.decode()?;
     Ok(StatusChange {
-        user_id: event.user_id,
+        user_id: event.user_id.into(),
         entry: HistoryEntry {
-            order_id: event.order_id,
+            order_id: event.order_id.into(),
             sequence: envelope.sequence_number(),
             status: event.status,
             previous_status: event.previous_status,
@@ -76,7 +76,7 @@ impl LiveFeed {
 
     /// Follows `order` from now on: subscribe before reading its current state, then
     /// [`OrderFollower::start_after`] that state.
-    pub fn follow(&self, order: Uuid, orders: Orders) -> OrderFollower {
+    pub fn follow(&self, order: OrderId, orders: Orders) -> OrderFollower {
         let mut resyncs = self.resyncs.subscribe();
         resyncs.mark_unchanged();
         OrderFollower {
@@ -188,7 +188,7 @@ impl LiveFeed {
 /// each and in order, whether it came through the broadcast or from the store after this
 /// replica lost its queue or the subscriber fell behind.
 pub struct OrderFollower {
-    order: Uuid,
+    order: OrderId,
     orders: Orders,
     changes: broadcast::Receiver<StatusChange>,
     resyncs: watch::Receiver<u64>,

@@ -7,7 +7,7 @@ use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::contract::inventory::InventoryRejected;
 use emporium_kernel::events::contract::payments::{PaymentAuthorized, PaymentDeclined};
 use emporium_kernel::events::{Envelope, Event};
-use uuid::Uuid;
+use emporium_kernel::ids::OrderId;
 
 use crate::orders::{Cause, Orders, OrdersError, TransitionOutcome};
 use crate::status::{Actor, Command, Reason};
@@ -61,7 +61,8 @@ impl Handler for SagaHandler {
                 )))
             }
         };
-        let order_id = Uuid::parse_str(&order_id)
+        let order_id: OrderId = order_id
+            .parse()
             .map_err(|_| HandlerError::permanent(format!("bad order id {order_id:?}")))?;
         let outcome = self
             .orders

@@ -11,7 +11,7 @@
 //! DELIVERED, CANCELLED and REJECTED are final. Every accepted transition is recorded in the
 //! order's history and published as `order.status_changed`.
 
-use uuid::Uuid;
+use emporium_kernel::ids::UserId;
 
 /// The statuses and reasons are the event contract's (`order.status_changed` carries them), so
 /// they are defined once, in the kernel.
@@ -21,7 +21,7 @@ pub use emporium_kernel::events::contract::orders::{OrderStatus, StatusReason as
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// A signed-in customer (only their own orders reach the state machine).
-    Customer(Uuid),
+    Customer(UserId),
     Admin,
     /// The saga: events from inventory and payments, and the time-out sweeper.
     System,
@@ -72,7 +72,7 @@ pub fn transition(
     from: OrderStatus,
     command: Command,
     actor: Actor,
-    owner: Uuid,
+    owner: UserId,
 ) -> Result<Transition, TransitionError> {
     use OrderStatus::*;
     let allowed = match (command, actor) {
@@ -110,8 +110,8 @@ mod tests {
 
     const ALL: [OrderStatus; 6] = OrderStatus::ALL;
 
-    fn owner() -> Uuid {
-        Uuid::from_u128(7)
+    fn owner() -> UserId {
+        uuid::Uuid::from_u128(7).into()
     }
 
     #[test]
@@ -175,7 +175,7 @@ mod tests {
             transition(
                 Confirmed,
                 Command::Cancel,
-                Actor::Customer(Uuid::from_u128(8)),
+                Actor::Customer(uuid::Uuid::from_u128(8).into()),
                 owner()
             ),
             Err(TransitionError::Forbidden {

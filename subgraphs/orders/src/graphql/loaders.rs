@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::money::Currency;
-use uuid::Uuid;
 
 use crate::lines::Line;
 use crate::orders::{HistoryEntry, Orders, OrdersError};
@@ -16,14 +16,14 @@ use crate::orders::{HistoryEntry, Orders, OrdersError};
 /// shares no data (each order was authorized before its fields resolve).
 pub struct ItemsLoader(pub(super) Orders);
 
-impl Loader<(Uuid, Currency)> for ItemsLoader {
+impl Loader<(OrderId, Currency)> for ItemsLoader {
     type Value = Vec<Line>;
     type Error = Arc<OrdersError>;
 
     async fn load(
         &self,
-        keys: &[(Uuid, Currency)],
-    ) -> Result<HashMap<(Uuid, Currency), Vec<Line>>, Self::Error> {
+        keys: &[(OrderId, Currency)],
+    ) -> Result<HashMap<(OrderId, Currency), Vec<Line>>, Self::Error> {
         let mut lines = self.0.items_of(keys).await?;
         Ok(keys
             .iter()
@@ -35,11 +35,14 @@ impl Loader<(Uuid, Currency)> for ItemsLoader {
 /// Loads the history of every order a response lists in one query.
 pub struct HistoryLoader(pub(super) Orders);
 
-impl Loader<Uuid> for HistoryLoader {
+impl Loader<OrderId> for HistoryLoader {
     type Value = Vec<HistoryEntry>;
     type Error = Arc<OrdersError>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<HistoryEntry>>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[OrderId],
+    ) -> Result<HashMap<OrderId, Vec<HistoryEntry>>, Self::Error> {
         Ok(self.0.histories(keys).await?)
     }
 }

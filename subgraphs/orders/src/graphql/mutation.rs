@@ -38,7 +38,7 @@ fn actor(viewer: AuthUser) -> Actor {
     if viewer.is_admin() {
         Actor::Admin
     } else {
-        Actor::Customer(viewer.id)
+        Actor::Customer(viewer.id.into())
     }
 }
 
@@ -177,7 +177,7 @@ impl Mutation {
         };
         let orders = ctx.state::<Orders>()?;
         let trace = ctx.state::<TraceContext>()?;
-        let outcome = orders.checkout(user.id, &request, trace).await?;
+        let outcome = orders.checkout(user.id.into(), &request, trace).await?;
         let failed = |error: UserError| CheckoutPayload {
             order: None,
             user_errors: vec![error],

@@ -3,8 +3,8 @@
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, PageRequest};
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::ApiError;
-use uuid::Uuid;
 
 use super::types::{cart_of, Cart, Order, OrderConnection, OrderStatusEnum, User};
 use crate::orders::{OrderFilter, Orders};
@@ -25,7 +25,7 @@ pub(super) async fn order_page(
     let page = PageRequest::parse(first, after)?;
     let (orders, has_next_page, total_count) = ctx
         .state::<Orders>()?
-        .list(filter, page.after_as::<Uuid>()?, page.size)
+        .list(filter, page.after_as::<OrderId>()?, page.size)
         .await?;
     Ok(OrderConnection {
         orders,
@@ -35,13 +35,13 @@ pub(super) async fn order_page(
 }
 
 /// An order id from the client; anything that is not one of ours is simply not found.
-pub(super) fn order_id(id: &ID) -> Option<Uuid> {
-    Uuid::parse_str(id.trim()).ok()
+pub(super) fn order_id(id: &ID) -> Option<OrderId> {
+    id.trim().parse().ok()
 }
 
 /// The customer whose orders `viewer` is limited to (`None` for an admin).
-pub(super) fn scope(viewer: AuthUser) -> Option<Uuid> {
-    (!viewer.is_admin()).then_some(viewer.id)
+pub(super) fn scope(viewer: AuthUser) -> Option<UserId> {
+    (!viewer.is_admin()).then_some(viewer.id.into())
 }
 
 pub struct Query;
@@ -87,7 +87,7 @@ impl Query {
     /// Federation entity resolver: users' orders.
     #[graphql(entity)]
     async fn find_user_by_id(&self, id: ID) -> Result<User, ApiError> {
-        let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("user"))?;
+        let id = id.parse().map_err(|_| ApiError::not_found("user"))?;
         Ok(User { id })
     }
 

@@ -5,9 +5,9 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::{encode_cursor, ContextState, MoneyObject, PageInfo, UserError};
+use emporium_kernel::ids::UserId;
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::ApiError;
-use uuid::Uuid;
 
 use super::loaders::{HistoryLoader, ItemsLoader};
 use super::query::order_page;
@@ -142,7 +142,7 @@ impl From<HistoryEntry> for OrderStatusChange {
 // The users subgraph's `User`, seen from orders: its orders. (No doc comment: it would
 // become the supergraph's description of `User`.)
 pub struct User {
-    pub(super) id: Uuid,
+    pub(super) id: UserId,
 }
 
 #[Object(name = "User")]
@@ -159,7 +159,7 @@ impl User {
         after: Option<String>,
     ) -> Result<OrderConnection, ApiError> {
         let viewer = ctx.state::<Viewer>()?.require_user()?;
-        if viewer.id != self.id && !viewer.is_admin() {
+        if UserId::from(viewer.id) != self.id && !viewer.is_admin() {
             return Err(ApiError::forbidden());
         }
         let filter = OrderFilter {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged, OrderedItem};
 use emporium_kernel::events::EventDraft;
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
-use uuid::Uuid;
 
 use crate::lines::{Line, LinesError};
 use crate::status::{OrderStatus, Reason};
@@ -15,8 +15,8 @@ use super::{Order, OrdersError};
 
 /// `order.placed`: what inventory reserves and payments authorizes.
 pub(super) fn order_placed(
-    id: Uuid,
-    user: Uuid,
+    id: OrderId,
+    user: UserId,
     lines: &[Line],
     total: Money,
     sealed_payment_token: &str,
@@ -34,8 +34,8 @@ pub(super) fn order_placed(
         })
         .collect::<Result<Vec<_>, LinesError>>()?;
     Ok(EventDraft::of(&OrderPlaced {
-        order_id: id,
-        user_id: user,
+        order_id: id.into(),
+        user_id: user.into(),
         items,
         total: total.to_decimal_string(),
         currency: total.currency().as_str().to_owned(),
@@ -63,8 +63,8 @@ pub fn status_changed(
         })
         .transpose()?;
     Ok(EventDraft::of(&OrderStatusChanged {
-        order_id: order.id,
-        user_id: order.user_id,
+        order_id: order.id.into(),
+        user_id: order.user_id.into(),
         status: order.status,
         previous_status: previous,
         reason,

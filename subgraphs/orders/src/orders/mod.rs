@@ -7,11 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::Envelope;
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
 use emporium_kernel::sealed::{SealError, SealingKey};
 use emporium_kernel::trace::TraceContext;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::checkout::Address;
 use crate::lines::LinesError;
@@ -43,8 +43,8 @@ pub enum OrdersError {
 /// An order as stored (its lines and history are read separately).
 #[derive(Debug, Clone)]
 pub struct Order {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: OrderId,
+    pub user_id: UserId,
     pub status: OrderStatus,
     pub status_reason: Option<String>,
     pub total: Money,
@@ -56,7 +56,7 @@ pub struct Order {
 /// One entry of an order's history: a status it reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     /// The sequence number of the `order.status_changed` event that announced it.
     pub sequence: i64,
     pub status: OrderStatus,
@@ -105,7 +105,7 @@ pub enum TransitionOutcome {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OrderFilter {
     /// Only this customer's orders (`None`: everyone's, for admins).
-    pub user: Option<Uuid>,
+    pub user: Option<UserId>,
     pub status: Option<OrderStatus>,
 }
 

@@ -6,6 +6,7 @@
 //! or a database failure is an [`OrdersError`], and the transaction writes nothing.
 
 use emporium_kernel::events::outbox::postgres::enqueue;
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::trace::TraceContext;
 use sqlx::{PgConnection, Row};
@@ -26,7 +27,7 @@ impl Orders {
     /// ones cannot both order the same cart.
     pub async fn checkout(
         &self,
-        user: Uuid,
+        user: UserId,
         request: &CheckoutRequest,
         trace: &TraceContext,
     ) -> Result<CheckoutOutcome, OrdersError> {
@@ -51,7 +52,7 @@ impl Orders {
             if stored != digest {
                 return Ok(CheckoutOutcome::KeyReused);
             }
-            let id: Uuid = row.try_get("id")?;
+            let id: OrderId = row.try_get("id")?;
             return match self.order(id).await? {
                 Some(order) => Ok(CheckoutOutcome::Replayed(order)),
                 None => Err(OrdersError::Corrupt(format!("order {id} vanished"))),
@@ -64,7 +65,7 @@ impl Orders {
             return Ok(CheckoutOutcome::EmptyCart);
         }
         let total = lines::total(&lines)?;
-        let id = Uuid::now_v7();
+        let id = OrderId::from(Uuid::now_v7());
         let address = serde_json::to_value(request.address())
             .map_err(|e| OrdersError::Corrupt(format!("address: {e}")))?;
         sqlx::query(
@@ -141,7 +142,7 @@ impl Orders {
 /// The cart's lines at checkout, locked so a concurrent cart change waits for the order.
 pub(super) async fn cart_for_checkout(
     conn: &mut PgConnection,
-    user: Uuid,
+    user: UserId,
 ) -> Result<Vec<Line>, OrdersError> {
     let rows = sqlx::query(
         "SELECT c.product_id, p.name, p.price_minor, p.currency, c.quantity

@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::{Currency, Money};
 use sqlx::Row;
-use uuid::Uuid;
 
 use crate::lines::Line;
 use crate::status::OrderStatus;
@@ -17,7 +17,7 @@ use super::rows::{fetch_order, history_entry, order_of, ORDER_COLUMNS};
 use super::{HistoryEntry, Order, OrderFilter, Orders, OrdersError};
 
 impl Orders {
-    pub async fn order(&self, id: Uuid) -> Result<Option<Order>, OrdersError> {
+    pub async fn order(&self, id: OrderId) -> Result<Option<Order>, OrdersError> {
         let mut conn = self.pool.acquire().await?;
         fetch_order(&mut conn, id, false).await
     }
@@ -25,8 +25,8 @@ impl Orders {
     /// The order if `viewer` may see it: its customer, or an admin.
     pub async fn visible_order(
         &self,
-        id: Uuid,
-        customer: Option<Uuid>,
+        id: OrderId,
+        customer: Option<UserId>,
     ) -> Result<Option<Order>, OrdersError> {
         Ok(self
             .order(id)
@@ -37,7 +37,7 @@ impl Orders {
     /// The lines of one order, in the order they were placed.
     pub async fn items(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         currency: Currency,
     ) -> Result<Vec<Line>, OrdersError> {
         let mut lines = self.items_of(&[(order_id, currency)]).await?;
@@ -48,10 +48,10 @@ impl Orders {
     /// order without lines, or unknown, is absent.
     pub async fn items_of(
         &self,
-        orders: &[(Uuid, Currency)],
-    ) -> Result<HashMap<Uuid, Vec<Line>>, OrdersError> {
-        let currencies: HashMap<Uuid, Currency> = orders.iter().copied().collect();
-        let ids: Vec<Uuid> = currencies.keys().copied().collect();
+        orders: &[(OrderId, Currency)],
+    ) -> Result<HashMap<OrderId, Vec<Line>>, OrdersError> {
+        let currencies: HashMap<OrderId, Currency> = orders.iter().copied().collect();
+        let ids: Vec<OrderId> = currencies.keys().copied().collect();
         let rows = sqlx::query(
             "SELECT order_id, product_id, product_name, unit_price_minor, quantity
              FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
@@ -59,9 +59,9 @@ impl Orders {
         .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
-        let mut lines: HashMap<Uuid, Vec<Line>> = HashMap::with_capacity(ids.len());
+        let mut lines: HashMap<OrderId, Vec<Line>> = HashMap::with_capacity(ids.len());
         for row in &rows {
-            let order_id: Uuid = row.try_get("order_id")?;
+            let order_id: OrderId = row.try_get("order_id")?;
             let currency = currencies
                 .get(&order_id)
                 .copied()
@@ -78,7 +78,7 @@ impl Orders {
     }
 
     /// Every status the order reached, oldest first.
-    pub async fn history(&self, order_id: Uuid) -> Result<Vec<HistoryEntry>, OrdersError> {
+    pub async fn history(&self, order_id: OrderId) -> Result<Vec<HistoryEntry>, OrdersError> {
         let mut histories = self.histories(&[order_id]).await?;
         Ok(histories.remove(&order_id).unwrap_or_default())
     }
@@ -86,8 +86,8 @@ impl Orders {
     /// The history of each of `orders`, oldest first, in one query.
     pub async fn histories(
         &self,
-        orders: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<HistoryEntry>>, OrdersError> {
+        orders: &[OrderId],
+    ) -> Result<HashMap<OrderId, Vec<HistoryEntry>>, OrdersError> {
         let rows = sqlx::query(
             "SELECT order_id, sequence, status, previous_status, reason, at
              FROM order_history WHERE order_id = ANY($1) ORDER BY order_id, sequence",
@@ -95,7 +95,8 @@ impl Orders {
         .bind(orders)
         .fetch_all(&self.pool)
         .await?;
-        let mut histories: HashMap<Uuid, Vec<HistoryEntry>> = HashMap::with_capacity(orders.len());
+        let mut histories: HashMap<OrderId, Vec<HistoryEntry>> =
+            HashMap::with_capacity(orders.len());
         for row in &rows {
             let entry = history_entry(row)?;
             histories.entry(entry.order_id).or_default().push(entry);
@@ -108,7 +109,7 @@ impl Orders {
     pub async fn list(
         &self,
         filter: OrderFilter,
-        after: Option<Uuid>,
+        after: Option<OrderId>,
         size: usize,
     ) -> Result<(Vec<Order>, bool, i64), OrdersError> {
         let limit = i64::try_from(size).unwrap_or(i64::MAX - 1) + 1;

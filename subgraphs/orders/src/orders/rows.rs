@@ -2,10 +2,10 @@
 //!
 //! Failure: a value the types cannot hold is [`OrdersError::Corrupt`], naming the column.
 
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::money::{Currency, Money};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use uuid::Uuid;
 
 use crate::status::OrderStatus;
 
@@ -17,7 +17,7 @@ pub(super) const ORDER_COLUMNS: &str =
 
 pub(super) async fn fetch_order(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: OrderId,
     for_update: bool,
 ) -> Result<Option<Order>, OrdersError> {
     let lock = if for_update { " FOR UPDATE" } else { "" };

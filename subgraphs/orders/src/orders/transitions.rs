@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use emporium_kernel::events::outbox::postgres::enqueue;
 use emporium_kernel::events::{inbox, Envelope};
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::trace::TraceContext;
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::status::{self, Actor, Command, OrderStatus, Reason};
 
@@ -26,7 +26,7 @@ impl Orders {
     /// A customer asking about another customer's order gets `NotFound`.
     pub async fn transition(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         command: Command,
         actor: Actor,
         cause: Cause<'_>,
@@ -91,7 +91,7 @@ impl Orders {
     /// was lost. Safe with several replicas: each order is re-checked under its row lock.
     pub async fn reject_stale(&self, timeout: Duration) -> Result<usize, OrdersError> {
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let stale: Vec<Uuid> = sqlx::query_scalar(
+        let stale: Vec<OrderId> = sqlx::query_scalar(
             "SELECT id FROM orders
              WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1 / 1000.0)
              ORDER BY created_at LIMIT 500",

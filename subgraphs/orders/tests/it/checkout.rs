@@ -1,7 +1,7 @@
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::trace::TraceContext;
 use emporium_orders::orders::CheckoutOutcome;
 use emporium_orders::status::OrderStatus;
-use uuid::Uuid;
 
 use crate::{request, Fixture};
 
@@ -119,7 +119,7 @@ async fn identical_checkouts_racing_place_one_order_and_one_event() {
     let user = fx.customer_with(&tv, 2).await;
     let attempts = (0..12).map(|_| fx.checkout(user, "same-key"));
     let outcomes = futures::future::join_all(attempts).await;
-    let mut ids: Vec<Uuid> = outcomes
+    let mut ids: Vec<OrderId> = outcomes
         .iter()
         .map(|outcome| match outcome {
             CheckoutOutcome::Placed(order) | CheckoutOutcome::Replayed(order) => order.id,

@@ -1,6 +1,7 @@
 use async_graphql::Request;
 use emporium_kernel::auth::{AuthUser, Role, Viewer};
 use emporium_kernel::events::consumer::Handler;
+use emporium_kernel::ids::UserId;
 use emporium_orders::saga::SagaHandler;
 use emporium_orders::LiveFeed;
 use serde_json::{json, Value};
@@ -106,7 +107,7 @@ async fn a_page_counts_what_it_lists_while_orders_are_placed() {
 
     let fx = Fixture::new().await;
     let lamp = fx.product("Lamp", "20.00").await;
-    let customer = Uuid::now_v7();
+    let customer = UserId::from(Uuid::now_v7());
     let placing = async {
         for _ in 0..40 {
             fx.add(customer, &lamp, 1).await;

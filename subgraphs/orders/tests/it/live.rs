@@ -3,6 +3,7 @@ use std::time::Duration;
 use chrono::Utc;
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::events::{EventDraft, Publisher};
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::testing::TestVhost;
 use emporium_orders::live::StatusChange;
 use emporium_orders::status::OrderStatus;
@@ -28,7 +29,7 @@ async fn wait(token: &CancellationToken) {
 }
 
 fn status_changed(
-    order: Uuid,
+    order: OrderId,
     sequence: i64,
     status: &str,
     previous: &str,
@@ -68,7 +69,7 @@ async fn every_replica_sees_every_change_also_after_the_broker_drops_them() {
     let (mut a, mut b) = (first.subscribe(), second.subscribe());
 
     let publisher = Broker::start(BrokerSettings::new(vhost.amqp_url()));
-    let order = Uuid::now_v7();
+    let order = OrderId::from(Uuid::now_v7());
     publisher
         .publish(&status_changed(order, 2, "CONFIRMED", "PENDING"))
         .await
@@ -117,7 +118,7 @@ async fn unreadable_changes_are_skipped() {
     wait(&ready).await;
     let mut receiver = feed.subscribe();
     let publisher = Broker::start(BrokerSettings::new(vhost.amqp_url()));
-    let order = Uuid::now_v7();
+    let order = OrderId::from(Uuid::now_v7());
     let mut broken = status_changed(order, 2, "LOST", "PENDING");
     broken.data["status"] = json!("LOST");
     publisher.publish(&broken).await.expect("publish");

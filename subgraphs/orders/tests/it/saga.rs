@@ -89,10 +89,10 @@ async fn rejections_carry_their_reason() {
 async fn malformed_replies_are_permanent_failures_and_unknown_orders_are_ignored() {
     let fx = Fixture::new().await;
     let saga = SagaHandler::new(fx.orders.clone());
-    let mut bad = reply("payment.authorized", Uuid::now_v7(), json!({}));
+    let mut bad = reply("payment.authorized", Uuid::now_v7().into(), json!({}));
     bad.data["orderId"] = json!("not-an-id");
     assert!(saga.handle(&bad).await.is_err());
-    let unknown = reply("payment.authorized", Uuid::now_v7(), json!({}));
+    let unknown = reply("payment.authorized", Uuid::now_v7().into(), json!({}));
     saga.handle(&unknown)
         .await
         .expect("an unknown order is not an error");
@@ -112,7 +112,7 @@ async fn customers_cancel_only_their_own_orders_and_never_after_shipping() {
         .transition(
             order.id,
             Command::Cancel,
-            Actor::Customer(Uuid::now_v7()),
+            Actor::Customer(Uuid::now_v7().into()),
             Cause::Request(&trace),
         )
         .await
