@@ -3,7 +3,7 @@
 //! p50/p99 latency of a fixed query mix run directly against tantivy and through the search
 //! subgraph's GraphQL endpoint over HTTP, in the same run: the ratio is the service's overhead.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use emporium_kernel::events::consumer::Handler;
