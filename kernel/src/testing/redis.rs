@@ -66,11 +66,6 @@ impl Drop for TestRedis {
     }
 }
 
-/// A Redis Cluster of three masters of its own: Debian's `redis-server` with
-/// `--cluster-enabled yes` on ports of its own, keeping nothing on disk, in a temporary
-/// directory, joined with `redis-cli --cluster create`. The servers are killed and the
-/// directory removed when the handle is dropped. `scripts/ensure-test-tools.sh` installs both
-
 impl TestRedis {
     /// Deletes every key under the prefix in one atomic step (a Lua script), as a Redis that
     /// restarted empty or was flushed looks to the keys of this test: nothing is half gone.

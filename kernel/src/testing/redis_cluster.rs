@@ -4,6 +4,10 @@
 
 use super::unique_name;
 
+/// A Redis Cluster of three masters of its own: Debian's `redis-server` with
+/// `--cluster-enabled yes` on ports of its own, keeping nothing on disk, in a temporary
+/// directory, joined with `redis-cli --cluster create`. The servers are killed and the
+/// directory removed when the handle is dropped. `scripts/ensure-test-tools.sh` installs both
 /// programs; without them this panics with that advice (a test never skips itself).
 pub struct TestRedisCluster {
     dir: std::path::PathBuf,

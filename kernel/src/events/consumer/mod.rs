@@ -29,9 +29,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
@@ -46,14 +44,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod dead_letter;
+mod handler;
 mod lanes;
+mod settings;
 mod topology;
 
 pub(crate) use dead_letter::{header_integer, header_string, original_routing_key};
+pub use handler::{data_of, Handler, HandlerError};
+pub use settings::ConsumerSettings;
 pub use topology::declare;
 
 use super::broker::{Backoff, Broker, BrokerError};
-use super::envelope::schema_urn;
 use super::{metrics, Envelope, DEAD_LETTER_EXCHANGE};
 use dead_letter::dead_letter_properties;
 use lanes::Lanes;
@@ -69,140 +70,6 @@ pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-emporium-original-routing-key";
 /// The name of the dead-letter queue of `queue`.
 pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dlq")
-}
-
-/// What [`run`] consumes and how hard it tries.
-#[derive(Debug, Clone)]
-pub struct ConsumerSettings {
-    /// `<service>.<purpose>`, e.g. `inventory.order-placed`.
-    pub queue: String,
-    /// Routing keys bound on `ecommerce-events`, e.g. `product.*` or `order.placed`. Bindings
-    /// are only ever added: removing one here does not unbind it from an existing queue.
-    pub bindings: Vec<String>,
-    /// How many unacknowledged messages the broker hands this consumer at once.
-    pub prefetch: u16,
-    /// How many of them are handled at once (never two of one aggregate). A consumer never
-    /// holds more than `prefetch`, so that is the real limit when it is lower.
-    pub concurrency: u16,
-    /// Handler calls per message before it is dead-lettered (at least 1).
-    pub max_attempts: u32,
-    /// The pause before the first retry; it doubles up to `max_backoff`. Also paces
-    /// re-establishing the consumer after a lost connection.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl ConsumerSettings {
-    /// Settings with defaults: prefetch 32, 8 handled at once, 5 attempts, backoff 200 ms
-    /// doubling up to 5 s.
-    pub fn new(
-        queue: impl Into<String>,
-        bindings: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        Self {
-            queue: queue.into(),
-            bindings: bindings.into_iter().map(Into::into).collect(),
-            prefetch: 32,
-            concurrency: 8,
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-
-    fn validate(&self) -> Result<(), ConsumerError> {
-        let invalid = |reason: String| Err(ConsumerError::InvalidSettings(reason));
-        // The dead-letter queue's name is the longest name this consumer declares.
-        if self.queue.is_empty() || ShortString::try_new(dead_letter_queue(&self.queue)).is_err() {
-            return invalid(format!(
-                "queue name must be 1 to 251 bytes: {:.60}",
-                self.queue
-            ));
-        }
-        if self.bindings.is_empty() {
-            return invalid(format!("queue {} has no bindings", self.queue));
-        }
-        if let Some(binding) = self
-            .bindings
-            .iter()
-            .find(|b| ShortString::try_new(b.as_str()).is_err())
-        {
-            return invalid(format!("binding longer than 255 bytes: {binding:.60}"));
-        }
-        if self.max_attempts == 0 || self.prefetch == 0 || self.concurrency == 0 {
-            return invalid("max_attempts, prefetch and concurrency must be at least 1".to_owned());
-        }
-        Ok(())
-    }
-}
-
-/// Why a handler did not apply an event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// Might work later (a database or service unavailable): retried with backoff.
-    #[error("retryable failure: {0}")]
-    Retryable(String),
-    /// Will never work (the event contradicts the consumer's state): dead-lettered at once.
-    #[error("permanent failure: {0}")]
-    Permanent(String),
-}
-
-impl HandlerError {
-    pub fn retryable(cause: impl fmt::Display) -> Self {
-        Self::Retryable(cause.to_string())
-    }
-
-    pub fn permanent(cause: impl fmt::Display) -> Self {
-        Self::Permanent(cause.to_string())
-    }
-
-    fn reason(&self) -> &str {
-        match self {
-            Self::Retryable(reason) | Self::Permanent(reason) => reason,
-        }
-    }
-}
-
-/// The envelope's `data` as `T`; data that does not fit is a permanent failure (the event
-/// will never become readable by retrying).
-pub fn data_of<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T, HandlerError> {
-    serde_json::from_value(envelope.data.clone()).map_err(|e| {
-        HandlerError::permanent(format!(
-            "{} data does not match its schema: {e}",
-            envelope.event_type
-        ))
-    })
-}
-
-/// Database errors are mostly transient (connections, serialization failures, deadlocks), so
-/// `?` on a query retries; a handler that knows better maps the error itself.
-impl From<sqlx::Error> for HandlerError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::retryable(err)
-    }
-}
-
-/// Applies one event. Called again for the same event after a redelivery, so it must be
-/// idempotent: Postgres-backed handlers use [`super::inbox::begin_once`].
-pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, envelope: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send;
-
-    /// Whether this handler understands the envelope's `dataschema`; the others are
-    /// dead-lettered unread. By default version 1 of the envelope's own type.
-    fn understands(&self, envelope: &Envelope) -> bool {
-        envelope.dataschema == schema_urn(&envelope.event_type, 1)
-    }
-}
-
-/// Several consumers of one process can share a handler.
-impl<H: Handler> Handler for Arc<H> {
-    fn handle(&self, envelope: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send {
-        (**self).handle(envelope)
-    }
-
-    fn understands(&self, envelope: &Envelope) -> bool {
-        (**self).understands(envelope)
-    }
 }
 
 /// Why [`run`] gave up. Lost connections are not errors: `run` waits them out.
@@ -560,6 +427,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::envelope::schema_urn;
 
     #[test]
     fn settings_reject_what_the_broker_would() {
