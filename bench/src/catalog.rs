@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use emporium_kernel::testing::{TestRedis, TestVhost};
+use emporium_kernel::testing::TestRedis;
 use serde_json::{json, Value};
 
 use crate::platform::{
@@ -160,13 +160,12 @@ pub async fn benchmark(
     emporium: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let binary = emporium_binary(emporium)?;
-    let vhost = TestVhost::create().await;
     let stores = Stores::create().await?;
-    let redis = &stores.redis;
+    let redis = &stores.0.redis;
     let cache_prefix = format!("{}catalog:", redis.prefix());
     let repo = repository();
     let router_port = free_port()?;
-    let mut env = stores.env(&vhost);
+    let mut env = stores.env();
     env.extend([
         ("EMPORIUM_RATE_LIMIT".into(), "false".into()),
         ("EMPORIUM_SEED_DEMO_CATALOG".into(), "true".into()),

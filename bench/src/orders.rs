@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context};
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::events::consumer::{self, ConsumerSettings, Handler, HandlerError};
 use emporium_kernel::events::Envelope;
-use emporium_kernel::testing::{TestPostgres, TestVhost};
+use emporium_kernel::testing::TestPostgres;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -56,10 +56,10 @@ struct Platform {
 }
 
 impl Platform {
-    async fn start(binary: &Path, vhost: &TestVhost) -> anyhow::Result<Self> {
+    async fn start(binary: &Path) -> anyhow::Result<Self> {
         let stores = Stores::create().await?;
         let router_port = free_port()?;
-        let mut env = stores.env(vhost);
+        let mut env = stores.env();
         env.extend([
             ("EMPORIUM_ROUTER_PORT".into(), router_port.to_string()),
             ("EMPORIUM_ADMIN_EMAIL".into(), ADMIN_EMAIL.into()),
@@ -92,7 +92,7 @@ impl Platform {
             if Instant::now() > deadline {
                 bail!(
                     "the platform did not answer within 120 s; see {}",
-                    platform.stores.data_dir.join("platform.log").display()
+                    platform.stores.0.data_dir.join("platform.log").display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -187,10 +187,9 @@ pub async fn benchmark(
     let binary = emporium_binary(binary)?;
     let ceiling = pgbench_ceiling().await?;
 
-    let vhost = TestVhost::create().await;
-    let platform = Platform::start(&binary, &vhost).await?;
+    let platform = Platform::start(&binary).await?;
     let settled = Settled::default();
-    let broker = Broker::start(BrokerSettings::new(vhost.amqp_url()));
+    let broker = Broker::start(BrokerSettings::new(platform.stores.0.vhost.amqp_url()));
     let stop = CancellationToken::new();
     let settings = ConsumerSettings::new("bench.order-status", ["order.status_changed"]);
     consumer::declare(&broker, &settings).await?;

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::TestStores;
 
 /// The subgraphs `emporium up` runs, by the name their port variables use.
 pub(crate) const SUBGRAPHS: &[&str] = &[
@@ -81,71 +81,37 @@ pub(crate) fn spawn(
     Ok(Process(child))
 }
 
-/// The throwaway stores of one platform: four Postgres databases, a MongoDB database, a Redis
-/// key prefix and a data directory (removed when dropped).
-pub(crate) struct Stores {
-    databases: Vec<TestPostgres>,
-    mongo: TestMongo,
-    pub redis: TestRedis,
-    pub data_dir: PathBuf,
-}
+/// The throwaway stores of one platform (`kernel::testing::TestStores`, removed when dropped)
+/// and what the benchmarks add to their variables.
+pub(crate) struct Stores(pub TestStores);
 
 impl Stores {
     pub async fn create() -> anyhow::Result<Self> {
-        let mut databases = Vec::new();
-        for _ in 0..4 {
-            databases.push(TestPostgres::create().await);
-        }
-        let data_dir =
-            std::env::temp_dir().join(format!("emporium-bench-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
-        Ok(Self {
-            databases,
-            mongo: TestMongo::create(),
-            redis: TestRedis::create(),
-            data_dir,
-        })
+        Ok(Self(TestStores::create("bench").await))
     }
 
-    /// The variables that put `emporium up` on these stores and `vhost`.
-    pub fn env(&self, vhost: &TestVhost) -> Vec<(String, String)> {
-        let prefix = self.redis.prefix();
-        [
-            ("EMPORIUM_DATABASE_URL", self.databases[0].url()),
-            ("EMPORIUM_INVENTORY_DATABASE_URL", self.databases[1].url()),
-            ("EMPORIUM_ORDERS_DATABASE_URL", self.databases[2].url()),
-            ("EMPORIUM_PAYMENTS_DATABASE_URL", self.databases[3].url()),
-            ("EMPORIUM_MONGODB_URL", self.mongo.server_url().to_owned()),
-            ("EMPORIUM_MONGODB_DATABASE", self.mongo.name().to_owned()),
-            ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
-            ("EMPORIUM_REDIS_URL", self.redis.url().to_owned()),
-            ("EMPORIUM_REDIS_PREFIX", prefix.to_owned()),
-            ("EMPORIUM_CATALOG_CACHE_PREFIX", format!("{prefix}catalog:")),
-            ("EMPORIUM_RATE_LIMIT_PREFIX", format!("{prefix}ratelimit:")),
-            ("EMPORIUM_DATA_DIR", self.data_dir.display().to_string()),
-            (
-                "EMPORIUM_SUPERGRAPH",
-                repository().join("schema.graphql").display().to_string(),
-            ),
-            ("EMPORIUM_STOREFRONT_DIR", "off".to_owned()),
-            ("RUST_LOG", "warn".to_owned()),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect()
+    /// The variables that put `emporium up` on these stores, with the checkout's supergraph,
+    /// no storefront and quiet logs.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.0
+            .env()
+            .into_iter()
+            .chain([
+                (
+                    "EMPORIUM_SUPERGRAPH",
+                    repository().join("schema.graphql").display().to_string(),
+                ),
+                ("EMPORIUM_STOREFRONT_DIR", "off".to_owned()),
+                ("RUST_LOG", "warn".to_owned()),
+            ])
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
     }
 
     /// The platform's log file.
     pub fn log(&self) -> anyhow::Result<std::fs::File> {
-        let path = self.data_dir.join("platform.log");
+        let path = self.0.data_dir.join("platform.log");
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))
-    }
-}
-
-impl Drop for Stores {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use emporium_kernel::testing::TestVhost;
 use serde_json::json;
 
 use crate::platform::{
@@ -62,15 +61,14 @@ pub async fn benchmark(
     emporium: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let binary = emporium_binary(emporium)?;
-    let vhost = TestVhost::create().await;
     let stores = Stores::create().await?;
-    let data_dir = stores.data_dir.clone();
+    let data_dir = stores.0.data_dir.clone();
     let repo = repository();
     let mut ports = Vec::new();
     for name in SUBGRAPHS {
         ports.push((*name, free_port()?));
     }
-    let mut env = stores.env(&vhost);
+    let mut env = stores.env();
     env.extend([
         ("EMPORIUM_RATE_LIMIT_CAPACITY".into(), "1000000000".into()),
         (

@@ -45,7 +45,7 @@ impl Consumer {
         bindings: &[&str],
         failing: bool,
     ) -> Self {
-        let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+        let broker = Broker::connect(BrokerSettings::new(platform.stores.vhost.amqp_url()))
             .await
             .expect("broker");
         let collector = Collector {
@@ -222,7 +222,7 @@ async fn product_events_carry_full_snapshots_in_sequence() {
 
 /// Runs `emporium dlq <args>` against the platform's vhost; its standard output.
 async fn dlq(platform: &Platform, args: &'static [&'static str]) -> String {
-    let platform_vhost = platform.vhost.amqp_url();
+    let platform_vhost = platform.stores.vhost.amqp_url();
     tokio::task::spawn_blocking(move || {
         let output = Command::new(crate::helpers::emporium_binary())
             .arg("dlq")
@@ -353,7 +353,7 @@ async fn events_written_while_the_broker_connection_drops_all_arrive() {
         if n == 5 || n == 12 {
             // As a broker restart would: every connection to the vhost is closed, the relay's
             // and the consumer's alike. Sign-ups go on; their events wait in the outbox.
-            platform.vhost.close_connections().await;
+            platform.stores.vhost.close_connections().await;
         }
         user_ids.insert(platform.customer().await.user_id);
     }

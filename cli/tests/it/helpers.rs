@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::TestStores;
 use serde_json::{json, Value};
 
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
@@ -61,17 +61,11 @@ pub struct Platform {
     pub database_url: String,
     pub data_dir: PathBuf,
     http: reqwest::Client,
-    /// The platform's own RabbitMQ vhost, so its events reach only this test's consumers.
-    pub vhost: TestVhost,
-    /// The platform's own Redis key prefix (the inventory's hot counts).
-    pub redis: TestRedis,
+    /// The platform's own stores: its RabbitMQ vhost (its events reach only this test's
+    /// consumers), Redis key prefix, databases and data directory (removed with them).
+    pub stores: TestStores,
     /// What `emporium` needs to find this platform's stores (also for admin commands).
     env: Vec<(&'static str, String)>,
-    _postgres: TestPostgres,
-    _inventory_postgres: TestPostgres,
-    _orders_postgres: TestPostgres,
-    _payments_postgres: TestPostgres,
-    _mongo: TestMongo,
     /// Dropped with the platform; until then a watchdog reports a test that runs too long.
     _watchdog: std::sync::mpsc::Sender<()>,
 }
@@ -177,16 +171,8 @@ impl Platform {
     }
 
     pub async fn start_with(options: Options) -> Self {
-        let postgres = TestPostgres::create().await;
-        let inventory_postgres = TestPostgres::create().await;
-        let orders_postgres = TestPostgres::create().await;
-        let payments_postgres = TestPostgres::create().await;
-        let redis = TestRedis::create();
-        let mongo = TestMongo::create();
-        let vhost = TestVhost::create().await;
-        let data_dir =
-            std::env::temp_dir().join(format!("emporium-it-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let stores = TestStores::create("it").await;
+        let data_dir = stores.data_dir.clone();
         let router_port = free_port();
         let products_port = free_port();
         // Every subgraph on a known port, so that a second router (`emporium serve router`)
@@ -204,22 +190,7 @@ impl Platform {
             .collect();
         let log = std::fs::File::create(data_dir.join("platform.log")).expect("log file");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let env = vec![
-            ("EMPORIUM_DATABASE_URL", postgres.url()),
-            ("EMPORIUM_INVENTORY_DATABASE_URL", inventory_postgres.url()),
-            ("EMPORIUM_ORDERS_DATABASE_URL", orders_postgres.url()),
-            ("EMPORIUM_PAYMENTS_DATABASE_URL", payments_postgres.url()),
-            ("EMPORIUM_MONGODB_URL", mongo.server_url().to_owned()),
-            ("EMPORIUM_MONGODB_DATABASE", mongo.name().to_owned()),
-            ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
-            ("EMPORIUM_REDIS_URL", redis.url().to_owned()),
-            ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
-            (
-                "EMPORIUM_CATALOG_CACHE_PREFIX",
-                format!("{}catalog:", redis.prefix()),
-            ),
-            ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
-        ];
+        let env = stores.env();
         let storefront_dir = if options.storefront {
             repo.join("storefront/dist").display().to_string()
         } else {
@@ -255,12 +226,9 @@ impl Platform {
                     std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
                 }),
             )
-            // The rate limiter's buckets live under the test's Redis prefix (deleted with it),
-            // and a budget no functional test exhausts; the edge tests set a small one.
-            .env(
-                "EMPORIUM_RATE_LIMIT_PREFIX",
-                format!("{}ratelimit:", redis.prefix()),
-            )
+            // The rate limiter's buckets live under the test's Redis prefix (deleted with it,
+            // in the stores' variables), and a budget no functional test exhausts; the edge
+            // tests set a small one.
             .env("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000")
             .env("EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC", "100000000")
             .envs(options.env.iter().map(|(k, v)| (*k, v)))
@@ -275,21 +243,15 @@ impl Platform {
             router: format!("http://127.0.0.1:{router_port}"),
             products: format!("http://127.0.0.1:{products_port}"),
             subgraph_ports,
-            database_url: postgres.url(),
+            database_url: stores.users.url(),
             data_dir,
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(REQUEST_TIMEOUT)
                 .build()
                 .expect("http client"),
-            vhost,
-            redis,
+            stores,
             env,
-            _postgres: postgres,
-            _inventory_postgres: inventory_postgres,
-            _orders_postgres: orders_postgres,
-            _payments_postgres: payments_postgres,
-            _mongo: mongo,
             _watchdog: watchdog,
         };
         platform.wait_until_serving().await;
@@ -440,10 +402,6 @@ impl Platform {
             .env("EMPORIUM_DATA_DIR", &work_dir)
             .env("EMPORIUM_ROUTER_PORT", port.to_string())
             .env("EMPORIUM_SUPERGRAPH", repo.join("schema.graphql"))
-            .env(
-                "EMPORIUM_RATE_LIMIT_PREFIX",
-                format!("{}ratelimit:", self.redis.prefix()),
-            )
             .env("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000")
             .env("EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC", "100000000")
             .env("RUST_LOG", "warn");
@@ -497,11 +455,12 @@ impl Platform {
 
     /// Every Postgres database of the platform: users, inventory, orders, payments.
     pub fn postgres_urls(&self) -> Vec<String> {
+        let stores = &self.stores;
         [
-            &self._postgres,
-            &self._inventory_postgres,
-            &self._orders_postgres,
-            &self._payments_postgres,
+            &stores.users,
+            &stores.inventory,
+            &stores.orders,
+            &stores.payments,
         ]
         .iter()
         .map(|db| db.url())
@@ -510,7 +469,7 @@ impl Platform {
 
     /// The platform's MongoDB server and database name.
     pub fn mongo(&self) -> (&str, &str) {
-        (self._mongo.server_url(), self._mongo.name())
+        (self.stores.mongo.server_url(), self.stores.mongo.name())
     }
 
     pub fn log(&self) -> String {
@@ -525,17 +484,9 @@ impl Platform {
         variables: Value,
         token: Option<&str>,
     ) -> Value {
-        let mut request = self
-            .http
-            .post(self.subgraph_graphql_url(service))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("the subgraph answers");
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.expect("JSON body");
-        assert!(status < 500, "HTTP {status}: {body}");
+        let url = self.subgraph_graphql_url(service);
+        let (status, body) = post_graphql(&self.http, &url, query, variables, token).await;
+        assert!(status < 500, "HTTP {status} from {url}: {body}");
         body
     }
 
@@ -549,17 +500,7 @@ impl Platform {
 
     /// Sends a GraphQL request through the router and returns the HTTP status and JSON body.
     pub async fn post(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(self.graphql_url())
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("router answers");
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.expect("JSON body");
-        (status, body)
+        post_graphql(&self.http, &self.graphql_url(), query, variables, token).await
     }
 
     /// A GraphQL request through the router; the JSON body.
@@ -610,7 +551,6 @@ impl Drop for Platform {
         if std::thread::panicking() {
             eprintln!("--- platform log ---\n{}", self.log());
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
@@ -650,6 +590,30 @@ pub fn unique_email() -> String {
 
 pub fn unique_sku() -> String {
     format!("TEST-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]).to_uppercase()
+}
+
+/// Sends a GraphQL request to `url` (with `token` as the bearer, if any) and returns the HTTP
+/// status and the JSON body; no answer, or one that is not JSON, fails the test.
+pub async fn post_graphql(
+    http: &reqwest::Client,
+    url: &str,
+    query: &str,
+    variables: Value,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut request = http
+        .post(url)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url} answers: {e}"));
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.expect("JSON body");
+    (status, body)
 }
 
 /// A signed-in user.

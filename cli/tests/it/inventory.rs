@@ -153,7 +153,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
                             "unitPrice": "349.99", "lineTotal": "1049.97" }] }),
     )
     .into_envelope("/tests", 1, Utc::now());
-    let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+    let broker = Broker::connect(BrokerSettings::new(platform.stores.vhost.amqp_url()))
         .await
         .expect("broker");
     // Published twice: a redelivery must not reserve twice.
@@ -234,7 +234,7 @@ async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts
     );
     assert!(String::from_utf8_lossy(&clean.stdout).contains("no drift"));
 
-    platform.redis.flush();
+    platform.stores.redis.flush();
     let lost = platform.emporium(&["inventory", "reconcile"]).await;
     assert_eq!(lost.status.code(), Some(1));
     let report = String::from_utf8_lossy(&lost.stdout);

@@ -113,7 +113,7 @@ async fn an_orders_life_reaches_its_customer_once_in_order_and_no_one_else() {
     let shipped = transition(&platform, &admin, "shipOrder", &order).await;
     assert_eq!(shipped["order"]["status"], "SHIPPED", "{shipped}");
     // Every event of the order so far, and the welcome, delivered again.
-    let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+    let broker = Broker::connect(BrokerSettings::new(platform.stores.vhost.amqp_url()))
         .await
         .expect("broker");
     let again = sources.events_of("order.status_changed", 3).await;

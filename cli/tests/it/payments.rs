@@ -62,7 +62,7 @@ async fn mongo_contents(platform: &Platform) -> String {
 
 /// Every dead letter of the platform's queues and of `extra`, bodies and reasons, as text.
 async fn dead_letters(platform: &Platform, extra: &str) -> String {
-    let broker = Broker::connect(BrokerSettings::new(platform.vhost.amqp_url()))
+    let broker = Broker::connect(BrokerSettings::new(platform.stores.vhost.amqp_url()))
         .await
         .expect("broker");
     let mut contents = String::new();

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use emporium_kernel::testing::{TestMongo, TestPostgres, TestRedis, TestVhost};
+use emporium_kernel::testing::TestStores;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -53,10 +53,7 @@ struct Replicas {
     inventory_db: String,
     orders_db: String,
     payments_db: String,
-    _postgres: [TestPostgres; 4],
-    _redis: TestRedis,
-    _mongo: TestMongo,
-    _vhost: TestVhost,
+    _stores: TestStores,
 }
 
 fn repo() -> PathBuf {
@@ -69,49 +66,19 @@ fn log_filter() -> String {
 
 impl Replicas {
     async fn start() -> Self {
-        let users = TestPostgres::create().await;
-        let inventory = TestPostgres::create().await;
-        let orders = TestPostgres::create().await;
-        let payments = TestPostgres::create().await;
-        let redis = TestRedis::create();
-        let mongo = TestMongo::create();
-        let vhost = TestVhost::create().await;
-        let data_dir = std::env::temp_dir().join(format!(
-            "emporium-replicas-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&data_dir).expect("data dir");
-        // Shared by every replica, as a Kubernetes ConfigMap and Secret would be: the stores,
-        // and (in the data directory) the signing key and the payment token key, generated
-        // by the first replica of users and payments.
-        let env = vec![
-            ("EMPORIUM_DATABASE_URL", users.url()),
-            ("EMPORIUM_INVENTORY_DATABASE_URL", inventory.url()),
-            ("EMPORIUM_ORDERS_DATABASE_URL", orders.url()),
-            ("EMPORIUM_PAYMENTS_DATABASE_URL", payments.url()),
-            ("EMPORIUM_MONGODB_URL", mongo.server_url().to_owned()),
-            ("EMPORIUM_MONGODB_DATABASE", mongo.name().to_owned()),
-            ("EMPORIUM_AMQP_URL", vhost.amqp_url()),
-            ("EMPORIUM_REDIS_URL", redis.url().to_owned()),
-            ("EMPORIUM_REDIS_PREFIX", redis.prefix().to_owned()),
-            ("EMPORIUM_DATA_DIR", data_dir.display().to_string()),
+        let stores = TestStores::create("replicas").await;
+        let data_dir = stores.data_dir.clone();
+        let mut env = stores.env();
+        env.extend([
             ("EMPORIUM_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
             ("EMPORIUM_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
             ("EMPORIUM_SEED_DEMO_CATALOG", "false".to_owned()),
-            (
-                "EMPORIUM_RATE_LIMIT_PREFIX",
-                format!("{}ratelimit:", redis.prefix()),
-            ),
-            (
-                "EMPORIUM_CATALOG_CACHE_PREFIX",
-                format!("{}catalog:", redis.prefix()),
-            ),
             ("EMPORIUM_RATE_LIMIT_CAPACITY", "100000000".to_owned()),
             (
                 "EMPORIUM_RATE_LIMIT_RESTORE_PER_SEC",
                 "100000000".to_owned(),
             ),
-        ];
+        ]);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(REQUEST_TIMEOUT)
@@ -122,14 +89,11 @@ impl Replicas {
             routers: Vec::new(),
             http,
             env,
-            inventory_db: inventory.url(),
-            orders_db: orders.url(),
-            payments_db: payments.url(),
+            inventory_db: stores.inventory.url(),
+            orders_db: stores.orders.url(),
+            payments_db: stores.payments.url(),
             data_dir,
-            _postgres: [users, inventory, orders, payments],
-            _redis: redis,
-            _mongo: mongo,
-            _vhost: vhost,
+            _stores: stores,
         };
         // One set after the other: the first generates the shared keys, the second reads them.
         for set in 0..2 {
@@ -302,16 +266,7 @@ impl Replicas {
 
     /// A GraphQL request to `url`; the JSON body (a 5xx fails the test).
     async fn gql(&self, url: &str, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let mut request = self
-            .http
-            .post(url)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.expect("JSON body");
+        let (status, body) = post_graphql(&self.http, url, query, variables, token).await;
         assert!(status < 500, "HTTP {status} from {url}: {body}");
         body
     }
@@ -514,7 +469,6 @@ impl Drop for Replicas {
         if std::thread::panicking() {
             eprintln!("--- replica logs ---\n{}", self.logs());
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

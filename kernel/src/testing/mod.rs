@@ -7,14 +7,18 @@
 //! with what to do about it (a test never skips itself); a clean-up that fails or gets no answer
 //! within a minute is given up with a warning on stderr rather than hanging the test.
 
+mod app;
 mod mongo;
+mod platform;
 mod postgres;
 mod rabbit;
 mod redis;
 mod redis_cluster;
 mod smtp;
 
+pub use app::TestApp;
 pub use mongo::{mongodb_server_url, TestMongo};
+pub use platform::TestStores;
 pub use postgres::{postgres_server_url, TestPostgres};
 pub use rabbit::{amqp_server_url, TestVhost};
 pub use redis::{redis_server_url, RedisMonitor, TestRedis};

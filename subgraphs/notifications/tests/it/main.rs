@@ -9,16 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use emporium_kernel::auth::{Claims, Keyring, Role, SigningKey, TokenVerifier};
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::{Envelope, EventDraft};
-use emporium_kernel::testing::TestMongo;
+use emporium_kernel::testing::{TestApp, TestMongo};
 use emporium_notifications::delivery::{Delivery, DeliveryError, Outgoing};
 use emporium_notifications::domain::{Kind, Notification};
 use emporium_notifications::store::DeliveryState;
 use emporium_notifications::{NotificationStore, NotificationsHandler, Notifier};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// What a test delivery channel was asked to send: (notification, kind, address).
@@ -172,63 +170,6 @@ impl Order {
 }
 
 /// The real `router()` served on port 0, with a signing key for the tests' access tokens.
-pub struct App {
-    url: String,
-    key: SigningKey,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-pub async fn spawn_app(store: NotificationStore) -> App {
-    let key = SigningKey::generate().expect("signing key");
-    let verifier =
-        TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("verifier");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    let app = emporium_notifications::router(store, verifier, vec![]);
-    tokio::spawn(emporium_kernel::http::serve(
-        listener,
-        app,
-        shutdown.clone(),
-    ));
-    App {
-        url,
-        key,
-        http: reqwest::Client::new(),
-        shutdown,
-    }
-}
-
-impl App {
-    /// An access token for `user_id` in `role`.
-    pub fn token(&self, user_id: Uuid, role: Role) -> String {
-        let claims = Claims::new(user_id, role, Utc::now().timestamp(), 600);
-        self.key.sign(&claims).expect("sign")
-    }
-
-    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.url))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("a JSON response")
-    }
+pub async fn spawn_app(store: NotificationStore) -> TestApp {
+    TestApp::serve(|verifier| emporium_notifications::router(store, verifier, vec![])).await
 }

@@ -33,14 +33,10 @@ async fn a_payment_shows_to_its_customer_and_to_admins_only() {
     decided(&fixture, &other).await;
     let other_payment = fixture.payment(&other).await;
 
-    let as_customer = app
-        .order_payments(&[&order.id, &other.id], Some(&customer))
-        .await;
-    let as_admin = app
-        .order_payments(&[&order.id, &other.id], Some(&admin))
-        .await;
-    let as_stranger = app.order_payments(&[&order.id], Some(&stranger)).await;
-    let as_anonymous = app.order_payments(&[&order.id], None).await;
+    let as_customer = order_payments(&app, &[&order.id, &other.id], Some(&customer)).await;
+    let as_admin = order_payments(&app, &[&order.id, &other.id], Some(&admin)).await;
+    let as_stranger = order_payments(&app, &[&order.id], Some(&stranger)).await;
+    let as_anonymous = order_payments(&app, &[&order.id], None).await;
 
     let shown = payment_of(&as_customer);
     assert_eq!(
@@ -87,13 +83,13 @@ async fn a_declined_payment_shows_why_and_an_undecided_one_not_at_all() {
     let admin = app.token(Uuid::now_v7(), Role::Admin);
     let customer = app.token(awaiting.user_id, Role::Customer);
 
-    let response = app
-        .order_payments(
-            &[&declined.id, &awaiting.id, &abandoned.id, "no-such-order"],
-            Some(&admin),
-        )
-        .await;
-    let own_awaiting = app.order_payments(&[&awaiting.id], Some(&customer)).await;
+    let response = order_payments(
+        &app,
+        &[&declined.id, &awaiting.id, &abandoned.id, "no-such-order"],
+        Some(&admin),
+    )
+    .await;
+    let own_awaiting = order_payments(&app, &[&awaiting.id], Some(&customer)).await;
 
     assert_eq!(response["errors"], Value::Null, "{response}");
     let entities = &response["data"]["_entities"];
@@ -112,9 +108,7 @@ async fn an_invalid_access_token_is_an_error_not_an_anonymous_viewer() {
     decided(&fixture, &order).await;
     let app = spawn_app(fixture.store.clone()).await;
 
-    let response = app
-        .order_payments(&[&order.id], Some("not-a-valid-token"))
-        .await;
+    let response = order_payments(&app, &[&order.id], Some("not-a-valid-token")).await;
 
     assert_eq!(
         response["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",

@@ -8,15 +8,14 @@ mod graphql;
 use std::sync::{Arc, LazyLock};
 
 use chrono::Utc;
-use emporium_kernel::auth::{Claims, Keyring, Role, SigningKey, TokenVerifier};
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
-use emporium_kernel::testing::TestPostgres;
+use emporium_kernel::testing::{TestApp, TestPostgres};
 use emporium_payments::domain::Payment;
 use emporium_payments::{PaymentProvider, PaymentStore, Payments, PaymentsHandler, TestProvider};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The total every test order is placed for.
@@ -68,7 +67,7 @@ impl<P: PaymentProvider + Clone + 'static> Fixture<P> {
 
     pub async fn payment(&self, order: &Order) -> Payment {
         self.store
-            .find(&order.id)
+            .find(order.order_id())
             .await
             .expect("find")
             .expect("a payment row")
@@ -115,6 +114,11 @@ pub struct Order {
 }
 
 impl Order {
+    /// Its id as the payments service holds it.
+    pub fn order_id(&self) -> OrderId {
+        self.id.parse().expect("the test's order ids are UUIDs")
+    }
+
     pub fn paid_with(token: &str) -> Self {
         Self {
             id: Uuid::now_v7().to_string(),
@@ -189,81 +193,32 @@ pub fn envelope(event_type: &'static str, subject: &str, data: serde_json::Value
     EventDraft::new(event_type, subject.to_owned(), data).into_envelope("/tests", 1, Utc::now())
 }
 
-/// The real `router()` served on port 0, with a signing key for the tests' access tokens.
-pub struct App {
-    pub url: String,
-    key: SigningKey,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
+/// The real `router()` served on port 0, as the CLI serves it: with the public half of the
+/// token key.
+pub async fn spawn_app(store: PaymentStore) -> TestApp {
+    TestApp::serve(|verifier| {
+        emporium_payments::router(store, verifier, vec![]).merge(
+            emporium_payments::token_key_routes(TOKEN_KEYS.sealing_key()),
+        )
+    })
+    .await
 }
 
-pub async fn spawn_app(store: PaymentStore) -> App {
-    let key = SigningKey::generate().expect("signing key");
-    let verifier =
-        TokenVerifier::from_jwks(&Keyring::new(key.clone(), vec![]).jwks()).expect("verifier");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    // As the CLI serves it: with the public half of the token key.
-    let app = emporium_payments::router(store, verifier, vec![]).merge(
-        emporium_payments::token_key_routes(TOKEN_KEYS.sealing_key()),
-    );
-    tokio::spawn(emporium_kernel::http::serve(
-        listener,
-        app,
-        shutdown.clone(),
-    ));
-    App {
-        url,
-        key,
-        http: reqwest::Client::new(),
-        shutdown,
-    }
-}
-
-impl App {
-    /// An access token for `user_id` in `role`.
-    pub fn token(&self, user_id: Uuid, role: Role) -> String {
-        let claims = Claims::new(user_id, role, Utc::now().timestamp(), 600);
-        self.key.sign(&claims).expect("sign")
-    }
-
-    /// `_entities` for these orders, as the router asks for `Order.payment`.
-    pub async fn order_payments(
-        &self,
-        order_ids: &[&str],
-        token: Option<&str>,
-    ) -> serde_json::Value {
-        let representations: Vec<_> = order_ids
-            .iter()
-            .map(|id| json!({ "__typename": "Order", "id": id }))
-            .collect();
-        let query = "query($representations: [_Any!]!) {
-            _entities(representations: $representations) {
-                ... on Order { id payment { id status amount { amount currency } failureReason createdAt } }
-            }
-        }";
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.url))
-            .json(&json!({ "query": query, "variables": { "representations": representations } }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+/// `_entities` for these orders, as the router asks for `Order.payment`.
+pub async fn order_payments(
+    app: &TestApp,
+    order_ids: &[&str],
+    token: Option<&str>,
+) -> serde_json::Value {
+    let representations: Vec<_> = order_ids
+        .iter()
+        .map(|id| json!({ "__typename": "Order", "id": id }))
+        .collect();
+    let query = "query($representations: [_Any!]!) {
+        _entities(representations: $representations) {
+            ... on Order { id payment { id status amount { amount currency } failureReason createdAt } }
         }
-        request
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("a JSON response")
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    }";
+    app.gql(query, json!({ "representations": representations }), token)
+        .await
 }
