@@ -6,21 +6,15 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::AuthUser;
 use emporium_kernel::events::contract::orders::OrderStatus;
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
 use emporium_kernel::sealed::{self, OpeningKeys, SealingKey};
 use uuid::Uuid;
 
-/// Order ids are the orders service's (UUIDs); anything longer than this is not one.
-pub const MAX_ORDER_ID_LEN: usize = 64;
 /// The longest card token accepted (the test provider's are at most 128 bytes).
 pub const MAX_TOKEN_LEN: usize = 256;
 /// `failureReason` of a token the provider does not know as one.
 pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
-
-/// Whether `id` can be an order id: not blank, not too long.
-pub fn is_valid_order_id(id: &str) -> bool {
-    !id.trim().is_empty() && id.len() <= MAX_ORDER_ID_LEN
-}
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,15 +112,15 @@ impl SealedCardToken {
     /// sealing) before it is stored.
     pub fn seal(
         token: &CardToken,
-        order_id: &str,
+        order_id: OrderId,
         key: &SealingKey,
     ) -> Result<Self, sealed::SealError> {
-        key.seal(token.expose().as_bytes(), order_id.as_bytes())
+        key.seal(token.expose().as_bytes(), order_id.to_string().as_bytes())
             .map(Self)
     }
 
     /// A sealed token from `order.placed`, kept only if it opens for `order_id`.
-    pub fn received(raw: &str, order_id: &str, keys: &OpeningKeys) -> Result<Self, TokenError> {
+    pub fn received(raw: &str, order_id: OrderId, keys: &OpeningKeys) -> Result<Self, TokenError> {
         let sealed = Self(raw.to_owned());
         sealed.open(order_id, keys)?;
         Ok(sealed)
@@ -143,12 +137,12 @@ impl SealedCardToken {
 
     /// The token for the provider. A stored value that is not sealed is a plaintext token
     /// a payments process older than sealing stored; it is read as such.
-    pub fn open(&self, order_id: &str, keys: &OpeningKeys) -> Result<CardToken, TokenError> {
+    pub fn open(&self, order_id: OrderId, keys: &OpeningKeys) -> Result<CardToken, TokenError> {
         if !sealed::is_sealed(&self.0) {
             return CardToken::parse(&self.0);
         }
         let plaintext = keys
-            .open(&self.0, order_id.as_bytes())
+            .open(&self.0, order_id.to_string().as_bytes())
             .map_err(|_| TokenError::Unsealable)?;
         let token = String::from_utf8(plaintext).map_err(|_| TokenError::Unsealable)?;
         CardToken::parse(&token)
@@ -164,7 +158,7 @@ impl fmt::Debug for SealedCardToken {
 /// What `order.placed` tells payments: who pays how much, with which card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub amount: Money,
     pub token: SealedCardToken,
 }
@@ -172,10 +166,10 @@ pub struct Intent {
 /// One order's payment as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub id: Uuid,
     /// `None` until `order.placed` arrived.
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub amount: Option<Money>,
     /// Present only while the payment is due or about to be due for authorization.
     pub token: Option<SealedCardToken>,
@@ -200,7 +194,7 @@ impl Payment {
     /// Whether `viewer` may see this payment: it was decided, and the viewer is the customer
     /// who pays or an admin.
     pub fn is_visible_to(&self, viewer: &AuthUser) -> bool {
-        self.status.is_decided() && (viewer.is_admin() || self.user_id == Some(viewer.id))
+        self.status.is_decided() && (viewer.is_admin() || self.user_id == Some(viewer.id.into()))
     }
 }
 
@@ -266,7 +260,7 @@ pub fn effect_of_order_status(
 
 /// The provider's idempotency key of `operation` on `order_id`'s payment: a retried call is
 /// the same call.
-pub fn idempotency_key(order_id: &str, operation: &str) -> String {
+pub fn idempotency_key(order_id: OrderId, operation: &str) -> String {
     format!("{order_id}:{operation}")
 }
 
@@ -278,9 +272,9 @@ mod tests {
 
     fn payment(status: PaymentStatus) -> Payment {
         Payment {
-            order_id: "o-1".to_owned(),
+            order_id: Uuid::now_v7().into(),
             id: Uuid::now_v7(),
-            user_id: Some(Uuid::now_v7()),
+            user_id: Some(Uuid::now_v7().into()),
             amount: Some(Money::parse_price("10.00", Currency::USD).expect("price")),
             token: Some(SealedCardToken::from_stored("tok_visa".to_owned())),
             is_stock_reserved: true,
@@ -351,7 +345,7 @@ mod tests {
     fn only_the_payer_and_admins_see_a_decided_payment() {
         let authorized = payment(PaymentStatus::Authorized);
         let payer = AuthUser {
-            id: authorized.user_id.expect("user"),
+            id: authorized.user_id.expect("user").into(),
             role: Role::Customer,
         };
         let stranger = AuthUser {
@@ -387,17 +381,18 @@ mod tests {
         assert!(!format!("{token:?}").contains("secret"));
         assert_eq!(CardToken::parse(""), Err(TokenError::Empty));
         let keys = OpeningKeys::new(sealed::OpeningKey::generate(), vec![]);
-        let sealed = SealedCardToken::seal(&token, "o-1", keys.sealing_key()).expect("seal");
+        let (order, other): (OrderId, OrderId) = (Uuid::now_v7().into(), Uuid::now_v7().into());
+        let sealed = SealedCardToken::seal(&token, order, keys.sealing_key()).expect("seal");
         assert!(!sealed.as_stored().contains("secret"));
         assert!(!format!("{sealed:?}").contains("secret"));
-        assert_eq!(sealed.open("o-1", &keys), Ok(token.clone()));
-        assert_eq!(sealed.open("o-2", &keys), Err(TokenError::Unsealable));
+        assert_eq!(sealed.open(order, &keys), Ok(token.clone()));
+        assert_eq!(sealed.open(other, &keys), Err(TokenError::Unsealable));
         assert_eq!(
-            SealedCardToken::received(sealed.as_stored(), "o-2", &keys),
+            SealedCardToken::received(sealed.as_stored(), other, &keys),
             Err(TokenError::Unsealable)
         );
         assert_eq!(
-            SealedCardToken::from_stored("tok_secret_visa".to_owned()).open("o-1", &keys),
+            SealedCardToken::from_stored("tok_secret_visa".to_owned()).open(order, &keys),
             Ok(token),
             "a plaintext token stored before sealing is still read"
         );

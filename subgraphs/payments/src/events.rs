@@ -20,10 +20,11 @@ use emporium_kernel::events::contract::payments::{
     PaymentAmount, PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded,
 };
 use emporium_kernel::events::{Envelope, Event, EventDraft};
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::OpeningKeys;
 
-use crate::domain::{is_valid_order_id, CardToken, Intent, Payment, SealedCardToken};
+use crate::domain::{CardToken, Intent, Payment, SealedCardToken};
 use crate::provider::{PaymentProvider, ProviderError};
 use crate::service::{Payments, PaymentsError};
 use crate::store::StoreError;
@@ -55,7 +56,7 @@ pub fn authorized(payment: &Payment) -> EventDraft {
 /// `payment.declined`: `{ orderId, paymentId, reason }` (a code such as `CARD_DECLINED`).
 pub fn declined(payment: &Payment, reason: &str) -> EventDraft {
     EventDraft::of(&PaymentDeclined {
-        order_id: payment.order_id.clone(),
+        order_id: payment.order_id.to_string(),
         payment_id: payment.id,
         reason: reason.to_owned(),
     })
@@ -78,23 +79,22 @@ fn amount_of(payment: &Payment) -> PaymentAmount {
         .map(|m| (m.to_decimal_string(), m.currency().to_string()))
         .unzip();
     PaymentAmount {
-        order_id: payment.order_id.clone(),
+        order_id: payment.order_id.to_string(),
         payment_id: payment.id,
         amount,
         currency,
     }
 }
 
-fn valid_order_id(id: &str) -> Result<(), HandlerError> {
-    if !is_valid_order_id(id) {
-        return Err(HandlerError::permanent("the order id is empty or too long"));
-    }
-    Ok(())
+/// The order an event names; an id that is not an order's (a UUID) is a permanent failure.
+fn order_id_of(id: &str) -> Result<OrderId, HandlerError> {
+    id.parse()
+        .map_err(|_| HandlerError::permanent("the order id is not a UUID"))
 }
 
 /// The payment's intent `order.placed` carries: who pays how much with which card token.
 fn intent_of(event: &OrderPlaced, keys: &OpeningKeys) -> Result<Intent, HandlerError> {
-    let order_id = event.order_id.to_string();
+    let order_id = OrderId::from(event.order_id);
     let invalid = |what: &str, err: &dyn std::fmt::Display| {
         HandlerError::permanent(format!("order {order_id}: {what}: {err}"))
     };
@@ -102,11 +102,11 @@ fn intent_of(event: &OrderPlaced, keys: &OpeningKeys) -> Result<Intent, HandlerE
     let amount = Money::parse_price(&event.total, currency).map_err(|e| invalid("total", &e))?;
     // The token's own error names no part of the token.
     let token = match (&event.payment_token_sealed, &event.payment_token) {
-        (Some(sealed), _) => SealedCardToken::received(sealed, &order_id, keys)
+        (Some(sealed), _) => SealedCardToken::received(sealed, order_id, keys)
             .map_err(|e| invalid("paymentTokenSealed", &e))?,
         (None, Some(plain)) => {
             let token = CardToken::parse(plain).map_err(|e| invalid("paymentToken", &e))?;
-            SealedCardToken::seal(&token, &order_id, keys.sealing_key())
+            SealedCardToken::seal(&token, order_id, keys.sealing_key())
                 .map_err(|e| invalid("paymentToken", &e))?
         }
         (None, None) => {
@@ -116,7 +116,7 @@ fn intent_of(event: &OrderPlaced, keys: &OpeningKeys) -> Result<Intent, HandlerE
         }
     };
     Ok(Intent {
-        user_id: event.user_id,
+        user_id: event.user_id.into(),
         amount,
         token,
     })
@@ -156,24 +156,22 @@ impl<P: PaymentProvider + 'static> Handler for PaymentsHandler<P> {
         let (order_id, outcome) = match envelope.event_type.as_str() {
             OrderPlaced::TYPE => {
                 let event: OrderPlaced = envelope.decode()?;
-                let order_id = event.order_id.to_string();
+                let order_id = OrderId::from(event.order_id);
                 let intent = intent_of(&event, payments.token_keys())?;
-                let outcome = payments.record_intent(envelope, &order_id, &intent).await?;
+                let outcome = payments.record_intent(envelope, order_id, &intent).await?;
                 (order_id, outcome)
             }
             InventoryReserved::TYPE => {
                 let event: InventoryReserved = envelope.decode()?;
-                valid_order_id(&event.order_id)?;
-                let outcome = payments
-                    .record_stock_reserved(envelope, &event.order_id)
-                    .await?;
-                (event.order_id, outcome)
+                let order_id = order_id_of(&event.order_id)?;
+                let outcome = payments.record_stock_reserved(envelope, order_id).await?;
+                (order_id, outcome)
             }
             OrderStatusChanged::TYPE => {
                 let event: OrderStatusChanged = envelope.decode()?;
-                let order_id = event.order_id.to_string();
+                let order_id = OrderId::from(event.order_id);
                 let outcome = payments
-                    .apply_order_status(envelope, &order_id, event.status)
+                    .apply_order_status(envelope, order_id, event.status)
                     .await?;
                 (order_id, outcome)
             }
@@ -199,11 +197,13 @@ mod tests {
 
     use crate::domain::PaymentStatus;
 
+    const ORDER: &str = "0190f0e0-0000-7000-8000-000000000001";
+
     fn payment() -> Payment {
         Payment {
-            order_id: "o-1".to_owned(),
+            order_id: ORDER.parse().expect("an order id"),
             id: Uuid::now_v7(),
-            user_id: Some(Uuid::now_v7()),
+            user_id: Some(Uuid::now_v7().into()),
             amount: Some(Money::parse_price("1049.97", Currency::USD).expect("price")),
             token: None,
             is_stock_reserved: true,
@@ -219,14 +219,14 @@ mod tests {
         let payment = payment();
         let draft = authorized(&payment);
         assert_eq!(draft.event_type, "payment.authorized");
-        assert_eq!(draft.subject, "o-1");
+        assert_eq!(draft.subject, ORDER);
         assert_eq!(
             draft.data,
-            json!({ "orderId": "o-1", "paymentId": payment.id.to_string(), "amount": "1049.97", "currency": "USD" })
+            json!({ "orderId": ORDER, "paymentId": payment.id.to_string(), "amount": "1049.97", "currency": "USD" })
         );
         assert_eq!(
             declined(&payment, "CARD_DECLINED").data,
-            json!({ "orderId": "o-1", "paymentId": payment.id.to_string(), "reason": "CARD_DECLINED" })
+            json!({ "orderId": ORDER, "paymentId": payment.id.to_string(), "reason": "CARD_DECLINED" })
         );
         assert_eq!(refunded(&payment).event_type, "payment.refunded");
         assert_eq!(captured(&payment).data["amount"], "1049.97");
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(
             intent
                 .token
-                .open(&order_id.to_string(), &keys)
+                .open(order_id.into(), &keys)
                 .expect("opens")
                 .expose(),
             "tok_secret"

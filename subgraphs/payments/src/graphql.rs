@@ -12,10 +12,11 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, MoneyObject};
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use crate::domain::{is_valid_order_id, Payment, PaymentStatus};
+use crate::domain::{Payment, PaymentStatus};
 use crate::store::{PaymentStore, StoreError};
 
 pub type PaymentsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -31,11 +32,11 @@ pub fn schema(store: PaymentStore) -> PaymentsSchema {
 /// decided after loading.
 pub struct PaymentLoader(PaymentStore);
 
-impl Loader<String> for PaymentLoader {
+impl Loader<OrderId> for PaymentLoader {
     type Value = Payment;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Payment>, Self::Error> {
+    async fn load(&self, keys: &[OrderId]) -> Result<HashMap<OrderId, Payment>, Self::Error> {
         Ok(self.0.find_many(keys).await?)
     }
 }
@@ -123,12 +124,13 @@ impl Order {
         let Some(viewer) = ctx.state::<Viewer>()?.user()? else {
             return Ok(None);
         };
-        if !is_valid_order_id(&self.id) {
+        // An id that is not an order's has no payment.
+        let Ok(order_id) = self.id.parse::<OrderId>() else {
             return Ok(None);
-        }
+        };
         let payment = ctx
             .state::<DataLoader<PaymentLoader>>()?
-            .load_one(self.id.to_string())
+            .load_one(order_id)
             .await
             .map_err(|err| ApiError::internal(&*err))?;
         Ok(payment.and_then(|payment| PaymentObject::visible(payment, &viewer)))

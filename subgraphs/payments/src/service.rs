@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use emporium_kernel::events::contract::orders::OrderStatus;
 use emporium_kernel::events::Envelope;
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::sealed::OpeningKeys;
 use tracing::instrument;
 
@@ -95,7 +96,7 @@ impl<P: PaymentProvider> Payments<P> {
     pub async fn record_intent(
         &self,
         cause: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
         intent: &Intent,
     ) -> Result<Outcome, PaymentsError> {
         self.store.record_intent(order_id, intent).await?;
@@ -108,7 +109,7 @@ impl<P: PaymentProvider> Payments<P> {
     pub async fn record_stock_reserved(
         &self,
         cause: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
     ) -> Result<Outcome, PaymentsError> {
         self.store.record_stock_reserved(order_id).await?;
         self.authorize_if_due(cause, order_id).await
@@ -120,7 +121,7 @@ impl<P: PaymentProvider> Payments<P> {
     pub async fn apply_order_status(
         &self,
         cause: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
         order_status: OrderStatus,
     ) -> Result<Outcome, PaymentsError> {
         // A step that loses a race (say, the authorization commits between reading the
@@ -146,14 +147,14 @@ impl<P: PaymentProvider> Payments<P> {
                 return Ok(outcome);
             }
         }
-        Err(PaymentsError::Contended(order_id.to_owned()))
+        Err(PaymentsError::Contended(order_id.to_string()))
     }
 
     /// Asks the provider to authorize the payment if it is due, and records the answer.
     async fn authorize_if_due(
         &self,
         cause: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
     ) -> Result<Outcome, PaymentsError> {
         let Some(payment) = self.store.find(order_id).await? else {
             return Ok(Outcome::NoChange);
@@ -196,7 +197,7 @@ impl<P: PaymentProvider> Payments<P> {
     async fn record_authorization(
         &self,
         cause: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
         transition: Transition,
     ) -> Result<Outcome, PaymentsError> {
         let recorded = self
@@ -232,7 +233,7 @@ impl<P: PaymentProvider> Payments<P> {
     /// ever captures it, as no payment row is AUTHORIZED.
     async fn void_if_abandoned(
         &self,
-        order_id: &str,
+        order_id: OrderId,
         reference: &str,
     ) -> Result<(), PaymentsError> {
         let payment = self.store.find(order_id).await?;
@@ -251,11 +252,11 @@ impl<P: PaymentProvider> Payments<P> {
         payment: &Payment,
     ) -> Result<Option<Outcome>, PaymentsError> {
         let reference = reference_of(payment)?;
-        let key = idempotency_key(&payment.order_id, "capture");
+        let key = idempotency_key(payment.order_id, "capture");
         self.provider.capture(&key, reference).await?;
         let recorded = self
             .store
-            .transition(&payment.order_id, &Transition::Capture, |payment| {
+            .transition(payment.order_id, &Transition::Capture, |payment| {
                 payment_events::captured(payment).caused_by(cause)
             })
             .await?;
@@ -269,11 +270,11 @@ impl<P: PaymentProvider> Payments<P> {
         payment: &Payment,
     ) -> Result<Option<Outcome>, PaymentsError> {
         let reference = reference_of(payment)?;
-        let key = idempotency_key(&payment.order_id, "refund");
+        let key = idempotency_key(payment.order_id, "refund");
         self.provider.refund(&key, reference).await?;
         let recorded = self
             .store
-            .transition(&payment.order_id, &Transition::Refund, |payment| {
+            .transition(payment.order_id, &Transition::Refund, |payment| {
                 payment_events::refunded(payment).caused_by(cause)
             })
             .await?;
@@ -287,7 +288,7 @@ fn reference_of(payment: &Payment) -> Result<&str, StoreError> {
         .provider_reference
         .as_deref()
         .ok_or_else(|| StoreError::Corrupt {
-            order_id: payment.order_id.clone(),
+            order_id: payment.order_id.to_string(),
             reason: format!("{} without a provider reference", payment.status.as_str()),
         })
 }

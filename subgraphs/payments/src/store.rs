@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::EventDraft;
+use emporium_kernel::ids::OrderId;
 use emporium_kernel::money::{Currency, Money};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -42,11 +43,11 @@ impl PaymentStore {
         &self.pool
     }
 
-    pub async fn find(&self, order_id: &str) -> Result<Option<Payment>, StoreError> {
+    pub async fn find(&self, order_id: OrderId) -> Result<Option<Payment>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
         ))
-        .bind(order_id)
+        .bind(order_id.to_string())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| payment_from_row(&row)).transpose()
@@ -55,23 +56,32 @@ impl PaymentStore {
     /// The payments of each of `order_ids` that has one, in one query.
     pub async fn find_many(
         &self,
-        order_ids: &[String],
-    ) -> Result<HashMap<String, Payment>, StoreError> {
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, Payment>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM payments WHERE order_id = ANY($1)"
         ))
-        .bind(order_ids)
+        .bind(
+            order_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| payment_from_row(row).map(|payment| (payment.order_id.clone(), payment)))
+            .map(|row| payment_from_row(row).map(|payment| (payment.order_id, payment)))
             .collect()
     }
 
     /// Records the intent of `order.placed`, creating the row or completing the one
     /// `inventory.reserved` or a closed order created. An intent already known stays as it
     /// was; a payment no longer awaiting never gets a token.
-    pub async fn record_intent(&self, order_id: &str, intent: &Intent) -> Result<(), StoreError> {
+    pub async fn record_intent(
+        &self,
+        order_id: OrderId,
+        intent: &Intent,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO payments (order_id, payment_id, user_id, amount_minor, currency, token)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -83,7 +93,7 @@ impl PaymentStore {
                  updated_at = now()
              WHERE payments.amount_minor IS NULL",
         )
-        .bind(order_id)
+        .bind(order_id.to_string())
         .bind(Uuid::now_v7())
         .bind(intent.user_id)
         .bind(intent.amount.minor())
@@ -96,13 +106,13 @@ impl PaymentStore {
 
     /// Records that the order's stock is reserved, creating the row if `order.placed` has not
     /// arrived yet.
-    pub async fn record_stock_reserved(&self, order_id: &str) -> Result<(), StoreError> {
+    pub async fn record_stock_reserved(&self, order_id: OrderId) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO payments (order_id, payment_id, stock_reserved) VALUES ($1, $2, true)
              ON CONFLICT (order_id) DO UPDATE SET stock_reserved = true, updated_at = now()
              WHERE NOT payments.stock_reserved",
         )
-        .bind(order_id)
+        .bind(order_id.to_string())
         .bind(Uuid::now_v7())
         .execute(&self.pool)
         .await?;
@@ -112,13 +122,13 @@ impl PaymentStore {
     /// Closes a payment that was never decided (creating it closed if neither `order.placed`
     /// nor `inventory.reserved` has arrived), so nothing is authorized later. Whether it
     /// changed anything: not when the payment was decided meanwhile.
-    pub async fn abandon(&self, order_id: &str) -> Result<bool, StoreError> {
+    pub async fn abandon(&self, order_id: OrderId) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "INSERT INTO payments (order_id, payment_id, status) VALUES ($1, $2, 'ABANDONED')
              ON CONFLICT (order_id) DO UPDATE SET status = 'ABANDONED', token = NULL, updated_at = now()
              WHERE payments.status = 'AWAITING'",
         )
-        .bind(order_id)
+        .bind(order_id.to_string())
         .bind(Uuid::now_v7())
         .execute(&self.pool)
         .await?
@@ -131,7 +141,7 @@ impl PaymentStore {
     /// `None` when nothing changed: the event was handled already, or another handler won.
     pub async fn transition(
         &self,
-        order_id: &str,
+        order_id: OrderId,
         transition: &Transition,
         announce: impl FnOnce(&Payment) -> EventDraft,
     ) -> Result<Option<Payment>, StoreError> {
@@ -154,7 +164,7 @@ impl PaymentStore {
              WHERE order_id = $1 AND status = ANY($5)
              RETURNING {COLUMNS}"
         ))
-        .bind(order_id)
+        .bind(order_id.to_string())
         .bind(transition.to().as_str())
         .bind(reference)
         .bind(reason)
@@ -203,6 +213,8 @@ fn payment_from_row(row: &PgRow) -> Result<Payment, StoreError> {
         provider_reference: row.try_get("provider_reference")?,
         failure_reason: row.try_get("failure_reason")?,
         created_at: row.try_get("created_at")?,
-        order_id,
+        order_id: order_id
+            .parse()
+            .map_err(|_| corrupt("the order id is not a UUID".to_owned()))?,
     })
 }

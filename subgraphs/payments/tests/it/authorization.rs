@@ -38,7 +38,7 @@ async fn an_order_placed_then_reserved_is_authorized_once_and_announced() {
     let payment = fixture.payment(&order).await;
     assert_eq!(payment.status, PaymentStatus::Authorized);
     assert_eq!(payment.amount, Some(total()));
-    assert_eq!(payment.user_id, Some(order.user_id));
+    assert_eq!(payment.user_id, Some(order.user_id.into()));
     let reference = payment.provider_reference.clone().expect("a reference");
     assert_eq!(
         fixture.provider.state_of(&reference),
@@ -327,7 +327,10 @@ async fn malformed_events_fail_permanently_and_change_nothing() {
             envelope.event_type
         );
     }
-    assert_eq!(fixture.store.find(&order.id).await.expect("find"), None);
+    assert_eq!(
+        fixture.store.find(order.order_id()).await.expect("find"),
+        None
+    );
 }
 
 /// A provider whose authorizations wait for the test to let them answer.

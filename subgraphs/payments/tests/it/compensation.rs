@@ -195,6 +195,9 @@ async fn statuses_that_ask_nothing_of_a_payment_leave_it_alone() {
         fixture.payment(&order).await.status,
         PaymentStatus::Authorized
     );
-    assert_eq!(fixture.store.find(&unknown.id).await.expect("find"), None);
+    assert_eq!(
+        fixture.store.find(unknown.order_id()).await.expect("find"),
+        None
+    );
     assert_eq!(fixture.events().await.len(), 1);
 }
