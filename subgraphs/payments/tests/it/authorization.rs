@@ -300,6 +300,11 @@ async fn malformed_events_fail_permanently_and_change_nothing() {
     let mut bad_currency = order.placed();
     bad_currency.data["currency"] = json!("dollars");
     let no_order = envelope("inventory.reserved", "x", json!({ "items": [] }));
+    let not_an_order = envelope(
+        "inventory.reserved",
+        "o-1",
+        json!({ "orderId": "o-1", "items": [] }),
+    );
     let blank_order = envelope(
         "order.status_changed",
         "x",
@@ -317,6 +322,7 @@ async fn malformed_events_fail_permanently_and_change_nothing() {
         bad_total,
         bad_currency,
         no_order,
+        not_an_order,
         blank_order,
         unknown,
     ] {
