@@ -16,7 +16,7 @@ async fn checkout_places_a_pending_order_from_the_cart_and_empties_it() {
     let order = fx.place(user).await;
     assert_eq!(order.status, OrderStatus::Pending);
     assert_eq!(order.total.to_decimal_string(), "1050.27");
-    assert!(fx.store.cart(user.into()).await.expect("cart").is_empty());
+    assert!(fx.store.cart(user).await.expect("cart").is_empty());
 
     let items = fx
         .orders
@@ -173,7 +173,7 @@ async fn lines_of_products_deleted_from_the_catalog_are_not_ordered() {
     assert_eq!(order.total.to_decimal_string(), "349.99");
     let only_gone = fx.customer_with(&tv, 1).await;
     fx.store
-        .set(only_gone.into(), &tv.parse().expect("id"), None)
+        .set(only_gone, &tv.parse().expect("id"), None)
         .await
         .expect("remove");
     fx.add(only_gone, &gone, 1).await;
