@@ -17,7 +17,8 @@ export type CheckoutInput = {
   idempotencyKey: string;
   /** Test provider: "tok_decline…" is declined, any other "tok_…" is approved. */
   paymentToken: string;
-  shippingAddress: AddressInput;
+  /** Optional when the cart has a shipping address (`setCartShippingAddress`). */
+  shippingAddress?: AddressInput | null | undefined;
 };
 
 export type LoginInput = {
