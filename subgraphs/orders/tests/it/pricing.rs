@@ -218,3 +218,71 @@ async fn fifty_shoppers_racing_for_a_code_with_ten_uses_give_exactly_ten_discoun
         .expect("code");
     assert_eq!(code.times_used, 10);
 }
+
+#[tokio::test]
+async fn with_prices_including_tax_the_order_shows_the_tax_contained_and_charges_the_prices() {
+    let fx = Fixture::new().await;
+    let orders = fx.orders.clone().with_prices_including_tax(true);
+    let lamp = fx.product("Lamp", "119.00").await;
+    let user = fx.customer_with(&lamp, 1).await;
+    fx.store
+        .set_tax_rate(&TaxRate {
+            country: "US".into(),
+            name: "VAT".into(),
+            rate: TaxRateValue::parse("0.19").expect("rate"),
+        })
+        .await
+        .expect("rate");
+    let placed = orders
+        .checkout(user, &request("k", "tok_visa"), &TraceContext::new_root())
+        .await
+        .expect("checkout");
+    let CheckoutOutcome::Placed(order) = placed else {
+        panic!("expected an order, got {placed:?}");
+    };
+    // 119.00 contains 19.00 of 19 % VAT; nothing is added.
+    assert!(order.prices_include_tax);
+    assert_eq!(order.total.to_decimal_string(), "119.00");
+    assert_eq!(order.tax_total.to_decimal_string(), "0.00");
+    assert_eq!(order.tax_lines[0].amount.to_decimal_string(), "19.00");
+    let event = fx.events_of(order.id, "order.placed").await;
+    assert_eq!(event[0]["total"], "119.00");
+}
+
+#[tokio::test]
+async fn seeding_the_demo_pricing_twice_writes_once_and_keeps_what_an_admin_changed() {
+    let fx = Fixture::new().await;
+    assert_eq!(fx.store.seed_demo_pricing().await.expect("seed"), 7);
+    fx.store
+        .set_tax_rate(&TaxRate {
+            country: "DE".into(),
+            name: "MwSt".into(),
+            rate: TaxRateValue::parse("0.07").expect("rate"),
+        })
+        .await
+        .expect("rate");
+    assert_eq!(fx.store.seed_demo_pricing().await.expect("seed again"), 0);
+    let names: Vec<String> = fx
+        .store
+        .shipping_methods()
+        .await
+        .expect("methods")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["Standard", "Express"]);
+    let welcome = fx
+        .store
+        .discount_code("WELCOME10")
+        .await
+        .expect("read")
+        .expect("WELCOME10");
+    assert_eq!(welcome.value.to_decimal_string(), "10");
+    let mut conn = fx.orders.pool().acquire().await.expect("conn");
+    let rate: (String, i32) =
+        sqlx::query_as("SELECT name, rate_millionths FROM tax_rates WHERE country = 'DE'")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("DE");
+    assert_eq!(rate, ("MwSt".to_owned(), 70_000));
+}
