@@ -19,10 +19,10 @@ use uuid::Uuid;
 
 use crate::checkout::CheckoutRequest;
 use crate::pricing::DiscountRefusal;
-use crate::store::pricing::{cart_state, take_uses, tax_rate};
+use crate::store::pricing::{cart_state, discount_code, take_uses, tax_rate};
 
 use super::events::order_placed;
-use super::rows::{fetch_order, StoredDiscount, StoredTaxLine};
+use super::rows::{fetch_order, stored_discounts, stored_tax_lines};
 use super::transitions::{record, EventOrigin};
 use super::{CheckoutOutcome, Orders, OrdersError, SOURCE};
 
@@ -95,38 +95,23 @@ impl Orders {
         let mut used: Vec<String> = priced.discounts.iter().map(|d| d.code.clone()).collect();
         used.sort();
         if let Some(code) = take_uses(&mut tx, &used).await? {
+            // Used up by a checkout that committed meanwhile, or deactivated or deleted since:
+            // the code as it is now says which.
+            let now = discount_code(&mut tx, &code).await?;
+            let refusal = match now {
+                None => DiscountRefusal::NotFound,
+                Some(found) => found
+                    .check(priced.subtotal.minor(), Utc::now())
+                    .err()
+                    .unwrap_or(DiscountRefusal::LimitReached),
+            };
             tx.rollback().await?;
-            return Ok(CheckoutOutcome::DiscountRefused {
-                code,
-                refusal: DiscountRefusal::LimitReached,
-            });
+            return Ok(CheckoutOutcome::DiscountRefused { code, refusal });
         }
         let lines = cart.lines;
         let total = priced.total;
-        let discounts = serde_json::to_value(
-            priced
-                .discounts
-                .iter()
-                .map(|d| StoredDiscount {
-                    code: d.code.clone(),
-                    kind: d.kind.as_str().to_owned(),
-                    amount_minor: d.amount.minor(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| OrdersError::Corrupt(format!("discounts: {e}")))?;
-        let tax_lines = serde_json::to_value(
-            priced
-                .tax_lines
-                .iter()
-                .map(|t| StoredTaxLine {
-                    name: t.name.clone(),
-                    rate_millionths: t.rate.millionths(),
-                    amount_minor: t.amount.minor(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| OrdersError::Corrupt(format!("tax lines: {e}")))?;
+        let discounts = stored_discounts(&priced.discounts)?;
+        let tax_lines = stored_tax_lines(&priced.tax_lines)?;
         let id = OrderId::from(Uuid::now_v7());
         let address = serde_json::to_value(request.address())
             .map_err(|e| OrdersError::Corrupt(format!("address: {e}")))?;

@@ -22,19 +22,47 @@ pub(super) const ORDER_COLUMNS: &str =
 /// A discount as `orders.discounts` keeps it.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct StoredDiscount {
-    pub code: String,
-    pub kind: String,
-    pub amount_minor: i64,
+struct StoredDiscount {
+    code: String,
+    kind: String,
+    amount_minor: i64,
 }
 
 /// A tax line as `orders.tax_lines` keeps it.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct StoredTaxLine {
-    pub name: String,
-    pub rate_millionths: i64,
-    pub amount_minor: i64,
+struct StoredTaxLine {
+    name: String,
+    rate_millionths: i64,
+    amount_minor: i64,
+}
+
+/// The applied discounts as `orders.discounts` keeps them.
+pub(super) fn stored_discounts(
+    discounts: &[AppliedDiscount],
+) -> Result<serde_json::Value, OrdersError> {
+    let stored: Vec<StoredDiscount> = discounts
+        .iter()
+        .map(|d| StoredDiscount {
+            code: d.code.clone(),
+            kind: d.kind.as_str().to_owned(),
+            amount_minor: d.amount.minor(),
+        })
+        .collect();
+    serde_json::to_value(stored).map_err(|e| OrdersError::Corrupt(format!("discounts: {e}")))
+}
+
+/// The tax lines as `orders.tax_lines` keeps them.
+pub(super) fn stored_tax_lines(lines: &[TaxLine]) -> Result<serde_json::Value, OrdersError> {
+    let stored: Vec<StoredTaxLine> = lines
+        .iter()
+        .map(|t| StoredTaxLine {
+            name: t.name.clone(),
+            rate_millionths: t.rate.millionths(),
+            amount_minor: t.amount.minor(),
+        })
+        .collect();
+    serde_json::to_value(stored).map_err(|e| OrdersError::Corrupt(format!("tax lines: {e}")))
 }
 
 pub(super) async fn fetch_order(

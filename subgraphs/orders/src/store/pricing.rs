@@ -183,6 +183,20 @@ pub(crate) async fn tax_rate(
     .transpose()
 }
 
+/// A code by its (upper-case) name.
+pub(crate) async fn discount_code(
+    conn: &mut PgConnection,
+    code: &str,
+) -> Result<Option<DiscountCode>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {CODE_COLUMNS} FROM discount_codes WHERE code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(code_of).transpose()
+}
+
 /// Takes one use of each code for an order, in the checkout's transaction: a conditional
 /// UPDATE, so of any number of concurrent checkouts exactly the limit succeed (the row lock
 /// makes the others re-read `times_used` after the winner's commit). Returns the first code
@@ -364,13 +378,8 @@ impl OrderStore {
     }
 
     pub async fn discount_code(&self, code: &str) -> Result<Option<DiscountCode>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {CODE_COLUMNS} FROM discount_codes WHERE code = $1"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(code_of).transpose()
+        let mut conn = self.pool.acquire().await?;
+        discount_code(&mut conn, code).await
     }
 
     /// A page of codes in alphabetical order after `after` (exclusive), whether more follow,
