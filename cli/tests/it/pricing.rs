@@ -461,3 +461,65 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
         json!(["input", "shippingAddress"])
     );
 }
+
+#[tokio::test]
+async fn with_prices_including_tax_the_cart_shows_the_tax_contained_and_adds_nothing() {
+    let platform = Platform::start_with(Options {
+        env: vec![("EMPORIUM_PRICES_INCLUDE_TAX", "true".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let admin = platform.admin().await;
+    let customer = platform.customer().await;
+    let product = new_product(&platform, &admin, json!({ "price": "119.00" })).await;
+    let rate = mutate(
+        &platform,
+        &admin,
+        "setTaxRate(input: $input)",
+        "$input: TaxRateInput!",
+        "taxLine { name rate }",
+        json!({ "input": { "country": "DE", "name": "VAT", "rate": "0.19" } }),
+    )
+    .await;
+    assert_eq!(rate["userErrors"], json!([]), "{rate}");
+    add_to_cart(&platform, &customer, &product, 1).await;
+    let addressed = set_address(&platform, &customer, "DE").await;
+    let priced = &addressed["cart"];
+    assert_eq!(priced["pricesIncludeTax"], true, "{addressed}");
+    // 119.00 contains 19.00 of VAT; the total is the price.
+    assert_eq!(
+        priced["taxLines"],
+        json!([{ "name": "VAT", "rate": "0.19", "amount": { "amount": "19.00" } }])
+    );
+    assert_eq!(priced["taxTotal"]["amount"], "0.00");
+    assert_eq!(priced["total"]["amount"], "119.00");
+}
+
+#[tokio::test]
+async fn the_demo_shop_has_its_shipping_methods_and_welcome10() {
+    let platform = Platform::start_with(Options {
+        seed_demo_catalog: true,
+        ..Options::default()
+    })
+    .await;
+    let admin = platform.admin().await;
+    let body = platform
+        .gql(
+            "{ shippingMethods { name price { amount } freeOverSubtotal { amount } countries } discountCodes { nodes { code kind value } } }",
+            json!({}),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["shippingMethods"],
+        json!([
+            { "name": "Standard", "price": { "amount": "4.99" }, "freeOverSubtotal": null, "countries": [] },
+            { "name": "Express", "price": { "amount": "14.99" }, "freeOverSubtotal": { "amount": "100.00" }, "countries": ["US", "DE", "FR", "GB"] }
+        ]),
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["discountCodes"]["nodes"],
+        json!([{ "code": "WELCOME10", "kind": "PERCENTAGE", "value": "10" }])
+    );
+}
