@@ -55,6 +55,11 @@ const LIST_SIZES: &[(&str, &str, u32)] = &[
     ("Order", "items", 10),
     ("Order", "history", 8),
     ("Cart", "items", 20),
+    ("Cart", "availableShippingMethods", 5),
+    ("Cart", "discounts", 2),
+    ("Cart", "taxLines", 1),
+    ("Order", "discounts", 2),
+    ("Order", "taxLines", 1),
 ];
 
 /// async-graphql cannot emit `@listSize`, so composition adds it, for the router to estimate

@@ -33,6 +33,9 @@ pub struct Settings {
     /// How long an order may stay PENDING (waiting for inventory and payments) before it is
     /// rejected as timed out.
     pub order_pending_timeout: std::time::Duration,
+    /// `EMPORIUM_PRICES_INCLUDE_TAX`: the shop's prices include tax (EU style: the tax is
+    /// contained and shown) instead of tax being added (US style, the default).
+    pub prices_include_tax: bool,
     /// How long outboxes keep events after publishing them.
     pub outbox_retention: std::time::Duration,
     /// The Redis holding the hot stock counts.
@@ -349,6 +352,7 @@ impl Settings {
                 "postgres://postgres@127.0.0.1:5432/emporium_payments".to_owned()
             }),
             order_pending_timeout: std::time::Duration::from_secs(pending_timeout_secs),
+            prices_include_tax: flag("EMPORIUM_PRICES_INCLUDE_TAX", false)?,
             outbox_retention: std::time::Duration::from_secs(outbox_retention_secs),
             redis_url: SecretString::from(
                 var("EMPORIUM_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),

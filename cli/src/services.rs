@@ -373,12 +373,20 @@ async fn orders(process: &Process) -> anyhow::Result<Box<dyn service::Service>> 
     // Checkout accepts the test provider's tokens only: not in production either.
     stores::payment_provider(settings)?;
     let pool = stores::orders_postgres(settings).await?;
+    // `up` loads the demo shop's shipping, tax and code with the demo catalog; containers
+    // have a `seed` job for it.
+    if process.together.is_some() && settings.seed_demo_catalog {
+        emporium_orders::OrderStore::new(pool.clone())
+            .seed_demo_pricing()
+            .await?;
+    }
     Ok(Box::new(emporium_orders::wiring::OrdersService {
         pool,
         verifier: process.verifier().await?,
         payment_token_key: process.payment_token_key().await?,
         token_check: emporium_payments::provider::is_test_token,
         pending_timeout: settings.order_pending_timeout,
+        prices_include_tax: settings.prices_include_tax,
     }))
 }
 

@@ -5,7 +5,8 @@
 //
 //   node storefront.mjs <base url> catalogue '<json>'   search with a typo, facet, sort, URL state,
 //                                                       product page, out of stock, hostile name
-//   node storefront.mjs <base url> journey '<json>'     sign up from the cart, checkout (double
+//   node storefront.mjs <base url> journey '<json>'     sign up from the cart, choose shipping, apply a
+//                                                       discount code, checkout (double
 //                                                       click), live CONFIRMED then SHIPPED by an
 //                                                       admin in a second context, declined card,
 //                                                       expired access token, reused refresh token
@@ -203,6 +204,19 @@ async function journey() {
     .waitFor(WAIT);
   check(/\/checkout$/.test(shopper.url()), `an invalid checkout left the page: ${shopper.url()}`);
   await fillAddress(shopper);
+  // Shipping for the address, a discount code, and the country's tax in the order summary.
+  await shopper.getByRole("button", { name: "Show shipping options" }).click();
+  const standard = { name: /^Standard, \$5\.00/ };
+  await shopper.getByRole("radio", standard).click();
+  await shopper.getByRole("radio", { ...standard, checked: true }).waitFor(WAIT);
+  await shopper.getByRole("textbox", { name: "Discount code" }).fill(params.discountCode.toLowerCase());
+  await shopper.getByRole("button", { name: "Apply code" }).click();
+  const summary = shopper.getByRole("region", { name: "Order summary" });
+  await summary.getByText(`Discount ${params.discountCode}`).waitFor(WAIT);
+  await summary.getByText(params.taxLine).waitFor(WAIT);
+  await summary.getByText(params.expectedTotal).waitFor(WAIT);
+  await shopper.getByRole("button", { name: `Remove code ${params.discountCode}` }).waitFor(WAIT);
+  found.summary = await summary.textContent();
   await shopper.getByRole("radio", { name: "Visa, approved" }).check();
   await shopper.getByRole("button", { name: "Place order" }).dblclick();
   await shopper.waitForURL(/\/orders\/[^/]+$/, WAIT);

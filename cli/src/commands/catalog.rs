@@ -17,12 +17,18 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the demo catalog (products already present by SKU, or deleted, are left alone).
+/// Loads the demo catalog (products already present by SKU, or deleted, are left alone) and
+/// the demo shop's shipping methods, tax rates and discount code (what exists is left alone).
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
     if !settings.seed_demo_catalog {
         tracing::info!("EMPORIUM_SEED_DEMO_CATALOG is off: the demo catalog is not loaded");
         return Ok(());
     }
+    let orders = stores::orders_postgres(settings).await?;
+    emporium_orders::OrderStore::new(orders)
+        .seed_demo_pricing()
+        .await
+        .context("seeding the demo shipping methods, tax rates and discount code")?;
     let db = stores::mongodb(settings).await?;
     let inserted = emporium_products::seed::seed_demo_catalog(
         &emporium_products::store::ProductStore::new(&db),

@@ -18,6 +18,7 @@ mod operations;
 mod orders;
 mod payments;
 mod playground;
+mod pricing;
 mod queues;
 mod replicas;
 mod search;

@@ -283,10 +283,45 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Shipping, tax and a code for the shopper to choose and apply in the browser.
+    for (mutation, input) in [
+        (
+            "createShippingMethod(input: $input) { userErrors { code } }",
+            json!({ "name": "Standard", "price": "5.00", "countries": ["US"], "estimatedDays": 4 }),
+        ),
+        (
+            "setTaxRate(input: $input) { userErrors { code } }",
+            json!({ "country": "US", "name": "Sales tax", "rate": "0.1" }),
+        ),
+        (
+            "createDiscountCode(input: $input) { userErrors { code } }",
+            json!({ "code": "BROWSER10", "kind": "PERCENTAGE", "value": "10" }),
+        ),
+    ] {
+        let (kind, _) = mutation.split_once('(').expect("a field");
+        let input_type = match kind {
+            "createShippingMethod" => "ShippingMethodInput!",
+            "setTaxRate" => "TaxRateInput!",
+            _ => "DiscountCodeInput!",
+        };
+        let body = platform
+            .gql(
+                &format!("mutation($input: {input_type}) {{ {mutation} }}"),
+                json!({ "input": input }),
+                admin.token(),
+            )
+            .await;
+        assert_eq!(body["data"][kind]["userErrors"], json!([]), "{body}");
+    }
+
     let found = run_browser(
         &platform,
         "journey",
         json!({
+            // 42.00 - 4.20 (BROWSER10) + 5.00 shipping + 10 % of 37.80 (3.78) = 46.58.
+            "discountCode": "BROWSER10",
+            "taxLine": "Sales tax 10 %",
+            "expectedTotal": "$46.58",
             "productId": id,
             "productName": name,
             "email": unique_email(),
@@ -320,6 +355,26 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     assert_eq!(
         status_of(&found["confirmedOrder"]),
         Some((json!("SHIPPED"), Value::Null)),
+        "{body}"
+    );
+    // The order placed from the browser keeps the summary's amounts, and payments charged
+    // exactly its total.
+    let body = platform
+        .gql(
+            "query($id: ID!) { order(id: $id) { total { amount } discountTotal { amount } shippingTotal { amount } taxTotal { amount } payment { amount { amount } } } }",
+            json!({ "id": found["confirmedOrder"] }),
+            admin.token(),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["order"],
+        json!({
+            "total": { "amount": "46.58" },
+            "discountTotal": { "amount": "4.20" },
+            "shippingTotal": { "amount": "5.00" },
+            "taxTotal": { "amount": "3.78" },
+            "payment": { "amount": { "amount": "46.58" } }
+        }),
         "{body}"
     );
     assert_eq!(

@@ -207,6 +207,53 @@ export const CartFields = graphql(`
       amount
       currency
     }
+    shippingAddress {
+      line1
+      line2
+      city
+      postalCode
+      country
+    }
+    availableShippingMethods {
+      id
+      name
+      estimatedDays
+      price {
+        amount
+        currency
+      }
+    }
+    shippingMethod {
+      id
+    }
+    discounts {
+      code
+      amount {
+        amount
+        currency
+      }
+    }
+    shippingTotal {
+      amount
+      currency
+    }
+    taxLines {
+      name
+      rate
+      amount {
+        amount
+        currency
+      }
+    }
+    taxTotal {
+      amount
+      currency
+    }
+    total {
+      amount
+      currency
+    }
+    pricesIncludeTax
     items {
       quantity
       lineTotal {
@@ -244,6 +291,66 @@ export const AddToCartDocument = graphql(`
 export const UpdateCartItemDocument = graphql(`
   mutation UpdateCartItem($productId: ID!, $quantity: Int!) {
     updateCartItem(productId: $productId, quantity: $quantity) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const SetCartShippingAddressDocument = graphql(`
+  mutation SetCartShippingAddress($address: AddressInput!) {
+    setCartShippingAddress(address: $address) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const SetCartShippingMethodDocument = graphql(`
+  mutation SetCartShippingMethod($id: ID!) {
+    setCartShippingMethod(shippingMethodId: $id) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const ApplyDiscountCodeDocument = graphql(`
+  mutation ApplyDiscountCode($code: String!) {
+    applyDiscountCode(code: $code) {
+      cart {
+        ...CartFields
+      }
+      userErrors {
+        code
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const RemoveDiscountCodeDocument = graphql(`
+  mutation RemoveDiscountCode($code: String!) {
+    removeDiscountCode(code: $code) {
       cart {
         ...CartFields
       }

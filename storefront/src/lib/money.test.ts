@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatMoney } from "./money";
+import { formatMoney, ratePercent } from "./money";
 
 describe("formatMoney", () => {
   it("formats the exact decimal string with the currency's symbol", () => {
@@ -17,5 +17,19 @@ describe("formatMoney", () => {
   it("shows what it cannot format as it came", () => {
     expect(formatMoney({ amount: "12.00", currency: "NOTACODE" })).toBe("12.00 NOTACODE");
     expect(formatMoney({ amount: "abc", currency: "USD" })).toBe("abc USD");
+  });
+});
+
+describe("ratePercent", () => {
+  it("reads the rate's decimal string as a percentage without a float", () => {
+    expect(ratePercent("0.0725")).toBe("7.25 %");
+    expect(ratePercent("0.2")).toBe("20 %");
+    expect(ratePercent("0.19")).toBe("19 %");
+    expect(ratePercent("0.000001")).toBe("0.0001 %");
+    expect(ratePercent("0")).toBe("0 %");
+  });
+
+  it("shows what is not a rate as it came", () => {
+    expect(ratePercent("abc")).toBe("abc");
   });
 });

@@ -19,3 +19,13 @@ export function formatMoney(money: MoneyValue, locale = "en-US"): string {
     return `${money.amount} ${money.currency}`;
   }
 }
+
+/** A tax rate as the API sends it ("0.0725") as a percentage ("7.25 %"), from the string. */
+export function ratePercent(rate: string): string {
+  if (!/^\d+(\.\d+)?$/.test(rate)) return rate;
+  const [whole = "0", fraction = ""] = rate.split(".");
+  const digits = `${whole}${fraction.padEnd(2, "0")}`;
+  const integer = digits.slice(0, whole.length + 2).replace(/^0+(?=\d)/, "");
+  const rest = digits.slice(whole.length + 2).replace(/0+$/, "");
+  return `${integer}${rest === "" ? "" : `.${rest}`} %`;
+}

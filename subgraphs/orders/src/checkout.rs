@@ -22,6 +22,58 @@ pub struct Address {
     pub country: String,
 }
 
+impl Address {
+    /// The address trimmed and checked, or every problem with it (each on its field below
+    /// `shippingAddress`): what checkout and the cart's shipping address accept.
+    pub fn parse(self) -> Result<Address, Vec<Invalid>> {
+        let mut problems = Vec::new();
+        let address = self.checked(&mut problems);
+        if problems.is_empty() {
+            Ok(address)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn checked(self, problems: &mut Vec<Invalid>) -> Address {
+        let line1 = required(&self.line1, &["shippingAddress", "line1"], problems);
+        let line2 = self
+            .line2
+            .as_deref()
+            .map(|line| required(line, &["shippingAddress", "line2"], &mut Vec::new()))
+            .filter(|line| !line.is_empty());
+        if line2
+            .as_ref()
+            .is_some_and(|line| line.chars().count() > MAX_ADDRESS_FIELD)
+        {
+            problems.push(Invalid {
+                field: &["shippingAddress", "line2"],
+                message: format!("must be at most {MAX_ADDRESS_FIELD} characters"),
+            });
+        }
+        let city = required(&self.city, &["shippingAddress", "city"], problems);
+        let postal_code = required(
+            &self.postal_code,
+            &["shippingAddress", "postalCode"],
+            problems,
+        );
+        let country = self.country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            problems.push(Invalid {
+                field: &["shippingAddress", "country"],
+                message: "must be a two-letter ISO 3166 country code, such as US or DE".to_owned(),
+            });
+        }
+        Address {
+            line1,
+            line2,
+            city,
+            postal_code,
+            country,
+        }
+    }
+}
+
 /// A checkout as the client sent it, trimmed and checked.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
@@ -64,34 +116,7 @@ impl CheckoutRequest {
         is_token: impl Fn(&str) -> bool,
     ) -> Result<Self, Vec<Invalid>> {
         let mut problems = Vec::new();
-        let line1 = required(&address.line1, &["shippingAddress", "line1"], &mut problems);
-        let line2 = address
-            .line2
-            .as_deref()
-            .map(|line| required(line, &["shippingAddress", "line2"], &mut Vec::new()))
-            .filter(|line| !line.is_empty());
-        if line2
-            .as_ref()
-            .is_some_and(|line| line.chars().count() > MAX_ADDRESS_FIELD)
-        {
-            problems.push(Invalid {
-                field: &["shippingAddress", "line2"],
-                message: format!("must be at most {MAX_ADDRESS_FIELD} characters"),
-            });
-        }
-        let city = required(&address.city, &["shippingAddress", "city"], &mut problems);
-        let postal_code = required(
-            &address.postal_code,
-            &["shippingAddress", "postalCode"],
-            &mut problems,
-        );
-        let country = address.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            problems.push(Invalid {
-                field: &["shippingAddress", "country"],
-                message: "must be a two-letter ISO 3166 country code, such as US or DE".to_owned(),
-            });
-        }
+        let address = address.checked(&mut problems);
         let payment_token = payment_token.trim();
         if !is_token(payment_token) {
             problems.push(Invalid {
@@ -110,13 +135,7 @@ impl CheckoutRequest {
             return Err(problems);
         }
         Ok(Self {
-            address: Address {
-                line1,
-                line2,
-                city,
-                postal_code,
-                country,
-            },
+            address,
             payment_token: payment_token.to_owned(),
             idempotency_key: idempotency_key.to_owned(),
         })

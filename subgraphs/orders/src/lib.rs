@@ -5,6 +5,8 @@
 //!   catalog's events (`orders.catalog`).
 //! - [`checkout`]: what a checkout request must hold.
 //! - [`lines`]: order lines and totals in exact money.
+//! - [`pricing`]: a cart's shipping, discounts, tax and totals (pure); the shipping methods,
+//!   tax rates, discount codes and carts' addresses it prices from are in [`store::pricing`].
 //! - [`status`]: the order state machine (pure: which transition is legal, for whom, why).
 //! - [`orders`]: orders in Postgres: idempotent checkout, transitions with their history and
 //!   events, the time-out sweeper.
@@ -19,6 +21,7 @@ pub mod graphql;
 pub mod lines;
 pub mod live;
 pub mod orders;
+pub mod pricing;
 pub mod saga;
 pub mod status;
 pub mod store;

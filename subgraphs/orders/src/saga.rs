@@ -11,6 +11,7 @@ use emporium_kernel::ids::OrderId;
 
 use crate::orders::{Cause, Orders, OrdersError, TransitionOutcome};
 use crate::status::{Actor, Command, Reason};
+use crate::store::StoreError;
 
 pub const SAGA_QUEUE: &str = "orders.saga";
 pub const SAGA_BINDINGS: [&str; 3] = [
@@ -22,10 +23,13 @@ pub const SAGA_BINDINGS: [&str; 3] = [
 impl From<OrdersError> for HandlerError {
     fn from(err: OrdersError) -> Self {
         match err {
-            OrdersError::Database(_) => HandlerError::retryable(err),
-            OrdersError::Corrupt(_) | OrdersError::Lines(_) | OrdersError::Seal(_) => {
-                HandlerError::permanent(err)
+            OrdersError::Database(_) | OrdersError::Store(StoreError::Database(_)) => {
+                HandlerError::retryable(err)
             }
+            OrdersError::Corrupt(_)
+            | OrdersError::Lines(_)
+            | OrdersError::Seal(_)
+            | OrdersError::Store(StoreError::Corrupt(_)) => HandlerError::permanent(err),
         }
     }
 }

@@ -1,8 +1,14 @@
-//! Carts and the catalog projection in Postgres.
+//! Carts and the catalog projection in Postgres; shipping methods, tax rates, discount codes
+//! and what a cart holds beside its lines in [`pricing`].
+//!
+//! Failure: a row the types cannot hold is [`StoreError::Corrupt`]; a database failure is
+//! [`StoreError::Database`].
+
+pub mod pricing;
 
 use emporium_kernel::ids::{ProductId, Quantity, UserId};
 use emporium_kernel::money::{Currency, Money};
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::lines::{Line, MAX_QUANTITY};
 
@@ -34,6 +40,40 @@ pub struct CatalogProduct {
     pub sequence: i64,
 }
 
+/// The cart's lines priced from the catalog, oldest first; lines of products the catalog no
+/// longer sells are left out. The one query of a cart's lines: the cart's view and checkout
+/// (which `lock`s them, so a concurrent cart change waits for the order) both read it.
+pub(crate) async fn cart_lines(
+    conn: &mut PgConnection,
+    user: UserId,
+    lock: bool,
+) -> Result<Vec<Line>, StoreError> {
+    let lock = if lock { " FOR UPDATE OF c" } else { "" };
+    let rows = sqlx::query(&format!(
+        "SELECT c.product_id, p.name, p.price_minor, p.currency, c.quantity
+         FROM cart_items c JOIN catalog_products p ON p.product_id = c.product_id
+         WHERE c.user_id = $1 AND NOT p.deleted
+         ORDER BY c.added_at, c.product_id{lock}"
+    ))
+    .bind(user.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let currency: String = row.try_get("currency")?;
+            let currency = Currency::parse(&currency)
+                .map_err(|e| StoreError::Corrupt(format!("currency: {e}")))?;
+            Ok(Line {
+                product_id: row.try_get("product_id")?,
+                product_name: row.try_get("name")?,
+                unit_price: Money::from_minor(row.try_get("price_minor")?, currency)
+                    .map_err(|e| StoreError::Corrupt(format!("price: {e}")))?,
+                quantity: row.try_get("quantity")?,
+            })
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct OrderStore {
     pool: PgPool,
@@ -51,29 +91,8 @@ impl OrderStore {
     /// The cart's lines priced from the catalog, oldest first; lines of products the catalog
     /// no longer sells are left out.
     pub async fn cart(&self, user: UserId) -> Result<Vec<Line>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.product_id, p.name, p.price_minor, p.currency, c.quantity
-             FROM cart_items c JOIN catalog_products p ON p.product_id = c.product_id
-             WHERE c.user_id = $1 AND NOT p.deleted
-             ORDER BY c.added_at, c.product_id",
-        )
-        .bind(user.as_uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let currency: String = row.try_get("currency")?;
-                let currency = Currency::parse(&currency)
-                    .map_err(|e| StoreError::Corrupt(format!("currency: {e}")))?;
-                Ok(Line {
-                    product_id: row.try_get("product_id")?,
-                    product_name: row.try_get("name")?,
-                    unit_price: Money::from_minor(row.try_get("price_minor")?, currency)
-                        .map_err(|e| StoreError::Corrupt(format!("price: {e}")))?,
-                    quantity: row.try_get("quantity")?,
-                })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        cart_lines(&mut conn, user, false).await
     }
 
     /// Adds `quantity` units of a product to the cart (one statement: two concurrent adds

@@ -37,12 +37,15 @@ pub struct OrdersService {
     pub token_check: TokenCheck,
     /// How long an order may stay PENDING before it is rejected as timed out.
     pub pending_timeout: Duration,
+    /// The shop's setting: prices include tax (EU style) or tax is added (US style).
+    pub prices_include_tax: bool,
 }
 
 impl Service for OrdersService {
     fn start(self: Box<Self>, listener: TcpListener, handles: &Handles) -> Started {
         let store = OrderStore::new(self.pool.clone());
-        let orders = Orders::new(self.pool.clone(), self.payment_token_key);
+        let orders = Orders::new(self.pool.clone(), self.payment_token_key)
+            .with_prices_including_tax(self.prices_include_tax);
         let live = LiveFeed::new();
         let schema = crate::schema(
             store.clone(),

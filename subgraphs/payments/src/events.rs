@@ -242,6 +242,11 @@ mod tests {
             items: vec![],
             total: total.to_owned(),
             currency: currency.to_owned(),
+            subtotal: None,
+            discount_total: None,
+            shipping_total: None,
+            tax_total: None,
+            discount_codes: vec![],
             payment_token_sealed: None,
             payment_token: Some(token.to_owned()),
         };

@@ -111,9 +111,25 @@ pub struct OrderPlaced {
     pub order_id: Uuid,
     pub user_id: Uuid,
     pub items: Vec<OrderedItem>,
-    /// A decimal string, `"1049.97"`.
+    /// The amount to charge, a decimal string, `"1049.97"`:
+    /// `subtotal - discountTotal + shippingTotal + taxTotal`.
     pub total: String,
     pub currency: String,
+    /// The sum of the lines. Absent from orders placed before shipping, tax and discounts
+    /// (their total was their subtotal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtotal: Option<String>,
+    /// What discount codes took off (the lines and the shipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_total: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_total: Option<String>,
+    /// The tax added to the prices (`"0.00"` when the shop's prices include tax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_total: Option<String>,
+    /// The codes the order used, upper case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discount_codes: Vec<String>,
     /// The provider's single-use token (never a card number), sealed to the payments
     /// service's key and bound to this order (`kernel::sealed`): the outbox, the broker and
     /// dead letters never hold it in plaintext. Every current producer sends it.

@@ -198,6 +198,11 @@ pub fn order_placed(lines: &[(&str, i64)]) -> Envelope {
         items,
         total: "1.00".to_owned(),
         currency: "USD".to_owned(),
+        subtotal: None,
+        discount_total: None,
+        shipping_total: None,
+        tax_total: None,
+        discount_codes: vec![],
         payment_token_sealed: Some("sealed".to_owned()),
         payment_token: None,
     };

@@ -6,12 +6,14 @@
 //! - `mutation`: cart changes, checkout, and the transitions clients may ask for.
 //! - `subscription`: `orderStatusChanged`.
 //! - `types`: the objects, inputs and payloads those return.
+//! - `pricing`: shipping methods, tax rates and discount codes, and the cart's pricing changes.
 //! - `loaders`: the batched loads of a page's order lines and histories.
 //! - `error`: the service's failures as `ApiError`s, and the userErrors it answers with.
 
 mod error;
 mod loaders;
 mod mutation;
+mod pricing;
 mod query;
 mod subscription;
 mod types;

@@ -10,10 +10,16 @@ use emporium_kernel::ApiError;
 use tracing::instrument;
 
 use super::error::{bad_quantity, invalid_checkout, order_not_found, unknown_product};
+use super::pricing::{
+    self, DiscountCodeInput, DiscountCodePayload, ShippingMethodInput, ShippingMethodPayload,
+    TaxRateInput, TaxRatePayload,
+};
 use super::query::{current_cart, order_id};
-use super::types::{CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload};
+use super::types::{
+    AddressInput, CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload,
+};
 use super::TokenCheck;
-use crate::checkout::{self, CheckoutRequest};
+use crate::checkout::CheckoutRequest;
 use crate::lines;
 use crate::orders::{Cause, CheckoutOutcome, Orders, TransitionOutcome};
 use crate::status::{Actor, Command, TransitionError};
@@ -144,6 +150,89 @@ impl Mutation {
         changed_cart(ctx).await
     }
 
+    /// Sets where the signed-in customer's cart ships to: the methods serving it are offered
+    /// and its country's tax applies.
+    #[instrument(skip_all)]
+    async fn set_cart_shipping_address(
+        &self,
+        ctx: &Context<'_>,
+        address: AddressInput,
+    ) -> Result<CartPayload, ApiError> {
+        pricing::set_cart_shipping_address(ctx, address).await
+    }
+
+    /// Chooses one of the cart's available shipping methods (SHIPPING_METHOD_UNAVAILABLE
+    /// otherwise).
+    #[instrument(skip_all)]
+    async fn set_cart_shipping_method(
+        &self,
+        ctx: &Context<'_>,
+        shipping_method_id: ID,
+    ) -> Result<CartPayload, ApiError> {
+        pricing::set_cart_shipping_method(ctx, &shipping_method_id).await
+    }
+
+    /// Applies a discount code to the cart: DISCOUNT_NOT_FOUND, DISCOUNT_EXPIRED,
+    /// DISCOUNT_NOT_APPLICABLE or DISCOUNT_LIMIT_REACHED when it does not apply.
+    #[instrument(skip_all)]
+    async fn apply_discount_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<CartPayload, ApiError> {
+        pricing::apply_discount_code(ctx, &code).await
+    }
+
+    /// Removes a discount code from the cart.
+    #[instrument(skip_all)]
+    async fn remove_discount_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<CartPayload, ApiError> {
+        pricing::remove_discount_code(ctx, &code).await
+    }
+
+    /// ADMIN: a new shipping method.
+    #[instrument(skip_all)]
+    async fn create_shipping_method(
+        &self,
+        ctx: &Context<'_>,
+        input: ShippingMethodInput,
+    ) -> Result<ShippingMethodPayload, ApiError> {
+        pricing::create_shipping_method(ctx, input).await
+    }
+
+    /// ADMIN: sets (or replaces) a country's tax rate.
+    #[instrument(skip_all)]
+    async fn set_tax_rate(
+        &self,
+        ctx: &Context<'_>,
+        input: TaxRateInput,
+    ) -> Result<TaxRatePayload, ApiError> {
+        pricing::set_tax_rate(ctx, input).await
+    }
+
+    /// ADMIN: a new discount code (DISCOUNT_CODE_TAKEN when the name exists).
+    #[instrument(skip_all)]
+    async fn create_discount_code(
+        &self,
+        ctx: &Context<'_>,
+        input: DiscountCodeInput,
+    ) -> Result<DiscountCodePayload, ApiError> {
+        pricing::create_discount_code(ctx, input).await
+    }
+
+    /// ADMIN: a code stops applying (carts holding it are refused at checkout).
+    #[instrument(skip_all)]
+    async fn deactivate_discount_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<DiscountCodePayload, ApiError> {
+        pricing::deactivate_discount_code(ctx, &code).await
+    }
+
     /// Places a PENDING order from the cart and empties the cart. The same idempotency key
     /// answers with the same order, however often it is sent.
     #[instrument(skip_all)]
@@ -154,12 +243,15 @@ impl Mutation {
     ) -> Result<CheckoutPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
         let is_token = ctx.state::<TokenCheck>()?;
-        let address = checkout::Address {
-            line1: input.shipping_address.line1,
-            line2: input.shipping_address.line2,
-            city: input.shipping_address.city,
-            postal_code: input.shipping_address.postal_code,
-            country: input.shipping_address.country,
+        let Some(address) = pricing::checkout_address(ctx, input.shipping_address).await? else {
+            return Ok(CheckoutPayload {
+                order: None,
+                user_errors: vec![UserError::new(
+                    "INVALID_INPUT",
+                    "a shipping address is required: give one here or set the cart's first",
+                )
+                .on_field(&["input", "shippingAddress"])],
+            });
         };
         let request = match CheckoutRequest::parse(
             address,
@@ -191,6 +283,14 @@ impl Mutation {
                 "CART_EMPTY",
                 "the cart is empty: add products before checking out",
             )),
+            CheckoutOutcome::ShippingMethodRequired => failed(UserError::new(
+                "SHIPPING_METHOD_REQUIRED",
+                "choose a shipping method for this address (setCartShippingMethod)",
+            )),
+            CheckoutOutcome::DiscountRefused { code, refusal } => failed(
+                UserError::new(refusal.code(), format!("{code}: {refusal}"))
+                    .on_field(&["input"]),
+            ),
             CheckoutOutcome::KeyReused => failed(
                 UserError::new(
                     "IDEMPOTENCY_KEY_REUSED",

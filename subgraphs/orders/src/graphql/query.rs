@@ -6,14 +6,12 @@ use emporium_kernel::graphql::{ContextState, PageRequest};
 use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::ApiError;
 
-use super::types::{cart_of, Cart, Order, OrderConnection, OrderStatusEnum, User};
+use super::pricing::{self, DiscountCodeConnection, ShippingMethodObject};
+use super::types::{Cart, Order, OrderConnection, OrderStatusEnum, User};
 use crate::orders::{OrderFilter, Orders};
-use crate::store::OrderStore;
 
 pub(super) async fn current_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
-    let user = ctx.state::<Viewer>()?.require_user()?;
-    let store = ctx.state::<OrderStore>()?;
-    cart_of(store.cart(user.id.into()).await?)
+    pricing::priced_cart(ctx).await
 }
 
 pub(super) async fn order_page(
@@ -51,6 +49,24 @@ impl Query {
     /// The signed-in customer's cart, priced from the catalog.
     async fn cart(&self, ctx: &Context<'_>) -> Result<Cart, ApiError> {
         current_cart(ctx).await
+    }
+
+    /// ADMIN: every configured shipping method, at its configured price.
+    async fn shipping_methods(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<ShippingMethodObject>, ApiError> {
+        pricing::shipping_methods(ctx).await
+    }
+
+    /// ADMIN: the discount codes, alphabetically.
+    async fn discount_codes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<DiscountCodeConnection, ApiError> {
+        pricing::discount_codes(ctx, first, after).await
     }
 
     /// An order: its customer's or, for an ADMIN, anyone's. Another customer's order is

@@ -6,14 +6,17 @@ use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::{encode_cursor, ContextState, MoneyObject, PageInfo, UserError};
 use emporium_kernel::ids::UserId;
-use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::ApiError;
 
 use super::loaders::{HistoryLoader, ItemsLoader};
+use super::pricing::{AppliedDiscountObject, ShippingMethodObject, TaxLineObject};
 use super::query::order_page;
-use crate::lines::{self, Line, LinesError};
+use crate::checkout;
+use crate::lines::LinesError;
 use crate::orders::{HistoryEntry, Order as StoredOrder, OrderFilter};
+use crate::pricing::PricedCart;
 use crate::status as machine;
+use crate::store::pricing::CartState;
 
 // A reference to the catalog's product, completed by the products subgraph. (No doc
 // comment: it would become the supergraph's description of `Product`.)
@@ -35,6 +38,22 @@ pub struct CartItem {
 pub struct Cart {
     pub items: Vec<CartItem>,
     pub subtotal: MoneyObject,
+    pub shipping_address: Option<Address>,
+    /// Empty until a shipping address is set; priced for this cart.
+    pub available_shipping_methods: Vec<ShippingMethodObject>,
+    pub shipping_method: Option<ShippingMethodObject>,
+    pub discounts: Vec<AppliedDiscountObject>,
+    pub discount_total: MoneyObject,
+    pub shipping_total: MoneyObject,
+    /// The tax of the shipping address's country: added to the prices, or contained in them
+    /// when `pricesIncludeTax`.
+    pub tax_lines: Vec<TaxLineObject>,
+    /// The tax added to the prices (0 when `pricesIncludeTax`).
+    pub tax_total: MoneyObject,
+    /// subtotal - discountTotal + shippingTotal + taxTotal.
+    pub total: MoneyObject,
+    /// The shop's setting.
+    pub prices_include_tax: bool,
 }
 
 #[derive(SimpleObject)]
@@ -43,28 +62,44 @@ pub struct CartPayload {
     pub user_errors: Vec<UserError>,
 }
 
-pub(super) fn cart_of(lines: Vec<Line>) -> Result<Cart, ApiError> {
-    let subtotal = if lines.is_empty() {
-        Money::from_minor(0, Currency::USD).map_err(|e| ApiError::internal(&e))?
-    } else {
-        lines::total(&lines)?
-    };
-    let items = lines
-        .into_iter()
-        .map(|line| {
-            Ok(CartItem {
-                line_total: line.total()?.into(),
-                product: ProductRef {
-                    id: ID(line.product_id),
-                },
-                quantity: line.quantity,
+impl Cart {
+    pub(super) fn of(state: &CartState, priced: &PricedCart) -> Result<Cart, ApiError> {
+        let items = state
+            .lines
+            .iter()
+            .map(|line| {
+                Ok(CartItem {
+                    line_total: line.total()?.into(),
+                    product: ProductRef {
+                        id: ID(line.product_id.clone()),
+                    },
+                    quantity: line.quantity,
+                })
             })
+            .collect::<Result<_, LinesError>>()?;
+        Ok(Cart {
+            items,
+            subtotal: priced.subtotal.into(),
+            shipping_address: state.shipping_address.clone().map(Address::from),
+            available_shipping_methods: priced
+                .available_methods
+                .iter()
+                .map(ShippingMethodObject::offered)
+                .collect::<Result<_, _>>()?,
+            shipping_method: priced
+                .shipping_method
+                .as_ref()
+                .map(ShippingMethodObject::offered)
+                .transpose()?,
+            discounts: priced.discounts.iter().map(Into::into).collect(),
+            discount_total: priced.discount_total.into(),
+            shipping_total: priced.shipping_total.into(),
+            tax_lines: priced.tax_lines.iter().map(Into::into).collect(),
+            tax_total: priced.tax_total.into(),
+            total: priced.total.into(),
+            prices_include_tax: priced.prices_include_tax,
         })
-        .collect::<Result<_, LinesError>>()?;
-    Ok(Cart {
-        items,
-        subtotal: subtotal.into(),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------- orders
@@ -89,6 +124,18 @@ pub struct Address {
     pub country: String,
 }
 
+impl From<checkout::Address> for Address {
+    fn from(a: checkout::Address) -> Self {
+        Address {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct AddressInput {
     pub line1: String,
@@ -98,9 +145,23 @@ pub struct AddressInput {
     pub country: String,
 }
 
+impl AddressInput {
+    /// As typed (checked by `checkout::Address::parse` or at checkout).
+    pub(super) fn into_address(self) -> checkout::Address {
+        checkout::Address {
+            line1: self.line1,
+            line2: self.line2,
+            city: self.city,
+            postal_code: self.postal_code,
+            country: self.country,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct CheckoutInput {
-    pub shipping_address: AddressInput,
+    /// Optional when the cart has a shipping address (`setCartShippingAddress`).
+    pub shipping_address: Option<AddressInput>,
     /// Test provider: "tok_decline…" is declined, any other "tok_…" is approved.
     pub payment_token: String,
     /// The same key replays the original result, never a second order.
@@ -215,19 +276,48 @@ impl Order {
             .collect()
     }
 
+    /// The amount charged: subtotal - discountTotal + shippingTotal + taxTotal.
     async fn total(&self) -> MoneyObject {
         self.0.total.into()
     }
 
+    /// The sum of the lines, as placed.
+    async fn subtotal(&self) -> MoneyObject {
+        self.0.subtotal.into()
+    }
+
+    async fn discounts(&self) -> Vec<AppliedDiscountObject> {
+        self.0.discounts.iter().map(Into::into).collect()
+    }
+
+    async fn discount_total(&self) -> MoneyObject {
+        self.0.discount_total.into()
+    }
+
+    async fn shipping_method_name(&self) -> Option<&str> {
+        self.0.shipping_method_name.as_deref()
+    }
+
+    async fn shipping_total(&self) -> MoneyObject {
+        self.0.shipping_total.into()
+    }
+
+    async fn tax_lines(&self) -> Vec<TaxLineObject> {
+        self.0.tax_lines.iter().map(Into::into).collect()
+    }
+
+    /// The tax added to the prices (0 when the prices included tax).
+    async fn tax_total(&self) -> MoneyObject {
+        self.0.tax_total.into()
+    }
+
+    /// Whether the prices included tax when the order was placed.
+    async fn prices_include_tax(&self) -> bool {
+        self.0.prices_include_tax
+    }
+
     async fn shipping_address(&self) -> Address {
-        let a = self.0.shipping_address.clone();
-        Address {
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            postal_code: a.postal_code,
-            country: a.country,
-        }
+        self.0.shipping_address.clone().into()
     }
 
     /// Every transition, oldest first.

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged, OrderedItem};
 use emporium_kernel::events::EventDraft;
 use emporium_kernel::ids::{OrderId, UserId};
-use emporium_kernel::money::Money;
 
 use crate::lines::{Line, LinesError};
+use crate::pricing::PricedCart;
 use crate::status::{OrderStatus, Reason};
 
 use super::{Order, OrdersError};
@@ -18,7 +18,7 @@ pub(super) fn order_placed(
     id: OrderId,
     user: UserId,
     lines: &[Line],
-    total: Money,
+    priced: &PricedCart,
     sealed_payment_token: &str,
 ) -> Result<EventDraft, OrdersError> {
     let items = lines
@@ -37,8 +37,13 @@ pub(super) fn order_placed(
         order_id: id.into(),
         user_id: user.into(),
         items,
-        total: total.to_decimal_string(),
-        currency: total.currency().as_str().to_owned(),
+        total: priced.total.to_decimal_string(),
+        currency: priced.total.currency().as_str().to_owned(),
+        subtotal: Some(priced.subtotal.to_decimal_string()),
+        discount_total: Some(priced.discount_total.to_decimal_string()),
+        shipping_total: Some(priced.shipping_total.to_decimal_string()),
+        tax_total: Some(priced.tax_total.to_decimal_string()),
+        discount_codes: priced.discounts.iter().map(|d| d.code.clone()).collect(),
         // The provider's single-use token (never a card number), sealed to the payments
         // service's key and bound to this order: the outbox, the broker and dead letters
         // never hold it in plaintext. Payments opens it to authorize once inventory has

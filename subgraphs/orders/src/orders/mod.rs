@@ -15,7 +15,9 @@ use sqlx::PgPool;
 
 use crate::checkout::Address;
 use crate::lines::LinesError;
+use crate::pricing::{AppliedDiscount, DiscountRefusal, TaxLine};
 use crate::status::{OrderStatus, TransitionError};
+use crate::store::StoreError;
 
 mod events;
 mod place;
@@ -34,6 +36,8 @@ pub enum OrdersError {
     Corrupt(String),
     #[error(transparent)]
     Lines(#[from] LinesError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("sealing the payment token: {0}")]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -47,7 +51,17 @@ pub struct Order {
     pub user_id: UserId,
     pub status: OrderStatus,
     pub status_reason: Option<String>,
+    /// The amount charged: `subtotal - discount_total + shipping_total + tax_total`.
     pub total: Money,
+    /// The amounts the order was placed with (see `crate::pricing`).
+    pub subtotal: Money,
+    pub discounts: Vec<AppliedDiscount>,
+    pub discount_total: Money,
+    pub shipping_method_name: Option<String>,
+    pub shipping_total: Money,
+    pub tax_lines: Vec<TaxLine>,
+    pub tax_total: Money,
+    pub prices_include_tax: bool,
     pub shipping_address: Address,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -76,6 +90,13 @@ pub enum CheckoutOutcome {
     EmptyCart,
     /// The idempotency key was used before with a different address or token.
     KeyReused,
+    /// Shipping methods serve the address's country and the cart has none of them.
+    ShippingMethodRequired,
+    /// One of the cart's codes does not apply at this moment (nothing was placed).
+    DiscountRefused {
+        code: String,
+        refusal: DiscountRefusal,
+    },
 }
 
 /// What asked for a transition: a request, an event (handled at most once per queue), or
@@ -114,6 +135,8 @@ pub struct Orders {
     pool: PgPool,
     /// The payments service's public key: the payment token leaves checkout sealed to it.
     payment_token_key: SealingKey,
+    /// The shop's setting: prices include tax (EU style) or tax is added (US style).
+    prices_include_tax: bool,
 }
 
 impl Orders {
@@ -123,7 +146,19 @@ impl Orders {
         Self {
             pool,
             payment_token_key,
+            prices_include_tax: false,
         }
+    }
+
+    /// The same orders for a shop whose prices include tax (`true`) or not (the default).
+    pub fn with_prices_including_tax(mut self, prices_include_tax: bool) -> Self {
+        self.prices_include_tax = prices_include_tax;
+        self
+    }
+
+    /// Whether the shop's prices include tax.
+    pub fn prices_include_tax(&self) -> bool {
+        self.prices_include_tax
     }
 
     pub fn pool(&self) -> &PgPool {

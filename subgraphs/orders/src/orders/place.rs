@@ -1,22 +1,28 @@
 //! Checkout: an order from the customer's cart, its `order.placed` and first status in one
-//! transaction, replayed for a repeated idempotency key.
+//! transaction, replayed for a repeated idempotency key. The cart is priced again at that
+//! moment (prices, shipping, codes, tax: `crate::pricing`), and each code's use is taken in the
+//! same transaction, so a code's usage limit holds however many checkouts race for it. A use
+//! stays taken whatever becomes of the order (a REJECTED or CANCELLED order does not give it
+//! back).
 //!
-//! Failure: an empty cart or a reused idempotency key is an outcome ([`CheckoutOutcome`]); lines
+//! Failure: an empty cart, a reused idempotency key, a missing shipping method or a code that
+//! no longer applies is an outcome ([`CheckoutOutcome`]); lines
 //! whose total cannot be computed (mixed currencies, overflow), a token that cannot be sealed
 //! or a database failure is an [`OrdersError`], and the transaction writes nothing.
 
+use chrono::Utc;
 use emporium_kernel::events::outbox::postgres::enqueue;
 use emporium_kernel::ids::{OrderId, UserId};
-use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::trace::TraceContext;
-use sqlx::{PgConnection, Row};
+use sqlx::Row;
 use uuid::Uuid;
 
 use crate::checkout::CheckoutRequest;
-use crate::lines::{self, Line};
+use crate::pricing::DiscountRefusal;
+use crate::store::pricing::{cart_state, discount_code, take_uses, tax_rate};
 
 use super::events::order_placed;
-use super::rows::fetch_order;
+use super::rows::{fetch_order, stored_discounts, stored_tax_lines};
 use super::transitions::{record, EventOrigin};
 use super::{CheckoutOutcome, Orders, OrdersError, SOURCE};
 
@@ -59,19 +65,62 @@ impl Orders {
             };
         }
 
-        let lines = cart_for_checkout(&mut tx, user).await?;
-        if lines.is_empty() {
+        let cart = cart_state(&mut tx, user, true).await?;
+        if cart.lines.is_empty() {
             tx.rollback().await?;
             return Ok(CheckoutOutcome::EmptyCart);
         }
-        let total = lines::total(&lines)?;
+        // Every price, method and code as they are now, for the address the order ships to.
+        let country = request.address().country.as_str();
+        let rate = tax_rate(&mut tx, country).await?;
+        let priced = cart.price(
+            Some(country),
+            rate.as_ref(),
+            self.prices_include_tax,
+            Utc::now(),
+        )?;
+        if let Some((code, refusal)) = priced.refused.first() {
+            tx.rollback().await?;
+            return Ok(CheckoutOutcome::DiscountRefused {
+                code: code.clone(),
+                refusal: *refusal,
+            });
+        }
+        if priced.needs_shipping_method() {
+            tx.rollback().await?;
+            return Ok(CheckoutOutcome::ShippingMethodRequired);
+        }
+        // In one order of codes for every checkout, so two carts with the same codes never
+        // wait for each other's rows the other way round.
+        let mut used: Vec<String> = priced.discounts.iter().map(|d| d.code.clone()).collect();
+        used.sort();
+        if let Some(code) = take_uses(&mut tx, &used).await? {
+            // Used up by a checkout that committed meanwhile, or deactivated or deleted since:
+            // the code as it is now says which.
+            let now = discount_code(&mut tx, &code).await?;
+            let refusal = match now {
+                None => DiscountRefusal::NotFound,
+                Some(found) => found
+                    .check(priced.subtotal.minor(), Utc::now())
+                    .err()
+                    .unwrap_or(DiscountRefusal::LimitReached),
+            };
+            tx.rollback().await?;
+            return Ok(CheckoutOutcome::DiscountRefused { code, refusal });
+        }
+        let lines = cart.lines;
+        let total = priced.total;
+        let discounts = stored_discounts(&priced.discounts)?;
+        let tax_lines = stored_tax_lines(&priced.tax_lines)?;
         let id = OrderId::from(Uuid::now_v7());
         let address = serde_json::to_value(request.address())
             .map_err(|e| OrdersError::Corrupt(format!("address: {e}")))?;
         sqlx::query(
             "INSERT INTO orders (id, user_id, status, total_minor, currency, shipping_address,
-                                 idempotency_key, request_digest)
-             VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)",
+                                 idempotency_key, request_digest, subtotal_minor,
+                                 discount_total_minor, shipping_method_name, shipping_total_minor,
+                                 tax_total_minor, prices_include_tax, discounts, tax_lines)
+             VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id)
         .bind(user)
@@ -80,6 +129,19 @@ impl Orders {
         .bind(&address)
         .bind(request.idempotency_key())
         .bind(&digest)
+        .bind(priced.subtotal.minor())
+        .bind(priced.discount_total.minor())
+        .bind(
+            priced
+                .shipping_method
+                .as_ref()
+                .map(|m| m.method.name.clone()),
+        )
+        .bind(priced.shipping_total.minor())
+        .bind(priced.tax_total.minor())
+        .bind(priced.prices_include_tax)
+        .bind(&discounts)
+        .bind(&tax_lines)
         .execute(&mut *tx)
         .await?;
         let positions: Vec<i32> = (1..).take(lines.len()).collect();
@@ -115,12 +177,17 @@ impl Orders {
             .bind(user)
             .execute(&mut *tx)
             .await?;
+        // The codes were used by this order; the address and method stay for the next one.
+        sqlx::query("DELETE FROM cart_discount_codes WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
 
         let sealed_token = self.payment_token_key.seal(
             request.payment_token().as_bytes(),
             id.to_string().as_bytes(),
         )?;
-        let placed = order_placed(id, user, &lines, total, &sealed_token)?;
+        let placed = order_placed(id, user, &lines, &priced, &sealed_token)?;
         let placed = enqueue(&mut tx, SOURCE, placed.traced(trace)).await?;
         let order = fetch_order(&mut tx, id, false)
             .await?
@@ -137,35 +204,4 @@ impl Orders {
         tracing::info!(order_id = %id, lines = lines.len(), total = %total.to_decimal_string(), "order placed");
         Ok(CheckoutOutcome::Placed(order))
     }
-}
-
-/// The cart's lines at checkout, locked so a concurrent cart change waits for the order.
-pub(super) async fn cart_for_checkout(
-    conn: &mut PgConnection,
-    user: UserId,
-) -> Result<Vec<Line>, OrdersError> {
-    let rows = sqlx::query(
-        "SELECT c.product_id, p.name, p.price_minor, p.currency, c.quantity
-         FROM cart_items c JOIN catalog_products p ON p.product_id = c.product_id
-         WHERE c.user_id = $1 AND NOT p.deleted
-         ORDER BY c.added_at, c.product_id
-         FOR UPDATE OF c",
-    )
-    .bind(user)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let currency: String = row.try_get("currency")?;
-            let currency = Currency::parse(&currency)
-                .map_err(|e| OrdersError::Corrupt(format!("currency: {e}")))?;
-            Ok(Line {
-                product_id: row.try_get("product_id")?,
-                product_name: row.try_get("name")?,
-                unit_price: Money::from_minor(row.try_get("price_minor")?, currency)
-                    .map_err(|e| OrdersError::Corrupt(format!("price: {e}")))?,
-                quantity: row.try_get("quantity")?,
-            })
-        })
-        .collect()
 }

@@ -6,6 +6,7 @@ mod checkout;
 mod errors;
 mod listing;
 mod live;
+mod pricing;
 mod saga;
 
 use chrono::Utc;

@@ -1,0 +1,652 @@
+//! Shipping, tax and discount codes in the schema: their objects, inputs and payloads, the
+//! admin's changes (checked here, every problem on its input field) and the shopper's cart
+//! changes. Business failures are userErrors with stable codes: INVALID_INPUT, NOT_FOUND,
+//! DISCOUNT_CODE_TAKEN, SHIPPING_METHOD_UNAVAILABLE and the `DISCOUNT_*` codes of
+//! [`DiscountRefusal`].
+
+use async_graphql::{Context, Enum, InputObject, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use emporium_kernel::auth::Viewer;
+use emporium_kernel::graphql::{
+    encode_cursor, ContextState, Decimal, MoneyObject, PageInfo, UserError,
+};
+use emporium_kernel::money::Money;
+use emporium_kernel::ApiError;
+use uuid::Uuid;
+
+use super::types::{AddressInput, Cart, CartPayload};
+use crate::checkout;
+use crate::orders::Orders;
+use crate::pricing::{
+    self, normalize_code, DiscountCode, DiscountRefusal, DiscountValue, OfferedMethod,
+    ShippingMethod, TaxRate, TaxRateValue, SHOP_CURRENCY,
+};
+use crate::store::OrderStore;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "DiscountKind", remote = "pricing::DiscountKind")]
+pub enum DiscountKindEnum {
+    Percentage,
+    FixedAmount,
+    FreeShipping,
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "ShippingMethod")]
+pub struct ShippingMethodObject {
+    pub id: ID,
+    pub name: String,
+    pub description: Option<String>,
+    /// For this cart (free-shipping thresholds applied); the configured price in
+    /// `Query.shippingMethods`.
+    pub price: MoneyObject,
+    pub estimated_days: Option<i32>,
+    /// The method costs nothing from this subtotal on.
+    pub free_over_subtotal: Option<MoneyObject>,
+    /// ISO 3166-1 alpha-2 codes; empty: everywhere.
+    pub countries: Vec<String>,
+}
+
+fn shop_money(minor: i64) -> Result<MoneyObject, ApiError> {
+    Money::from_minor(minor, SHOP_CURRENCY)
+        .map(Into::into)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+impl ShippingMethodObject {
+    pub(super) fn of(method: &ShippingMethod, price: Money) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: ID(method.id.to_string()),
+            name: method.name.clone(),
+            description: method.description.clone(),
+            price: price.into(),
+            estimated_days: method.estimated_days,
+            free_over_subtotal: method.free_over_minor.map(shop_money).transpose()?,
+            countries: method.countries.clone(),
+        })
+    }
+
+    pub(super) fn offered(offered: &OfferedMethod) -> Result<Self, ApiError> {
+        Self::of(&offered.method, offered.price)
+    }
+
+    fn configured(method: &ShippingMethod) -> Result<Self, ApiError> {
+        let price = Money::from_minor(method.price_minor, SHOP_CURRENCY)
+            .map_err(|e| ApiError::internal(&e))?;
+        Self::of(method, price)
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "TaxLine")]
+pub struct TaxLineObject {
+    pub name: String,
+    /// "0.2" is 20 %.
+    pub rate: Decimal,
+    pub amount: MoneyObject,
+}
+
+impl From<&pricing::TaxLine> for TaxLineObject {
+    fn from(line: &pricing::TaxLine) -> Self {
+        Self {
+            name: line.name.clone(),
+            rate: Decimal(line.rate.to_decimal_string()),
+            amount: line.amount.into(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "AppliedDiscount")]
+pub struct AppliedDiscountObject {
+    pub code: String,
+    pub kind: DiscountKindEnum,
+    pub amount: MoneyObject,
+}
+
+impl From<&pricing::AppliedDiscount> for AppliedDiscountObject {
+    fn from(discount: &pricing::AppliedDiscount) -> Self {
+        Self {
+            code: discount.code.clone(),
+            kind: discount.kind.into(),
+            amount: discount.amount.into(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "DiscountCode")]
+pub struct DiscountCodeObject {
+    /// Case-insensitive, shown upper-case.
+    pub code: String,
+    pub kind: DiscountKindEnum,
+    /// "10" is 10 % for PERCENTAGE; an amount for FIXED_AMOUNT; "0" for FREE_SHIPPING.
+    pub value: Decimal,
+    pub minimum_subtotal: Option<MoneyObject>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Orders in all; null: unlimited.
+    pub usage_limit: Option<i32>,
+    pub times_used: i32,
+    pub active: bool,
+}
+
+impl DiscountCodeObject {
+    fn of(code: &DiscountCode) -> Result<Self, ApiError> {
+        Ok(Self {
+            code: code.code.clone(),
+            kind: code.value.kind().into(),
+            value: Decimal(code.value.to_decimal_string()),
+            minimum_subtotal: code.minimum_subtotal_minor.map(shop_money).transpose()?,
+            starts_at: code.starts_at,
+            ends_at: code.ends_at,
+            usage_limit: code.usage_limit,
+            times_used: code.times_used,
+            active: code.active,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct ShippingMethodInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub price: Decimal,
+    /// The method costs nothing from this subtotal on.
+    pub free_over_subtotal: Option<Decimal>,
+    /// ISO 3166-1 alpha-2; empty: everywhere.
+    pub countries: Vec<String>,
+    pub estimated_days: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct TaxRateInput {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// e.g. "VAT", "Sales tax".
+    pub name: String,
+    /// "0.2" is 20 %.
+    pub rate: Decimal,
+}
+
+#[derive(InputObject)]
+pub struct DiscountCodeInput {
+    pub code: String,
+    pub kind: DiscountKindEnum,
+    pub value: Decimal,
+    pub minimum_subtotal: Option<Decimal>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub usage_limit: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct ShippingMethodPayload {
+    pub shipping_method: Option<ShippingMethodObject>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct TaxRatePayload {
+    pub tax_line: Option<TaxLineObject>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscountCodePayload {
+    pub discount_code: Option<DiscountCodeObject>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscountCodeEdge {
+    pub cursor: String,
+    pub node: DiscountCodeObject,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscountCodeConnection {
+    pub edges: Vec<DiscountCodeEdge>,
+    pub nodes: Vec<DiscountCodeObject>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+fn invalid(path: &[&str], message: impl Into<String>) -> UserError {
+    UserError::new("INVALID_INPUT", message).on_field(path)
+}
+
+/// A two-letter country code, upper case.
+fn country(raw: &str) -> Option<String> {
+    let country = raw.trim().to_ascii_uppercase();
+    (country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())).then_some(country)
+}
+
+/// An amount of the shop's currency, not negative.
+fn amount(raw: &Decimal, path: &[&str], problems: &mut Vec<UserError>) -> Option<i64> {
+    match Money::parse_price(raw.0.trim(), SHOP_CURRENCY) {
+        Ok(money) => Some(money.minor()),
+        Err(e) => {
+            problems.push(invalid(path, e.to_string()));
+            None
+        }
+    }
+}
+
+fn named(raw: &str, path: &[&str], problems: &mut Vec<UserError>) -> String {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        problems.push(invalid(path, "must be 1 to 100 characters"));
+    }
+    name.to_owned()
+}
+
+pub(super) async fn create_shipping_method(
+    ctx: &Context<'_>,
+    input: ShippingMethodInput,
+) -> Result<ShippingMethodPayload, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let mut problems = Vec::new();
+    let name = named(&input.name, &["input", "name"], &mut problems);
+    let price = amount(&input.price, &["input", "price"], &mut problems);
+    let free_over = input
+        .free_over_subtotal
+        .as_ref()
+        .and_then(|raw| amount(raw, &["input", "freeOverSubtotal"], &mut problems));
+    let countries: Vec<String> = input
+        .countries
+        .iter()
+        .filter_map(|raw| {
+            let parsed = country(raw);
+            if parsed.is_none() {
+                problems.push(invalid(
+                    &["input", "countries"],
+                    format!("{raw:?} is not a two-letter ISO 3166 country code"),
+                ));
+            }
+            parsed
+        })
+        .collect();
+    if input.estimated_days.is_some_and(|days| days < 0) {
+        problems.push(invalid(&["input", "estimatedDays"], "must not be negative"));
+    }
+    let description = input
+        .description
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1000)
+    {
+        problems.push(invalid(
+            &["input", "description"],
+            "must be at most 1000 characters",
+        ));
+    }
+    let (Some(price), true) = (price, problems.is_empty()) else {
+        return Ok(ShippingMethodPayload {
+            shipping_method: None,
+            user_errors: problems,
+        });
+    };
+    let mut countries = countries;
+    countries.sort();
+    countries.dedup();
+    let method = ShippingMethod {
+        id: Uuid::now_v7(),
+        name,
+        description,
+        price_minor: price,
+        free_over_minor: free_over,
+        countries,
+        estimated_days: input.estimated_days,
+    };
+    ctx.state::<OrderStore>()?
+        .create_shipping_method(&method)
+        .await?;
+    Ok(ShippingMethodPayload {
+        shipping_method: Some(ShippingMethodObject::configured(&method)?),
+        user_errors: vec![],
+    })
+}
+
+pub(super) async fn shipping_methods(
+    ctx: &Context<'_>,
+) -> Result<Vec<ShippingMethodObject>, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    ctx.state::<OrderStore>()?
+        .shipping_methods()
+        .await?
+        .iter()
+        .map(ShippingMethodObject::configured)
+        .collect()
+}
+
+pub(super) async fn set_tax_rate(
+    ctx: &Context<'_>,
+    input: TaxRateInput,
+) -> Result<TaxRatePayload, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let mut problems = Vec::new();
+    let country = country(&input.country);
+    if country.is_none() {
+        problems.push(invalid(
+            &["input", "country"],
+            "must be a two-letter ISO 3166 country code, such as US or DE",
+        ));
+    }
+    let name = named(&input.name, &["input", "name"], &mut problems);
+    let rate = TaxRateValue::parse(&input.rate.0)
+        .map_err(|e| problems.push(invalid(&["input", "rate"], e.to_string())))
+        .ok();
+    let (Some(country), Some(rate), true) = (country, rate, problems.is_empty()) else {
+        return Ok(TaxRatePayload {
+            tax_line: None,
+            user_errors: problems,
+        });
+    };
+    let tax = TaxRate {
+        country,
+        name,
+        rate,
+    };
+    ctx.state::<OrderStore>()?.set_tax_rate(&tax).await?;
+    Ok(TaxRatePayload {
+        tax_line: Some(TaxLineObject {
+            name: tax.name,
+            rate: Decimal(tax.rate.to_decimal_string()),
+            amount: shop_money(0)?,
+        }),
+        user_errors: vec![],
+    })
+}
+
+pub(super) async fn create_discount_code(
+    ctx: &Context<'_>,
+    input: DiscountCodeInput,
+) -> Result<DiscountCodePayload, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let mut problems = Vec::new();
+    let code = normalize_code(&input.code);
+    if code.is_none() {
+        problems.push(invalid(
+            &["input", "code"],
+            "must be 1 to 64 letters, digits, '-' or '_'",
+        ));
+    }
+    let value = DiscountValue::parse(input.kind.into(), &input.value.0)
+        .map_err(|e| problems.push(invalid(&["input", "value"], e.to_string())))
+        .ok();
+    let minimum = input
+        .minimum_subtotal
+        .as_ref()
+        .and_then(|raw| amount(raw, &["input", "minimumSubtotal"], &mut problems));
+    if let (Some(starts), Some(ends)) = (input.starts_at, input.ends_at) {
+        if ends <= starts {
+            problems.push(invalid(&["input", "endsAt"], "must be after startsAt"));
+        }
+    }
+    if input.usage_limit.is_some_and(|limit| limit < 1) {
+        problems.push(invalid(&["input", "usageLimit"], "must be at least 1"));
+    }
+    let (Some(code), Some(value), true) = (code, value, problems.is_empty()) else {
+        return Ok(DiscountCodePayload {
+            discount_code: None,
+            user_errors: problems,
+        });
+    };
+    let discount = DiscountCode {
+        code,
+        value,
+        minimum_subtotal_minor: minimum,
+        starts_at: input.starts_at,
+        ends_at: input.ends_at,
+        usage_limit: input.usage_limit,
+        times_used: 0,
+        active: true,
+    };
+    if !ctx
+        .state::<OrderStore>()?
+        .create_discount_code(&discount)
+        .await?
+    {
+        return Ok(DiscountCodePayload {
+            discount_code: None,
+            user_errors: vec![UserError::new(
+                "DISCOUNT_CODE_TAKEN",
+                "a discount code of this name exists already",
+            )
+            .on_field(&["input", "code"])],
+        });
+    }
+    Ok(DiscountCodePayload {
+        discount_code: Some(DiscountCodeObject::of(&discount)?),
+        user_errors: vec![],
+    })
+}
+
+fn code_not_found() -> UserError {
+    UserError::new(
+        DiscountRefusal::NotFound.code(),
+        DiscountRefusal::NotFound.to_string(),
+    )
+    .on_field(&["code"])
+}
+
+pub(super) async fn deactivate_discount_code(
+    ctx: &Context<'_>,
+    code: &str,
+) -> Result<DiscountCodePayload, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let found = match normalize_code(code) {
+        Some(code) => {
+            ctx.state::<OrderStore>()?
+                .deactivate_discount_code(&code)
+                .await?
+        }
+        None => None,
+    };
+    Ok(match found {
+        Some(code) => DiscountCodePayload {
+            discount_code: Some(DiscountCodeObject::of(&code)?),
+            user_errors: vec![],
+        },
+        None => DiscountCodePayload {
+            discount_code: None,
+            user_errors: vec![
+                UserError::new("NOT_FOUND", "no discount code is called this").on_field(&["code"]),
+            ],
+        },
+    })
+}
+
+pub(super) async fn discount_codes(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<DiscountCodeConnection, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let page = emporium_kernel::graphql::PageRequest::parse(first, after.as_deref())?;
+    let (codes, has_next_page, total_count) = ctx
+        .state::<OrderStore>()?
+        .discount_codes(page.after.as_deref(), page.size)
+        .await?;
+    let nodes = codes
+        .iter()
+        .map(DiscountCodeObject::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DiscountCodeConnection {
+        edges: nodes
+            .iter()
+            .map(|node| DiscountCodeEdge {
+                cursor: encode_cursor(&node.code),
+                node: node.clone(),
+            })
+            .collect(),
+        page_info: PageInfo {
+            has_next_page,
+            end_cursor: nodes.last().map(|node| encode_cursor(&node.code)),
+        },
+        nodes,
+        total_count: i32::try_from(total_count).unwrap_or(i32::MAX),
+    })
+}
+
+// ------------------------------------------------------------------------- the shopper's cart
+
+fn failed(error: UserError) -> CartPayload {
+    CartPayload {
+        cart: None,
+        user_errors: vec![error],
+    }
+}
+
+/// The signed-in customer's cart with every amount, priced now.
+pub(super) async fn priced_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let (state, rate) = ctx
+        .state::<OrderStore>()?
+        .cart_state(user.id.into())
+        .await?;
+    let include = ctx.state::<Orders>()?.prices_include_tax();
+    let country = state.shipping_address.as_ref().map(|a| a.country.as_str());
+    let priced = state.price(country, rate.as_ref(), include, Utc::now())?;
+    Cart::of(&state, &priced)
+}
+
+async fn changed(ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
+    Ok(CartPayload {
+        cart: Some(priced_cart(ctx).await?),
+        user_errors: vec![],
+    })
+}
+
+pub(super) async fn set_cart_shipping_address(
+    ctx: &Context<'_>,
+    address: AddressInput,
+) -> Result<CartPayload, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let address = match address.into_address().parse() {
+        Ok(address) => address,
+        Err(problems) => {
+            return Ok(CartPayload {
+                cart: None,
+                user_errors: problems
+                    .into_iter()
+                    .map(|problem| {
+                        let path: Vec<&str> = ["address"]
+                            .into_iter()
+                            .chain(problem.field.iter().skip(1).copied())
+                            .collect();
+                        invalid(&path, problem.message)
+                    })
+                    .collect(),
+            })
+        }
+    };
+    ctx.state::<OrderStore>()?
+        .set_cart_address(user.id.into(), &address)
+        .await?;
+    changed(ctx).await
+}
+
+pub(super) async fn set_cart_shipping_method(
+    ctx: &Context<'_>,
+    id: &ID,
+) -> Result<CartPayload, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let unavailable = || {
+        failed(
+            UserError::new(
+                "SHIPPING_METHOD_UNAVAILABLE",
+                "this shipping method does not serve the cart's shipping address (set the address first)",
+            )
+            .on_field(&["shippingMethodId"]),
+        )
+    };
+    let Ok(id) = id.trim().parse::<Uuid>() else {
+        return Ok(unavailable());
+    };
+    let cart = priced_cart(ctx).await?;
+    if !cart
+        .available_shipping_methods
+        .iter()
+        .any(|m| m.id.as_str() == id.to_string())
+    {
+        return Ok(unavailable());
+    }
+    if !ctx
+        .state::<OrderStore>()?
+        .set_cart_method(user.id.into(), id)
+        .await?
+    {
+        return Ok(unavailable());
+    }
+    changed(ctx).await
+}
+
+pub(super) async fn apply_discount_code(
+    ctx: &Context<'_>,
+    code: &str,
+) -> Result<CartPayload, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let store = ctx.state::<OrderStore>()?;
+    let Some(code) = normalize_code(code) else {
+        return Ok(failed(code_not_found()));
+    };
+    let Some(found) = store.discount_code(&code).await? else {
+        return Ok(failed(code_not_found()));
+    };
+    let lines = store.cart(user.id.into()).await?;
+    let subtotal = if lines.is_empty() {
+        0
+    } else {
+        crate::lines::total(&lines)?.minor()
+    };
+    if let Err(refusal) = found.check(subtotal, Utc::now()) {
+        return Ok(failed(
+            UserError::new(refusal.code(), refusal.to_string()).on_field(&["code"]),
+        ));
+    }
+    if !store.add_cart_code(user.id.into(), &code).await? {
+        return Ok(failed(code_not_found()));
+    }
+    changed(ctx).await
+}
+
+pub(super) async fn remove_discount_code(
+    ctx: &Context<'_>,
+    code: &str,
+) -> Result<CartPayload, ApiError> {
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let removed = match normalize_code(code) {
+        Some(code) => {
+            ctx.state::<OrderStore>()?
+                .remove_cart_code(user.id.into(), &code)
+                .await?
+        }
+        None => false,
+    };
+    if !removed {
+        return Ok(failed(
+            UserError::new("DISCOUNT_NOT_FOUND", "the cart holds no such code").on_field(&["code"]),
+        ));
+    }
+    changed(ctx).await
+}
+
+/// The address a checkout ships to: the one it names, else the cart's.
+pub(super) async fn checkout_address(
+    ctx: &Context<'_>,
+    given: Option<AddressInput>,
+) -> Result<Option<checkout::Address>, ApiError> {
+    if let Some(address) = given {
+        return Ok(Some(address.into_address()));
+    }
+    let user = ctx.state::<Viewer>()?.require_user()?;
+    let (state, _) = ctx
+        .state::<OrderStore>()?
+        .cart_state(user.id.into())
+        .await?;
+    Ok(state.shipping_address)
+}
