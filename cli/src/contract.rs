@@ -13,10 +13,7 @@ use cynic_parser::type_system::{Definition, TypeDefinition};
 
 /// Contract members that no subgraph provides yet, each as "Type" or "Type.member", with the
 /// issue that builds it. This list only ever shrinks.
-pub const NOT_YET_BUILT: &[&str] = &[
-    // Issue 16 (variants): stock per variant, built by the inventory next.
-    "ProductVariant.stock",
-];
+pub const NOT_YET_BUILT: &[&str] = &[];
 
 /// Every type's members: "field(arg: T, ...): T", "inputField: T", or "ENUM_VALUE".
 fn members(sdl: &str) -> BTreeMap<String, BTreeMap<String, String>> {
