@@ -117,6 +117,8 @@ fn product_created(product: &ProductSnapshot) -> anyhow::Result<ProductCreated> 
         popularity: product.popularity,
         created_at,
         updated_at: created_at,
+        options: vec![],
+        variants: vec![],
     };
     Ok(ProductCreated {
         product: snapshot,

@@ -7,6 +7,9 @@
 //! - [`ProductId`]: the catalog's id of a product. The products service mints UUIDs, but ids
 //!   from elsewhere (imports, tests, stock recorded before its product) are opaque strings, so
 //!   the one rule is: not blank and at most [`MAX_PRODUCT_ID_LEN`] bytes, kept as given.
+//! - [`VariantId`]: the id of one variant of a product, under the same rule as [`ProductId`]:
+//!   a product without options is its own single variant, whose id is the product's id; a
+//!   product with options has a UUID per variant, minted by the products service.
 //! - [`Sku`]: trimmed, upper-cased; letters, digits, `-`, `_`, `.`; at most [`MAX_SKU_CHARS`].
 //! - [`Quantity`]: a count of units, 1 to [`MAX_QUANTITY`].
 //! - [`OrderId`], [`UserId`]: UUIDs; bound to and read from Postgres as `uuid`.
@@ -52,6 +55,27 @@ impl ProductId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A product variant's id (see the module doc for its rule): stock, cart lines and order lines
+/// are kept per variant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct VariantId(String);
+
+impl VariantId {
+    pub fn parse(raw: impl Into<String>) -> Result<Self, ProductIdError> {
+        ProductId::parse(raw).map(|id| Self(id.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A product's default variant: the one a product without options is.
+    pub fn of_product(product: &ProductId) -> Self {
+        Self(product.0.clone())
     }
 }
 
@@ -205,6 +229,7 @@ macro_rules! string_id {
 }
 
 string_id!(ProductId, ProductIdError, ProductId::parse);
+string_id!(VariantId, ProductIdError, VariantId::parse);
 string_id!(Sku, SkuError, Sku::parse);
 
 /// UUID newtypes: any UUID is a valid id, so one is also built from a `Uuid` (itself parsed).
@@ -288,6 +313,18 @@ mod tests {
             "x".repeat(MAX_PRODUCT_ID_LEN + 1).parse::<ProductId>(),
             Err(ProductIdError::TooLong)
         );
+    }
+
+    #[test]
+    fn variant_ids_follow_the_product_id_rule_and_a_default_variant_is_its_product() {
+        let product: ProductId = "p1".parse().expect("product id");
+        assert_eq!(VariantId::of_product(&product).as_str(), "p1");
+        assert_eq!("".parse::<VariantId>(), Err(ProductIdError::Blank));
+        assert_eq!(
+            "x".repeat(MAX_PRODUCT_ID_LEN + 1).parse::<VariantId>(),
+            Err(ProductIdError::TooLong)
+        );
+        assert!(serde_json::from_str::<VariantId>("\" \"").is_err());
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! Stock levels and order lines, without I/O.
 
 use emporium_kernel::events::contract::inventory::ReleaseReason;
+use emporium_kernel::ids::VariantId;
 use serde::{Deserialize, Serialize};
 
 /// The largest count the inventory accepts for one product.
 pub const MAX_COUNT: i32 = 1_000_000_000;
-/// Product ids are the catalog's (UUIDs); anything longer than this is not one.
-pub const MAX_PRODUCT_ID_LEN: usize = 64;
 
 /// A product's counts. `available` is derived and never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -27,6 +26,16 @@ impl StockLevel {
     pub fn in_stock(&self) -> bool {
         self.available() > 0
     }
+}
+
+/// The counts of a product with several variants: the sum of theirs.
+pub fn sum_levels(levels: &[StockLevel]) -> StockLevel {
+    levels
+        .iter()
+        .fold(StockLevel::default(), |sum, level| StockLevel {
+            on_hand: sum.on_hand.saturating_add(level.on_hand),
+            reserved: sum.reserved.saturating_add(level.reserved),
+        })
 }
 
 /// One product line of an order: how many units of which product.
@@ -56,7 +65,9 @@ pub fn normalise_lines(
 ) -> Result<Vec<Line>, LinesError> {
     let mut lines: Vec<Line> = Vec::new();
     for (index, (product_id, quantity)) in raw.into_iter().enumerate() {
-        if product_id.trim().is_empty() || product_id.len() > MAX_PRODUCT_ID_LEN {
+        // A line's stock is kept under its variant's id (a product's own for one without
+        // options); kernel::ids holds the rule.
+        if VariantId::parse(product_id.as_str()).is_err() {
             return Err(LinesError::ProductId { index });
         }
         let quantity = i32::try_from(quantity)
@@ -123,6 +134,30 @@ mod tests {
 
     fn raw(lines: &[(&str, i64)]) -> Vec<(String, i64)> {
         lines.iter().map(|(p, q)| ((*p).to_owned(), *q)).collect()
+    }
+
+    #[test]
+    fn a_products_stock_sums_its_variants() {
+        let sum = sum_levels(&[
+            StockLevel::new(3, 1),
+            StockLevel::new(0, 0),
+            StockLevel::new(5, 5),
+        ]);
+        assert_eq!(sum, StockLevel::new(8, 6));
+        assert_eq!(sum.available(), 2);
+        assert!(!sum_levels(&[]).in_stock());
+    }
+
+    #[test]
+    fn a_line_id_follows_the_kernel_rule() {
+        assert_eq!(
+            normalise_lines(raw(&[(&"x".repeat(65), 1)])),
+            Err(LinesError::ProductId { index: 0 })
+        );
+        assert_eq!(
+            normalise_lines(raw(&[(" ", 1)])),
+            Err(LinesError::ProductId { index: 0 })
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! Queues:
 //! - `inventory.catalog` (`product.created`, `product.deleted`): a new product's initial
-//!   stock; a deleted product can no longer be sold.
-//! - `inventory.order-placed` (`order.placed`): reserve every line or reject the order.
+//!   stock (each variant's, for a product with options, whose variant ids are recorded so that
+//!   `Product.stock` sums them); a deleted product can no longer be sold.
+//! - `inventory.order-placed` (`order.placed`): reserve every line (by its `variantId` when it
+//!   has one, else its `productId`) or reject the order.
 //! - `inventory.order-updates` (`payment.declined`, `order.status_changed`): release the
 //!   reservation on a declined payment, a cancellation or a rejection; turn it into shipped
 //!   units when the order ships.
@@ -18,7 +20,9 @@ use emporium_kernel::events::contract::payments::PaymentDeclined;
 use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted};
 use emporium_kernel::events::{Envelope, Event, EventDraft};
 
-use crate::domain::{normalise_lines, Line, Settlement, Shortage, StockLevel, MAX_PRODUCT_ID_LEN};
+use emporium_kernel::ids::ProductId;
+
+use crate::domain::{normalise_lines, Line, Settlement, Shortage, StockLevel};
 use crate::service::{Inventory, InventoryError};
 
 /// The `source` of every inventory event.
@@ -88,13 +92,18 @@ pub fn released(order_id: &str, lines: &[Line], reason: ReleaseReason) -> EventD
     })
 }
 
+/// Product, variant and order ids all obey the product-id rule (kernel::ids).
 fn valid_id(kind: &str, id: &str) -> Result<(), HandlerError> {
-    if id.trim().is_empty() || id.len() > MAX_PRODUCT_ID_LEN {
-        return Err(HandlerError::permanent(format!(
-            "{kind} id is empty or too long"
-        )));
-    }
-    Ok(())
+    ProductId::parse(id)
+        .map(drop)
+        .map_err(|e| HandlerError::permanent(format!("{kind} id: {e}")))
+}
+
+fn valid_count(what: &str, count: u32) -> Result<i32, HandlerError> {
+    i32::try_from(count)
+        .ok()
+        .filter(|n| crate::domain::valid_count(*n))
+        .ok_or_else(|| HandlerError::permanent(format!("{what} {count} is out of range")))
 }
 
 /// What an order's new status asks of its reservation; `None`: nothing (PENDING, CONFIRMED
@@ -130,17 +139,28 @@ impl InventoryHandler {
         let event: ProductCreated = envelope.decode()?;
         let product_id = &event.product.product_id;
         valid_id("product", product_id)?;
-        let initial = i32::try_from(event.initial_stock)
-            .ok()
-            .filter(|n| crate::domain::valid_count(*n))
-            .ok_or_else(|| {
-                HandlerError::permanent(format!(
-                    "initialStock {} is out of range",
-                    event.initial_stock
-                ))
-            })?;
+        // A product with options is stocked per variant; one without is its own variant.
+        let stocks = if event.product.variants.is_empty() {
+            vec![(
+                product_id.clone(),
+                valid_count("initialStock", event.initial_stock)?,
+            )]
+        } else {
+            event
+                .product
+                .variants
+                .iter()
+                .map(|v| {
+                    valid_id("variant", &v.id)?;
+                    Ok((
+                        v.id.clone(),
+                        valid_count("initialStock", v.initial_stock.unwrap_or(0))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, HandlerError>>()?
+        };
         self.inventory
-            .product_created(self.queue, envelope, product_id, initial)
+            .product_created(self.queue, envelope, product_id, &stocks)
             .await?;
         Ok(())
     }
@@ -157,12 +177,10 @@ impl InventoryHandler {
     async fn order_placed(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: OrderPlaced = envelope.decode()?;
         let order_id = event.order_id.to_string();
-        let lines = normalise_lines(
-            event
-                .items
-                .into_iter()
-                .map(|item| (item.product_id, i64::from(item.quantity))),
-        )
+        let lines = normalise_lines(event.items.into_iter().map(|item| {
+            let stock_id = item.variant_id.unwrap_or(item.product_id);
+            (stock_id, i64::from(item.quantity))
+        }))
         .map_err(|e| HandlerError::permanent(format!("order {order_id}: {e}")))?;
         let outcome = self
             .inventory

@@ -1,5 +1,6 @@
-//! The inventory subgraph's schema: `Product.stock` (a field of the products subgraph's
-//! entity) and the admin's `setStock`.
+//! The inventory subgraph's schema: `Product.stock` and `ProductVariant.stock` (fields of the
+//! products subgraph's entities; a product's stock sums its variants') and the admin's
+//! `setStock` / `setVariantStock`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use crate::domain::{self, StockLevel, MAX_PRODUCT_ID_LEN};
+use emporium_kernel::ids::VariantId;
+
+use crate::domain::{self, StockLevel};
 use crate::service::{Inventory, InventoryError, SetStockOutcome};
 
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
@@ -22,15 +25,35 @@ pub fn schema(inventory: Inventory) -> InventorySchema {
     // concurrent requests, in one Redis round trip), so counts are never older than the call.
     // 5 ms (not the default 1 ms) so that all products of one `_entities` request are in one
     // batch even when a busy machine pauses the request between its items.
-    let loader = DataLoader::new(StockLoader(inventory.clone()), tokio::spawn)
+    let products = DataLoader::new(StockLoader(inventory.clone()), tokio::spawn)
         .delay(std::time::Duration::from_millis(5));
-    builder().data(inventory).data(loader).finish()
+    let variants = DataLoader::new(VariantStockLoader(inventory.clone()), tokio::spawn)
+        .delay(std::time::Duration::from_millis(5));
+    builder()
+        .data(inventory)
+        .data(products)
+        .data(variants)
+        .finish()
 }
 
-/// Loads the counts of products in batches.
+/// Loads the counts of products (each its variants' sum) in batches.
 pub struct StockLoader(Inventory);
 
 impl Loader<String> for StockLoader {
+    type Value = StockLevel;
+    type Error = Arc<InventoryError>;
+
+    async fn load(&self, ids: &[String]) -> Result<HashMap<String, StockLevel>, Self::Error> {
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let levels = self.0.product_stocks(&refs).await.map_err(Arc::new)?;
+        Ok(ids.iter().cloned().zip(levels).collect())
+    }
+}
+
+/// Loads the counts of variants in batches.
+pub struct VariantStockLoader(Inventory);
+
+impl Loader<String> for VariantStockLoader {
     type Value = StockLevel;
     type Error = Arc<InventoryError>;
 
@@ -89,10 +112,33 @@ impl Product {
         &self.id
     }
 
-    /// Resolved from the hot counts (zero for a product never stocked); the products of one
-    /// request are read together.
+    /// Resolved from the hot counts (zero for a product never stocked), summed over the
+    /// product's variants; the products of one request are read together.
     async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevelObject, ApiError> {
         let loader = ctx.state::<DataLoader<StockLoader>>()?;
+        let level = loader
+            .load_one(self.id.to_string())
+            .await
+            .map_err(|err| ApiError::internal(&*err))?
+            .unwrap_or_default();
+        Ok(level.into())
+    }
+}
+
+/// The products subgraph's `ProductVariant`, seen from the inventory: its id and its stock.
+pub struct ProductVariant {
+    id: ID,
+}
+
+#[Object(name = "ProductVariant")]
+impl ProductVariant {
+    async fn id(&self) -> &ID {
+        &self.id
+    }
+
+    /// Stock is kept per variant (a product without options is its own variant).
+    async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevelObject, ApiError> {
+        let loader = ctx.state::<DataLoader<VariantStockLoader>>()?;
         let level = loader
             .load_one(self.id.to_string())
             .await
@@ -110,6 +156,12 @@ impl Query {
     #[graphql(entity)]
     async fn find_product_by_id(&self, id: ID) -> Product {
         Product { id }
+    }
+
+    /// Federation entity resolver: the stock of variants by id.
+    #[graphql(entity)]
+    async fn find_product_variant_by_id(&self, id: ID) -> ProductVariant {
+        ProductVariant { id }
     }
 }
 
@@ -134,7 +186,8 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// ADMIN. Sets how many units are on hand; refused below what orders have reserved.
+    /// ADMIN. Sets how many units of a product without options are on hand; refused below
+    /// what orders have reserved, and for a product with variants (`setVariantStock`).
     #[instrument(skip_all, fields(product_id = %product_id.as_str(), on_hand))]
     async fn set_stock(
         &self,
@@ -142,47 +195,73 @@ impl Mutation {
         product_id: ID,
         on_hand: i32,
     ) -> Result<StockPayload, ApiError> {
-        ctx.state::<Viewer>()?.require_admin()?;
-        let id = product_id.trim();
-        if id.is_empty() || id.len() > MAX_PRODUCT_ID_LEN {
-            return Ok(StockPayload::failed(
-                UserError::new("INVALID_INPUT", "the product id is empty or too long")
-                    .on_field(&["productId"]),
-            ));
-        }
-        if !domain::valid_count(on_hand) {
-            return Ok(StockPayload::failed(
-                UserError::new(
-                    "INVALID_INPUT",
-                    format!("onHand must be between 0 and {}", domain::MAX_COUNT),
-                )
-                .on_field(&["onHand"]),
-            ));
-        }
-        let inventory = ctx.state::<Inventory>()?;
-        let outcome = inventory
-            .set_stock(id, on_hand, ctx.state::<TraceContext>()?)
-            .await?;
-        Ok(match outcome {
-            SetStockOutcome::Set(level) => StockPayload {
-                product_id: Some(ID(id.to_owned())),
-                stock: Some(level.into()),
-                user_errors: vec![],
-            },
-            SetStockOutcome::BelowReserved(level) => StockPayload::failed(
-                UserError::new(
-                    "BELOW_RESERVED",
-                    format!(
-                        "{} units are reserved for orders; on hand cannot be set below that",
-                        level.reserved
-                    ),
-                )
-                .on_field(&["onHand"]),
-            ),
-            SetStockOutcome::ProductDeleted => StockPayload::failed(
-                UserError::new("NOT_FOUND", "the product was deleted from the catalog")
-                    .on_field(&["productId"]),
-            ),
-        })
+        set_stock_of(ctx, &product_id, "productId", on_hand).await
     }
+
+    /// ADMIN. Sets how many units of one variant are on hand (a product without options is its
+    /// own variant); refused below what orders have reserved.
+    #[instrument(skip_all, fields(variant_id = %variant_id.as_str(), on_hand))]
+    async fn set_variant_stock(
+        &self,
+        ctx: &Context<'_>,
+        variant_id: ID,
+        on_hand: i32,
+    ) -> Result<StockPayload, ApiError> {
+        set_stock_of(ctx, &variant_id, "variantId", on_hand).await
+    }
+}
+
+async fn set_stock_of(
+    ctx: &Context<'_>,
+    id: &ID,
+    field: &str,
+    on_hand: i32,
+) -> Result<StockPayload, ApiError> {
+    ctx.state::<Viewer>()?.require_admin()?;
+    let Ok(id) = VariantId::parse(id.trim()) else {
+        return Ok(StockPayload::failed(
+            UserError::new("INVALID_INPUT", "the id is empty or too long").on_field(&[field]),
+        ));
+    };
+    if !domain::valid_count(on_hand) {
+        return Ok(StockPayload::failed(
+            UserError::new(
+                "INVALID_INPUT",
+                format!("onHand must be between 0 and {}", domain::MAX_COUNT),
+            )
+            .on_field(&["onHand"]),
+        ));
+    }
+    let inventory = ctx.state::<Inventory>()?;
+    let outcome = inventory
+        .set_stock(id.as_str(), on_hand, ctx.state::<TraceContext>()?)
+        .await?;
+    Ok(match outcome {
+        SetStockOutcome::Set(level) => StockPayload {
+            product_id: Some(ID(id.to_string())),
+            stock: Some(level.into()),
+            user_errors: vec![],
+        },
+        SetStockOutcome::BelowReserved(level) => StockPayload::failed(
+            UserError::new(
+                "BELOW_RESERVED",
+                format!(
+                    "{} units are reserved for orders; on hand cannot be set below that",
+                    level.reserved
+                ),
+            )
+            .on_field(&["onHand"]),
+        ),
+        SetStockOutcome::ProductDeleted => StockPayload::failed(
+            UserError::new("NOT_FOUND", "the product was deleted from the catalog")
+                .on_field(&[field]),
+        ),
+        SetStockOutcome::HasVariants => StockPayload::failed(
+            UserError::new(
+                "INVALID_INPUT",
+                "the product has variants: set each one's stock with setVariantStock",
+            )
+            .on_field(&[field]),
+        ),
+    })
 }

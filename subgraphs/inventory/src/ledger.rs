@@ -202,6 +202,44 @@ pub async fn mark_deleted(conn: &mut PgConnection, product_id: &str) -> Result<(
     Ok(())
 }
 
+/// Records the variants of a product with options (a redelivered event changes nothing).
+pub async fn record_variants(
+    conn: &mut PgConnection,
+    product_id: &str,
+    variant_ids: &[&str],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO product_variants (variant_id, product_id) \
+         SELECT v, $1 FROM unnest($2::text[]) AS v ON CONFLICT DO NOTHING",
+    )
+    .bind(product_id)
+    .bind(variant_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The variant ids of each of `product_ids` that has variants, in one query; a product
+/// without options is absent (its stock is under its own id).
+pub async fn variants_of(
+    conn: &mut PgConnection,
+    product_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<String>>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT product_id, variant_id FROM product_variants \
+         WHERE product_id = ANY($1) ORDER BY variant_id",
+    )
+    .bind(product_ids)
+    .fetch_all(conn)
+    .await?;
+    let mut variants: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (product_id, variant_id) in rows {
+        variants.entry(product_id).or_default().push(variant_id);
+    }
+    Ok(variants)
+}
+
 /// An order's reservation as recorded.
 pub struct Reservation {
     pub status: ReservationStatus,

@@ -18,7 +18,9 @@ use emporium_kernel::trace::TraceContext;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{shortages, Line, Settlement, StockLevel, MAX_PRODUCT_ID_LEN};
+use emporium_kernel::ids::VariantId;
+
+use crate::domain::{shortages, Line, Settlement, StockLevel};
 use crate::events::{self as inventory_events, EVENT_SOURCE};
 use crate::hot::{HotError, HotStock, ReserveOutcome, SetMode, SetOutcome};
 use crate::ledger::{self, MovementKind, ReservationStatus};
@@ -39,6 +41,8 @@ pub enum SetStockOutcome {
     BelowReserved(StockLevel),
     /// Refused: the catalog deleted the product.
     ProductDeleted,
+    /// Refused: the product has variants, whose stock is set one by one.
+    HasVariants,
 }
 
 /// What handling an order event did, for logs and tests.
@@ -109,14 +113,40 @@ impl Inventory {
             .unwrap_or_default())
     }
 
-    /// The counts of several products, in their order (zero for one never stocked, or an id
-    /// too long to be a product's), with one Redis round trip.
-    pub async fn stocks(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, InventoryError> {
-        let valid: Vec<&str> = product_ids
+    /// The counts of several products, each the sum of its variants' (a product without
+    /// options is its own variant), in their order: one Postgres query for which products have
+    /// variants, then one Redis round trip for every count.
+    pub async fn product_stocks(
+        &self,
+        product_ids: &[&str],
+    ) -> Result<Vec<StockLevel>, InventoryError> {
+        let mut conn = self.pool.acquire().await?;
+        let variants = ledger::variants_of(&mut conn, product_ids).await?;
+        drop(conn);
+        let stock_ids_of = |product_id: &str| -> Vec<String> {
+            variants
+                .get(product_id)
+                .cloned()
+                .unwrap_or_else(|| vec![product_id.to_owned()])
+        };
+        let all: Vec<String> = product_ids.iter().flat_map(|id| stock_ids_of(id)).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut levels = self.stocks(&refs).await?.into_iter();
+        Ok(product_ids
             .iter()
-            .copied()
-            .filter(|id| id.len() <= MAX_PRODUCT_ID_LEN)
-            .collect();
+            .map(|id| {
+                let parts: Vec<StockLevel> = levels.by_ref().take(stock_ids_of(id).len()).collect();
+                crate::domain::sum_levels(&parts)
+            })
+            .collect())
+    }
+
+    /// The counts of several variants (a product without options is its own), in their order
+    /// (zero for one never stocked, or an id that cannot be a variant's), with one Redis round
+    /// trip.
+    pub async fn stocks(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, InventoryError> {
+        let is_valid = |id: &&str| VariantId::parse(*id).is_ok();
+        let valid: Vec<&str> = product_ids.iter().copied().filter(is_valid).collect();
         if valid.is_empty() {
             return Ok(vec![StockLevel::default(); product_ids.len()]);
         }
@@ -127,7 +157,7 @@ impl Inventory {
         Ok(product_ids
             .iter()
             .map(|id| {
-                if id.len() <= MAX_PRODUCT_ID_LEN {
+                if is_valid(id) {
                     levels.next().unwrap_or_default()
                 } else {
                     StockLevel::default()
@@ -157,6 +187,12 @@ impl Inventory {
         ledger::lock_for_write(&mut tx, &[product_id]).await?;
         if ledger::is_deleted(&mut tx, product_id).await? {
             return Ok(SetStockOutcome::ProductDeleted);
+        }
+        if !ledger::variants_of(&mut tx, &[product_id])
+            .await?
+            .is_empty()
+        {
+            return Ok(SetStockOutcome::HasVariants);
         }
         let op_id = Uuid::now_v7().to_string();
         let (delta, level) = match self
@@ -204,42 +240,40 @@ impl Inventory {
         Ok(SetStockOutcome::Set(level))
     }
 
-    /// `product.created`: the product starts with `initial_stock` units, unless its stock
-    /// was already set (an admin can be faster than the event).
+    /// `product.created`: each of the product's variants (the product itself when it has no
+    /// options) starts with its initial stock, unless its stock was already set (an admin can
+    /// be faster than the event); the variants of a product with options are recorded.
     pub async fn product_created(
         &self,
         consumer: &str,
         envelope: &Envelope,
         product_id: &str,
-        initial_stock: i32,
+        initial_stocks: &[(String, i32)],
     ) -> Result<(), InventoryError> {
+        let mut stock_ids: Vec<&str> = initial_stocks.iter().map(|(id, _)| id.as_str()).collect();
+        stock_ids.sort_unstable();
+        let has_variants = stock_ids != [product_id];
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
-            ledger::lock_for_write(&mut tx, &[product_id]).await?;
+            ledger::lock_for_write(&mut tx, &stock_ids).await?;
             if ledger::is_deleted(&mut tx, product_id).await? {
                 tx.commit().await?;
                 return Ok(());
             }
-            let op_id = envelope.id.to_string();
-            if let SetOutcome::Applied { delta, level } = self
-                .hot
-                .set_on_hand(product_id, initial_stock, SetMode::Init, &op_id)
-                .await?
-            {
-                ledger::record(
-                    &mut tx,
-                    product_id,
-                    MovementKind::Init,
-                    None,
-                    delta,
-                    0,
-                    level,
-                )
-                .await?;
-                let draft = inventory_events::stock_changed(product_id, level).caused_by(envelope);
-                outbox::enqueue(&mut tx, EVENT_SOURCE, draft).await?;
+            if has_variants {
+                ledger::record_variants(&mut tx, product_id, &stock_ids).await?;
+            }
+            for (stock_id, initial_stock) in initial_stocks {
+                // One operation per variant: its own id, so a retry recognises each.
+                let op_id = if has_variants {
+                    format!("{}/{stock_id}", envelope.id)
+                } else {
+                    envelope.id.to_string()
+                };
+                self.init_stock(&mut tx, envelope, stock_id, *initial_stock, &op_id)
+                    .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -247,7 +281,28 @@ impl Inventory {
         .await
     }
 
-    /// `product.deleted`: nothing more can be sold; reservations already made stand.
+    async fn init_stock(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        envelope: &Envelope,
+        stock_id: &str,
+        initial_stock: i32,
+        op_id: &str,
+    ) -> Result<(), InventoryError> {
+        if let SetOutcome::Applied { delta, level } = self
+            .hot
+            .set_on_hand(stock_id, initial_stock, SetMode::Init, op_id)
+            .await?
+        {
+            ledger::record(tx, stock_id, MovementKind::Init, None, delta, 0, level).await?;
+            let draft = inventory_events::stock_changed(stock_id, level).caused_by(envelope);
+            outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
+        }
+        Ok(())
+    }
+
+    /// `product.deleted`: nothing more can be sold, of any of its variants; reservations
+    /// already made stand.
     pub async fn product_deleted(
         &self,
         consumer: &str,
@@ -258,34 +313,49 @@ impl Inventory {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
-            ledger::lock_for_write(&mut tx, &[product_id]).await?;
-            ledger::mark_deleted(&mut tx, product_id).await?;
-            let op_id = envelope.id.to_string();
-            if let SetOutcome::Applied { delta, level } = self
-                .hot
-                .set_on_hand(product_id, 0, SetMode::Clear, &op_id)
+            let variants = ledger::variants_of(&mut tx, &[product_id])
                 .await?
-            {
-                if delta != 0 {
-                    ledger::record(
-                        &mut tx,
-                        product_id,
-                        MovementKind::Clear,
-                        None,
-                        delta,
-                        0,
-                        level,
-                    )
+                .remove(product_id)
+                .unwrap_or_default();
+            let mut stock_ids: Vec<&str> = variants.iter().map(String::as_str).collect();
+            stock_ids.push(product_id);
+            stock_ids.sort_unstable();
+            ledger::lock_for_write(&mut tx, &stock_ids).await?;
+            for stock_id in &stock_ids {
+                ledger::mark_deleted(&mut tx, stock_id).await?;
+                let op_id = if *stock_id == product_id {
+                    envelope.id.to_string()
+                } else {
+                    format!("{}/{stock_id}", envelope.id)
+                };
+                self.clear_stock(&mut tx, envelope, stock_id, &op_id)
                     .await?;
-                    let draft =
-                        inventory_events::stock_changed(product_id, level).caused_by(envelope);
-                    outbox::enqueue(&mut tx, EVENT_SOURCE, draft).await?;
-                }
             }
             tx.commit().await?;
             Ok(())
         })
         .await
+    }
+
+    async fn clear_stock(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        envelope: &Envelope,
+        stock_id: &str,
+        op_id: &str,
+    ) -> Result<(), InventoryError> {
+        if let SetOutcome::Applied { delta, level } = self
+            .hot
+            .set_on_hand(stock_id, 0, SetMode::Clear, op_id)
+            .await?
+        {
+            if delta != 0 {
+                ledger::record(tx, stock_id, MovementKind::Clear, None, delta, 0, level).await?;
+                let draft = inventory_events::stock_changed(stock_id, level).caused_by(envelope);
+                outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
+            }
+        }
+        Ok(())
     }
 
     /// `order.placed`: reserve every line or none, once per order.

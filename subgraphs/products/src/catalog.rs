@@ -23,6 +23,7 @@ use emporium_kernel::trace::TraceContext;
 use prometheus::{IntCounterVec, Opts};
 
 use crate::domain::product::{category_ancestry, NewProduct, Product, ProductPatch};
+use crate::domain::variant::Variant;
 use crate::store::redis::{BrowseChange, WriteBlock};
 use crate::store::{CacheError, CatalogCache, Page, ProductStore, StoreError};
 
@@ -120,6 +121,22 @@ impl Catalog {
     /// One product by id.
     pub async fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {
         Ok(self.products(&[id.to_owned()]).await?.remove(id))
+    }
+
+    /// The variant `id` and its product: a product without options is its own variant (same
+    /// id, found through the cache); another variant's product is found by MongoDB's index on
+    /// variant ids, then read through the cache.
+    pub async fn variant(&self, id: &str) -> Result<Option<(Product, Variant)>, StoreError> {
+        if let Some(product) = self.product(id).await? {
+            return Ok(product.variant(id).map(|variant| (product, variant)));
+        }
+        let Some(product_id) = self.store.product_id_of_variant(id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .product(&product_id)
+            .await?
+            .and_then(|product| product.variant(id).map(|variant| (product, variant))))
     }
 
     /// The products of `ids` that exist: the cached ones with one `MGET`, the rest with one

@@ -2,12 +2,14 @@
 //! create and update, so consumers (search, inventory) never need to call back.
 
 use emporium_kernel::events::contract::products::{
-    Attribute, Price, ProductCreated, ProductDeleted, ProductSnapshot, ProductUpdated,
+    self as contract, Attribute, Price, ProductCreated, ProductDeleted, ProductSnapshot,
+    ProductUpdated,
 };
 use emporium_kernel::events::EventDraft;
+use emporium_kernel::money::Money;
 use serde_json::Value;
 
-use crate::domain::product::Product;
+use crate::domain::product::{NewProduct, Product};
 
 /// The `source` of every products event.
 pub const EVENT_SOURCE: &str = "/subgraphs/products";
@@ -21,10 +23,7 @@ pub fn snapshot_of(product: &Product) -> ProductSnapshot {
         description: product.description.clone(),
         category: product.category.clone(),
         brand: product.brand.clone(),
-        price: Price {
-            amount: product.price.to_decimal_string(),
-            currency: product.price.currency().as_str().to_owned(),
-        },
+        price: price_of(product.price),
         attributes: product
             .attributes
             .iter()
@@ -37,6 +36,41 @@ pub fn snapshot_of(product: &Product) -> ProductSnapshot {
         popularity: product.popularity,
         created_at: product.created_at,
         updated_at: product.updated_at,
+        options: product
+            .options
+            .iter()
+            .map(|o| contract::ProductOption {
+                name: o.name.clone(),
+                values: o.values.clone(),
+            })
+            .collect(),
+        variants: product
+            .variants
+            .iter()
+            .map(|v| contract::Variant {
+                id: v.id.clone(),
+                sku: v.sku.clone(),
+                title: v.title.clone(),
+                selected_options: v
+                    .selected_options
+                    .iter()
+                    .map(|o| contract::SelectedOption {
+                        name: o.name.clone(),
+                        value: o.value.clone(),
+                    })
+                    .collect(),
+                price: price_of(v.price),
+                compare_at_price: v.compare_at_price.map(price_of),
+                initial_stock: None,
+            })
+            .collect(),
+    }
+}
+
+fn price_of(money: Money) -> Price {
+    Price {
+        amount: money.to_decimal_string(),
+        currency: money.currency().as_str().to_owned(),
     }
 }
 
@@ -46,10 +80,25 @@ pub fn snapshot(product: &Product) -> Value {
     serde_json::to_value(snapshot_of(product)).expect("a product snapshot serialises to JSON")
 }
 
-/// `product.created`: the snapshot plus the stock the product starts with (for inventory).
-pub fn product_created(product: &Product, initial_stock: u32) -> EventDraft {
+/// `product.created`: the snapshot plus the stock the product starts with (for inventory):
+/// each variant's (in the order `new_product` listed them, which the stored product keeps),
+/// and for a product with variants their sum as the product's (what consumers older than
+/// variants see).
+pub fn product_created(product: &Product, new_product: &NewProduct) -> EventDraft {
+    let mut snapshot = snapshot_of(product);
+    for (variant, new_variant) in snapshot.variants.iter_mut().zip(&new_product.variants) {
+        variant.initial_stock = Some(new_variant.initial_stock);
+    }
+    let initial_stock = if new_product.variants.is_empty() {
+        new_product.initial_stock
+    } else {
+        new_product
+            .variants
+            .iter()
+            .fold(0u32, |sum, v| sum.saturating_add(v.initial_stock))
+    };
     EventDraft::of(&ProductCreated {
-        product: snapshot_of(product),
+        product: snapshot,
         initial_stock,
     })
 }

@@ -1,13 +1,17 @@
 //! The demo catalog: real Best Buy products (see `data/README.md` for their source and license),
-//! compiled into the binary so seeding works wherever it runs.
+//! compiled into the binary so seeding works wherever it runs, and a few apparel products with
+//! sizes and colours written for Emporium (`data/demo-variants.json`): one variant per
+//! combination of their options, SKU `<product sku>-<values>`, stock from [`demo_stock`].
 
 use emporium_kernel::money::{Currency, Money};
 use serde::Deserialize;
 
 use crate::domain::product::{NewProduct, ProductDraft};
+use crate::domain::variant::{ProductOption, SelectedOption, VariantDraft};
 use crate::store::{ProductStore, StoreError};
 
 static CATALOG_JSON: &str = include_str!("../../../data/bestbuy-products.json");
+static VARIANTS_JSON: &str = include_str!("../../../data/demo-variants.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -30,6 +34,112 @@ struct CatalogEntry {
     image: Option<String>,
     #[serde(default)]
     popularity: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VariantEntry {
+    sku: String,
+    name: String,
+    description: String,
+    brand: Option<String>,
+    category: String,
+    options: Vec<OptionEntry>,
+    /// Every variant's price, unless one of its option values has an override.
+    price: String,
+    #[serde(default)]
+    price_overrides: std::collections::BTreeMap<String, String>,
+    compare_at_price: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OptionEntry {
+    name: String,
+    values: Vec<String>,
+}
+
+/// The demo apparel: products with options, one variant per combination.
+pub fn demo_variant_products() -> Result<Vec<NewProduct>, SeedError> {
+    let entries: Vec<VariantEntry> = serde_json::from_str(VARIANTS_JSON)?;
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let variants = combinations(&entry.options)
+                .into_iter()
+                .map(|picked| {
+                    let values: Vec<&str> = picked.iter().map(|p| p.value.as_str()).collect();
+                    let sku = format!("{}-{}", entry.sku, values.join("-")).to_uppercase();
+                    let price = values
+                        .iter()
+                        .find_map(|v| entry.price_overrides.get(*v))
+                        .unwrap_or(&entry.price)
+                        .clone();
+                    VariantDraft {
+                        initial_stock: Some(demo_stock(&sku)),
+                        sku,
+                        selected_options: picked,
+                        price,
+                        compare_at_price: entry.compare_at_price.clone(),
+                    }
+                })
+                .collect();
+            let draft = ProductDraft {
+                sku: entry.sku,
+                name: entry.name,
+                description: entry.description,
+                category: entry.category,
+                brand: entry.brand,
+                price: entry.price,
+                attributes: None,
+                image_url: None,
+                initial_stock: None,
+                options: Some(
+                    entry
+                        .options
+                        .into_iter()
+                        .map(|o| ProductOption {
+                            name: o.name,
+                            values: o.values,
+                        })
+                        .collect(),
+                ),
+                variants: Some(variants),
+            };
+            validated(index, draft)
+        })
+        .collect()
+}
+
+/// Every combination of one value per option, in option order.
+fn combinations(options: &[OptionEntry]) -> Vec<Vec<SelectedOption>> {
+    options.iter().fold(vec![Vec::new()], |partial, option| {
+        partial
+            .iter()
+            .flat_map(|picked| {
+                option.values.iter().map(move |value| {
+                    let mut next = picked.clone();
+                    next.push(SelectedOption {
+                        name: option.name.clone(),
+                        value: value.clone(),
+                    });
+                    next
+                })
+            })
+            .collect()
+    })
+}
+
+fn validated(index: usize, draft: ProductDraft) -> Result<NewProduct, SeedError> {
+    draft.validate().map_err(|invalid| SeedError::Invalid {
+        index,
+        reason: invalid
+            .0
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// The demo catalog as validated products, one per SKU.
@@ -78,16 +188,10 @@ fn to_product(index: usize, entry: CatalogEntry) -> Result<NewProduct, SeedError
         attributes: None,
         image_url: entry.image,
         initial_stock,
+        options: None,
+        variants: None,
     };
-    let mut product = draft.validate().map_err(|invalid| SeedError::Invalid {
-        index,
-        reason: invalid
-            .0
-            .into_iter()
-            .map(|e| e.message)
-            .collect::<Vec<_>>()
-            .join("; "),
-    })?;
+    let mut product = validated(index, draft)?;
     product.popularity = entry.popularity;
     Ok(product)
 }
@@ -126,7 +230,8 @@ fn best_buy_number(url: &str) -> Option<&str> {
 
 /// Loads the demo catalog into the store; products already there (by SKU) are left alone.
 pub async fn seed_demo_catalog(store: &ProductStore) -> Result<u64, SeedError> {
-    let products = demo_catalog()?;
+    let mut products = demo_catalog()?;
+    products.extend(demo_variant_products()?);
     let inserted = store.insert_missing(&products).await?;
     tracing::info!(inserted, catalog = products.len(), "demo catalog seeded");
     Ok(inserted)
@@ -158,6 +263,26 @@ mod tests {
         assert!((0.05..0.15).contains(&share), "sold-out share {share}");
         assert!(products.iter().all(|p| p.initial_stock <= 50));
         assert_eq!(demo_stock("BBY-4984700"), demo_stock("BBY-4984700"));
+    }
+
+    #[test]
+    fn the_demo_apparel_has_one_variant_per_combination() {
+        let products = demo_variant_products().expect("demo apparel is valid");
+        let tee = &products[0];
+        assert_eq!(tee.variants.len(), 6);
+        assert_eq!(tee.variants[0].sku.as_str(), "EMP-TEE-S-RED");
+        assert_eq!(tee.variants[0].title, "S / Red");
+        assert_eq!(
+            tee.price.to_decimal_string(),
+            "19.99",
+            "the lowest variant price"
+        );
+        let large = tee.variants.iter().find(|v| v.title == "L / Blue");
+        assert_eq!(
+            large.map(|v| v.price.to_decimal_string()).as_deref(),
+            Some("21.99")
+        );
+        assert_eq!(products[2].variants.len(), 3);
     }
 
     #[test]

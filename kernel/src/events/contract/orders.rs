@@ -101,6 +101,16 @@ pub struct OrderedItem {
     pub quantity: i32,
     pub unit_price: String,
     pub line_total: String,
+    /// The variant ordered; absent for a product without options (its variant id is the
+    /// product id). Inventory reserves by it when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
+    /// The variant's title as ordered (`"Red / M"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_title: Option<String>,
+    /// The variant's SKU as ordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
 }
 
 /// `order.placed`: what inventory reserves and payments authorizes.

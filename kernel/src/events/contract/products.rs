@@ -23,6 +23,47 @@ pub struct ProductSnapshot {
     pub popularity: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The product's options (`Size: S, M, L`); absent (empty) for a product without options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<ProductOption>,
+    /// One per combination of option values; absent (empty) for a product without options,
+    /// which is its own single variant (id, SKU and price the product's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+}
+
+/// An option of a product and the values it takes, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+pub struct ProductOption {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// One option's value of a variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+pub struct SelectedOption {
+    pub name: String,
+    pub value: String,
+}
+
+/// One variant of a product with options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Variant {
+    pub id: String,
+    pub sku: String,
+    /// The option values joined: `"Red / M"`.
+    pub title: String,
+    pub selected_options: Vec<SelectedOption>,
+    pub price: Price,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_at_price: Option<Price>,
+    /// The stock the variant starts with (`product.created` only; 0 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_stock: Option<u32>,
 }
 
 /// A price: a decimal string (`"349.99"`) in an ISO 4217 currency.

@@ -190,6 +190,9 @@ pub fn order_placed(lines: &[(&str, i64)]) -> Envelope {
             quantity: i32::try_from(*q).expect("a test quantity"),
             unit_price: "1.00".to_owned(),
             line_total: format!("{q}.00"),
+            variant_id: None,
+            variant_title: None,
+            sku: None,
         })
         .collect();
     let placed = OrderPlaced {
@@ -227,6 +230,8 @@ pub fn product_created(id: &str, initial_stock: u32) -> Envelope {
         popularity: 0,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        options: vec![],
+        variants: vec![],
     };
     let created = ProductCreated {
         product: snapshot,

@@ -30,6 +30,9 @@ pub(super) fn order_placed(
                 quantity: line.quantity,
                 unit_price: line.unit_price.to_decimal_string(),
                 line_total: line.total()?.to_decimal_string(),
+                variant_id: None,
+                variant_title: None,
+                sku: None,
             })
         })
         .collect::<Result<Vec<_>, LinesError>>()?;

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use emporium_kernel::ids::Sku;
 use emporium_kernel::money::{Currency, Money};
 
+use super::variant::{self, NewVariant, ProductOption, Variant, VariantDraft};
+
 pub use emporium_kernel::ids::MAX_SKU_CHARS;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -37,6 +39,40 @@ pub struct Product {
     pub popularity: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Empty for a product without options.
+    pub options: Vec<ProductOption>,
+    /// The variants of a product with options (`price` is then the lowest of theirs); empty
+    /// for a product without options, which is its own single variant ([`Product::variants`]).
+    pub variants: Vec<Variant>,
+}
+
+impl Product {
+    /// Every variant the product is sold as: its own, or the one variant a product without
+    /// options is (id, SKU and price the product's, titled with its name).
+    pub fn all_variants(&self) -> Vec<Variant> {
+        if !self.variants.is_empty() {
+            return self.variants.clone();
+        }
+        vec![Variant {
+            id: self.id.clone(),
+            sku: self.sku.clone(),
+            title: self.name.clone(),
+            selected_options: Vec::new(),
+            price: self.price,
+            compare_at_price: None,
+        }]
+    }
+
+    /// The variant `id` of this product, if it has one.
+    pub fn variant(&self, id: &str) -> Option<Variant> {
+        self.all_variants().into_iter().find(|v| v.id == id)
+    }
+
+    /// The lowest and highest variant price.
+    pub fn price_range(&self) -> (Money, Money) {
+        variant::price_range(self.all_variants().into_iter().map(|v| v.price))
+            .unwrap_or((self.price, self.price))
+    }
 }
 
 /// The validated fields of a new product.
@@ -52,6 +88,9 @@ pub struct NewProduct {
     pub image_url: Option<String>,
     pub popularity: i64,
     pub initial_stock: u32,
+    pub options: Vec<ProductOption>,
+    /// Empty for a product without options.
+    pub variants: Vec<NewVariant>,
 }
 
 /// What an admin sends to create a product, before validation.
@@ -66,6 +105,8 @@ pub struct ProductDraft {
     pub attributes: Option<Vec<Attribute>>,
     pub image_url: Option<String>,
     pub initial_stock: Option<i32>,
+    pub options: Option<Vec<ProductOption>>,
+    pub variants: Option<Vec<VariantDraft>>,
 }
 
 /// Changes to an existing product; `None` leaves a field as it is.
@@ -99,6 +140,8 @@ pub enum ProductField {
     Attributes,
     ImageUrl,
     InitialStock,
+    Options,
+    Variants,
 }
 
 /// What is wrong with one field.
@@ -107,6 +150,10 @@ pub enum ProductField {
 pub struct FieldProblem {
     pub field: ProductField,
     pub message: String,
+    /// `INVALID_INPUT` unless a variant rule says otherwise (see `domain::variant`).
+    pub code: &'static str,
+    /// Where in the field, for options and variants: `["1", "sku"]`.
+    pub path: Vec<String>,
 }
 
 /// Every problem of a draft or patch, in field order.
@@ -121,7 +168,39 @@ struct Problems(Vec<FieldProblem>);
 impl Problems {
     fn check<T>(&mut self, field: ProductField, result: Result<T, String>) -> Option<T> {
         result
-            .map_err(|message| self.0.push(FieldProblem { field, message }))
+            .map_err(|message| {
+                self.0.push(FieldProblem {
+                    field,
+                    message,
+                    code: "INVALID_INPUT",
+                    path: Vec::new(),
+                })
+            })
+            .ok()
+    }
+
+    fn variants(
+        &mut self,
+        sku: Option<&Sku>,
+        options: Vec<ProductOption>,
+        variants: Vec<VariantDraft>,
+    ) -> Option<(Vec<ProductOption>, Vec<NewVariant>)> {
+        variant::validate(sku, options, variants)
+            .map_err(|problems| {
+                self.0.extend(problems.into_iter().map(|p| {
+                    let mut path = p.path.into_iter();
+                    let field = match path.next().as_deref() {
+                        Some("options") => ProductField::Options,
+                        _ => ProductField::Variants,
+                    };
+                    FieldProblem {
+                        field,
+                        message: p.message,
+                        code: p.code,
+                        path: path.collect(),
+                    }
+                }))
+            })
             .ok()
     }
 }
@@ -153,6 +232,11 @@ impl ProductDraft {
             ProductField::InitialStock,
             parse_stock(self.initial_stock.unwrap_or(0)),
         );
+        let variants = problems.variants(
+            sku.as_ref(),
+            self.options.unwrap_or_default(),
+            self.variants.unwrap_or_default(),
+        );
         match (
             sku,
             name,
@@ -163,6 +247,7 @@ impl ProductDraft {
             attributes,
             image_url,
             initial_stock,
+            variants,
         ) {
             (
                 Some(sku),
@@ -174,17 +259,22 @@ impl ProductDraft {
                 Some(attributes),
                 Some(image_url),
                 Some(initial_stock),
+                Some((options, variants)),
             ) => Ok(NewProduct {
                 sku,
                 name,
                 description,
                 category,
                 brand,
-                price,
+                // A product with variants costs what its cheapest variant costs.
+                price: variant::price_range(variants.iter().map(|v| v.price))
+                    .map_or(price, |(low, _)| low),
                 attributes,
                 image_url,
                 popularity: 0,
                 initial_stock,
+                options,
+                variants,
             }),
             _ => Err(InvalidProduct(problems.0)),
         }
@@ -355,6 +445,8 @@ mod tests {
             }]),
             image_url: Some("https://example.com/x.jpg".into()),
             initial_stock: Some(5),
+            options: None,
+            variants: None,
         }
     }
 

@@ -34,8 +34,14 @@ pub fn invalid_product(InvalidProduct(problems): InvalidProduct) -> Vec<UserErro
                 ProductField::Attributes => "attributes",
                 ProductField::ImageUrl => "imageUrl",
                 ProductField::InitialStock => "initialStock",
+                ProductField::Options => "options",
+                ProductField::Variants => "variants",
             };
-            UserError::new("INVALID_INPUT", problem.message).on_field(&["input", field])
+            let path: Vec<&str> = ["input", field]
+                .into_iter()
+                .chain(problem.path.iter().map(String::as_str))
+                .collect();
+            UserError::new(problem.code, problem.message).on_field(&path)
         })
         .collect()
 }

@@ -145,6 +145,12 @@ fn draft_from(input: ProductInput) -> ProductDraft {
             .map(|a| a.into_iter().map(Into::into).collect()),
         image_url: input.image_url,
         initial_stock: input.initial_stock,
+        options: input
+            .options
+            .map(|o| o.into_iter().map(Into::into).collect()),
+        variants: input
+            .variants
+            .map(|v| v.into_iter().map(Into::into).collect()),
     }
 }
 

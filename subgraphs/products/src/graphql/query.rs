@@ -9,7 +9,7 @@ use emporium_kernel::graphql::{ContextState, PageRequest};
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use super::types::{Product, ProductConnection};
+use super::types::{Product, ProductConnection, ProductVariant};
 use crate::store::StoreError;
 use crate::ProductsState;
 
@@ -42,6 +42,22 @@ impl Query {
         Ok(ProductConnection::from_page(page))
     }
 
+    /// One variant by id (a product without options is its own variant: its id is the
+    /// product's).
+    async fn variant(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductVariant>, ApiError> {
+        find_variant(ctx, &id).await
+    }
+
+    /// Federation entity resolver: cart and order lines refer to variants by id.
+    #[graphql(entity)]
+    async fn find_product_variant_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<ProductVariant>, ApiError> {
+        find_variant(ctx, &id).await
+    }
+
     /// Federation entity resolver: other subgraphs refer to products by id.
     #[graphql(entity)]
     async fn find_product_by_id(
@@ -62,6 +78,15 @@ async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Product>, ApiError> {
         .await
         .map_err(|err| ApiError::internal(&*err))?
         .map(Product))
+}
+
+async fn find_variant(ctx: &Context<'_>, id: &ID) -> Result<Option<ProductVariant>, ApiError> {
+    let state = ctx.state::<ProductsState>()?;
+    Ok(state
+        .catalog
+        .variant(id.as_str())
+        .await?
+        .map(|(product, variant)| ProductVariant { variant, product }))
 }
 
 /// Loads products by id in batches through the catalog (cache first).

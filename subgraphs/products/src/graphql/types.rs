@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use emporium_kernel::graphql::{encode_cursor, MoneyObject, PageInfo, UserError};
 
 use crate::domain::product::{self, Attribute as DomainAttribute};
+use crate::domain::variant::{
+    self, ProductOption as DomainOption, SelectedOption as DomainSelected,
+};
 
 pub struct Product(pub product::Product);
 
@@ -50,6 +53,144 @@ impl Product {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// Empty when the product has no options.
+    async fn options(&self) -> Vec<ProductOption> {
+        self.0
+            .options
+            .iter()
+            .map(|o| ProductOption {
+                name: o.name.clone(),
+                values: o.values.clone(),
+            })
+            .collect()
+    }
+    /// At least one: a product without options is its own single variant (same id).
+    async fn variants(&self) -> Vec<ProductVariant> {
+        self.0
+            .all_variants()
+            .into_iter()
+            .map(|v| ProductVariant {
+                variant: v,
+                product: self.0.clone(),
+            })
+            .collect()
+    }
+    async fn price_range(&self) -> PriceRange {
+        let (min, max) = self.0.price_range();
+        PriceRange {
+            min: min.into(),
+            max: max.into(),
+        }
+    }
+}
+
+/// One variant and the product it belongs to.
+pub struct ProductVariant {
+    pub variant: variant::Variant,
+    pub product: product::Product,
+}
+
+#[Object(name = "ProductVariant")]
+impl ProductVariant {
+    async fn id(&self) -> ID {
+        ID(self.variant.id.clone())
+    }
+    async fn sku(&self) -> &str {
+        &self.variant.sku
+    }
+    /// "Red / M"; the product's name when it has no options.
+    async fn title(&self) -> &str {
+        &self.variant.title
+    }
+    async fn selected_options(&self) -> Vec<SelectedOption> {
+        self.variant
+            .selected_options
+            .iter()
+            .map(|o| SelectedOption {
+                name: o.name.clone(),
+                value: o.value.clone(),
+            })
+            .collect()
+    }
+    async fn price(&self) -> MoneyObject {
+        self.variant.price.into()
+    }
+    /// The "was" price, when the variant is on sale.
+    async fn compare_at_price(&self) -> Option<MoneyObject> {
+        self.variant.compare_at_price.map(Into::into)
+    }
+    async fn product(&self) -> Product {
+        Product(self.product.clone())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProductOption {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SelectedOption {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PriceRange {
+    pub min: MoneyObject,
+    pub max: MoneyObject,
+}
+
+#[derive(InputObject)]
+pub struct ProductOptionInput {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+impl From<ProductOptionInput> for DomainOption {
+    fn from(input: ProductOptionInput) -> Self {
+        DomainOption {
+            name: input.name,
+            values: input.values,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SelectedOptionInput {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(InputObject)]
+pub struct ProductVariantInput {
+    pub sku: String,
+    /// One value for each of the product's options.
+    pub selected_options: Vec<SelectedOptionInput>,
+    pub price: emporium_kernel::graphql::Decimal,
+    pub compare_at_price: Option<emporium_kernel::graphql::Decimal>,
+    #[graphql(default = 0)]
+    pub initial_stock: Option<i32>,
+}
+
+impl From<ProductVariantInput> for variant::VariantDraft {
+    fn from(input: ProductVariantInput) -> Self {
+        variant::VariantDraft {
+            sku: input.sku,
+            selected_options: input
+                .selected_options
+                .into_iter()
+                .map(|o| DomainSelected {
+                    name: o.name,
+                    value: o.value,
+                })
+                .collect(),
+            price: input.price.0,
+            compare_at_price: input.compare_at_price.map(|p| p.0),
+            initial_stock: input.initial_stock,
+        }
     }
 }
 
@@ -126,6 +267,10 @@ pub struct ProductInput {
     pub image_url: Option<String>,
     #[graphql(default = 0)]
     pub initial_stock: Option<i32>,
+    /// Without options and variants the product is its own single variant.
+    pub options: Option<Vec<ProductOptionInput>>,
+    /// One per combination sold; `Product.price` becomes the lowest variant price.
+    pub variants: Option<Vec<ProductVariantInput>>,
 }
 
 #[derive(InputObject)]

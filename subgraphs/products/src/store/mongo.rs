@@ -8,6 +8,12 @@
 //! delete's transaction), and seeding skips tombstoned SKUs: a demo product an admin deleted
 //! stays deleted across restarts and reseeds. An admin may still create a product with that
 //! SKU on purpose.
+//!
+//! A product with options keeps its variants in its document (ids minted here, UUIDv7). Each
+//! variant SKU also has a row in `variant_skus` (`_id` the SKU), written in the same
+//! transaction, so two products cannot give a variant the same SKU; a variant SKU equal to
+//! another product's own SKU is refused by a read in that transaction (not airtight against a
+//! concurrent create of that product: the unique `_id` covers variant against variant only).
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
@@ -23,11 +29,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, ProductPatch};
+use crate::domain::variant::{ProductOption, SelectedOption, Variant};
 use crate::events;
 
 pub const COLLECTION: &str = "products";
 /// The SKUs of deleted products, which seeding never brings back.
 pub const DELETED_SKUS: &str = "deleted_skus";
+/// Every variant SKU (`_id`) and its product: unique across the catalog.
+pub const VARIANT_SKUS: &str = "variant_skus";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,6 +75,27 @@ struct ProductDoc {
     popularity: i64,
     created_at: bson::DateTime,
     updated_at: bson::DateTime,
+    #[serde(default)]
+    options: Vec<OptionDoc>,
+    #[serde(default)]
+    variants: Vec<VariantDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OptionDoc {
+    name: String,
+    values: Vec<String>,
+}
+
+/// A variant; its prices are in the product's currency.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct VariantDoc {
+    id: String,
+    sku: String,
+    title: String,
+    selected_options: Vec<AttributeDoc>,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
 }
 
 fn to_chrono(at: bson::DateTime) -> DateTime<Utc> {
@@ -78,9 +108,42 @@ impl TryFrom<ProductDoc> for Product {
     fn try_from(doc: ProductDoc) -> Result<Self, StoreError> {
         let currency = Currency::parse(&doc.currency)
             .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))?;
-        let price = Money::from_minor(doc.price_minor, currency)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))?;
+        let money = |minor| {
+            Money::from_minor(minor, currency)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))
+        };
+        let price = money(doc.price_minor)?;
+        let variants = doc
+            .variants
+            .into_iter()
+            .map(|v| {
+                Ok(Variant {
+                    price: money(v.price_minor)?,
+                    compare_at_price: v.compare_at_minor.map(money).transpose()?,
+                    id: v.id,
+                    sku: v.sku,
+                    title: v.title,
+                    selected_options: v
+                        .selected_options
+                        .into_iter()
+                        .map(|o| SelectedOption {
+                            name: o.name,
+                            value: o.value,
+                        })
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(Product {
+            options: doc
+                .options
+                .into_iter()
+                .map(|o| ProductOption {
+                    name: o.name,
+                    values: o.values,
+                })
+                .collect(),
+            variants,
             id: doc.id,
             sku: doc.sku,
             name: doc.name,
@@ -130,7 +193,42 @@ fn new_doc(product: &NewProduct, now: bson::DateTime) -> ProductDoc {
         popularity: product.popularity,
         created_at: now,
         updated_at: now,
+        options: product
+            .options
+            .iter()
+            .map(|o| OptionDoc {
+                name: o.name.clone(),
+                values: o.values.clone(),
+            })
+            .collect(),
+        variants: product
+            .variants
+            .iter()
+            .map(|v| VariantDoc {
+                id: Uuid::now_v7().to_string(),
+                sku: v.sku.to_string(),
+                title: v.title.clone(),
+                selected_options: v
+                    .selected_options
+                    .iter()
+                    .map(|o| AttributeDoc {
+                        name: o.name.clone(),
+                        value: o.value.clone(),
+                    })
+                    .collect(),
+                price_minor: v.price.minor(),
+                compare_at_minor: v.compare_at_price.map(|p| p.minor()),
+            })
+            .collect(),
     }
+}
+
+/// The `variant_skus` rows of a product's variants.
+fn variant_sku_docs(doc: &ProductDoc) -> Vec<Document> {
+    doc.variants
+        .iter()
+        .map(|v| doc! { "_id": &v.sku, "product_id": &doc.id })
+        .collect()
 }
 
 fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
@@ -226,11 +324,45 @@ impl ProductStore {
                     StoreError::Mongo(e)
                 }
             })?;
+        self.claim_variant_skus(&mut session, &doc).await?;
         let product = Product::try_from(doc)?;
-        let event = events::product_created(&product, new_product.initial_stock).traced(trace);
+        let event = events::product_created(&product, new_product).traced(trace);
         outbox::enqueue(&self.db, &mut session, events::EVENT_SOURCE, event).await?;
         session.commit_transaction().await?;
         Ok(product)
+    }
+
+    /// Records the variant SKUs of `doc` in its transaction: `SkuTaken` when another product
+    /// has one as its own SKU or as a variant's.
+    async fn claim_variant_skus(
+        &self,
+        session: &mut ClientSession,
+        doc: &ProductDoc,
+    ) -> Result<(), StoreError> {
+        let rows = variant_sku_docs(doc);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let skus: Vec<&str> = doc.variants.iter().map(|v| v.sku.as_str()).collect();
+        let clash = self
+            .products
+            .find_one(doc! { "sku": { "$in": &skus } })
+            .session(&mut *session)
+            .await?;
+        if clash.is_some() {
+            return Err(StoreError::SkuTaken);
+        }
+        let taken = self
+            .db
+            .collection::<Document>(VARIANT_SKUS)
+            .insert_many(rows)
+            .session(&mut *session)
+            .await;
+        match taken {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::SkuTaken),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Inserts products whose SKU is not in the catalog yet and was never deleted, and leaves
@@ -266,11 +398,10 @@ impl ProductStore {
                 .iter()
                 .zip(batch)
                 .map(|(doc, new_product)| {
-                    Ok(events::product_created(
-                        &Product::try_from(doc.clone())?,
-                        new_product.initial_stock,
+                    Ok(
+                        events::product_created(&Product::try_from(doc.clone())?, new_product)
+                            .traced(&seeding),
                     )
-                    .traced(&seeding))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut session = self.transaction().await?;
@@ -280,6 +411,13 @@ impl ProductStore {
                 // A concurrent seeder inserted some of these SKUs first: leave the rest to it.
                 Err(e) if is_duplicate_key(&e) => return Ok(inserted),
                 Err(e) => return Err(e.into()),
+            }
+            for doc in &docs {
+                match self.claim_variant_skus(&mut session, doc).await {
+                    Ok(()) => {}
+                    Err(StoreError::SkuTaken) => return Ok(inserted),
+                    Err(err) => return Err(err),
+                }
             }
             outbox::enqueue_first_events(&self.db, &mut session, events::EVENT_SOURCE, created)
                 .await?;
@@ -295,6 +433,26 @@ impl ProductStore {
             .await?
             .map(Product::try_from)
             .transpose()
+    }
+
+    /// The id of the product that has the variant `variant_id` (a product's own id for a
+    /// product without options), if any.
+    pub async fn product_id_of_variant(
+        &self,
+        variant_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[serde(rename = "_id")]
+            id: String,
+        }
+        let found = self
+            .db
+            .collection::<Id>(COLLECTION)
+            .find_one(doc! { "$or": [ { "_id": variant_id }, { "variants.id": variant_id } ] })
+            .projection(doc! { "_id": 1 })
+            .await?;
+        Ok(found.map(|f| f.id))
     }
 
     /// The products of `ids` that exist, in no particular order; one query.
@@ -509,6 +667,13 @@ impl ProductStore {
             .upsert(true)
             .session(&mut session)
             .await?;
+        if !doc.variants.is_empty() {
+            self.db
+                .collection::<Document>(VARIANT_SKUS)
+                .delete_many(doc! { "product_id": id })
+                .session(&mut session)
+                .await?;
+        }
         let product = Product::try_from(doc)?;
         outbox::enqueue(
             &self.db,

@@ -39,6 +39,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::product::{Attribute, Product};
+use crate::domain::variant::{ProductOption, SelectedOption, Variant};
 use emporium_kernel::money::{Currency, Money};
 
 /// How long a writer's block keeps readers from filling an entry if the writer cannot lift
@@ -108,6 +109,22 @@ struct CachedProduct {
     popularity: i64,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// Absent in entries cached before variants: a product without options.
+    #[serde(default)]
+    options: Vec<(String, Vec<String>)>,
+    #[serde(default)]
+    variants: Vec<CachedVariant>,
+}
+
+/// A variant: prices in minor units of the product's currency.
+#[derive(Serialize, Deserialize)]
+struct CachedVariant {
+    id: String,
+    sku: String,
+    title: String,
+    selected_options: Vec<(String, String)>,
+    price_minor: i64,
+    compare_at_minor: Option<i64>,
 }
 
 impl From<&Product> for CachedProduct {
@@ -130,6 +147,27 @@ impl From<&Product> for CachedProduct {
             popularity: p.popularity,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            options: p
+                .options
+                .iter()
+                .map(|o| (o.name.clone(), o.values.clone()))
+                .collect(),
+            variants: p
+                .variants
+                .iter()
+                .map(|v| CachedVariant {
+                    id: v.id.clone(),
+                    sku: v.sku.clone(),
+                    title: v.title.clone(),
+                    selected_options: v
+                        .selected_options
+                        .iter()
+                        .map(|o| (o.name.clone(), o.value.clone()))
+                        .collect(),
+                    price_minor: v.price.minor(),
+                    compare_at_minor: v.compare_at_price.map(|m| m.minor()),
+                })
+                .collect(),
         }
     }
 }
@@ -138,7 +176,34 @@ impl CachedProduct {
     fn into_product(self) -> Option<Product> {
         let currency = Currency::parse(&self.currency).ok()?;
         let price = Money::from_minor(self.price_minor, currency).ok()?;
+        let variants = self
+            .variants
+            .into_iter()
+            .map(|v| {
+                Some(Variant {
+                    price: Money::from_minor(v.price_minor, currency).ok()?,
+                    compare_at_price: match v.compare_at_minor {
+                        Some(minor) => Some(Money::from_minor(minor, currency).ok()?),
+                        None => None,
+                    },
+                    id: v.id,
+                    sku: v.sku,
+                    title: v.title,
+                    selected_options: v
+                        .selected_options
+                        .into_iter()
+                        .map(|(name, value)| SelectedOption { name, value })
+                        .collect(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(Product {
+            options: self
+                .options
+                .into_iter()
+                .map(|(name, values)| ProductOption { name, values })
+                .collect(),
+            variants,
             id: self.id,
             sku: self.sku,
             name: self.name,
@@ -583,6 +648,21 @@ mod tests {
             popularity: 7,
             created_at: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("time"),
             updated_at: chrono::DateTime::from_timestamp_millis(1_700_000_500_456).expect("time"),
+            options: vec![ProductOption {
+                name: "Colour".to_owned(),
+                values: vec!["Black".to_owned()],
+            }],
+            variants: vec![Variant {
+                id: "v1".to_owned(),
+                sku: "HP-BLK".to_owned(),
+                title: "Black".to_owned(),
+                selected_options: vec![SelectedOption {
+                    name: "Colour".to_owned(),
+                    value: "Black".to_owned(),
+                }],
+                price: Money::from_minor(34_999, Currency::USD).expect("money"),
+                compare_at_price: Some(Money::from_minor(39_999, Currency::USD).expect("money")),
+            }],
         };
         let json = serde_json::to_vec(&CachedProduct::from(&product)).expect("json");
         let back = serde_json::from_slice::<CachedProduct>(&json)
