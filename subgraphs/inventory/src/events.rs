@@ -49,9 +49,16 @@ pub fn queues() -> [(&'static str, &'static [&'static str]); 3] {
 }
 
 /// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
-pub fn stock_changed(product_id: &str, level: StockLevel) -> EventDraft {
+/// `stock.changed` of one stock id: a product without options, or a variant of `product` (so
+/// that the event names the product, and is sequenced with its other variants').
+pub fn stock_changed(stock_id: &str, product: Option<String>, level: StockLevel) -> EventDraft {
+    let (product_id, variant_id) = match product {
+        Some(product_id) if product_id != stock_id => (product_id, Some(stock_id.to_owned())),
+        _ => (stock_id.to_owned(), None),
+    };
     EventDraft::of(&StockChanged {
-        product_id: product_id.to_owned(),
+        product_id,
+        variant_id,
         on_hand: level.on_hand,
         reserved: level.reserved,
         available: level.available(),

@@ -219,6 +219,17 @@ pub async fn record_variants(
     Ok(())
 }
 
+/// The product `stock_id` is a variant of; `None` for a product without options.
+pub async fn product_of_variant(
+    conn: &mut PgConnection,
+    stock_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT product_id FROM product_variants WHERE variant_id = $1")
+        .bind(stock_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The variant ids of each of `product_ids` that has variants, in one query; a product
 /// without options is absent (its stock is under its own id).
 pub async fn variants_of(

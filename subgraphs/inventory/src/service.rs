@@ -218,7 +218,9 @@ impl Inventory {
             )
             .await?;
             if delta != 0 {
-                let draft = inventory_events::stock_changed(product_id, level).traced(trace);
+                let draft = stock_changed(&mut tx, product_id, level)
+                    .await?
+                    .traced(trace);
                 outbox::enqueue(&mut tx, EVENT_SOURCE, draft).await?;
             }
             tx.commit().await
@@ -295,7 +297,9 @@ impl Inventory {
             .await?
         {
             ledger::record(tx, stock_id, MovementKind::Init, None, delta, 0, level).await?;
-            let draft = inventory_events::stock_changed(stock_id, level).caused_by(envelope);
+            let draft = stock_changed(tx, stock_id, level)
+                .await?
+                .caused_by(envelope);
             outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
         }
         Ok(())
@@ -351,7 +355,9 @@ impl Inventory {
         {
             if delta != 0 {
                 ledger::record(tx, stock_id, MovementKind::Clear, None, delta, 0, level).await?;
-                let draft = inventory_events::stock_changed(stock_id, level).caused_by(envelope);
+                let draft = stock_changed(tx, stock_id, level)
+                    .await?
+                    .caused_by(envelope);
                 outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
             }
         }
@@ -610,6 +616,16 @@ impl Inventory {
     }
 }
 
+/// `stock.changed` of a stock id, naming the product a variant belongs to.
+async fn stock_changed(
+    conn: &mut PgConnection,
+    stock_id: &str,
+    level: StockLevel,
+) -> Result<EventDraft, sqlx::Error> {
+    let product = ledger::product_of_variant(conn, stock_id).await?;
+    Ok(inventory_events::stock_changed(stock_id, product, level))
+}
+
 /// Records one line's movement for an order and announces the product's new counts.
 async fn record_and_announce(
     tx: &mut Transaction<'static, Postgres>,
@@ -636,8 +652,9 @@ async fn record_and_announce(
         level,
     )
     .await?;
-    let draft: EventDraft =
-        inventory_events::stock_changed(&line.product_id, level).caused_by(cause);
+    let draft: EventDraft = stock_changed(conn, &line.product_id, level)
+        .await?
+        .caused_by(cause);
     outbox::enqueue(conn, EVENT_SOURCE, draft).await?;
     Ok(())
 }

@@ -4,11 +4,17 @@
 use serde::{Deserialize, Serialize};
 
 /// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
+/// For a variant of a product with options, `productId` names the product, `variantId` the
+/// variant, and the counts are the variant's: the product is in stock while any of its
+/// variants is. Events of one product (all its variants) are sequenced together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "event-schemas", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StockChanged {
     pub product_id: String,
+    /// Absent for a product without options (its own single variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
     pub on_hand: i32,
     pub reserved: i32,
     /// `onHand - reserved`, never negative.

@@ -28,6 +28,7 @@ macro_rules! on_both_redis_modes {
 mod orders;
 mod recovery;
 mod stock;
+mod variants;
 
 use chrono::Utc;
 use emporium_inventory::domain::{normalise_lines, Line, Settlement, StockLevel};
