@@ -17,6 +17,7 @@ use emporium_kernel::events::contract::products::{
 use emporium_kernel::events::{Envelope, Event};
 use serde::Deserialize;
 
+use crate::index::document::{SelectedOption, VariantSnapshot};
 use crate::index::{Applied, Change, Price, ProductSnapshot, SearchIndex};
 
 /// Reads the whole catalog (with each product's last event sequence) for a reindex.
@@ -106,6 +107,21 @@ fn indexed(product: contract::ProductSnapshot) -> ProductSnapshot {
         },
         popularity: product.popularity,
         created_at: product.created_at,
+        variants: product
+            .variants
+            .into_iter()
+            .map(|variant| VariantSnapshot {
+                id: variant.id,
+                selected_options: variant
+                    .selected_options
+                    .into_iter()
+                    .map(|o| SelectedOption {
+                        name: o.name,
+                        value: o.value,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 
@@ -131,6 +147,7 @@ pub fn change_of(envelope: &Envelope) -> Result<Change, HandlerError> {
             Change::Stock {
                 sequence,
                 product_id: stock.product_id,
+                variant_id: stock.variant_id,
                 in_stock: stock.in_stock,
             }
         }

@@ -60,7 +60,21 @@ pub struct SearchFilter {
     pub min_price: Option<Decimal>,
     pub max_price: Option<Decimal>,
     pub in_stock: Option<bool>,
+    /// Option values (`Colour: Red`, any case): a product matches when one of its variants has
+    /// all of them.
+    pub options: Option<Vec<SelectedOptionInput>>,
 }
+
+// One option's value, as the products subgraph defines it. (No doc comment: it would become
+// the supergraph's description of `SelectedOptionInput`.)
+#[derive(InputObject, Clone)]
+pub struct SelectedOptionInput {
+    pub name: String,
+    pub value: String,
+}
+
+/// Option values a filter may name at most (a product has at most 3 options).
+const MAX_FILTER_OPTIONS: usize = 4;
 
 // A product as the search subgraph knows it: a reference by id, resolved by the products
 // subgraph. (No doc comment: it would become the supergraph's description of `Product`.)
@@ -109,8 +123,8 @@ pub struct SearchResults {
     pub edges: Vec<SearchHitEdge>,
     pub nodes: Vec<SearchHit>,
     pub page_info: PageInfo,
-    /// Counts for category (one level below the filtered category) and brand over the
-    /// whole result set.
+    /// Counts for category (one level below the filtered category), brand and each option of
+    /// the products' variants (`option:Colour`) over the whole result set.
     pub facets: Vec<Facet>,
 }
 
@@ -158,6 +172,16 @@ impl Query {
                 ));
             }
         }
+        let options = filter.options.unwrap_or_default();
+        if options.len() > MAX_FILTER_OPTIONS
+            || options
+                .iter()
+                .any(|o| o.name.trim().is_empty() || o.value.trim().is_empty())
+        {
+            return Err(ApiError::bad_input(format!(
+                "filter.options takes 1 to {MAX_FILTER_OPTIONS} non-blank option values"
+            )));
+        }
         let request = SearchRequest {
             text: query,
             filter: Filter {
@@ -166,6 +190,7 @@ impl Query {
                 min_price_cents: min,
                 max_price_cents: max,
                 in_stock: filter.in_stock,
+                options: options.into_iter().map(|o| (o.name, o.value)).collect(),
             },
             sort: match sort.unwrap_or_default() {
                 SearchSort::Relevance => Sort::Relevance,

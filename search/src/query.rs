@@ -11,8 +11,11 @@
 //! - Within that, fields weigh name 4, brand 2.5, category 1.5, description 1 (BM25 scores):
 //!   a name match ranks above a description match.
 //! - Ties, and the empty query, order by popularity (the catalog's sales rank).
+//!
+//! Filters: category (with its sub-categories), brand, price range, in stock, and option
+//! values (a product matches when one of its variants has every value asked for).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
@@ -24,6 +27,7 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::{DocAddress, Order, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
 use crate::highlight::{highlight, Matcher};
+use crate::index::document::option_key;
 use crate::index::{category_path, words, Fields, IndexError, ProductSnapshot, SearchIndex};
 
 /// Longest query accepted, in characters.
@@ -34,6 +38,10 @@ pub const MAX_WORDS: usize = 10;
 pub const MAX_OFFSET: usize = 10_000;
 /// Brand values a facet lists at most (the most frequent first).
 const MAX_BRAND_FACETS: usize = 30;
+/// Values an option's facet lists at most (the catalogue allows 50 per option).
+const MAX_OPTION_FACETS: usize = 50;
+/// The facet of an option's values is named `option:<option name>` (`option:Colour`).
+pub const OPTION_FACET_PREFIX: &str = "option:";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
@@ -53,6 +61,9 @@ pub struct Filter {
     pub min_price_cents: Option<u64>,
     pub max_price_cents: Option<u64>,
     pub in_stock: Option<bool>,
+    /// Option values (name, value), any case: a product matches when one of its variants has
+    /// all of them.
+    pub options: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +237,16 @@ fn filter_clauses(fields: &Fields, filter: &Filter) -> Vec<(Occur, Box<dyn Query
             )),
         ));
     }
+    if !filter.options.is_empty() {
+        let key = option_key(filter.options.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        clauses.push((
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_text(fields.option_key, &key),
+                IndexRecordOption::Basic,
+            )),
+        ));
+    }
     if let Some(in_stock) = filter.in_stock {
         clauses.push((
             Occur::Must,
@@ -265,16 +286,17 @@ pub fn search(index: &SearchIndex, request: &SearchRequest) -> Result<SearchPage
     // the matches and their facet values together.
     loop {
         let query = build_query(&fields, &query_words, &request.filter);
-        let (total, paths, brands) = searcher.search(
+        let (total, paths, brands, options) = searcher.search(
             &query,
             &(
                 Count,
                 TermCounts::new("category_path"),
                 TermCounts::new("brand_exact"),
+                TermCounts::new("option_exact"),
             ),
         )?;
         if total > 0 || query_words.len() <= 1 {
-            let facets = facets(request, paths, brands);
+            let facets = facets(request, paths, brands, options);
             return run(
                 &searcher,
                 &fields,
@@ -368,12 +390,15 @@ fn popularity_tie_break(segment: &SegmentReader) -> impl Fn(tantivy::DocId, Scor
 }
 
 /// Category counts one level below the filtered category (or at the top; products directly
-/// in the filtered category count under its own name, so the counts add up to the total), and
-/// the most frequent brands, over every matching product.
+/// in the filtered category count under its own name, so the counts add up to the total), the
+/// most frequent brands, and each option's values (facet `option:<Name>`, in the order of
+/// their names; a product counts once per value any of its variants has), over every matching
+/// product.
 fn facets(
     request: &SearchRequest,
     paths: HashMap<String, u64>,
     brands: HashMap<String, u64>,
+    options: HashMap<String, u64>,
 ) -> Facets {
     let depth = request
         .filter
@@ -386,10 +411,27 @@ fn facets(
         components.truncate(depth + 1);
         *categories.entry(components.join(" > ")).or_default() += count;
     }
-    vec![
+    let mut by_option: BTreeMap<String, HashMap<String, u64>> = BTreeMap::new();
+    for (pair, count) in options {
+        if let Some((name, value)) = pair.split_once('=') {
+            *by_option
+                .entry(name.to_owned())
+                .or_default()
+                .entry(value.to_owned())
+                .or_default() += count;
+        }
+    }
+    let mut facets = vec![
         ("category".to_owned(), by_count(categories, usize::MAX)),
         ("brand".to_owned(), by_count(brands, MAX_BRAND_FACETS)),
-    ]
+    ];
+    facets.extend(by_option.into_iter().map(|(name, values)| {
+        (
+            format!("{OPTION_FACET_PREFIX}{name}"),
+            by_count(values, MAX_OPTION_FACETS),
+        )
+    }));
+    facets
 }
 
 /// The `limit` most frequent values, ties by value.

@@ -4,6 +4,8 @@
 //! consumer dead-letters its event); a stored document that does not read back is
 //! [`IndexError::Corrupt`].
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{Facet, Value};
@@ -37,7 +39,74 @@ pub struct ProductSnapshot {
     pub popularity: i64,
     /// Parsed when the snapshot is decoded: one that is not a timestamp is refused.
     pub created_at: DateTime<Utc>,
+    /// Empty for a product without options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantSnapshot>,
 }
+
+/// What the index keeps of a variant: its id (its stock) and its option values (facets and
+/// filters).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantSnapshot {
+    pub id: String,
+    pub selected_options: Vec<SelectedOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct SelectedOption {
+    pub name: String,
+    pub value: String,
+}
+
+/// The filter key of a set of option values: lower-cased `name=value` pairs sorted by name and
+/// joined by `|` (`colour=red|size=m`). A product is indexed under the key of every non-empty
+/// subset of each variant's options, so one term finds the products with a variant that has
+/// all the values asked for.
+pub fn option_key<'a>(options: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<String> = options
+        .into_iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                name.trim().to_lowercase(),
+                value.trim().to_lowercase()
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs.join("|")
+}
+
+/// The facet value of one option value: `Colour=Red` (the option's and value's own case).
+pub fn option_facet(option: &SelectedOption) -> String {
+    format!("{}={}", option.name.trim(), option.value.trim())
+}
+
+impl ProductSnapshot {
+    /// Every filter key the product answers to (see [`option_key`]).
+    fn option_keys(&self) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for variant in &self.variants {
+            let options = &variant.selected_options;
+            // At most a few options per product (the catalogue allows 3): 2^n - 1 subsets.
+            let n = options.len().min(MAX_OPTIONS_INDEXED);
+            for mask in 1u32..(1 << n) {
+                let subset = options
+                    .iter()
+                    .take(n)
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, o)| (o.name.as_str(), o.value.as_str()));
+                keys.insert(option_key(subset));
+            }
+        }
+        keys
+    }
+}
+
+/// Options per variant the filter keys cover (the catalogue allows 3).
+const MAX_OPTIONS_INDEXED: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Price {
@@ -59,6 +128,8 @@ pub enum Change {
     Stock {
         sequence: u64,
         product_id: String,
+        /// The variant whose stock changed, for a product with options.
+        variant_id: Option<String>,
         in_stock: bool,
     },
 }
@@ -77,7 +148,11 @@ impl Change {
 pub(crate) struct DocState {
     pub product_seq: u64,
     pub stock_seq: u64,
+    /// A product without options: its own stock; one with options: whether any variant is in
+    /// stock.
     pub in_stock: bool,
+    /// The variants in stock, of a product with options.
+    pub variants_in_stock: BTreeSet<String>,
     pub deleted: bool,
     pub product: Option<ProductSnapshot>,
 }
@@ -106,6 +181,11 @@ impl DocState {
                 .get_first(f.in_stock)
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            variants_in_stock: doc
+                .get_all(f.variants_in_stock)
+                .filter_map(|v| v.as_str())
+                .map(str::to_owned)
+                .collect(),
             deleted: kind == "deleted",
             product,
         })
@@ -119,6 +199,9 @@ impl DocState {
         doc.add_u64(f.product_seq, self.product_seq);
         doc.add_u64(f.stock_seq, self.stock_seq);
         doc.add_bool(f.in_stock, self.in_stock);
+        for variant in &self.variants_in_stock {
+            doc.add_text(f.variants_in_stock, variant);
+        }
         let Some(product) = self.product.as_ref().filter(|_| !self.deleted) else {
             doc.add_text(f.kind, if self.deleted { "deleted" } else { "stock" });
             return Ok(doc);
@@ -137,6 +220,17 @@ impl DocState {
             doc.add_text(f.brand, brand);
             doc.add_text(f.brand_key, brand.trim().to_lowercase());
             doc.add_text(f.brand_exact, brand.trim());
+        }
+        for key in product.option_keys() {
+            doc.add_text(f.option_key, key);
+        }
+        let facets: BTreeSet<String> = product
+            .variants
+            .iter()
+            .flat_map(|v| v.selected_options.iter().map(option_facet))
+            .collect();
+        for facet in facets {
+            doc.add_text(f.option_exact, facet);
         }
         doc.add_u64(f.price, price_cents(&product.price.amount).unwrap_or(0));
         doc.add_i64(f.created_at, product.created_at.timestamp_millis());
@@ -214,6 +308,42 @@ mod tests {
     }
 
     #[test]
+    fn a_product_answers_to_every_combination_of_one_variants_options() {
+        let mut product: ProductSnapshot =
+            serde_json::from_value(snapshot("2026-11-23T10:15:30Z")).expect("snapshot");
+        let variant = |id: &str, colour: &str, size: &str| VariantSnapshot {
+            id: id.into(),
+            selected_options: vec![
+                SelectedOption {
+                    name: "Colour".into(),
+                    value: colour.into(),
+                },
+                SelectedOption {
+                    name: "Size".into(),
+                    value: size.into(),
+                },
+            ],
+        };
+        product.variants = vec![variant("v1", "Red", "M"), variant("v2", "Blue", "L")];
+        let keys = product.option_keys();
+        for key in [
+            "colour=red",
+            "size=m",
+            "colour=red|size=m",
+            "colour=blue|size=l",
+        ] {
+            assert!(keys.contains(key), "{key} missing from {keys:?}");
+        }
+        // Red and L are both sold, but not as one variant.
+        assert!(!keys.contains("colour=red|size=l"));
+        assert_eq!(keys.len(), 6);
+        assert_eq!(
+            option_key([("Size", " M "), ("colour", "RED")]),
+            "colour=red|size=m"
+        );
+    }
+
+    #[test]
     fn a_snapshot_reads_back_from_its_document() {
         let (_, fields) = super::super::schema();
         let product: ProductSnapshot =
@@ -222,6 +352,7 @@ mod tests {
             product_seq: 3,
             stock_seq: 2,
             in_stock: true,
+            variants_in_stock: BTreeSet::from(["v1".to_owned()]),
             deleted: false,
             product: Some(product),
         };

@@ -48,8 +48,17 @@ pub struct Fields {
     /// The category path and brand in their own case, as fast fields for facet counts.
     pub category_path: Field,
     pub brand_exact: Field,
+    /// The option values of the product's variants as `Name=Value`, in their own case, as a
+    /// fast field for facet counts.
+    pub option_exact: Field,
+    /// The lower-cased keys of every combination of one variant's option values, for filtering
+    /// (see `document::option_key`).
+    pub option_key: Field,
     pub price: Field,
     pub in_stock: Field,
+    /// The variants in stock, of a product with options (stored: the next stock change of a
+    /// variant needs the others').
+    pub variants_in_stock: Field,
     /// Milliseconds since the epoch.
     pub created_at: Field,
     pub popularity: Field,
@@ -58,6 +67,11 @@ pub struct Fields {
     /// The product snapshot as JSON (for results, highlights and re-indexing on stock changes).
     pub source: Field,
 }
+
+/// The version of the schema below: an index directory keeps its index in a subdirectory of
+/// this name, so a schema change starts an empty index (filled from the catalogue at start,
+/// as for a new replica) instead of failing to open the old one.
+pub const SCHEMA_VERSION: &str = "schema-2";
 
 pub fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -77,8 +91,11 @@ pub fn schema() -> (Schema, Fields) {
         category_key: builder.add_facet_field("category_key", FacetOptions::default()),
         category_path: builder.add_text_field("category_path", STRING | FAST),
         brand_exact: builder.add_text_field("brand_exact", STRING | FAST),
+        option_exact: builder.add_text_field("option_exact", STRING | FAST),
+        option_key: builder.add_text_field("option_key", STRING),
         price: builder.add_u64_field("price", INDEXED | FAST | STORED),
         in_stock: builder.add_bool_field("in_stock", INDEXED | FAST | STORED),
+        variants_in_stock: builder.add_text_field("variants_in_stock", STORED),
         created_at: builder.add_i64_field("created_at", FAST | STORED),
         popularity: builder.add_u64_field("popularity", FAST),
         product_seq: builder.add_u64_field("product_seq", STORED),

@@ -47,9 +47,11 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it (and the directory) if needed. One process at a
-    /// time may open a directory: tantivy's lock file refuses a second writer.
+    /// Opens the index in `dir` (in its subdirectory of the schema's version), creating it if
+    /// needed. One process at a time may open a directory: tantivy's lock file refuses a
+    /// second writer.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let dir = &dir.join(super::schema::SCHEMA_VERSION);
         std::fs::create_dir_all(dir).map_err(|source| IndexError::Directory {
             path: dir.display().to_string(),
             source,
@@ -201,9 +203,9 @@ impl SearchIndex {
         // written but not committed yet count too.
         let mut stock = self.all_stock()?;
         for (id, state) in &writer.pending {
-            let known = stock.get(id).map_or(0, |(seq, _)| *seq);
+            let known = stock.get(id).map_or(0, |s| s.stock_seq);
             if state.stock_seq >= known {
-                stock.insert(id.clone(), (state.stock_seq, state.in_stock));
+                stock.insert(id.clone(), stock_of(state));
             }
         }
         // A delete by query is ordered with the writes queued before it (which
@@ -212,37 +214,22 @@ impl SearchIndex {
             .inner
             .delete_query(Box::new(tantivy::query::AllQuery))?;
         let count = products.len();
-        let mut indexed = std::collections::HashSet::with_capacity(count);
         for (sequence, product) in products {
-            let (stock_seq, in_stock) = stock
-                .get(&product.product_id)
-                .copied()
-                .unwrap_or((0, false));
             let id = product.product_id.clone();
             let state = DocState {
                 product_seq: sequence,
-                stock_seq,
-                in_stock,
-                deleted: false,
                 product: Some(product),
+                ..stock.remove(&id).unwrap_or_default()
             };
             writer
                 .inner
                 .add_document(state.document(self.fields, &id)?)?;
-            indexed.insert(id);
         }
         // Stock of products the store does not have (yet): kept for when they arrive.
-        for (id, (stock_seq, in_stock)) in stock {
-            if !indexed.contains(&id) {
-                let state = DocState {
-                    stock_seq,
-                    in_stock,
-                    ..DocState::default()
-                };
-                writer
-                    .inner
-                    .add_document(state.document(self.fields, &id)?)?;
-            }
+        for (id, state) in stock {
+            writer
+                .inner
+                .add_document(state.document(self.fields, &id)?)?;
         }
         let opstamp = writer.inner.commit()?;
         self.reader.reload()?;
@@ -252,8 +239,8 @@ impl SearchIndex {
         Ok(count)
     }
 
-    /// (stock sequence, in stock) of every document.
-    fn all_stock(&self) -> Result<HashMap<String, (u64, bool)>, IndexError> {
+    /// The stock part of every document (see [`stock_of`]).
+    fn all_stock(&self) -> Result<HashMap<String, DocState>, IndexError> {
         let searcher = self.reader.searcher();
         let mut out = HashMap::new();
         for segment in searcher.segment_readers() {
@@ -263,15 +250,8 @@ impl SearchIndex {
             for doc_id in segment.doc_ids_alive() {
                 let doc: TantivyDocument = store.get(doc_id)?;
                 if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                    let seq = doc
-                        .get_first(self.fields.stock_seq)
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                    let in_stock = doc
-                        .get_first(self.fields.in_stock)
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false);
-                    out.insert(id.to_owned(), (seq, in_stock));
+                    let state = DocState::read(self.fields, &doc)?;
+                    out.insert(id.to_owned(), stock_of(&state));
                 }
             }
         }
@@ -308,6 +288,16 @@ impl SearchIndex {
     }
 }
 
+/// What a document knows of stock alone (its sequence, whether in stock, which variants are).
+fn stock_of(state: &DocState) -> DocState {
+    DocState {
+        stock_seq: state.stock_seq,
+        in_stock: state.in_stock,
+        variants_in_stock: state.variants_in_stock.clone(),
+        ..DocState::default()
+    }
+}
+
 /// The new state after `change`, or `None` when the change is stale.
 fn next_state(current: DocState, change: &Change) -> Option<DocState> {
     match change {
@@ -324,12 +314,32 @@ fn next_state(current: DocState, change: &Change) -> Option<DocState> {
             ..current
         }),
         Change::Stock {
-            sequence, in_stock, ..
-        } if *sequence > current.stock_seq => Some(DocState {
-            stock_seq: *sequence,
-            in_stock: *in_stock,
-            ..current
-        }),
+            sequence,
+            in_stock,
+            variant_id,
+            ..
+        } if *sequence > current.stock_seq => {
+            let mut variants_in_stock = current.variants_in_stock.clone();
+            let in_stock = match variant_id {
+                // A variant's stock: the product is in stock while any variant is. (Events of
+                // one product, all its variants, are sequenced together.)
+                Some(variant) => {
+                    if *in_stock {
+                        variants_in_stock.insert(variant.clone());
+                    } else {
+                        variants_in_stock.remove(variant);
+                    }
+                    !variants_in_stock.is_empty()
+                }
+                None => *in_stock,
+            };
+            Some(DocState {
+                stock_seq: *sequence,
+                in_stock,
+                variants_in_stock,
+                ..current
+            })
+        }
         _ => None,
     }
 }
@@ -353,6 +363,7 @@ mod tests {
             },
             popularity: 0,
             created_at: chrono::DateTime::UNIX_EPOCH,
+            variants: vec![],
         };
         let upsert = |sequence| Change::Upsert {
             sequence,
@@ -384,10 +395,40 @@ mod tests {
             &Change::Stock {
                 sequence: 1,
                 product_id: "p".into(),
+                variant_id: None,
                 in_stock: true,
             },
         )
         .expect("stock");
         assert!(stocked.deleted && stocked.in_stock);
+    }
+
+    #[test]
+    fn a_product_with_variants_is_in_stock_while_any_variant_is() {
+        let stock = |sequence, variant: &str, in_stock| Change::Stock {
+            sequence,
+            product_id: "p".into(),
+            variant_id: Some(variant.into()),
+            in_stock,
+        };
+        let mut state = DocState::default();
+        for (change, expected) in [
+            (stock(1, "red-m", true), true),
+            (stock(2, "blue-l", true), true),
+            (stock(3, "red-m", false), true),
+            (stock(4, "blue-l", false), false),
+            (stock(5, "blue-l", true), true),
+        ] {
+            state = next_state(state, &change).expect("applied");
+            assert_eq!(state.in_stock, expected, "after {change:?}");
+        }
+        assert!(
+            next_state(state.clone(), &stock(5, "red-m", true)).is_none(),
+            "a repeat is stale"
+        );
+        assert_eq!(
+            state.variants_in_stock.into_iter().collect::<Vec<_>>(),
+            ["blue-l"]
+        );
     }
 }

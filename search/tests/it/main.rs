@@ -292,6 +292,7 @@ async fn a_rebuild_while_changes_are_still_uncommitted_leaves_no_duplicates() {
         .apply(Change::Stock {
             sequence: 3,
             product_id: "p7".into(),
+            variant_id: None,
             in_stock: true,
         })
         .await
@@ -344,4 +345,142 @@ async fn a_product_whose_created_at_is_not_a_timestamp_is_dead_lettered_not_inde
     assert_eq!(index.product_count().expect("count"), 1);
     shutdown.cancel();
     committer.await.expect("committer");
+}
+
+/// A product snapshot with variants of (id, colour, size).
+fn with_variants(
+    mut snapshot: serde_json::Value,
+    variants: &[(&str, &str, &str)],
+) -> serde_json::Value {
+    snapshot["options"] =
+        json!([{ "name": "Colour", "values": [] }, { "name": "Size", "values": [] }]);
+    snapshot["variants"] = variants
+        .iter()
+        .map(|(id, colour, size)| {
+            json!({
+                "id": id, "sku": format!("SKU-{id}"), "title": format!("{colour} / {size}"),
+                "selectedOptions": [{ "name": "Colour", "value": colour }, { "name": "Size", "value": size }],
+                "price": { "amount": "20.00", "currency": "USD" },
+            })
+        })
+        .collect();
+    snapshot
+}
+
+fn variant_stock(product: &str, variant: &str, sequence: i64, in_stock: bool) -> Envelope {
+    let units = i32::from(in_stock);
+    event(
+        "stock.changed",
+        product,
+        sequence,
+        json!({ "productId": product, "variantId": variant, "onHand": units, "reserved": 0,
+                "available": units, "inStock": in_stock }),
+    )
+}
+
+#[tokio::test]
+async fn option_values_are_facets_and_filters_matched_by_one_variant_and_its_stock() {
+    let dir = TempDir::new();
+    let running = Running::open(&dir);
+    let tee = with_variants(
+        snapshot("tee", "Cotton Tee", "A shirt", "20", 1),
+        &[("tee-red-m", "Red", "M"), ("tee-blue-l", "Blue", "L")],
+    );
+    let hoodie = with_variants(
+        snapshot("hoodie", "Hoodie", "A warm top", "40", 1),
+        &[("hoodie-red-l", "Red", "L")],
+    );
+    running
+        .deliver(&[
+            event("product.created", "tee", 1, tee.clone()),
+            event("product.created", "hoodie", 1, hoodie),
+            event(
+                "product.created",
+                "radio",
+                1,
+                snapshot("radio", "Radio", "A radio", "25", 1),
+            ),
+        ])
+        .await;
+    let options = |pairs: &[(&str, &str)]| Filter {
+        options: pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Filter::default()
+    };
+    let mut red = running.ids("", options(&[("Colour", "Red")]), Sort::Relevance);
+    red.sort();
+    assert_eq!(red, ["hoodie", "tee"]);
+    assert_eq!(
+        running.ids(
+            "",
+            options(&[("size", "m"), ("COLOUR", "red")]),
+            Sort::Relevance
+        ),
+        ["tee"],
+        "any case, any order"
+    );
+    // The tee comes in Red and in L, but no variant is both.
+    assert_eq!(
+        running.ids(
+            "",
+            options(&[("Colour", "Red"), ("Size", "L")]),
+            Sort::Relevance
+        ),
+        ["hoodie"]
+    );
+
+    let page = search(
+        &running.index,
+        &SearchRequest {
+            text: String::new(),
+            filter: Filter::default(),
+            sort: Sort::Relevance,
+            offset: 0,
+            limit: 10,
+        },
+    )
+    .expect("search");
+    let facet = |name: &str| {
+        page.facets
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, values)| values.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        facet("option:Colour"),
+        [("Red".to_owned(), 2), ("Blue".to_owned(), 1)]
+    );
+    assert_eq!(
+        facet("option:Size"),
+        [("L".to_owned(), 2), ("M".to_owned(), 1)]
+    );
+
+    // In stock while any variant is, through a rebuild from the store.
+    let in_stock = || Filter {
+        in_stock: Some(true),
+        ..Filter::default()
+    };
+    running
+        .deliver(&[
+            variant_stock("tee", "tee-red-m", 1, true),
+            variant_stock("tee", "tee-blue-l", 2, true),
+            variant_stock("tee", "tee-red-m", 3, false),
+        ])
+        .await;
+    assert_eq!(running.ids("", in_stock(), Sort::Relevance), ["tee"]);
+    let tee: ProductSnapshot = serde_json::from_value(tee).expect("snapshot");
+    running
+        .index
+        .replace_all(vec![(1, tee)])
+        .await
+        .expect("replace");
+    assert_eq!(running.ids("", in_stock(), Sort::Relevance), ["tee"]);
+    running
+        .deliver(&[variant_stock("tee", "tee-blue-l", 4, false)])
+        .await;
+    assert!(running.ids("", in_stock(), Sort::Relevance).is_empty());
+    running.close().await;
 }
