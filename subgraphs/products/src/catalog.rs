@@ -123,20 +123,25 @@ impl Catalog {
         Ok(self.products(&[id.to_owned()]).await?.remove(id))
     }
 
-    /// The variant `id` and its product: a product without options is its own variant (same
-    /// id, found through the cache); another variant's product is found by MongoDB's index on
-    /// variant ids, then read through the cache.
+    /// The variant `id` and its product (a product without options is its own variant, under
+    /// its own id): the product is found through the cached variant → product id (MongoDB's
+    /// index on variant ids on a miss, which then fills it), then read through the cache.
     pub async fn variant(&self, id: &str) -> Result<Option<(Product, Variant)>, StoreError> {
-        if let Some(product) = self.product(id).await? {
-            return Ok(product.variant(id).map(|variant| (product, variant)));
+        let of_product = |product: Option<Product>| {
+            product.and_then(|product| product.variant(id).map(|variant| (product, variant)))
+        };
+        match self.cache.product_of_variant(id).await {
+            Ok(Some(product_id)) => return Ok(of_product(self.product(&product_id).await?)),
+            Ok(None) => {}
+            Err(err) => fell_back("variant", &err),
         }
         let Some(product_id) = self.store.product_id_of_variant(id).await? else {
             return Ok(None);
         };
-        Ok(self
-            .product(&product_id)
-            .await?
-            .and_then(|product| product.variant(id).map(|variant| (product, variant))))
+        if let Err(err) = self.cache.remember_variant(id, &product_id).await {
+            fell_back("variant", &err);
+        }
+        Ok(of_product(self.product(&product_id).await?))
     }
 
     /// The products of `ids` that exist: the cached ones with one `MGET`, the rest with one

@@ -28,6 +28,11 @@
 //!   rebuild publishes its sets (and `ready`) only if its token is still there, so a rebuild
 //!   that may have missed a concurrent write starts again instead of publishing.
 //!
+//! - `P variant:v1:<variant id>`: the id of the product a variant belongs to. A variant's id
+//!   is minted with its product and never moves to another, so the entry is never stale: a
+//!   variant its product no longer has is simply not found in the product. Same TTL as the
+//!   entries.
+//!
 //! The scripts name every key they touch (no keys built inside Lua), but they and `MGET`
 //! address several keys at once, so this needs one Redis server, not a cluster.
 
@@ -310,6 +315,34 @@ impl CatalogCache {
 
     fn entry_key(&self, id: &str) -> String {
         format!("{}product:v1:{id}", self.prefix)
+    }
+
+    fn variant_key(&self, variant_id: &str) -> String {
+        format!("{}variant:v1:{variant_id}", self.prefix)
+    }
+
+    /// The product a variant belongs to, if cached.
+    pub async fn product_of_variant(&self, variant_id: &str) -> Result<Option<String>, CacheError> {
+        Ok(redis::cmd("GET")
+            .arg(self.variant_key(variant_id))
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    /// Remembers which product a variant belongs to.
+    pub async fn remember_variant(
+        &self,
+        variant_id: &str,
+        product_id: &str,
+    ) -> Result<(), CacheError> {
+        redis::cmd("SET")
+            .arg(self.variant_key(variant_id))
+            .arg(product_id)
+            .arg("EX")
+            .arg(self.ttl.as_secs().max(1))
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
     }
 
     fn fill_key(&self, id: &str) -> String {
