@@ -48,10 +48,15 @@ directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION |
 /// Lists whose size is known better than the router's default list size: (type, field,
 /// assumed size).
 const LIST_SIZES: &[(&str, &str, u32)] = &[
-    ("SearchResults", "facets", 2),
+    // category, brand, and a product's options (at most 3).
+    ("SearchResults", "facets", 5),
     ("Facet", "values", 30),
     ("SearchHit", "highlights", 4),
     ("Product", "attributes", 10),
+    ("Product", "options", 3),
+    ("Product", "variants", 20),
+    ("ProductVariant", "selectedOptions", 3),
+    ("ProductOption", "values", 10),
     ("Order", "items", 10),
     ("Order", "history", 8),
     ("Cart", "items", 20),

@@ -98,9 +98,20 @@ const SHARED_CONTRACT: &str = concat!(
 
 /// Members of the shared contract whose type a shared addition changes, with the type it gives
 /// them: `commerce.graphql` makes `CheckoutInput.shippingAddress` optional when the cart has
-/// one (a nullable input field accepts everything the required one did).
-const CHANGED_BY_SHARED_ADDITIONS: &[(&str, &str)] =
-    &[("CheckoutInput.shippingAddress", "AddressInput")];
+/// one (a nullable input field accepts everything the required one did), and lets `addToCart`
+/// and `updateCartItem` name a variant instead of a product (a request that passed a product
+/// id still does).
+const CHANGED_BY_SHARED_ADDITIONS: &[(&str, &str)] = &[
+    ("CheckoutInput.shippingAddress", "AddressInput"),
+    (
+        "Mutation.addToCart",
+        "(productId: ID, quantity: Int!, variantId: ID): CartPayload!",
+    ),
+    (
+        "Mutation.updateCartItem",
+        "(productId: ID, quantity: Int!, variantId: ID): CartPayload!",
+    ),
+];
 
 #[test]
 fn the_repository_copy_of_the_contract_holds_the_shared_one() {

@@ -1,15 +1,15 @@
 //! The catalog projection's consumer (`orders.catalog`): product events into
-//! `catalog_products`, so carts are priced without calling the products service. Applying
+//! `catalog_products` and the variants of products with options into `catalog_variants`, so carts are priced without calling the products service. Applying
 //! an event is idempotent by its sequence, so redeliveries need no inbox.
 
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::contract::products::{
-    ProductCreated, ProductDeleted, ProductSnapshot, ProductUpdated,
+    Price, ProductCreated, ProductDeleted, ProductSnapshot, ProductUpdated,
 };
 use emporium_kernel::events::{Envelope, Event};
 use emporium_kernel::money::{Currency, Money};
 
-use crate::store::{CatalogProduct, OrderStore};
+use crate::store::{CatalogProduct, CatalogVariant, OrderStore};
 
 pub const CATALOG_QUEUE: &str = "orders.catalog";
 pub const CATALOG_BINDINGS: [&str; 3] = [
@@ -30,19 +30,37 @@ impl CatalogHandler {
 
 impl CatalogHandler {
     async fn project(&self, product: ProductSnapshot, sequence: i64) -> Result<(), HandlerError> {
-        let currency = Currency::parse(&product.price.currency).map_err(HandlerError::permanent)?;
-        let price =
-            Money::parse_price(&product.price.amount, currency).map_err(HandlerError::permanent)?;
+        let price = money(&product.price)?;
+        let variants = product
+            .variants
+            .into_iter()
+            .map(|variant| {
+                Ok(CatalogVariant {
+                    price: money(&variant.price)?,
+                    variant_id: variant.id,
+                    sku: variant.sku,
+                    title: variant.title,
+                })
+            })
+            .collect::<Result<Vec<_>, HandlerError>>()?;
         self.store
             .project_product(&CatalogProduct {
                 product_id: product.product_id,
+                sku: product.sku,
                 name: product.name,
                 price,
+                variants,
                 sequence,
             })
             .await?;
         Ok(())
     }
+}
+
+/// A snapshot's price; one the contract cannot hold is a permanent failure.
+fn money(price: &Price) -> Result<Money, HandlerError> {
+    let currency = Currency::parse(&price.currency).map_err(HandlerError::permanent)?;
+    Money::parse_price(&price.amount, currency).map_err(HandlerError::permanent)
 }
 
 impl From<crate::store::StoreError> for HandlerError {

@@ -18,11 +18,16 @@ pub enum LinesError {
     Money(#[from] MoneyError),
 }
 
-/// A line as ordered: the price and name are the catalog's at checkout, kept with the order.
+/// A line as ordered: the price, name, variant title and SKU are the catalog's at checkout,
+/// kept with the order. A product without options is its own variant: `variant_id` is its
+/// `product_id` and `variant_title` its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub product_id: String,
     pub product_name: String,
+    pub variant_id: String,
+    pub variant_title: String,
+    pub sku: String,
     pub unit_price: Money,
     pub quantity: i32,
 }
@@ -36,6 +41,11 @@ pub fn quantity(requested: i32) -> Result<Quantity, LinesError> {
 }
 
 impl Line {
+    /// Whether the line is one variant of a product with options (not the product itself).
+    pub fn is_variant(&self) -> bool {
+        self.variant_id != self.product_id
+    }
+
     pub fn total(&self) -> Result<Money, LinesError> {
         let minor = self
             .unit_price
@@ -73,6 +83,9 @@ mod tests {
         Line {
             product_id: "p".into(),
             product_name: "Thing".into(),
+            variant_id: "p".into(),
+            variant_title: "Thing".into(),
+            sku: "SKU-P".into(),
             unit_price: Money::parse_price(price, Currency::USD).unwrap(),
             quantity,
         }

@@ -7,7 +7,7 @@ use emporium_kernel::ApiError;
 use crate::checkout::Invalid;
 use crate::lines::{LinesError, MAX_QUANTITY};
 use crate::orders::OrdersError;
-use crate::store::StoreError;
+use crate::store::{LineTarget, StoreError};
 
 impl From<OrdersError> for ApiError {
     fn from(err: OrdersError) -> Self {
@@ -38,6 +38,26 @@ pub fn bad_quantity(max_message: bool) -> UserError {
 
 pub fn unknown_product() -> UserError {
     UserError::new("NOT_FOUND", "no product in the catalog has this id").on_field(&["productId"])
+}
+
+/// The product or variant a cart change names is not sold.
+pub fn unknown_target(target: &LineTarget) -> UserError {
+    match target {
+        LineTarget::Product(_) => unknown_product(),
+        LineTarget::Variant(_) => {
+            UserError::new("NOT_FOUND", "no product variant in the catalog has this id")
+                .on_field(&["variantId"])
+        }
+    }
+}
+
+/// `productId` of a product with several variants: which one is not said.
+pub fn variant_required() -> UserError {
+    UserError::new(
+        "INVALID_INPUT",
+        "this product has several variants: name one with variantId",
+    )
+    .on_field(&["productId"])
 }
 
 pub fn order_not_found() -> UserError {

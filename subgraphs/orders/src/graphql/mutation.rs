@@ -4,12 +4,15 @@
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, UserError};
-use emporium_kernel::ids::ProductId;
+use emporium_kernel::ids::{ProductId, VariantId};
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 
-use super::error::{bad_quantity, invalid_checkout, order_not_found, unknown_product};
+use super::error::{
+    bad_quantity, invalid_checkout, order_not_found, unknown_product, unknown_target,
+    variant_required,
+};
 use super::pricing::{
     self, DiscountCodeInput, DiscountCodePayload, ShippingMethodInput, ShippingMethodPayload,
     TaxRateInput, TaxRatePayload,
@@ -23,7 +26,7 @@ use crate::checkout::CheckoutRequest;
 use crate::lines;
 use crate::orders::{Cause, CheckoutOutcome, Orders, TransitionOutcome};
 use crate::status::{Actor, Command, TransitionError};
-use crate::store::{CartChange, OrderStore};
+use crate::store::{CartChange, LineTarget, OrderStore};
 
 fn failed(error: UserError) -> CartPayload {
     CartPayload {
@@ -79,46 +82,86 @@ async fn move_order(
     })
 }
 
+/// The line `addToCart` or `updateCartItem` names: exactly one of the two ids, else
+/// INVALID_INPUT. `Ok(None)`: an id that cannot be any product's or variant's.
+fn line_target(
+    product_id: Option<ID>,
+    variant_id: Option<ID>,
+) -> Result<Option<LineTarget>, UserError> {
+    Ok(match (product_id, variant_id) {
+        (Some(id), None) => ProductId::parse(id.trim()).ok().map(LineTarget::Product),
+        (None, Some(id)) => VariantId::parse(id.trim()).ok().map(LineTarget::Variant),
+        _ => {
+            return Err(UserError::new(
+                "INVALID_INPUT",
+                "give exactly one of productId and variantId",
+            )
+            .on_field(&["productId"]))
+        }
+    })
+}
+
+fn target_field(target: &LineTarget) -> &'static str {
+    match target {
+        LineTarget::Product(_) => "productId",
+        LineTarget::Variant(_) => "variantId",
+    }
+}
+
 pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// Adds units of a product to the signed-in customer's cart.
+    /// Adds units of a product to the signed-in customer's cart: exactly one of `productId`
+    /// (a product with a single variant) and `variantId` (one variant of a product with
+    /// options; a product without options is its own variant, under its own id).
     #[instrument(skip_all)]
     async fn add_to_cart(
         &self,
         ctx: &Context<'_>,
-        product_id: ID,
+        product_id: Option<ID>,
+        variant_id: Option<ID>,
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
+        let target = match line_target(product_id, variant_id) {
+            Ok(target) => target,
+            Err(error) => return Ok(failed(error)),
+        };
         let Ok(quantity) = lines::quantity(quantity) else {
             return Ok(failed(bad_quantity(false)));
         };
         // An id that cannot be a product's is one the catalog does not sell.
-        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
+        let Some(target) = target else {
             return Ok(failed(unknown_product()));
         };
         let store = ctx.state::<OrderStore>()?;
-        match store.add(user.id.into(), &product_id, quantity).await? {
+        match store.add(user.id.into(), &target, quantity).await? {
             CartChange::Done => {}
             CartChange::UnknownProduct | CartChange::NotInCart => {
-                return Ok(failed(unknown_product()))
+                return Ok(failed(unknown_target(&target)))
             }
+            CartChange::VariantRequired => return Ok(failed(variant_required())),
             CartChange::TooMany => return Ok(failed(bad_quantity(true))),
         }
         changed_cart(ctx).await
     }
 
-    /// Sets a cart line's quantity; 0 removes the line.
+    /// Sets a cart line's quantity; 0 removes the line. The line is named as `addToCart`
+    /// names it: exactly one of `productId` and `variantId`.
     #[instrument(skip_all)]
     async fn update_cart_item(
         &self,
         ctx: &Context<'_>,
-        product_id: ID,
+        product_id: Option<ID>,
+        variant_id: Option<ID>,
         quantity: i32,
     ) -> Result<CartPayload, ApiError> {
         let user = ctx.state::<Viewer>()?.require_user()?;
+        let target = match line_target(product_id, variant_id) {
+            Ok(target) => target,
+            Err(error) => return Ok(failed(error)),
+        };
         let quantity = match quantity {
             0 => None,
             n => match lines::quantity(n) {
@@ -126,19 +169,19 @@ impl Mutation {
                 Err(_) => return Ok(failed(bad_quantity(false))),
             },
         };
-        let not_in_cart = || {
+        let not_in_cart = |field: &str| {
             failed(
-                UserError::new("NOT_FOUND", "this product is not in the cart")
-                    .on_field(&["productId"]),
+                UserError::new("NOT_FOUND", "this product is not in the cart").on_field(&[field]),
             )
         };
-        let Ok(product_id) = ProductId::parse(product_id.trim()) else {
-            return Ok(not_in_cart());
+        let Some(target) = target else {
+            return Ok(not_in_cart("productId"));
         };
         let store = ctx.state::<OrderStore>()?;
-        match store.set(user.id.into(), &product_id, quantity).await? {
+        match store.set(user.id.into(), &target, quantity).await? {
             CartChange::Done => {}
-            _ => return Ok(not_in_cart()),
+            CartChange::VariantRequired => return Ok(failed(variant_required())),
+            _ => return Ok(not_in_cart(target_field(&target))),
         }
         changed_cart(ctx).await
     }

@@ -26,9 +26,18 @@ pub struct ProductRef {
     pub id: ID,
 }
 
+// A reference to one variant of a catalog product, completed by the products subgraph (a
+// product without options is its own variant, under its own id). (No doc comment, as above.)
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "ProductVariant", unresolvable = "id")]
+pub struct VariantRef {
+    pub id: ID,
+}
+
 #[derive(SimpleObject)]
 pub struct CartItem {
     pub product: ProductRef,
+    pub variant: VariantRef,
     pub quantity: i32,
     /// At the catalog's current price.
     pub line_total: MoneyObject,
@@ -72,6 +81,9 @@ impl Cart {
                     line_total: line.total()?.into(),
                     product: ProductRef {
                         id: ID(line.product_id.clone()),
+                    },
+                    variant: VariantRef {
+                        id: ID(line.variant_id.clone()),
                     },
                     quantity: line.quantity,
                 })
@@ -171,8 +183,13 @@ pub struct CheckoutInput {
 #[derive(SimpleObject)]
 pub struct OrderItem {
     pub product: ProductRef,
+    pub variant: VariantRef,
     /// As it was when ordered.
     pub product_name: String,
+    /// As it was when ordered: `"Red / M"`, the product's name when it has no options.
+    pub variant_title: String,
+    /// As it was when ordered.
+    pub sku: String,
     /// As it was when ordered.
     pub unit_price: MoneyObject,
     pub quantity: i32,
@@ -268,7 +285,12 @@ impl Order {
                     product: ProductRef {
                         id: ID(line.product_id),
                     },
+                    variant: VariantRef {
+                        id: ID(line.variant_id),
+                    },
                     product_name: line.product_name,
+                    variant_title: line.variant_title,
+                    sku: line.sku,
                     unit_price: line.unit_price.into(),
                     quantity: line.quantity,
                 })

@@ -30,9 +30,10 @@ pub(super) fn order_placed(
                 quantity: line.quantity,
                 unit_price: line.unit_price.to_decimal_string(),
                 line_total: line.total()?.to_decimal_string(),
-                variant_id: None,
-                variant_title: None,
-                sku: None,
+                // A product without options is its own variant: no variant fields, as before.
+                variant_id: line.is_variant().then(|| line.variant_id.clone()),
+                variant_title: line.is_variant().then(|| line.variant_title.clone()),
+                sku: (!line.sku.is_empty()).then(|| line.sku.clone()),
             })
         })
         .collect::<Result<Vec<_>, LinesError>>()?;

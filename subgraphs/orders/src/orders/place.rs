@@ -18,6 +18,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::checkout::CheckoutRequest;
+use crate::lines::Line;
 use crate::pricing::DiscountRefusal;
 use crate::store::pricing::{cart_state, discount_code, take_uses, tax_rate};
 
@@ -145,25 +146,20 @@ impl Orders {
         .execute(&mut *tx)
         .await?;
         let positions: Vec<i32> = (1..).take(lines.len()).collect();
+        let column = |f: fn(&Line) -> String| lines.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
-            "INSERT INTO order_items (order_id, position, product_id, product_name,
-                                      unit_price_minor, quantity)
-             SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::bigint[], $6::int[])",
+            "INSERT INTO order_items (order_id, position, product_id, product_name, variant_id,
+                                      variant_title, sku, unit_price_minor, quantity)
+             SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::bigint[], $9::int[])",
         )
         .bind(id)
         .bind(&positions)
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.product_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.product_name.clone())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(|l| l.product_id.clone()))
+        .bind(column(|l| l.product_name.clone()))
+        .bind(column(|l| l.variant_id.clone()))
+        .bind(column(|l| l.variant_title.clone()))
+        .bind(column(|l| l.sku.clone()))
         .bind(
             lines
                 .iter()

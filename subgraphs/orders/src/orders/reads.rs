@@ -53,7 +53,8 @@ impl Orders {
         let currencies: HashMap<OrderId, Currency> = orders.iter().copied().collect();
         let ids: Vec<OrderId> = currencies.keys().copied().collect();
         let rows = sqlx::query(
-            "SELECT order_id, product_id, product_name, unit_price_minor, quantity
+            "SELECT order_id, product_id, product_name, variant_id, variant_title, sku,
+                    unit_price_minor, quantity
              FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
         )
         .bind(&ids)
@@ -69,6 +70,9 @@ impl Orders {
             lines.entry(order_id).or_default().push(Line {
                 product_id: row.try_get("product_id")?,
                 product_name: row.try_get("product_name")?,
+                variant_id: row.try_get("variant_id")?,
+                variant_title: row.try_get("variant_title")?,
+                sku: row.try_get("sku")?,
                 unit_price: Money::from_minor(row.try_get("unit_price_minor")?, currency)
                     .map_err(|e| OrdersError::Corrupt(format!("price: {e}")))?,
                 quantity: row.try_get("quantity")?,

@@ -10,6 +10,9 @@ fn line(id: &str, price: &str, quantity: i32) -> Line {
     Line {
         product_id: id.into(),
         product_name: id.into(),
+        variant_id: id.into(),
+        variant_title: id.into(),
+        sku: id.to_uppercase(),
         unit_price: Money::parse_price(price, Currency::USD).unwrap(),
         quantity,
     }

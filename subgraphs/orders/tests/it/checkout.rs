@@ -2,6 +2,7 @@ use emporium_kernel::ids::OrderId;
 use emporium_kernel::trace::TraceContext;
 use emporium_orders::orders::CheckoutOutcome;
 use emporium_orders::status::OrderStatus;
+use emporium_orders::store::LineTarget;
 
 use crate::{request, Fixture};
 
@@ -173,7 +174,11 @@ async fn lines_of_products_deleted_from_the_catalog_are_not_ordered() {
     assert_eq!(order.total.to_decimal_string(), "349.99");
     let only_gone = fx.customer_with(&tv, 1).await;
     fx.store
-        .set(only_gone, &tv.parse().expect("id"), None)
+        .set(
+            only_gone,
+            &LineTarget::Product(tv.parse().expect("id")),
+            None,
+        )
         .await
         .expect("remove");
     fx.add(only_gone, &gone, 1).await;

@@ -8,17 +8,18 @@ mod listing;
 mod live;
 mod pricing;
 mod saga;
+mod variants;
 
 use chrono::Utc;
 use emporium_kernel::events::{Envelope, EventDraft};
-use emporium_kernel::ids::{OrderId, ProductId, Quantity, UserId};
+use emporium_kernel::ids::{OrderId, Quantity, UserId};
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::{OpeningKey, OpeningKeys};
 use emporium_kernel::testing::TestPostgres;
 use emporium_kernel::trace::TraceContext;
 use emporium_orders::checkout::{Address, CheckoutRequest};
 use emporium_orders::orders::{CheckoutOutcome, Order};
-use emporium_orders::store::CatalogProduct;
+use emporium_orders::store::{CatalogProduct, LineTarget};
 use emporium_orders::{OrderStore, Orders};
 use uuid::Uuid;
 
@@ -49,8 +50,10 @@ impl Fixture {
         self.store
             .project_product(&CatalogProduct {
                 product_id: id.clone(),
+                sku: format!("SKU-{name}"),
                 name: name.to_owned(),
                 price: Money::parse_price(price, Currency::USD).expect("price"),
+                variants: vec![],
                 sequence: 1,
             })
             .await
@@ -67,7 +70,7 @@ impl Fixture {
 
     /// Puts `quantity` of `product` in `user`'s cart.
     pub async fn add(&self, user: UserId, product: &str, quantity: i32) {
-        let product: ProductId = product.parse().expect("product id");
+        let product = LineTarget::Product(product.parse().expect("product id"));
         let quantity = Quantity::try_from(quantity).expect("quantity");
         self.store
             .add(user, &product, quantity)
