@@ -24,3 +24,4 @@ mod replicas;
 mod search;
 mod seeding;
 mod storefront;
+mod variants;

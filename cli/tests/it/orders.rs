@@ -28,12 +28,24 @@ pub(crate) async fn add_to_cart(
     product: &str,
     quantity: i64,
 ) {
+    add_line(platform, session, "productId", product, quantity).await;
+}
+
+/// `addToCart` naming the line by `argument` (`productId` or `variantId`), retried while the
+/// orders service's catalog projection has not seen the product yet.
+pub(crate) async fn add_line(
+    platform: &Platform,
+    session: &Session,
+    argument: &str,
+    id: &str,
+    quantity: i64,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = platform
             .gql(
-                "mutation($id: ID!, $n: Int!) { addToCart(productId: $id, quantity: $n) { userErrors { code message } } }",
-                json!({ "id": product, "n": quantity }),
+                &format!("mutation($id: ID!, $n: Int!) {{ addToCart({argument}: $id, quantity: $n) {{ userErrors {{ code message }} }} }}"),
+                json!({ "id": id, "n": quantity }),
                 session.token(),
             )
             .await;

@@ -16,13 +16,14 @@ const CART: &str = "subtotal { amount } discountTotal { amount } shippingTotal {
     discounts { code kind amount { amount } }
     taxLines { name rate amount { amount } }";
 
-const ORDER: &str = "id status total { amount } subtotal { amount } discountTotal { amount }
+pub(crate) const ORDER: &str =
+    "id status total { amount } subtotal { amount } discountTotal { amount }
     shippingMethodName shippingTotal { amount } taxTotal { amount } pricesIncludeTax
     discounts { code kind amount { amount } } taxLines { name rate amount { amount } }
     payment { status amount { amount currency } }";
 
 /// Runs a mutation and returns its payload (asserting there was no GraphQL error).
-async fn mutate(
+pub(crate) async fn mutate(
     platform: &Platform,
     session: &Session,
     field: &str,
@@ -44,7 +45,7 @@ async fn mutate(
     body["data"][name].clone()
 }
 
-async fn cart(platform: &Platform, session: &Session) -> Value {
+pub(crate) async fn cart(platform: &Platform, session: &Session) -> Value {
     let body = platform
         .gql(
             &format!("{{ cart {{ {CART} }} }}"),
@@ -80,7 +81,7 @@ async fn create_code(platform: &Platform, admin: &Session, input: Value) -> Valu
     .await
 }
 
-async fn set_address(platform: &Platform, session: &Session, country: &str) -> Value {
+pub(crate) async fn set_address(platform: &Platform, session: &Session, country: &str) -> Value {
     mutate(
         platform,
         session,
@@ -92,7 +93,7 @@ async fn set_address(platform: &Platform, session: &Session, country: &str) -> V
     .await
 }
 
-async fn choose_method(platform: &Platform, session: &Session, id: &str) -> Value {
+pub(crate) async fn choose_method(platform: &Platform, session: &Session, id: &str) -> Value {
     mutate(
         platform,
         session,
@@ -104,7 +105,7 @@ async fn choose_method(platform: &Platform, session: &Session, id: &str) -> Valu
     .await
 }
 
-async fn apply_code(platform: &Platform, session: &Session, code: &str) -> Value {
+pub(crate) async fn apply_code(platform: &Platform, session: &Session, code: &str) -> Value {
     mutate(
         platform,
         session,
@@ -117,7 +118,7 @@ async fn apply_code(platform: &Platform, session: &Session, code: &str) -> Value
 }
 
 /// Checks out with the cart's own shipping address.
-async fn checkout(platform: &Platform, session: &Session) -> Value {
+pub(crate) async fn checkout(platform: &Platform, session: &Session) -> Value {
     mutate(
         platform,
         session,
@@ -129,7 +130,7 @@ async fn checkout(platform: &Platform, session: &Session) -> Value {
     .await
 }
 
-fn amount(value: &Value) -> i64 {
+pub(crate) fn amount(value: &Value) -> i64 {
     let text = value["amount"].as_str().expect("an amount");
     let (whole, cents) = text.split_once('.').expect("two decimals");
     whole.parse::<i64>().expect("whole") * 100 + cents.parse::<i64>().expect("cents")

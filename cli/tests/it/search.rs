@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 const HIT: &str = "score highlights { field snippet } product { id name category brand price { amount } createdAt stock { inStock } }";
 
-async fn search(platform: &Platform, query: &str, args: Value) -> Value {
+pub(crate) async fn search(platform: &Platform, query: &str, args: Value) -> Value {
     let body = platform
         .gql(
             &format!(
@@ -33,7 +33,7 @@ async fn search(platform: &Platform, query: &str, args: Value) -> Value {
     body["data"]["search"].clone()
 }
 
-fn hits(results: &Value) -> Vec<Value> {
+pub(crate) fn hits(results: &Value) -> Vec<Value> {
     results["edges"]
         .as_array()
         .expect("edges")
@@ -42,7 +42,7 @@ fn hits(results: &Value) -> Vec<Value> {
         .collect()
 }
 
-fn facet(results: &Value, field: &str) -> Vec<(String, i64)> {
+pub(crate) fn facet(results: &Value, field: &str) -> Vec<(String, i64)> {
     results["facets"]
         .as_array()
         .expect("facets")
@@ -68,7 +68,7 @@ fn cents(hit: &Value) -> u64 {
 }
 
 /// Polls until `check` holds for the results of `query`, returning them.
-async fn eventually(
+pub(crate) async fn eventually(
     platform: &Platform,
     query: &str,
     args: Value,

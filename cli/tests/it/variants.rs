@@ -1,0 +1,267 @@
+//! Variants end to end through the router: a product with options created by an admin, found
+//! by an option facet, one variant put in the cart, shipped, discounted and taxed at checkout,
+//! with the order's totals equal to the authorized payment; stock is kept per variant, so the
+//! last unit of one is sold once.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::orders::{add_line, settled};
+use crate::pricing::{amount, apply_code, cart, checkout, choose_method, mutate, set_address};
+use crate::search::{eventually, facet, hits};
+
+const PRODUCT: &str = "id name price { amount } priceRange { min { amount } max { amount } }
+    options { name values } stock { onHand reserved available }
+    variants { id sku title price { amount } compareAtPrice { amount }
+               selectedOptions { name value } stock { onHand reserved available } }";
+
+fn variant(sku: &str, colour: &str, size: &str, price: &str, stock: u32) -> Value {
+    json!({
+        "sku": sku,
+        "selectedOptions": [{ "name": "Colour", "value": colour }, { "name": "Size", "value": size }],
+        "price": price,
+        "initialStock": stock,
+    })
+}
+
+async fn product(platform: &Platform, id: &str) -> Value {
+    let body = platform
+        .gql(
+            &format!("query($id: ID!) {{ product(id: $id) {{ {PRODUCT} }} }}"),
+            json!({ "id": id }),
+            None,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["product"].clone()
+}
+
+#[tokio::test]
+async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_and_taxed() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    // A colour no other product of this platform has, so the facet counts are this shirt's.
+    let colour = format!("Teal{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let sku = unique_sku();
+    let mut input = product_input(&sku);
+    input["name"] = json!("Emporium Organic Tee");
+    input["category"] = json!("Apparel > T-Shirts");
+    input["price"] = json!("99.00");
+    input["options"] = json!([
+        { "name": "Colour", "values": ["Red", colour] },
+        { "name": "Size", "values": ["M", "L"] },
+    ]);
+    input["variants"] = json!([
+        variant(&format!("{sku}-RM"), "Red", "M", "20.00", 1),
+        variant(&format!("{sku}-RL"), "Red", "L", "22.00", 5),
+        variant(&format!("{sku}-TM"), &colour, "M", "25.00", 3),
+    ]);
+    input["variants"][2]["compareAtPrice"] = json!("30.00");
+    let created = create_product(&platform, &admin, input).await;
+    assert_eq!(created["userErrors"], json!([]), "{created}");
+    let id = created["product"]["id"].as_str().expect("id").to_owned();
+
+    // The lowest variant price, the range, and the stock summed once inventory has it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let shirt = loop {
+        let shirt = product(&platform, &id).await;
+        if shirt["stock"]["onHand"] == 9 {
+            break shirt;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stock never summed: {shirt}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(shirt["price"]["amount"], "20.00", "{shirt}");
+    assert_eq!(
+        shirt["priceRange"],
+        json!({ "min": { "amount": "20.00" }, "max": { "amount": "25.00" } })
+    );
+    assert_eq!(
+        shirt["options"][1],
+        json!({ "name": "Size", "values": ["M", "L"] })
+    );
+    let variant_id = |title: &str| {
+        shirt["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .find(|v| v["title"] == title)
+            .and_then(|v| v["id"].as_str())
+            .unwrap_or_else(|| panic!("no variant {title}: {shirt}"))
+            .to_owned()
+    };
+    let (red_m, teal_m) = (variant_id("Red / M"), variant_id(&format!("{colour} / M")));
+
+    // Found by an option value, with the option facets counted.
+    let filter =
+        json!({ "filter": { "options": [{ "name": "colour", "value": colour.to_lowercase() }] } });
+    let found = eventually(&platform, "", filter, "the shirt by its colour", |r| {
+        hits(r).len() == 1
+    })
+    .await;
+    assert_eq!(hits(&found)[0]["product"]["id"], id.as_str());
+    assert_eq!(
+        facet(&found, "option:Colour"),
+        [("Red".to_owned(), 1), (colour.clone(), 1)]
+    );
+    assert_eq!(
+        facet(&found, "option:Size"),
+        [("L".to_owned(), 1), ("M".to_owned(), 1)]
+    );
+
+    // Shipping, tax and the demo-style code.
+    let method = mutate(
+        &platform,
+        &admin,
+        "createShippingMethod(input: $input)",
+        "$input: ShippingMethodInput!",
+        "shippingMethod { id }",
+        json!({ "input": { "name": "Standard", "price": "4.99", "countries": ["DE"] } }),
+    )
+    .await;
+    let method_id = method["shippingMethod"]["id"]
+        .as_str()
+        .expect("method id")
+        .to_owned();
+    mutate(
+        &platform,
+        &admin,
+        "setTaxRate(input: $input)",
+        "$input: TaxRateInput!",
+        "taxLine { name }",
+        json!({ "input": { "country": "DE", "name": "VAT", "rate": "0.19" } }),
+    )
+    .await;
+    mutate(
+        &platform,
+        &admin,
+        "createDiscountCode(input: $input)",
+        "$input: DiscountCodeInput!",
+        "discountCode { code }",
+        json!({ "input": { "code": "WELCOME10", "kind": "PERCENTAGE", "value": "10" } }),
+    )
+    .await;
+
+    // The product's id does not say which variant; the variant's does.
+    let customer = platform.customer().await;
+    let ambiguous = platform
+        .gql(
+            "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { userErrors { code field } } }",
+            json!({ "id": id }),
+            customer.token(),
+        )
+        .await;
+    assert_eq!(
+        ambiguous["data"]["addToCart"]["userErrors"],
+        json!([{ "code": "INVALID_INPUT", "field": ["productId"] }]),
+        "{ambiguous}"
+    );
+    add_line(&platform, &customer, "variantId", &teal_m, 2).await;
+    let body = platform
+        .gql(
+            "{ cart { items { quantity lineTotal { amount } product { id } variant { id title sku price { amount } compareAtPrice { amount } stock { available } } } } }",
+            json!({}),
+            customer.token(),
+        )
+        .await;
+    let item = &body["data"]["cart"]["items"][0];
+    assert_eq!(item["product"]["id"], id.as_str(), "{body}");
+    assert_eq!(item["variant"]["id"], teal_m.as_str());
+    assert_eq!(item["variant"]["title"], format!("{colour} / M"));
+    assert_eq!(item["variant"]["sku"], format!("{sku}-TM"));
+    assert_eq!(item["variant"]["compareAtPrice"]["amount"], "30.00");
+    assert_eq!(item["lineTotal"]["amount"], "50.00");
+
+    assert_eq!(
+        cart(&platform, &customer).await["availableShippingMethods"],
+        json!([]),
+        "no methods before an address"
+    );
+    set_address(&platform, &customer, "DE").await;
+    choose_method(&platform, &customer, &method_id).await;
+    let priced = apply_code(&platform, &customer, "WELCOME10").await;
+    // 50.00 - 5.00 + 4.99 shipping (untaxed) + 19 % of 45.00 (8.55) = 58.54.
+    let totals: Vec<i64> = [
+        "subtotal",
+        "discountTotal",
+        "shippingTotal",
+        "taxTotal",
+        "total",
+    ]
+    .iter()
+    .map(|field| amount(&priced["cart"][field]))
+    .collect();
+    assert_eq!(totals, [5000, 500, 499, 855, 5854], "{priced}");
+
+    let placed = checkout(&platform, &customer).await;
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let order_id = placed["order"]["id"].as_str().expect("order id");
+    let order = settled(&platform, &customer, order_id).await;
+    assert_eq!(order["status"], "CONFIRMED", "{order}");
+    let body = platform
+        .gql(
+            "query($id: ID!) { order(id: $id) { total { amount } payment { status amount { amount } }
+                items { variantTitle sku quantity unitPrice { amount } variant { id title } } } }",
+            json!({ "id": order_id }),
+            customer.token(),
+        )
+        .await;
+    let order = &body["data"]["order"];
+    assert_eq!(order["total"]["amount"], "58.54", "{body}");
+    assert_eq!(order["payment"]["status"], "AUTHORIZED");
+    assert_eq!(
+        order["payment"]["amount"]["amount"],
+        order["total"]["amount"]
+    );
+    assert_eq!(
+        order["items"],
+        json!([{ "variantTitle": format!("{colour} / M"), "sku": format!("{sku}-TM"), "quantity": 2,
+                 "unitPrice": { "amount": "25.00" },
+                 "variant": { "id": teal_m, "title": format!("{colour} / M") } }])
+    );
+
+    // The last Red M goes to one of two shoppers; the other is told it is out of stock.
+    let (first, second) = (platform.customer().await, platform.customer().await);
+    for shopper in [&first, &second] {
+        add_line(&platform, shopper, "variantId", &red_m, 1).await;
+        set_address(&platform, shopper, "DE").await;
+        choose_method(&platform, shopper, &method_id).await;
+    }
+    let (a, b) = tokio::join!(checkout(&platform, &first), checkout(&platform, &second));
+    let mut statuses = Vec::new();
+    for (shopper, placed) in [(&first, a), (&second, b)] {
+        let id = placed["order"]["id"].as_str().expect("order id").to_owned();
+        let order = settled(&platform, shopper, &id).await;
+        statuses.push(order["status"].as_str().unwrap_or_default().to_owned());
+    }
+    statuses.sort();
+    assert_eq!(statuses, ["CONFIRMED", "REJECTED"]);
+
+    // Per variant and summed: Red M 1 reserved of 1, Teal M 2 of 3, Red L untouched.
+    let shirt = product(&platform, &id).await;
+    let stock_of = |title: &str| {
+        shirt["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .find(|v| v["title"] == title)
+            .map(|v| v["stock"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        stock_of("Red / M"),
+        json!({ "onHand": 1, "reserved": 1, "available": 0 })
+    );
+    assert_eq!(
+        stock_of(&format!("{colour} / M")),
+        json!({ "onHand": 3, "reserved": 2, "available": 1 })
+    );
+    assert_eq!(
+        shirt["stock"],
+        json!({ "onHand": 9, "reserved": 3, "available": 6 }),
+        "{shirt}"
+    );
+}
