@@ -1,6 +1,7 @@
 // The signed-in shopper's cart, shared by the header's "Cart (n)" link, the product page and
-// the cart page. Adding while signed out remembers the product and sends the shopper to sign
-// in; the sign-in page completes the add (see completePendingAdd).
+// the cart page. A line is one variant of a product (a product without options is its own
+// variant, under its own id). Adding while signed out remembers the variant and sends the
+// shopper to sign in; the sign-in page completes the add (see completePendingAdd).
 import { createContext, use, useCallback, useMemo, type ReactNode } from "react";
 import { useMutation, useQuery, type Client } from "urql";
 
@@ -13,8 +14,8 @@ export interface CartApi {
   cart: CartFieldsFragment | null;
   lineCount: number;
   /** Adds to the cart; a message when it failed (null on success). */
-  add: (productId: string, quantity: number) => Promise<string | null>;
-  setQuantity: (productId: string, quantity: number) => Promise<string | null>;
+  add: (variantId: string, quantity: number) => Promise<string | null>;
+  setQuantity: (variantId: string, quantity: number) => Promise<string | null>;
   reload: () => void;
 }
 
@@ -23,7 +24,7 @@ const CartContext = createContext<CartApi | null>(null);
 const PENDING_ADD_KEY = "emporium.pendingAdd";
 
 interface PendingAdd {
-  productId: string;
+  variantId: string;
   quantity: number;
 }
 
@@ -35,21 +36,21 @@ export function CartProvider({ children }: { children: ReactNode }): ReactNode {
   const cart = user === null ? null : (result.data?.cart ?? null);
 
   const add = useCallback(
-    async (productId: string, quantity: number): Promise<string | null> => {
+    async (variantId: string, quantity: number): Promise<string | null> => {
       if (user === null) {
-        const pending: PendingAdd = { productId, quantity };
+        const pending: PendingAdd = { variantId, quantity };
         sessionStorage.setItem(PENDING_ADD_KEY, JSON.stringify(pending));
         navigate(`/signin?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
         return null;
       }
-      const outcome = await addToCart({ productId, quantity });
+      const outcome = await addToCart({ variantId, quantity });
       return outcome.error?.message ?? outcome.data?.addToCart.userErrors[0]?.message ?? null;
     },
     [user, addToCart],
   );
   const setQuantity = useCallback(
-    async (productId: string, quantity: number): Promise<string | null> => {
-      const outcome = await updateCartItem({ productId, quantity });
+    async (variantId: string, quantity: number): Promise<string | null> => {
+      const outcome = await updateCartItem({ variantId, quantity });
       return outcome.error?.message ?? outcome.data?.updateCartItem.userErrors[0]?.message ?? null;
     },
     [updateCartItem],
@@ -79,12 +80,12 @@ function readPendingAdd(): PendingAdd | null {
     if (
       typeof value === "object" &&
       value !== null &&
-      "productId" in value &&
+      "variantId" in value &&
       "quantity" in value &&
-      typeof value.productId === "string" &&
+      typeof value.variantId === "string" &&
       typeof value.quantity === "number"
     ) {
-      return { productId: value.productId, quantity: value.quantity };
+      return { variantId: value.variantId, quantity: value.quantity };
     }
   } catch {
     // Unreadable: dropped below.

@@ -5,7 +5,8 @@
 //
 //   node storefront.mjs <base url> catalogue '<json>'   search with a typo, facet, sort, URL state,
 //                                                       product page, out of stock, hostile name
-//   node storefront.mjs <base url> journey '<json>'     sign up from the cart, choose shipping, apply a
+//   node storefront.mjs <base url> journey '<json>'     an option facet, a variant picked (a sold-out
+//                                                       one refused), sign up from the cart, choose shipping, apply a
 //                                                       discount code, checkout (double
 //                                                       click), live CONFIRMED then SHIPPED by an
 //                                                       admin in a second context, declined card,
@@ -175,13 +176,38 @@ async function fillAddress(page) {
 
 const status = (page) => page.getByRole("status").filter({ hasText: /^(PENDING|CONFIRMED|SHIPPED|DELIVERED|CANCELLED|REJECTED)$/ });
 
+/** Waits until the results heading counts `count` products. */
+async function waitForCount(page, count) {
+  await page.getByRole("heading", { name: `${count} product${count === 1 ? "" : "s"}` }).waitFor(WAIT);
+}
+
 async function journey() {
   const found = {};
   const shopper = await newPage("shopper");
   const api = recordApi(shopper);
 
+  // Found by an option facet; on its page, a sold-out variant cannot be added and the one in
+  // stock shows its price.
+  const option = params.option;
+  await shopper.goto(`${base}/?q=${encodeURIComponent(params.searchWord)}`, { waitUntil: "domcontentloaded" });
+  await shopper
+    .getByRole("group", { name: option.name })
+    .getByRole("checkbox", { name: new RegExp(`^${option.chosen} \\(1\\)$`) })
+    .check();
+  await shopper.waitForURL(/opt=/, WAIT);
+  await waitForCount(shopper, 1);
+  await productLinks(shopper).filter({ hasText: params.productName }).click();
+  await shopper.getByRole("heading", { level: 1, name: params.productName }).waitFor(WAIT);
+  const picker = shopper.getByRole("group", { name: option.name });
+  await picker.getByRole("radio", { name: option.soldOut }).check();
+  await shopper.getByText("Out of stock", { exact: true }).waitFor(WAIT);
+  check(await shopper.getByRole("button", { name: "Add to cart" }).isDisabled(), "a sold-out variant can be added");
+  await picker.getByRole("radio", { name: option.chosen }).check();
+  await shopper.getByText(option.chosenPrice, { exact: true }).waitFor(WAIT);
+  await shopper.getByText(/^In stock: \d+ available$/).waitFor(WAIT);
+  await screenshot(shopper, "storefront-variant-picker.png");
+
   // Add while signed out: asked to sign in (here: create an account), then the add completes.
-  await shopper.goto(`${base}/products/${params.productId}`, { waitUntil: "domcontentloaded" });
   await shopper.getByRole("button", { name: "Add to cart" }).click();
   await shopper.waitForURL(/\/signin/, WAIT);
   await shopper.getByRole("link", { name: "Create an account" }).click();

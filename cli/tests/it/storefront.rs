@@ -254,22 +254,44 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     const TTL_SECS: u64 = 30; // the shortest the platform accepts
     let platform = storefront_platform(Some(TTL_SECS)).await;
     let admin = platform.admin().await;
+    // A product with an option: the brass finish in stock, the black one sold out.
     let name = "Harbor Desk Lamp";
+    let sku = unique_sku();
     let id = product(
         &platform,
         &admin,
-        json!({ "name": name, "category": "Home > Lighting", "brand": "Acme", "price": "42.00", "initialStock": 10 }),
+        json!({ "name": name, "category": "Home > Lighting", "brand": "Acme", "price": "42.00",
+                "options": [{ "name": "Finish", "values": ["Brass", "Black"] }],
+                "variants": [
+                    { "sku": format!("{sku}-BR"), "price": "42.00", "initialStock": 10,
+                      "selectedOptions": [{ "name": "Finish", "value": "Brass" }] },
+                    { "sku": format!("{sku}-BK"), "price": "48.00", "initialStock": 0,
+                      "selectedOptions": [{ "name": "Finish", "value": "Black" }] },
+                ] }),
     )
     .await;
     until_searchable(&platform, "harbor", 1, 1).await;
+    let body = platform
+        .gql(
+            "query($id: ID!) { product(id: $id) { variants { id title } } }",
+            json!({ "id": id }),
+            None,
+        )
+        .await;
+    let brass = body["data"]["product"]["variants"]
+        .as_array()
+        .and_then(|variants| variants.iter().find(|v| v["title"] == "Brass"))
+        .and_then(|v| v["id"].as_str())
+        .unwrap_or_else(|| panic!("no Brass variant: {body}"))
+        .to_owned();
     // The orders service learns of the product from events: wait until a cart takes it.
     let probe = platform.customer().await;
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let body = platform
             .gql(
-                "mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { userErrors { code } } }",
-                json!({ "p": id }),
+                "mutation($v: ID!) { addToCart(variantId: $v, quantity: 1) { userErrors { code } } }",
+                json!({ "v": brass }),
                 probe.token(),
             )
             .await;
@@ -324,6 +346,8 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
             "expectedTotal": "$46.58",
             "productId": id,
             "productName": name,
+            "searchWord": "harbor",
+            "option": { "name": "Finish", "chosen": "Brass", "chosenPrice": "$42.00", "soldOut": "Black" },
             "email": unique_email(),
             "password": PASSWORD,
             "adminEmail": ADMIN_EMAIL,

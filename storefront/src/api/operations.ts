@@ -63,13 +63,47 @@ export const ProductDocument = graphql(`
         available
         inStock
       }
+      priceRange {
+        min {
+          amount
+          currency
+        }
+        max {
+          amount
+          currency
+        }
+      }
+      options {
+        name
+        values
+      }
+      variants {
+        id
+        sku
+        title
+        price {
+          amount
+          currency
+        }
+        compareAtPrice {
+          amount
+          currency
+        }
+        selectedOptions {
+          name
+          value
+        }
+        stock {
+          available
+        }
+      }
     }
   }
 `);
 
-export const StockDocument = graphql(`
-  query Stock($id: ID!) {
-    product(id: $id) {
+export const VariantStockDocument = graphql(`
+  query VariantStock($id: ID!) {
+    variant(id: $id) {
       id
       stock {
         available
@@ -264,6 +298,10 @@ export const CartFields = graphql(`
         id
         name
         imageUrl
+      }
+      variant {
+        id
+        title
         price {
           amount
           currency
@@ -274,8 +312,8 @@ export const CartFields = graphql(`
 `);
 
 export const AddToCartDocument = graphql(`
-  mutation AddToCart($productId: ID!, $quantity: Int!) {
-    addToCart(productId: $productId, quantity: $quantity) {
+  mutation AddToCart($variantId: ID!, $quantity: Int!) {
+    addToCart(variantId: $variantId, quantity: $quantity) {
       cart {
         ...CartFields
       }
@@ -289,8 +327,8 @@ export const AddToCartDocument = graphql(`
 `);
 
 export const UpdateCartItemDocument = graphql(`
-  mutation UpdateCartItem($productId: ID!, $quantity: Int!) {
-    updateCartItem(productId: $productId, quantity: $quantity) {
+  mutation UpdateCartItem($variantId: ID!, $quantity: Int!) {
+    updateCartItem(variantId: $variantId, quantity: $quantity) {
       cart {
         ...CartFields
       }
@@ -398,6 +436,8 @@ export const OrderFields = graphql(`
     }
     items {
       productName
+      variantTitle
+      sku
       quantity
       unitPrice {
         amount
@@ -512,9 +552,9 @@ export const DeliverOrderDocument = graphql(`
   }
 `);
 
-export const SetStockDocument = graphql(`
-  mutation SetStock($productId: ID!, $onHand: Int!) {
-    setStock(productId: $productId, onHand: $onHand) {
+export const SetVariantStockDocument = graphql(`
+  mutation SetVariantStock($variantId: ID!, $onHand: Int!) {
+    setVariantStock(variantId: $variantId, onHand: $onHand) {
       productId
       stock {
         available
@@ -536,12 +576,16 @@ export const AdminStockDocument = graphql(`
       nodes {
         product {
           id
-          sku
           name
-          stock {
-            available
-            onHand
-            reserved
+          variants {
+            id
+            sku
+            title
+            stock {
+              available
+              onHand
+              reserved
+            }
           }
         }
       }

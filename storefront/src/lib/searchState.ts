@@ -1,12 +1,14 @@
 // What a catalogue page shows, kept in the URL so a link or a reload restores it:
-// ?q=&category=&brand=&min=&max=&stock=1&sort=&page=&after=. Parsing never throws: a value
-// that makes no sense is dropped.
+// ?q=&category=&brand=&opt=Colour:Red&min=&max=&stock=1&sort=&page=&after= (`opt` once per
+// option value chosen). Parsing never throws: a value that makes no sense is dropped.
 import type { SearchFilter, SearchSort } from "../gql/graphql";
 
 export interface SearchState {
   query: string;
   category: string | null;
   brand: string | null;
+  /** Option values a variant must have (one per option name), from the option facets. */
+  options: OptionValue[];
   minPrice: string | null;
   maxPrice: string | null;
   inStock: boolean;
@@ -15,6 +17,28 @@ export interface SearchState {
   page: number;
   /** The opaque cursor the page starts after (null on the first page). */
   after: string | null;
+}
+
+export interface OptionValue {
+  name: string;
+  value: string;
+}
+
+/** The most option values a filter takes (the API's limit). */
+export const MAX_OPTION_FILTERS = 4;
+
+function parseOption(raw: string): OptionValue | null {
+  const at = raw.indexOf(":");
+  if (at <= 0) return null;
+  const name = raw.slice(0, at).trim();
+  const value = raw.slice(at + 1).trim();
+  return name === "" || value === "" ? null : { name, value };
+}
+
+/** One value per option name: choosing another value of an option replaces the first. */
+export function withOption(options: OptionValue[], chosen: OptionValue): OptionValue[] {
+  const others = options.filter((o) => o.name.toLowerCase() !== chosen.name.toLowerCase());
+  return [...others, chosen].slice(-MAX_OPTION_FILTERS);
 }
 
 export const SORTS: readonly SearchSort[] = ["RELEVANCE", "PRICE_ASC", "PRICE_DESC", "NEWEST"];
@@ -41,6 +65,11 @@ export function parseSearchState(search: string): SearchState {
     query: params.get("q") ?? "",
     category: nonEmpty(params.get("category")),
     brand: nonEmpty(params.get("brand")),
+    options: params
+      .getAll("opt")
+      .map(parseOption)
+      .filter((o): o is OptionValue => o !== null)
+      .reduce<OptionValue[]>((chosen, o) => withOption(chosen, o), []),
     minPrice: price(params.get("min")),
     maxPrice: price(params.get("max")),
     inStock: params.get("stock") === "1",
@@ -56,6 +85,7 @@ export function formatSearchState(state: SearchState): string {
   if (state.query !== "") params.set("q", state.query);
   if (state.category !== null) params.set("category", state.category);
   if (state.brand !== null) params.set("brand", state.brand);
+  for (const option of state.options) params.append("opt", `${option.name}:${option.value}`);
   if (state.minPrice !== null) params.set("min", state.minPrice);
   if (state.maxPrice !== null) params.set("max", state.maxPrice);
   if (state.inStock) params.set("stock", "1");
@@ -77,6 +107,7 @@ export function toFilter(state: SearchState): SearchFilter {
   return {
     category: state.category,
     brand: state.brand,
+    options: state.options.length > 0 ? state.options.map((o) => ({ name: o.name, value: o.value })) : null,
     minPrice: state.minPrice,
     maxPrice: state.maxPrice,
     inStock: state.inStock ? true : null,

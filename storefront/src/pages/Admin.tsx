@@ -2,10 +2,17 @@
 import { useState, type SubmitEvent, type ReactNode } from "react";
 import { useMutation, useQuery } from "urql";
 
-import { AdminStockDocument, DeliverOrderDocument, OrdersDocument, SetStockDocument, ShipOrderDocument } from "../api/operations";
+import {
+  AdminStockDocument,
+  DeliverOrderDocument,
+  OrdersDocument,
+  SetVariantStockDocument,
+  ShipOrderDocument,
+} from "../api/operations";
 import { useSessionState } from "../auth/SessionContext";
 import { Price } from "../components/Price";
 import { Link } from "../lib/router";
+import { lineName } from "../lib/variants";
 
 export function Admin(): ReactNode {
   const { user } = useSessionState();
@@ -114,30 +121,36 @@ function StockEditor(): ReactNode {
           </tr>
         </thead>
         <tbody>
-          {(result.data?.search.nodes ?? []).map(({ product }) => (
-            <tr key={product.id}>
-              <td>{`${product.name} (${product.sku})`}</td>
-              <td>{product.stock.available}</td>
-              <td>{product.stock.reserved}</td>
-              <td>
-                <StockForm key={product.stock.onHand} productId={product.id} name={product.name} onHand={product.stock.onHand} />
-              </td>
-            </tr>
-          ))}
+          {(result.data?.search.nodes ?? []).flatMap(({ product }) =>
+            // Stock is kept per variant; a product without options is its own variant.
+            product.variants.map((variant) => {
+              const name = lineName(product.name, variant.title);
+              return (
+                <tr key={variant.id}>
+                  <td>{`${name} (${variant.sku})`}</td>
+                  <td>{variant.stock.available}</td>
+                  <td>{variant.stock.reserved}</td>
+                  <td>
+                    <StockForm key={variant.stock.onHand} variantId={variant.id} name={name} onHand={variant.stock.onHand} />
+                  </td>
+                </tr>
+              );
+            }),
+          )}
         </tbody>
       </table>
     </section>
   );
 }
 
-function StockForm({ productId, name, onHand }: { productId: string; name: string; onHand: number }): ReactNode {
+function StockForm({ variantId, name, onHand }: { variantId: string; name: string; onHand: number }): ReactNode {
   const [value, setValue] = useState(String(onHand));
-  const [state, setStock] = useMutation(SetStockDocument);
-  const failure = state.data?.setStock.userErrors[0]?.message ?? state.error?.message;
+  const [state, setStock] = useMutation(SetVariantStockDocument);
+  const failure = state.data?.setVariantStock.userErrors[0]?.message ?? state.error?.message;
   function save(event: SubmitEvent): void {
     event.preventDefault();
     const parsed = Number.parseInt(value, 10);
-    if (Number.isInteger(parsed) && parsed >= 0) void setStock({ productId, onHand: parsed });
+    if (Number.isInteger(parsed) && parsed >= 0) void setStock({ variantId, onHand: parsed });
   }
   return (
     <form onSubmit={save} className="inline">

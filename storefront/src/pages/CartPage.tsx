@@ -5,6 +5,7 @@ import { useSessionState } from "../auth/SessionContext";
 import { useCart } from "../cart";
 import { Price } from "../components/Price";
 import { Link } from "../lib/router";
+import { lineName } from "../lib/variants";
 
 export function CartPage(): ReactNode {
   const { user } = useSessionState();
@@ -21,8 +22,8 @@ export function CartPage(): ReactNode {
     );
   }
   if (cart === null) return <p>Loading your cart…</p>;
-  async function change(productId: string, quantity: number): Promise<void> {
-    setMessage(await setQuantity(productId, quantity));
+  async function change(variantId: string, quantity: number): Promise<void> {
+    setMessage(await setQuantity(variantId, quantity));
   }
   return (
     <section>
@@ -48,26 +49,28 @@ export function CartPage(): ReactNode {
               </tr>
             </thead>
             <tbody>
-              {cart.items.map((item) => (
-                <tr key={item.product.id}>
+              {cart.items.map((item) => {
+                const name = lineName(item.product.name, item.variant.title);
+                return (
+                <tr key={item.variant.id}>
                   <td>
-                    <Link to={`/products/${item.product.id}`}>{item.product.name}</Link>
+                    <Link to={`/products/${item.product.id}`}>{name}</Link>
                   </td>
                   <td>
-                    <Price money={item.product.price} />
+                    <Price money={item.variant.price} />
                   </td>
                   <td>
                     <input
                       type="number"
                       min={1}
                       max={99}
-                      aria-label={`Quantity of ${item.product.name}`}
+                      aria-label={`Quantity of ${name}`}
                       defaultValue={item.quantity}
                       key={item.quantity}
                       onBlur={(event) => {
                         const quantity = Number.parseInt(event.target.value, 10);
                         if (Number.isInteger(quantity) && quantity > 0 && quantity !== item.quantity) {
-                          void change(item.product.id, quantity);
+                          void change(item.variant.id, quantity);
                         }
                       }}
                       onKeyDown={(event) => {
@@ -79,12 +82,13 @@ export function CartPage(): ReactNode {
                     <Price money={item.lineTotal} />
                   </td>
                   <td>
-                    <button type="button" aria-label={`Remove ${item.product.name}`} onClick={() => void change(item.product.id, 0)}>
+                    <button type="button" aria-label={`Remove ${name}`} onClick={() => void change(item.variant.id, 0)}>
                       Remove
                     </button>
                   </td>
                 </tr>
-              ))}
+                );
+              })}
             </tbody>
           </table>
           <p className="subtotal">

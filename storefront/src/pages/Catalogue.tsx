@@ -1,6 +1,7 @@
 // The catalogue: search as you type (debounced; the URL holds the query, so a newer query's
 // operation replaces the older one and an older answer is never shown for it), browse by
-// category from the facets, filter by brand, price and stock, sort, and page through.
+// category from the facets, filter by brand, option values (Colour, Size), price and stock,
+// sort, and page through.
 import { useEffect, useId, useState, type SubmitEvent, type ReactNode } from "react";
 import { useQuery } from "urql";
 
@@ -10,7 +11,15 @@ import { ProductImage } from "../components/ProductImage";
 import type { SearchQuery, SearchSort } from "../gql/graphql";
 import { Highlighted } from "../lib/highlight";
 import { Link, navigate } from "../lib/router";
-import { formatSearchState, parseSearchState, SORTS, toFilter, withChange, type SearchState } from "../lib/searchState";
+import {
+  formatSearchState,
+  parseSearchState,
+  SORTS,
+  toFilter,
+  withChange,
+  withOption,
+  type SearchState,
+} from "../lib/searchState";
 
 export const PAGE_SIZE = 12;
 const DEBOUNCE_MS = 150;
@@ -41,6 +50,7 @@ export function Catalogue({ search }: { search: string }): ReactNode {
         <aside aria-label="Filters">
           <CategoryFacets state={state} facets={answered?.facets} />
           <BrandFacets state={state} facets={answered?.facets} />
+          <OptionFacets state={state} facets={answered?.facets} />
           <PriceFilter key={`${state.minPrice ?? ""}-${state.maxPrice ?? ""}`} state={state} />
           <label className="check">
             <input
@@ -56,7 +66,7 @@ export function Catalogue({ search }: { search: string }): ReactNode {
         <section aria-labelledby="results-heading" className="results">
           <div className="results-bar">
             <h2 id="results-heading" aria-live="polite">
-              {answered === undefined ? (result.fetching ? "Searching…" : "No results") : `${answered.totalCount} products`}
+              {answered === undefined ? (result.fetching ? "Searching…" : "No results") : `${answered.totalCount} ${answered.totalCount === 1 ? "product" : "products"}`}
             </h2>
             <SortSelect state={state} />
           </div>
@@ -182,6 +192,52 @@ function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }):
         })}
       </ul>
     </fieldset>
+  );
+}
+
+const OPTION_FACET = "option:";
+
+/** One group per option of the matching products' variants (Colour, Size): a product matches
+ * when one of its variants has every value chosen. */
+function OptionFacets({ state, facets }: { state: SearchState; facets: Facets }): ReactNode {
+  const groups = facets?.filter((f) => f.field.startsWith(OPTION_FACET)) ?? [];
+  return (
+    <>
+      {groups.map((group) => {
+        const name = group.field.slice(OPTION_FACET.length);
+        const isChosen = (value: string): boolean =>
+          state.options.some(
+            (o) => o.name.toLowerCase() === name.toLowerCase() && o.value.toLowerCase() === value.toLowerCase(),
+          );
+        return (
+          <fieldset className="facet" key={group.field}>
+            <legend>{name}</legend>
+            <ul>
+              {group.values.map((v) => {
+                const chosen = isChosen(v.value);
+                return (
+                  <li key={v.value}>
+                    <label className="check">
+                      <input
+                        type="checkbox"
+                        checked={chosen}
+                        onChange={() => {
+                          const options = chosen
+                            ? state.options.filter((o) => o.name.toLowerCase() !== name.toLowerCase())
+                            : withOption(state.options, { name, value: v.value });
+                          go(withChange(state, { options }));
+                        }}
+                      />{" "}
+                      {`${v.value} (${v.count})`}
+                    </label>
+                  </li>
+                );
+              })}
+            </ul>
+          </fieldset>
+        );
+      })}
+    </>
   );
 }
 

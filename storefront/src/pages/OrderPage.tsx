@@ -9,6 +9,7 @@ import { CancelOrderDocument, OrderDocument, OrderStatusDocument } from "../api/
 import { Price } from "../components/Price";
 import type { OrderStatusSubscription } from "../gql/graphql";
 import { Link } from "../lib/router";
+import { lineName } from "../lib/variants";
 import { CANCELLABLE, describeReason, mergeTimeline } from "../lib/orderTimeline";
 
 /** If the subscription does not answer at all, the order is read anyway after this. */
@@ -80,8 +81,8 @@ export function OrderPage({ id }: { id: string }): ReactNode {
       <h2>Items</h2>
       <ul>
         {data.items.map((item) => (
-          <li key={item.productName}>
-            {`${item.quantity} × ${item.productName} `}
+          <li key={`${item.productName}/${item.sku}`}>
+            {`${item.quantity} × ${lineName(item.productName, item.variantTitle)} `}
             <Price money={item.lineTotal} />
           </li>
         ))}
