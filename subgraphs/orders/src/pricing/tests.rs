@@ -430,63 +430,56 @@ fn values_parse_exactly_and_refuse_what_does_not_fit() {
     assert_eq!(normalize_code(""), None);
 }
 
-/// A small deterministic generator (no extra dependency): the same cases on every run.
-struct Cases(u64);
-
-impl Cases {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
+/// One generated code: 0 percentage, 1 fixed amount, 2 free shipping, with its raw value.
+fn generated_code(index: usize, (kind, value): (u8, u32)) -> (String, Option<DiscountCode>) {
+    let name = format!("C{index}");
+    let found = match kind {
+        0 => code(
+            &name,
+            DiscountKind::Percentage,
+            &(1 + value % 100).to_string(),
+        ),
+        1 => code(
+            &name,
+            DiscountKind::FixedAmount,
+            &(1 + value % 2_000).to_string(),
+        ),
+        _ => code(&name, DiscountKind::FreeShipping, "0"),
+    };
+    (name, Some(found))
 }
 
-#[test]
-fn for_any_cart_codes_and_rates_the_totals_add_up_and_nothing_is_negative() {
-    let mut cases = Cases(16);
-    for _ in 0..5_000 {
-        let lines: Vec<Line> = (0..cases.next(5))
-            .map(|i| {
-                let cents = cases.next(100_000);
-                line(
-                    &format!("p{i}"),
-                    &format!("{}.{:02}", cents / 100, cents % 100),
-                    1 + cases.next(5) as i32,
-                )
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    /// For any cart, codes, shipping and rate: the totals add up, nothing is negative, and with
+    /// prices that include tax the amount charged is what the cart costs untaxed.
+    #[test]
+    fn for_any_cart_codes_and_rates_the_totals_add_up_and_nothing_is_negative(
+        lines in proptest::collection::vec((0u64..100_000, 1i32..6), 0..6),
+        shipping_minor in 0i64..3_000,
+        free_over_minor in proptest::option::of(0i64..50_000),
+        codes in proptest::collection::vec((0u8..3, 0u32..10_000), 0..4),
+        rate_millionths in 0i64..300_000,
+    ) {
+        let lines: Vec<Line> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (cents, quantity))| {
+                line(&format!("p{i}"), &format!("{}.{:02}", cents / 100, cents % 100), *quantity)
             })
             .collect();
-        let shipping = method(
-            "M",
-            cases.next(3_000) as i64,
-            Some(cases.next(50_000) as i64),
-            &[],
-        );
+        let shipping = method("M", shipping_minor, free_over_minor, &[]);
         let methods = [shipping.clone()];
-        let codes: Vec<(String, Option<DiscountCode>)> = (0..cases.next(4))
-            .map(|i| {
-                let name = format!("C{i}");
-                let found = match cases.next(3) {
-                    0 => code(
-                        &name,
-                        DiscountKind::Percentage,
-                        &(1 + cases.next(100)).to_string(),
-                    ),
-                    1 => code(
-                        &name,
-                        DiscountKind::FixedAmount,
-                        &(1 + cases.next(2_000)).to_string(),
-                    ),
-                    _ => code(&name, DiscountKind::FreeShipping, "0"),
-                };
-                (name, Some(found))
-            })
+        let codes: Vec<(String, Option<DiscountCode>)> = codes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| generated_code(i, c))
             .collect();
         let tax = TaxRate {
             country: "XX".into(),
             name: "Tax".into(),
-            rate: TaxRateValue::from_millionths(cases.next(300_000) as i64).unwrap(),
+            rate: TaxRateValue::from_millionths(rate_millionths).unwrap(),
         };
         let base = CartPricing {
             lines: &lines,
@@ -504,7 +497,7 @@ fn for_any_cart_codes_and_rates_the_totals_add_up_and_nothing_is_negative() {
                 ..base
             })
             .unwrap();
-            assert!(adds_up(&cart), "{cart:?}");
+            proptest::prop_assert!(adds_up(&cart), "{cart:?}");
             for amount in [
                 cart.subtotal,
                 cart.discount_total,
@@ -516,9 +509,9 @@ fn for_any_cart_codes_and_rates_the_totals_add_up_and_nothing_is_negative() {
             .chain(cart.line_taxes.iter())
             .chain(cart.discounts.iter().map(|d| &d.amount))
             {
-                assert!(amount.minor() >= 0, "{cart:?}");
+                proptest::prop_assert!(amount.minor() >= 0, "{cart:?}");
             }
-            assert!(
+            proptest::prop_assert!(
                 cart.discount_total.minor() <= cart.subtotal.minor() + cart.shipping_total.minor()
             );
         }
@@ -534,6 +527,6 @@ fn for_any_cart_codes_and_rates_the_totals_add_up_and_nothing_is_negative() {
             ..base
         })
         .unwrap();
-        assert_eq!(inclusive.total, untaxed.total);
+        proptest::prop_assert_eq!(inclusive.total, untaxed.total);
     }
 }
