@@ -265,3 +265,74 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
         "{shirt}"
     );
 }
+
+#[tokio::test]
+async fn variants_that_do_not_fit_the_options_are_refused_each_with_its_code_and_nothing_is_written(
+) {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let sku = unique_sku();
+    let shirt = |variants: Value| {
+        let mut input = product_input(&sku);
+        input["options"] = json!([
+            { "name": "Colour", "values": ["Red", "Blue"] },
+            { "name": "Size", "values": ["M", "L"] },
+        ]);
+        input["variants"] = variants;
+        input
+    };
+    let cases = [
+        (
+            "a variant without the product's Size",
+            json!([{ "sku": format!("{sku}-R"), "price": "20.00",
+                     "selectedOptions": [{ "name": "Colour", "value": "Red" }] }]),
+            ("VARIANT_OPTIONS_MISMATCH", "variants.0.selectedOptions"),
+        ),
+        (
+            "a value the option does not have",
+            json!([variant(&format!("{sku}-G"), "Green", "M", "20.00", 1)]),
+            ("VARIANT_OPTIONS_MISMATCH", "variants.0.selectedOptions"),
+        ),
+        (
+            "two variants with the same options",
+            json!([
+                variant(&format!("{sku}-1"), "Red", "M", "20.00", 1),
+                variant(&format!("{sku}-2"), "Red", "M", "21.00", 1)
+            ]),
+            ("DUPLICATE_VARIANT", "variants.1.selectedOptions"),
+        ),
+        (
+            "a negative price",
+            json!([variant(&format!("{sku}-N"), "Red", "M", "-1.00", 1)]),
+            ("INVALID_INPUT", "variants.0.price"),
+        ),
+    ];
+    for (what, variants, (code, field)) in cases {
+        let refused = create_product(&platform, &admin, shirt(variants)).await;
+        assert_eq!(refused["product"], Value::Null, "{what}: {refused}");
+        let errors = refused["userErrors"].as_array().expect("userErrors");
+        let expected: Vec<&str> = ["input"].into_iter().chain(field.split('.')).collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["code"] == code && e["field"] == json!(expected)),
+            "{what}: expected {code} on {expected:?}, got {refused}"
+        );
+    }
+
+    // Nothing was written: the SKUs are free, and the same product with good variants is made.
+    let made = create_product(
+        &platform,
+        &admin,
+        shirt(json!([
+            variant(&format!("{sku}-1"), "Red", "M", "20.00", 1),
+            variant(&format!("{sku}-2"), "Blue", "L", "21.00", 1),
+        ])),
+    )
+    .await;
+    assert_eq!(made["userErrors"], json!([]), "{made}");
+    let body = platform
+        .gql("{ products(first: 50) { totalCount } }", json!({}), None)
+        .await;
+    assert_eq!(body["data"]["products"]["totalCount"], 1, "{body}");
+}
