@@ -101,11 +101,14 @@ pub struct DeliveryState {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
-/// A delivery due for an attempt, as [`NotificationStore::due`] finds it.
+/// A delivery due for an attempt, as [`NotificationStore::due`] finds it: its retry time and
+/// its count of attempts, which every claim increments (a retry time alone could be written
+/// again unchanged within one millisecond, letting a second claim match).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     pub id: Uuid,
     retry_at: bson::DateTime,
+    attempts: i32,
 }
 
 /// One page of a feed, newest first.
@@ -272,8 +275,12 @@ impl NotificationStore {
     /// Claims an attempt at a delivery [`Self::due`] found, unless another sender claimed it
     /// (or it was sent) since.
     pub async fn claim_due(&self, due: &Due) -> Result<Option<(Notification, i32)>, StoreError> {
-        self.claim(doc! { "_id": due.id.to_string(), "delivery.retryAt": due.retry_at })
-            .await
+        self.claim(doc! {
+            "_id": due.id.to_string(),
+            "delivery.retryAt": due.retry_at,
+            "delivery.attempts": due.attempts,
+        })
+        .await
     }
 
     /// Marks the matching delivery SENDING, counts the attempt and gives it a lease; returns
@@ -310,7 +317,7 @@ impl NotificationStore {
             .notifications
             .clone_with_type::<Document>()
             .find(doc! { "delivery.retryAt": { "$lte": bson_at(now) } })
-            .projection(doc! { "_id": 1, "delivery.retryAt": 1 })
+            .projection(doc! { "_id": 1, "delivery.retryAt": 1, "delivery.attempts": 1 })
             .sort(doc! { "delivery.retryAt": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await?
@@ -322,11 +329,14 @@ impl NotificationStore {
                     StoreError::Corrupt(format!("a due delivery: {e}"))
                 };
                 let id = parse_uuid("notification id", doc.get_str("_id").map_err(corrupt)?)?;
-                let retry_at = *doc
-                    .get_document("delivery")
-                    .and_then(|delivery| delivery.get_datetime("retryAt"))
-                    .map_err(corrupt)?;
-                Ok(Due { id, retry_at })
+                let delivery = doc.get_document("delivery").map_err(corrupt)?;
+                let retry_at = *delivery.get_datetime("retryAt").map_err(corrupt)?;
+                let attempts = delivery.get_i32("attempts").map_err(corrupt)?;
+                Ok(Due {
+                    id,
+                    retry_at,
+                    attempts,
+                })
             })
             .collect()
     }
