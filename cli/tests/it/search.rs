@@ -95,8 +95,18 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
         ..Options::default()
     })
     .await;
-    let catalog = emporium_products::seed::demo_catalog().expect("catalog");
-    let sold_out = catalog.iter().filter(|p| p.initial_stock == 0).count() as i64;
+    let catalog = emporium_products::seed::demo_products().expect("catalog");
+    // A product with variants is sold out when every variant is.
+    let sold_out = catalog
+        .iter()
+        .filter(|p| {
+            if p.variants.is_empty() {
+                p.initial_stock == 0
+            } else {
+                p.variants.iter().all(|v| v.initial_stock == 0)
+            }
+        })
+        .count() as i64;
     let everything = eventually(
         &platform,
         "",

@@ -63,7 +63,7 @@ async fn seed(platform: &Platform, toggle: &str) {
 #[tokio::test]
 async fn seeding_honours_the_toggle_and_never_brings_back_a_deleted_demo_product() {
     let platform = Platform::start().await;
-    let catalog = emporium_products::seed::demo_catalog().expect("catalog");
+    let catalog = emporium_products::seed::demo_products().expect("catalog");
 
     seed(&platform, "false").await;
     assert_eq!(total_count(&platform).await, 0, "the toggle is off");

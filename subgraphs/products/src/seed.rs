@@ -44,18 +44,12 @@ struct VariantEntry {
     description: String,
     brand: Option<String>,
     category: String,
-    options: Vec<OptionEntry>,
+    options: Vec<ProductOption>,
     /// Every variant's price, unless one of its option values has an override.
     price: String,
     #[serde(default)]
     price_overrides: std::collections::BTreeMap<String, String>,
     compare_at_price: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct OptionEntry {
-    name: String,
-    values: Vec<String>,
 }
 
 /// The demo apparel: products with options, one variant per combination.
@@ -94,16 +88,7 @@ pub fn demo_variant_products() -> Result<Vec<NewProduct>, SeedError> {
                 attributes: None,
                 image_url: None,
                 initial_stock: None,
-                options: Some(
-                    entry
-                        .options
-                        .into_iter()
-                        .map(|o| ProductOption {
-                            name: o.name,
-                            values: o.values,
-                        })
-                        .collect(),
-                ),
+                options: Some(entry.options),
                 variants: Some(variants),
             };
             validated(index, draft)
@@ -112,7 +97,7 @@ pub fn demo_variant_products() -> Result<Vec<NewProduct>, SeedError> {
 }
 
 /// Every combination of one value per option, in option order.
-fn combinations(options: &[OptionEntry]) -> Vec<Vec<SelectedOption>> {
+fn combinations(options: &[ProductOption]) -> Vec<Vec<SelectedOption>> {
     options.iter().fold(vec![Vec::new()], |partial, option| {
         partial
             .iter()
@@ -228,10 +213,16 @@ fn best_buy_number(url: &str) -> Option<&str> {
     (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(number)
 }
 
-/// Loads the demo catalog into the store; products already there (by SKU) are left alone.
-pub async fn seed_demo_catalog(store: &ProductStore) -> Result<u64, SeedError> {
+/// Everything the demo shop sells: the Best Buy catalog and the apparel with variants.
+pub fn demo_products() -> Result<Vec<NewProduct>, SeedError> {
     let mut products = demo_catalog()?;
     products.extend(demo_variant_products()?);
+    Ok(products)
+}
+
+/// Loads the demo products into the store; products already there (by SKU) are left alone.
+pub async fn seed_demo_catalog(store: &ProductStore) -> Result<u64, SeedError> {
+    let products = demo_products()?;
     let inserted = store.insert_missing(&products).await?;
     tracing::info!(inserted, catalog = products.len(), "demo catalog seeded");
     Ok(inserted)
