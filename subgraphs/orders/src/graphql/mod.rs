@@ -3,10 +3,12 @@
 //!
 //! Layout:
 //! - `query`: the cart, an order, a page of orders, and the federation entity resolvers.
-//! - `mutation`: cart changes, checkout, and the transitions clients may ask for.
+//! - `mutation`: cart changes, checkout, and the transitions clients may ask for; the
+//!   subgraph's `Mutation` merges them with `pricing`'s.
 //! - `subscription`: `orderStatusChanged`.
 //! - `types`: the objects, inputs and payloads those return.
-//! - `pricing`: shipping methods, tax rates and discount codes, and the cart's pricing changes.
+//! - `pricing`: shipping methods, tax rates and discount codes, and the cart's pricing changes
+//!   (`PricingMutation`).
 //! - `loaders`: the batched loads of a page's order lines and histories.
 //! - `error`: the service's failures as `ApiError`s, and the userErrors it answers with.
 
@@ -41,7 +43,7 @@ pub fn schema(
     is_token: TokenCheck,
 ) -> OrdersSchema {
     let orders_for_loaders = orders.clone();
-    emporium_kernel::graphql::subgraph_schema(Query, Mutation, Subscription)
+    emporium_kernel::graphql::subgraph_schema(Query, Mutation::default(), Subscription)
         .data(store)
         .data(orders)
         .data(live)
@@ -60,6 +62,7 @@ pub fn schema(
 /// The subgraph's federation SDL, as the supergraph composition needs it.
 pub fn sdl() -> String {
     emporium_kernel::graphql::federation_sdl(
-        &emporium_kernel::graphql::subgraph_schema(Query, Mutation, Subscription).finish(),
+        &emporium_kernel::graphql::subgraph_schema(Query, Mutation::default(), Subscription)
+            .finish(),
     )
 }

@@ -1,7 +1,7 @@
 //! Mutations: cart changes, checkout, and the transitions an order's customer or an admin
 //! may ask for.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, MergedObject, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
 use emporium_kernel::graphql::{ContextState, UserError};
 use emporium_kernel::ids::{ProductId, VariantId};
@@ -13,14 +13,9 @@ use super::error::{
     bad_quantity, invalid_checkout, order_not_found, unknown_product, unknown_target,
     variant_required,
 };
-use super::pricing::{
-    self, DiscountCodeInput, DiscountCodePayload, ShippingMethodInput, ShippingMethodPayload,
-    TaxRateInput, TaxRatePayload,
-};
+use super::pricing::{self, PricingMutation};
 use super::query::{current_cart, order_id};
-use super::types::{
-    AddressInput, CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload,
-};
+use super::types::{CartPayload, CheckoutInput, CheckoutPayload, Order, OrderPayload};
 use super::TokenCheck;
 use crate::checkout::CheckoutRequest;
 use crate::lines;
@@ -108,10 +103,15 @@ fn target_field(target: &LineTarget) -> &'static str {
     }
 }
 
-pub struct Mutation;
+/// Cart changes, checkout and transitions; with [`PricingMutation`] the subgraph's `Mutation`.
+#[derive(Default)]
+pub struct CartMutation;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(CartMutation, PricingMutation);
 
 #[Object]
-impl Mutation {
+impl CartMutation {
     /// Adds units of a product to the signed-in customer's cart: exactly one of `productId`
     /// (a product with a single variant) and `variantId` (one variant of a product with
     /// options; a product without options is its own variant, under its own id).
@@ -191,89 +191,6 @@ impl Mutation {
         let user = ctx.state::<Viewer>()?.require_user()?;
         ctx.state::<OrderStore>()?.clear(user.id.into()).await?;
         changed_cart(ctx).await
-    }
-
-    /// Sets where the signed-in customer's cart ships to: the methods serving it are offered
-    /// and its country's tax applies.
-    #[instrument(skip_all)]
-    async fn set_cart_shipping_address(
-        &self,
-        ctx: &Context<'_>,
-        address: AddressInput,
-    ) -> Result<CartPayload, ApiError> {
-        pricing::set_cart_shipping_address(ctx, address).await
-    }
-
-    /// Chooses one of the cart's available shipping methods (SHIPPING_METHOD_UNAVAILABLE
-    /// otherwise).
-    #[instrument(skip_all)]
-    async fn set_cart_shipping_method(
-        &self,
-        ctx: &Context<'_>,
-        shipping_method_id: ID,
-    ) -> Result<CartPayload, ApiError> {
-        pricing::set_cart_shipping_method(ctx, &shipping_method_id).await
-    }
-
-    /// Applies a discount code to the cart: DISCOUNT_NOT_FOUND, DISCOUNT_EXPIRED,
-    /// DISCOUNT_NOT_APPLICABLE or DISCOUNT_LIMIT_REACHED when it does not apply.
-    #[instrument(skip_all)]
-    async fn apply_discount_code(
-        &self,
-        ctx: &Context<'_>,
-        code: String,
-    ) -> Result<CartPayload, ApiError> {
-        pricing::apply_discount_code(ctx, &code).await
-    }
-
-    /// Removes a discount code from the cart.
-    #[instrument(skip_all)]
-    async fn remove_discount_code(
-        &self,
-        ctx: &Context<'_>,
-        code: String,
-    ) -> Result<CartPayload, ApiError> {
-        pricing::remove_discount_code(ctx, &code).await
-    }
-
-    /// ADMIN: a new shipping method.
-    #[instrument(skip_all)]
-    async fn create_shipping_method(
-        &self,
-        ctx: &Context<'_>,
-        input: ShippingMethodInput,
-    ) -> Result<ShippingMethodPayload, ApiError> {
-        pricing::create_shipping_method(ctx, input).await
-    }
-
-    /// ADMIN: sets (or replaces) a country's tax rate.
-    #[instrument(skip_all)]
-    async fn set_tax_rate(
-        &self,
-        ctx: &Context<'_>,
-        input: TaxRateInput,
-    ) -> Result<TaxRatePayload, ApiError> {
-        pricing::set_tax_rate(ctx, input).await
-    }
-
-    /// ADMIN: a new discount code (DISCOUNT_CODE_TAKEN when the name exists).
-    #[instrument(skip_all)]
-    async fn create_discount_code(
-        &self,
-        ctx: &Context<'_>,
-        input: DiscountCodeInput,
-    ) -> Result<DiscountCodePayload, ApiError> {
-        pricing::create_discount_code(ctx, input).await
-    }
-
-    /// ADMIN: a code stops applying (carts holding it are refused at checkout).
-    #[instrument(skip_all)]
-    async fn deactivate_discount_code(
-        &self,
-        ctx: &Context<'_>,
-        code: String,
-    ) -> Result<DiscountCodePayload, ApiError> {
-        pricing::deactivate_discount_code(ctx, &code).await
     }
 
     /// Places a PENDING order from the cart and empties the cart. The same idempotency key
