@@ -17,7 +17,7 @@ use emporium_kernel::events::contract::products::{
 use emporium_kernel::events::{Envelope, Event};
 use serde::Deserialize;
 
-use crate::index::document::{SelectedOption, VariantSnapshot};
+use crate::index::document::VariantSnapshot;
 use crate::index::{Applied, Change, Price, ProductSnapshot, SearchIndex};
 
 /// Reads the whole catalog (with each product's last event sequence) for a reindex.
@@ -112,14 +112,7 @@ fn indexed(product: contract::ProductSnapshot) -> ProductSnapshot {
             .into_iter()
             .map(|variant| VariantSnapshot {
                 id: variant.id,
-                selected_options: variant
-                    .selected_options
-                    .into_iter()
-                    .map(|o| SelectedOption {
-                        name: o.name,
-                        value: o.value,
-                    })
-                    .collect(),
+                selected_options: variant.selected_options,
             })
             .collect(),
     }

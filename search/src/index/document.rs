@@ -53,11 +53,8 @@ pub struct VariantSnapshot {
     pub selected_options: Vec<SelectedOption>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct SelectedOption {
-    pub name: String,
-    pub value: String,
-}
+/// One option's value of a variant, as the event contract has it.
+pub use emporium_kernel::events::contract::products::SelectedOption;
 
 /// The filter key of a set of option values: lower-cased `name=value` pairs sorted by name and
 /// joined by `|` (`colour=red|size=m`). A product is indexed under the key of every non-empty

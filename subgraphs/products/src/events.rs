@@ -36,14 +36,7 @@ pub fn snapshot_of(product: &Product) -> ProductSnapshot {
         popularity: product.popularity,
         created_at: product.created_at,
         updated_at: product.updated_at,
-        options: product
-            .options
-            .iter()
-            .map(|o| contract::ProductOption {
-                name: o.name.clone(),
-                values: o.values.clone(),
-            })
-            .collect(),
+        options: product.options.clone(),
         variants: product
             .variants
             .iter()
@@ -51,14 +44,7 @@ pub fn snapshot_of(product: &Product) -> ProductSnapshot {
                 id: v.id.clone(),
                 sku: v.sku.clone(),
                 title: v.title.clone(),
-                selected_options: v
-                    .selected_options
-                    .iter()
-                    .map(|o| contract::SelectedOption {
-                        name: o.name.clone(),
-                        value: o.value.clone(),
-                    })
-                    .collect(),
+                selected_options: v.selected_options.clone(),
                 price: price_of(v.price),
                 compare_at_price: v.compare_at_price.map(price_of),
                 initial_stock: None,

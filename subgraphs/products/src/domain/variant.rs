@@ -22,17 +22,9 @@ pub const MAX_OPTION_TEXT_CHARS: usize = 100;
 /// Joins a variant's option values into its title: "Red / M".
 pub const TITLE_SEPARATOR: &str = " / ";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductOption {
-    pub name: String,
-    pub values: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectedOption {
-    pub name: String,
-    pub value: String,
-}
+/// An option and its values, and one option's value of a variant: the event contract's types,
+/// so the catalogue, its stores and its events hold them alike.
+pub use emporium_kernel::events::contract::products::{ProductOption, SelectedOption};
 
 /// A variant as stored and read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, ProductPatch};
-use crate::domain::variant::{ProductOption, SelectedOption, Variant};
+use crate::domain::variant::ProductOption;
 use crate::events;
+use crate::store::StoredVariant;
 
 pub const COLLECTION: &str = "products";
 /// The SKUs of deleted products, which seeding never brings back.
@@ -76,26 +77,9 @@ struct ProductDoc {
     created_at: bson::DateTime,
     updated_at: bson::DateTime,
     #[serde(default)]
-    options: Vec<OptionDoc>,
+    options: Vec<ProductOption>,
     #[serde(default)]
-    variants: Vec<VariantDoc>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct OptionDoc {
-    name: String,
-    values: Vec<String>,
-}
-
-/// A variant; its prices are in the product's currency.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct VariantDoc {
-    id: String,
-    sku: String,
-    title: String,
-    selected_options: Vec<AttributeDoc>,
-    price_minor: i64,
-    compare_at_minor: Option<i64>,
+    variants: Vec<StoredVariant>,
 }
 
 fn to_chrono(at: bson::DateTime) -> DateTime<Utc> {
@@ -116,33 +100,11 @@ impl TryFrom<ProductDoc> for Product {
         let variants = doc
             .variants
             .into_iter()
-            .map(|v| {
-                Ok(Variant {
-                    price: money(v.price_minor)?,
-                    compare_at_price: v.compare_at_minor.map(money).transpose()?,
-                    id: v.id,
-                    sku: v.sku,
-                    title: v.title,
-                    selected_options: v
-                        .selected_options
-                        .into_iter()
-                        .map(|o| SelectedOption {
-                            name: o.name,
-                            value: o.value,
-                        })
-                        .collect(),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+            .map(|v| v.into_variant(currency))
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", doc.id)))?;
         Ok(Product {
-            options: doc
-                .options
-                .into_iter()
-                .map(|o| ProductOption {
-                    name: o.name,
-                    values: o.values,
-                })
-                .collect(),
+            options: doc.options,
             variants,
             id: doc.id,
             sku: doc.sku,
@@ -193,29 +155,15 @@ fn new_doc(product: &NewProduct, now: bson::DateTime) -> ProductDoc {
         popularity: product.popularity,
         created_at: now,
         updated_at: now,
-        options: product
-            .options
-            .iter()
-            .map(|o| OptionDoc {
-                name: o.name.clone(),
-                values: o.values.clone(),
-            })
-            .collect(),
+        options: product.options.clone(),
         variants: product
             .variants
             .iter()
-            .map(|v| VariantDoc {
+            .map(|v| StoredVariant {
                 id: Uuid::now_v7().to_string(),
                 sku: v.sku.to_string(),
                 title: v.title.clone(),
-                selected_options: v
-                    .selected_options
-                    .iter()
-                    .map(|o| AttributeDoc {
-                        name: o.name.clone(),
-                        value: o.value.clone(),
-                    })
-                    .collect(),
+                selected_options: v.selected_options.clone(),
                 price_minor: v.price.minor(),
                 compare_at_minor: v.compare_at_price.map(|p| p.minor()),
             })

@@ -44,7 +44,8 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::product::{Attribute, Product};
-use crate::domain::variant::{ProductOption, SelectedOption, Variant};
+use crate::domain::variant::ProductOption;
+use crate::store::StoredVariant;
 use emporium_kernel::money::{Currency, Money};
 
 /// How long a writer's block keeps readers from filling an entry if the writer cannot lift
@@ -116,20 +117,9 @@ struct CachedProduct {
     updated_at: chrono::DateTime<chrono::Utc>,
     /// Absent in entries cached before variants: a product without options.
     #[serde(default)]
-    options: Vec<(String, Vec<String>)>,
+    options: Vec<ProductOption>,
     #[serde(default)]
-    variants: Vec<CachedVariant>,
-}
-
-/// A variant: prices in minor units of the product's currency.
-#[derive(Serialize, Deserialize)]
-struct CachedVariant {
-    id: String,
-    sku: String,
-    title: String,
-    selected_options: Vec<(String, String)>,
-    price_minor: i64,
-    compare_at_minor: Option<i64>,
+    variants: Vec<StoredVariant>,
 }
 
 impl From<&Product> for CachedProduct {
@@ -152,27 +142,8 @@ impl From<&Product> for CachedProduct {
             popularity: p.popularity,
             created_at: p.created_at,
             updated_at: p.updated_at,
-            options: p
-                .options
-                .iter()
-                .map(|o| (o.name.clone(), o.values.clone()))
-                .collect(),
-            variants: p
-                .variants
-                .iter()
-                .map(|v| CachedVariant {
-                    id: v.id.clone(),
-                    sku: v.sku.clone(),
-                    title: v.title.clone(),
-                    selected_options: v
-                        .selected_options
-                        .iter()
-                        .map(|o| (o.name.clone(), o.value.clone()))
-                        .collect(),
-                    price_minor: v.price.minor(),
-                    compare_at_minor: v.compare_at_price.map(|m| m.minor()),
-                })
-                .collect(),
+            options: p.options.clone(),
+            variants: p.variants.iter().map(StoredVariant::of).collect(),
         }
     }
 }
@@ -184,30 +155,10 @@ impl CachedProduct {
         let variants = self
             .variants
             .into_iter()
-            .map(|v| {
-                Some(Variant {
-                    price: Money::from_minor(v.price_minor, currency).ok()?,
-                    compare_at_price: match v.compare_at_minor {
-                        Some(minor) => Some(Money::from_minor(minor, currency).ok()?),
-                        None => None,
-                    },
-                    id: v.id,
-                    sku: v.sku,
-                    title: v.title,
-                    selected_options: v
-                        .selected_options
-                        .into_iter()
-                        .map(|(name, value)| SelectedOption { name, value })
-                        .collect(),
-                })
-            })
+            .map(|v| v.into_variant(currency).ok())
             .collect::<Option<Vec<_>>>()?;
         Some(Product {
-            options: self
-                .options
-                .into_iter()
-                .map(|(name, values)| ProductOption { name, values })
-                .collect(),
+            options: self.options,
             variants,
             id: self.id,
             sku: self.sku,
@@ -662,6 +613,7 @@ fn escape_glob(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::variant::{SelectedOption, Variant};
 
     #[test]
     fn a_cached_product_reads_back_as_the_same_product() {
