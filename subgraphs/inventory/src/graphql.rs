@@ -9,11 +9,10 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject, ID};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::{ContextState, UserError};
+use emporium_kernel::ids::VariantId;
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
-
-use emporium_kernel::ids::VariantId;
 
 use crate::domain::{self, StockLevel};
 use crate::service::{Inventory, InventoryError, SetStockOutcome};
@@ -101,6 +100,21 @@ impl From<StockLevel> for StockLevelObject {
     }
 }
 
+/// The counts of `id` through the request's loader `L` (batched with the request's other ids;
+/// zero for an id never stocked).
+async fn load_level<L>(ctx: &Context<'_>, id: &ID) -> Result<StockLevelObject, ApiError>
+where
+    L: Loader<String, Value = StockLevel, Error = Arc<InventoryError>>,
+{
+    let level = ctx
+        .state::<DataLoader<L>>()?
+        .load_one(id.to_string())
+        .await
+        .map_err(|err| ApiError::internal(&*err))?
+        .unwrap_or_default();
+    Ok(level.into())
+}
+
 /// The products subgraph's `Product`, seen from the inventory: its id and its stock.
 pub struct Product {
     id: ID,
@@ -115,13 +129,7 @@ impl Product {
     /// Resolved from the hot counts (zero for a product never stocked), summed over the
     /// product's variants; the products of one request are read together.
     async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevelObject, ApiError> {
-        let loader = ctx.state::<DataLoader<StockLoader>>()?;
-        let level = loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|err| ApiError::internal(&*err))?
-            .unwrap_or_default();
-        Ok(level.into())
+        load_level::<StockLoader>(ctx, &self.id).await
     }
 }
 
@@ -138,13 +146,7 @@ impl ProductVariant {
 
     /// Stock is kept per variant (a product without options is its own variant).
     async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevelObject, ApiError> {
-        let loader = ctx.state::<DataLoader<VariantStockLoader>>()?;
-        let level = loader
-            .load_one(self.id.to_string())
-            .await
-            .map_err(|err| ApiError::internal(&*err))?
-            .unwrap_or_default();
-        Ok(level.into())
+        load_level::<VariantStockLoader>(ctx, &self.id).await
     }
 }
 

@@ -274,8 +274,15 @@ impl Inventory {
                 } else {
                     envelope.id.to_string()
                 };
-                self.init_stock(&mut tx, envelope, stock_id, *initial_stock, &op_id)
-                    .await?;
+                self.set_from_catalog(
+                    &mut tx,
+                    envelope,
+                    stock_id,
+                    *initial_stock,
+                    MovementKind::Init,
+                    &op_id,
+                )
+                .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -283,24 +290,32 @@ impl Inventory {
         .await
     }
 
-    async fn init_stock(
+    /// A catalogue event's count for one stock id (`Init`: a new product's initial stock;
+    /// `Clear`: a deleted product's), recorded and announced when Redis applied it; a clear
+    /// that changed nothing records nothing.
+    async fn set_from_catalog(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         envelope: &Envelope,
         stock_id: &str,
-        initial_stock: i32,
+        on_hand: i32,
+        kind: MovementKind,
         op_id: &str,
     ) -> Result<(), InventoryError> {
-        if let SetOutcome::Applied { delta, level } = self
-            .hot
-            .set_on_hand(stock_id, initial_stock, SetMode::Init, op_id)
-            .await?
+        let mode = match kind {
+            MovementKind::Clear => SetMode::Clear,
+            _ => SetMode::Init,
+        };
+        if let SetOutcome::Applied { delta, level } =
+            self.hot.set_on_hand(stock_id, on_hand, mode, op_id).await?
         {
-            ledger::record(tx, stock_id, MovementKind::Init, None, delta, 0, level).await?;
-            let draft = stock_changed(tx, stock_id, level)
-                .await?
-                .caused_by(envelope);
-            outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
+            if delta != 0 || kind != MovementKind::Clear {
+                ledger::record(tx, stock_id, kind, None, delta, 0, level).await?;
+                let draft = stock_changed(tx, stock_id, level)
+                    .await?
+                    .caused_by(envelope);
+                outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
+            }
         }
         Ok(())
     }
@@ -332,36 +347,13 @@ impl Inventory {
                 } else {
                     format!("{}/{stock_id}", envelope.id)
                 };
-                self.clear_stock(&mut tx, envelope, stock_id, &op_id)
+                self.set_from_catalog(&mut tx, envelope, stock_id, 0, MovementKind::Clear, &op_id)
                     .await?;
             }
             tx.commit().await?;
             Ok(())
         })
         .await
-    }
-
-    async fn clear_stock(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        envelope: &Envelope,
-        stock_id: &str,
-        op_id: &str,
-    ) -> Result<(), InventoryError> {
-        if let SetOutcome::Applied { delta, level } = self
-            .hot
-            .set_on_hand(stock_id, 0, SetMode::Clear, op_id)
-            .await?
-        {
-            if delta != 0 {
-                ledger::record(tx, stock_id, MovementKind::Clear, None, delta, 0, level).await?;
-                let draft = stock_changed(tx, stock_id, level)
-                    .await?
-                    .caused_by(envelope);
-                outbox::enqueue(tx, EVENT_SOURCE, draft).await?;
-            }
-        }
-        Ok(())
     }
 
     /// `order.placed`: reserve every line or none, once per order.
