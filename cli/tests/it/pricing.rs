@@ -57,7 +57,7 @@ pub(crate) async fn cart(platform: &Platform, session: &Session) -> Value {
     body["data"]["cart"].clone()
 }
 
-async fn create_method(platform: &Platform, admin: &Session, input: Value) -> Value {
+pub(crate) async fn create_method(platform: &Platform, admin: &Session, input: Value) -> Value {
     mutate(
         platform,
         admin,
@@ -69,7 +69,25 @@ async fn create_method(platform: &Platform, admin: &Session, input: Value) -> Va
     .await
 }
 
-async fn create_code(platform: &Platform, admin: &Session, input: Value) -> Value {
+pub(crate) async fn set_rate(
+    platform: &Platform,
+    admin: &Session,
+    country: &str,
+    name: &str,
+    rate: &str,
+) -> Value {
+    mutate(
+        platform,
+        admin,
+        "setTaxRate(input: $input)",
+        "$input: TaxRateInput!",
+        "taxLine { name rate }",
+        json!({ "input": { "country": country, "name": name, "rate": rate } }),
+    )
+    .await
+}
+
+pub(crate) async fn create_code(platform: &Platform, admin: &Session, input: Value) -> Value {
     mutate(
         platform,
         admin,
@@ -162,15 +180,7 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
     )
     .await;
     assert_eq!(express["userErrors"], json!([]), "{express}");
-    let rate = mutate(
-        &platform,
-        &admin,
-        "setTaxRate(input: $input)",
-        "$input: TaxRateInput!",
-        "taxLine { name rate }",
-        json!({ "input": { "country": "US", "name": "Sales tax", "rate": "0.0725" } }),
-    )
-    .await;
+    let rate = set_rate(&platform, &admin, "US", "Sales tax", "0.0725").await;
     assert_eq!(
         rate["taxLine"],
         json!({ "name": "Sales tax", "rate": "0.0725" })

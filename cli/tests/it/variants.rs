@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::orders::{add_line, settled};
-use crate::pricing::{amount, apply_code, cart, checkout, choose_method, mutate, set_address};
+use crate::pricing::{
+    amount, apply_code, cart, checkout, choose_method, create_code, create_method, set_address,
+    set_rate,
+};
 use crate::search::{eventually, facet, hits};
 
 const PRODUCT: &str = "id name price { amount } priceRange { min { amount } max { amount } }
@@ -113,35 +116,21 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
     );
 
     // Shipping, tax and the demo-style code.
-    let method = mutate(
+    let method = create_method(
         &platform,
         &admin,
-        "createShippingMethod(input: $input)",
-        "$input: ShippingMethodInput!",
-        "shippingMethod { id }",
-        json!({ "input": { "name": "Standard", "price": "4.99", "countries": ["DE"] } }),
+        json!({ "name": "Standard", "price": "4.99", "countries": ["DE"] }),
     )
     .await;
     let method_id = method["shippingMethod"]["id"]
         .as_str()
         .expect("method id")
         .to_owned();
-    mutate(
+    set_rate(&platform, &admin, "DE", "VAT", "0.19").await;
+    create_code(
         &platform,
         &admin,
-        "setTaxRate(input: $input)",
-        "$input: TaxRateInput!",
-        "taxLine { name }",
-        json!({ "input": { "country": "DE", "name": "VAT", "rate": "0.19" } }),
-    )
-    .await;
-    mutate(
-        &platform,
-        &admin,
-        "createDiscountCode(input: $input)",
-        "$input: DiscountCodeInput!",
-        "discountCode { code }",
-        json!({ "input": { "code": "WELCOME10", "kind": "PERCENTAGE", "value": "10" } }),
+        json!({ "code": "WELCOME10", "kind": "PERCENTAGE", "value": "10" }),
     )
     .await;
 

@@ -161,20 +161,30 @@ function CategoryFacets({ state, facets }: { state: SearchState; facets: Facets 
   );
 }
 
-function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }): ReactNode {
-  const values = facets?.find((f) => f.field === "brand")?.values ?? [];
-  // Rendered (empty) before the answer too, so the filters below it do not move when it comes.
+type FacetValues = NonNullable<Facets>[number]["values"];
+
+/** A facet's values as checkboxes ("Sony (12)"); `toggle` gets the value and whether it was
+ * checked. */
+function CheckFacet({
+  legend,
+  values,
+  isChosen,
+  toggle,
+  children,
+}: {
+  legend: string;
+  values: FacetValues;
+  isChosen: (value: string) => boolean;
+  toggle: (value: string, chosen: boolean) => void;
+  children?: ReactNode;
+}): ReactNode {
   return (
     <fieldset className="facet">
-      <legend>Brand</legend>
-      {state.brand !== null && (
-        <p>
-          <Link to={`/${formatSearchState(withChange(state, { brand: null }))}`}>Any brand</Link>
-        </p>
-      )}
+      <legend>{legend}</legend>
+      {children}
       <ul>
         {values.map((v) => {
-          const chosen = v.value.toLowerCase() === state.brand?.toLowerCase();
+          const chosen = isChosen(v.value);
           return (
             <li key={v.value}>
               <label className="check">
@@ -182,7 +192,7 @@ function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }):
                   type="checkbox"
                   checked={chosen}
                   onChange={() => {
-                    go(withChange(state, { brand: chosen ? null : v.value }));
+                    toggle(v.value, chosen);
                   }}
                 />{" "}
                 {`${v.value} (${v.count})`}
@@ -195,50 +205,50 @@ function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }):
   );
 }
 
+function BrandFacets({ state, facets }: { state: SearchState; facets: Facets }): ReactNode {
+  // Rendered (empty) before the answer too, so the filters below it do not move when it comes.
+  return (
+    <CheckFacet
+      legend="Brand"
+      values={facets?.find((f) => f.field === "brand")?.values ?? []}
+      isChosen={(value) => value.toLowerCase() === state.brand?.toLowerCase()}
+      toggle={(value, chosen) => {
+        go(withChange(state, { brand: chosen ? null : value }));
+      }}
+    >
+      {state.brand !== null && (
+        <p>
+          <Link to={`/${formatSearchState(withChange(state, { brand: null }))}`}>Any brand</Link>
+        </p>
+      )}
+    </CheckFacet>
+  );
+}
+
 const OPTION_FACET = "option:";
 
 /** One group per option of the matching products' variants (Colour, Size): a product matches
  * when one of its variants has every value chosen. */
 function OptionFacets({ state, facets }: { state: SearchState; facets: Facets }): ReactNode {
   const groups = facets?.filter((f) => f.field.startsWith(OPTION_FACET)) ?? [];
-  return (
-    <>
-      {groups.map((group) => {
-        const name = group.field.slice(OPTION_FACET.length);
-        const isChosen = (value: string): boolean =>
-          state.options.some(
-            (o) => o.name.toLowerCase() === name.toLowerCase() && o.value.toLowerCase() === value.toLowerCase(),
-          );
-        return (
-          <fieldset className="facet" key={group.field}>
-            <legend>{name}</legend>
-            <ul>
-              {group.values.map((v) => {
-                const chosen = isChosen(v.value);
-                return (
-                  <li key={v.value}>
-                    <label className="check">
-                      <input
-                        type="checkbox"
-                        checked={chosen}
-                        onChange={() => {
-                          const options = chosen
-                            ? state.options.filter((o) => o.name.toLowerCase() !== name.toLowerCase())
-                            : withOption(state.options, { name, value: v.value });
-                          go(withChange(state, { options }));
-                        }}
-                      />{" "}
-                      {`${v.value} (${v.count})`}
-                    </label>
-                  </li>
-                );
-              })}
-            </ul>
-          </fieldset>
-        );
-      })}
-    </>
-  );
+  return groups.map((group) => {
+    const name = group.field.slice(OPTION_FACET.length);
+    const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+    return (
+      <CheckFacet
+        key={group.field}
+        legend={name}
+        values={group.values}
+        isChosen={(value) => state.options.some((o) => same(o.name, name) && same(o.value, value))}
+        toggle={(value, chosen) => {
+          const options = chosen
+            ? state.options.filter((o) => !same(o.name, name))
+            : withOption(state.options, { name, value });
+          go(withChange(state, { options }));
+        }}
+      />
+    );
+  });
 }
 
 function PriceFilter({ state }: { state: SearchState }): ReactNode {
