@@ -148,6 +148,18 @@ pub(crate) async fn checkout(platform: &Platform, session: &Session) -> Value {
     .await
 }
 
+/// A cart's or order's subtotal, discount, shipping, tax and total, in cents.
+pub(crate) fn totals(priced: &Value) -> [i64; 5] {
+    [
+        "subtotal",
+        "discountTotal",
+        "shippingTotal",
+        "taxTotal",
+        "total",
+    ]
+    .map(|field| amount(&priced[field]))
+}
+
 pub(crate) fn amount(value: &Value) -> i64 {
     let text = value["amount"].as_str().expect("an amount");
     let (whole, cents) = text.split_once('.').expect("two decimals");
@@ -243,17 +255,7 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
         priced["taxLines"],
         json!([{ "name": "Sales tax", "rate": "0.0725", "amount": { "amount": "5.22" } }])
     );
-    let totals: Vec<i64> = [
-        "subtotal",
-        "discountTotal",
-        "shippingTotal",
-        "taxTotal",
-        "total",
-    ]
-    .iter()
-    .map(|field| amount(&priced[field]))
-    .collect();
-    assert_eq!(totals, [8000, 800, 500, 522, 8222], "{priced}");
+    assert_eq!(totals(priced), [8000, 800, 500, 522, 8222], "{priced}");
     assert_eq!(priced["pricesIncludeTax"], false);
 
     let placed = checkout(&platform, &customer).await;

@@ -385,9 +385,9 @@ impl PricingMutation {
     async fn set_cart_shipping_method(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        shipping_method_id: ID,
     ) -> Result<CartPayload, ApiError> {
-        let id = &id;
+        let id = &shipping_method_id;
         let user = ctx.state::<Viewer>()?.require_user()?;
         let unavailable = || {
             failed(
