@@ -2,6 +2,24 @@
 // document (src/gql/), so a field the schema does not have fails the build.
 import { graphql } from "../gql";
 
+// What every payload's userErrors and every session's user carry.
+export const UserErrorFields = graphql(`
+  fragment UserErrorFields on UserError {
+    code
+    field
+    message
+  }
+`);
+
+export const SessionUserFields = graphql(`
+  fragment SessionUserFields on User {
+    id
+    name
+    email
+    role
+  }
+`);
+
 export const SearchDocument = graphql(`
   query Search($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {
     search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {
@@ -119,15 +137,10 @@ export const LoginDocument = graphql(`
       accessToken
       refreshToken
       user {
-        id
-        name
-        email
-        role
+        ...SessionUserFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -139,15 +152,10 @@ export const RegisterDocument = graphql(`
       accessToken
       refreshToken
       user {
-        id
-        name
-        email
-        role
+        ...SessionUserFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -158,9 +166,7 @@ export const RequestPasswordResetDocument = graphql(`
     requestPasswordReset(email: $email) {
       ok
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -172,15 +178,10 @@ export const ResetPasswordDocument = graphql(`
       accessToken
       refreshToken
       user {
-        id
-        name
-        email
-        role
+        ...SessionUserFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -191,9 +192,7 @@ export const VerifyEmailDocument = graphql(`
     verifyEmail(token: $token) {
       ok
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -205,15 +204,10 @@ export const RefreshDocument = graphql(`
       accessToken
       refreshToken
       user {
-        id
-        name
-        email
-        role
+        ...SessionUserFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -318,9 +312,7 @@ export const AddToCartDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -333,9 +325,7 @@ export const UpdateCartItemDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -348,9 +338,7 @@ export const SetCartShippingAddressDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -363,9 +351,7 @@ export const SetCartShippingMethodDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -378,9 +364,7 @@ export const ApplyDiscountCodeDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -393,9 +377,7 @@ export const RemoveDiscountCodeDocument = graphql(`
         ...CartFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -409,9 +391,7 @@ export const CheckoutDocument = graphql(`
         status
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -488,9 +468,7 @@ export const CancelOrderDocument = graphql(`
         ...OrderFields
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -528,9 +506,7 @@ export const ShipOrderDocument = graphql(`
         status
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -544,9 +520,7 @@ export const DeliverOrderDocument = graphql(`
         status
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -562,9 +536,7 @@ export const SetVariantStockDocument = graphql(`
         reserved
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
@@ -626,9 +598,7 @@ export const MarkReadDocument = graphql(`
         read
       }
       userErrors {
-        code
-        field
-        message
+        ...UserErrorFields
       }
     }
   }
