@@ -27,7 +27,7 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::{DocAddress, Order, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
 use crate::highlight::{highlight, Matcher};
-use crate::index::document::option_key;
+use crate::index::document::{option_key, NAME_VALUE_SEPARATOR};
 use crate::index::{category_path, words, Fields, IndexError, ProductSnapshot, SearchIndex};
 
 /// Longest query accepted, in characters.
@@ -413,7 +413,7 @@ fn facets(
     }
     let mut by_option: BTreeMap<String, HashMap<String, u64>> = BTreeMap::new();
     for (pair, count) in options {
-        if let Some((name, value)) = pair.split_once('=') {
+        if let Some((name, value)) = pair.split_once(NAME_VALUE_SEPARATOR) {
             *by_option
                 .entry(name.to_owned())
                 .or_default()

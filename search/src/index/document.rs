@@ -56,28 +56,38 @@ pub struct VariantSnapshot {
 /// One option's value of a variant, as the event contract has it.
 pub use emporium_kernel::events::contract::products::SelectedOption;
 
-/// The filter key of a set of option values: lower-cased `name=value` pairs sorted by name and
-/// joined by `|` (`colour=red|size=m`). A product is indexed under the key of every non-empty
-/// subset of each variant's options, so one term finds the products with a variant that has
-/// all the values asked for.
+/// Separates an option's name from its value in keys and facet values, and (below) the pairs of
+/// a key: control characters, which the catalogue refuses in option names and values, so no
+/// name or value can forge a pair.
+pub const NAME_VALUE_SEPARATOR: char = '\u{1f}';
+const PAIR_SEPARATOR: &str = "\u{1e}";
+
+/// The filter key of a set of option values: lower-cased name-value pairs sorted by name and
+/// joined (`colour␟red␞size␟m`). A product is indexed under the key of every non-empty subset
+/// of each variant's options, so one term finds the products with a variant that has all the
+/// values asked for.
 pub fn option_key<'a>(options: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut pairs: Vec<String> = options
         .into_iter()
         .map(|(name, value)| {
             format!(
-                "{}={}",
+                "{}{NAME_VALUE_SEPARATOR}{}",
                 name.trim().to_lowercase(),
                 value.trim().to_lowercase()
             )
         })
         .collect();
     pairs.sort();
-    pairs.join("|")
+    pairs.join(PAIR_SEPARATOR)
 }
 
-/// The facet value of one option value: `Colour=Red` (the option's and value's own case).
+/// The facet value of one option value: `Colour␟Red` (the option's and value's own case).
 pub fn option_facet(option: &SelectedOption) -> String {
-    format!("{}={}", option.name.trim(), option.value.trim())
+    format!(
+        "{}{NAME_VALUE_SEPARATOR}{}",
+        option.name.trim(),
+        option.value.trim()
+    )
 }
 
 impl ProductSnapshot {
@@ -323,20 +333,21 @@ mod tests {
         };
         product.variants = vec![variant("v1", "Red", "M"), variant("v2", "Blue", "L")];
         let keys = product.option_keys();
-        for key in [
-            "colour=red",
-            "size=m",
-            "colour=red|size=m",
-            "colour=blue|size=l",
+        let key = |pairs: &[(&'static str, &'static str)]| option_key(pairs.iter().copied());
+        for wanted in [
+            key(&[("colour", "red")]),
+            key(&[("size", "m")]),
+            key(&[("colour", "red"), ("size", "m")]),
+            key(&[("colour", "blue"), ("size", "l")]),
         ] {
-            assert!(keys.contains(key), "{key} missing from {keys:?}");
+            assert!(keys.contains(&wanted), "{wanted:?} missing from {keys:?}");
         }
         // Red and L are both sold, but not as one variant.
-        assert!(!keys.contains("colour=red|size=l"));
+        assert!(!keys.contains(&key(&[("colour", "red"), ("size", "l")])));
         assert_eq!(keys.len(), 6);
         assert_eq!(
             option_key([("Size", " M "), ("colour", "RED")]),
-            "colour=red|size=m"
+            "colour\u{1f}red\u{1e}size\u{1f}m"
         );
     }
 
