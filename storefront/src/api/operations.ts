@@ -50,6 +50,14 @@ export const SearchDocument = graphql(`
             amount
             currency
           }
+          priceRange {
+            min {
+              amount
+            }
+            max {
+              amount
+            }
+          }
           stock {
             available
           }

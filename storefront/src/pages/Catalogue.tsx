@@ -321,6 +321,7 @@ function Hits({ hits }: { hits: readonly Hit[] }): ReactNode {
                 </p>
               )}
               <p>
+                {product.priceRange.min.amount !== product.priceRange.max.amount && "From "}
                 <Price money={product.price} />{" "}
                 <span className={product.stock.available > 0 ? "in-stock" : "out-of-stock"}>
                   {product.stock.available > 0 ? "In stock" : "Out of stock"}
