@@ -319,3 +319,196 @@ async fn variants_that_do_not_fit_the_options_are_refused_each_with_its_code_and
         .await;
     assert_eq!(body["data"]["products"]["totalCount"], 1, "{body}");
 }
+
+/// Polls `product(id)` until `check` holds for it.
+async fn product_until(
+    platform: &Platform,
+    id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = product(platform, id).await;
+        if check(&found) {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {found}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn update(platform: &Platform, admin: &Session, id: &str, input: Value) -> Value {
+    let body = platform
+        .gql(
+            &format!("mutation($id: ID!, $input: ProductUpdateInput!) {{ updateProduct(id: $id, input: $input) {{ product {{ {PRODUCT} }} userErrors {{ code field message }} }} }}"),
+            json!({ "id": id, "input": input }),
+            admin.token(),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["updateProduct"].clone()
+}
+
+#[tokio::test]
+async fn an_update_reprices_keeps_adds_and_drops_variants_and_everything_follows() {
+    let platform = Platform::start().await;
+    let admin = platform.admin().await;
+    let sku = unique_sku();
+    let mut input = product_input(&sku);
+    input["options"] = json!([
+        { "name": "Colour", "values": ["Red", "Blue"] },
+        { "name": "Size", "values": ["M", "L"] },
+    ]);
+    input["variants"] = json!([
+        variant(&format!("{sku}-RM"), "Red", "M", "20.00", 2),
+        variant(&format!("{sku}-BL"), "Blue", "L", "22.00", 3),
+    ]);
+    let created = create_product(&platform, &admin, input).await;
+    let id = created["product"]["id"].as_str().expect("id").to_owned();
+    let shirt = product_until(&platform, &id, "stock summed", |p| {
+        p["stock"]["onHand"] == 5
+    })
+    .await;
+    let variant_id = |product: &Value, title: &str| {
+        product["variants"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["title"] == title))
+            .and_then(|v| v["id"].as_str())
+            .map(str::to_owned)
+    };
+    let red_m = variant_id(&shirt, "Red / M").expect("Red / M");
+    let blue_l = variant_id(&shirt, "Blue / L").expect("Blue / L");
+    let customer = platform.customer().await;
+    add_line(&platform, &customer, "variantId", &red_m, 1).await;
+    add_line(&platform, &customer, "variantId", &blue_l, 1).await;
+
+    // Refused, each with its code, and nothing changes: a price for a product with variants,
+    // options without variants, a variant SKU another product has, options for a product
+    // without them.
+    let other = new_product(&platform, &admin, json!({})).await;
+    let body = platform
+        .gql(
+            "query($id: ID!) { product(id: $id) { sku } }",
+            json!({ "id": other }),
+            None,
+        )
+        .await;
+    let taken_sku = body["data"]["product"]["sku"]
+        .as_str()
+        .expect("sku")
+        .to_owned();
+    let new_options = json!([
+        { "name": "Colour", "values": ["Red", "Green"] },
+        { "name": "Size", "values": ["M", "S"] },
+    ]);
+    for (what, input, code, field) in [
+        (
+            "a price",
+            json!({ "price": "1.00" }),
+            "INVALID_INPUT",
+            json!(["input", "price"]),
+        ),
+        (
+            "options alone",
+            json!({ "options": new_options }),
+            "INVALID_INPUT",
+            json!(["input", "variants"]),
+        ),
+        (
+            "a taken sku",
+            json!({ "options": new_options, "variants": [variant(&taken_sku, "Red", "M", "18.00", 0)] }),
+            "SKU_TAKEN",
+            json!(["input", "variants"]),
+        ),
+    ] {
+        let refused = update(&platform, &admin, &id, input).await;
+        assert_eq!(refused["product"], Value::Null, "{what}: {refused}");
+        assert_eq!(refused["userErrors"][0]["code"], code, "{what}: {refused}");
+        assert_eq!(
+            refused["userErrors"][0]["field"], field,
+            "{what}: {refused}"
+        );
+    }
+    let plain = update(
+        &platform,
+        &admin,
+        &other,
+        json!({ "options": new_options, "variants": [variant(&format!("{sku}-X"), "Red", "M", "1.00", 0)] }),
+    )
+    .await;
+    assert_eq!(plain["userErrors"][0]["code"], "INVALID_INPUT", "{plain}");
+    assert_eq!(plain["userErrors"][0]["field"], json!(["input", "options"]));
+    assert_eq!(product(&platform, &id).await["variants"], shirt["variants"]);
+
+    // Red M repriced (same SKU: same id, same stock), Blue L dropped, Green S added with 4.
+    let updated = update(
+        &platform,
+        &admin,
+        &id,
+        json!({ "options": new_options, "variants": [
+            variant(&format!("{sku}-RM"), "Red", "M", "18.00", 99),
+            variant(&format!("{sku}-GS"), "Green", "S", "25.00", 4),
+        ] }),
+    )
+    .await;
+    assert_eq!(updated["userErrors"], json!([]), "{updated}");
+    let after = &updated["product"];
+    assert_eq!(after["price"]["amount"], "18.00");
+    assert_eq!(
+        variant_id(after, "Red / M").as_deref(),
+        Some(red_m.as_str())
+    );
+    assert_eq!(variant_id(after, "Blue / L"), None);
+    let green_s = variant_id(after, "Green / S").expect("Green / S");
+
+    // The inventory stocks the new variant and forgets the dropped one; the kept one keeps
+    // its 2 (not the 99 sent with it).
+    let stocked = product_until(&platform, &id, "the new variant stocked", |p| {
+        p["stock"]["onHand"] == 6
+    })
+    .await;
+    let stock_of = |title: &str| {
+        stocked["variants"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["title"] == title))
+            .map(|v| v["stock"]["onHand"].clone())
+    };
+    assert_eq!(stock_of("Red / M"), Some(json!(2)));
+    assert_eq!(stock_of("Green / S"), Some(json!(4)));
+
+    // The cart keeps the Red M at its new price and drops the Blue L.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let body = platform
+            .gql(
+                "{ cart { items { variant { id } lineTotal { amount } } } }",
+                json!({}),
+                customer.token(),
+            )
+            .await;
+        let items = body["data"]["cart"]["items"].clone();
+        if items == json!([{ "variant": { "id": red_m }, "lineTotal": { "amount": "18.00" } }]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cart never followed: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The new variant can be bought; search facets follow the options.
+    add_line(&platform, &customer, "variantId", &green_s, 1).await;
+    let found = eventually(
+        &platform,
+        "",
+        json!({ "filter": { "options": [{ "name": "Colour", "value": "Green" }] } }),
+        "the green variant searchable",
+        |r| hits(r).len() == 1,
+    )
+    .await;
+    assert_eq!(
+        facet(&found, "option:Colour"),
+        [("Green".to_owned(), 1), ("Red".to_owned(), 1)]
+    );
+}

@@ -1,9 +1,10 @@
 //! The events the inventory publishes and the ones it consumes (`shared/events.md`).
 //!
 //! Queues:
-//! - `inventory.catalog` (`product.created`, `product.deleted`): a new product's initial
-//!   stock (each variant's, for a product with options, whose variant ids are recorded so that
-//!   `Product.stock` sums them); a deleted product can no longer be sold.
+//! - `inventory.catalog` (`product.created`, `product.updated`, `product.deleted`): a new
+//!   product's initial stock (each variant's, for a product with options, whose variant ids are
+//!   recorded so that `Product.stock` sums them); the variants an update adds (stocked) and
+//!   leaves out (no longer sold); a deleted product can no longer be sold.
 //! - `inventory.order-placed` (`order.placed`): reserve every line (by its `variantId` when it
 //!   has one, else its `productId`) or reject the order.
 //! - `inventory.order-updates` (`payment.declined`, `order.status_changed`): release the
@@ -17,7 +18,7 @@ use emporium_kernel::events::contract::inventory::{
 };
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatus, OrderStatusChanged};
 use emporium_kernel::events::contract::payments::PaymentDeclined;
-use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted};
+use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted, ProductUpdated};
 use emporium_kernel::events::{Envelope, Event, EventDraft};
 
 use emporium_kernel::ids::ProductId;
@@ -39,7 +40,14 @@ pub const ORDER_UPDATES_QUEUE: &str = "inventory.order-updates";
 /// Every queue the inventory consumes, with its bindings.
 pub fn queues() -> [(&'static str, &'static [&'static str]); 3] {
     [
-        (CATALOG_QUEUE, &[ProductCreated::TYPE, ProductDeleted::TYPE]),
+        (
+            CATALOG_QUEUE,
+            &[
+                ProductCreated::TYPE,
+                ProductUpdated::TYPE,
+                ProductDeleted::TYPE,
+            ],
+        ),
         (ORDER_PLACED_QUEUE, &[OrderPlaced::TYPE]),
         (
             ORDER_UPDATES_QUEUE,
@@ -172,6 +180,35 @@ impl InventoryHandler {
         Ok(())
     }
 
+    /// A product with options whose variants an update replaced: the new ones start with
+    /// their initial stock, the ones left out are no longer sold. (A product without options
+    /// has nothing here to change.)
+    async fn product_updated(&self, envelope: &Envelope) -> Result<(), HandlerError> {
+        let event: ProductUpdated = envelope.decode()?;
+        let product_id = &event.product.product_id;
+        valid_id("product", product_id)?;
+        if event.product.variants.is_empty() {
+            return Ok(());
+        }
+        let variants = event
+            .product
+            .variants
+            .iter()
+            .map(|v| {
+                valid_id("variant", &v.id)?;
+                let initial = v
+                    .initial_stock
+                    .map(|n| valid_count("initialStock", n))
+                    .transpose()?;
+                Ok((v.id.clone(), initial))
+            })
+            .collect::<Result<Vec<_>, HandlerError>>()?;
+        self.inventory
+            .variants_changed(self.queue, envelope, product_id, &variants)
+            .await?;
+        Ok(())
+    }
+
     async fn product_deleted(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: ProductDeleted = envelope.decode()?;
         valid_id("product", &event.product_id)?;
@@ -228,6 +265,7 @@ impl Handler for InventoryHandler {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         match envelope.event_type.as_str() {
             ProductCreated::TYPE => self.product_created(envelope).await,
+            ProductUpdated::TYPE => self.product_updated(envelope).await,
             ProductDeleted::TYPE => self.product_deleted(envelope).await,
             OrderPlaced::TYPE => self.order_placed(envelope).await,
             PaymentDeclined::TYPE => self.payment_declined(envelope).await,

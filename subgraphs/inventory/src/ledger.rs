@@ -219,6 +219,23 @@ pub async fn record_variants(
     Ok(())
 }
 
+/// Forgets variants a product no longer sells, so its stock no longer counts them.
+pub async fn forget_variants(
+    conn: &mut PgConnection,
+    product_id: &str,
+    variant_ids: &[&str],
+) -> Result<(), sqlx::Error> {
+    if variant_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM product_variants WHERE product_id = $1 AND variant_id = ANY($2)")
+        .bind(product_id)
+        .bind(variant_ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The product `stock_id` is a variant of; `None` for a product without options.
 pub async fn product_of_variant(
     conn: &mut PgConnection,

@@ -320,6 +320,69 @@ impl Inventory {
         Ok(())
     }
 
+    /// `product.updated` of a product with options: `variants` (id, and the initial stock of
+    /// each one the update added) are the ones it sells from now on. New ones are recorded and
+    /// start with their initial stock (unless an admin set theirs first); the ones left out are
+    /// no longer sold (reservations already made stand). A variant without an initial stock
+    /// is only recorded: its stock is the one `product.created` gave it.
+    pub async fn variants_changed(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        product_id: &str,
+        variants: &[(String, Option<i32>)],
+    ) -> Result<(), InventoryError> {
+        self.retry_when_unloaded(|| async {
+            let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
+                return Ok(());
+            };
+            let before = ledger::variants_of(&mut tx, &[product_id])
+                .await?
+                .remove(product_id)
+                .unwrap_or_default();
+            let sold: Vec<&str> = variants.iter().map(|(id, _)| id.as_str()).collect();
+            let dropped: Vec<&str> = before
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !sold.contains(id))
+                .collect();
+            let mut stock_ids: Vec<&str> = sold.iter().chain(&dropped).copied().collect();
+            stock_ids.sort_unstable();
+            stock_ids.dedup();
+            ledger::lock_for_write(&mut tx, &stock_ids).await?;
+            if ledger::is_deleted(&mut tx, product_id).await? {
+                tx.commit().await?;
+                return Ok(());
+            }
+            ledger::record_variants(&mut tx, product_id, &sold).await?;
+            for (stock_id, initial_stock) in variants {
+                if let Some(initial_stock) = initial_stock {
+                    let op_id = format!("{}/{stock_id}", envelope.id);
+                    self.set_from_catalog(
+                        &mut tx,
+                        envelope,
+                        stock_id,
+                        *initial_stock,
+                        MovementKind::Init,
+                        &op_id,
+                    )
+                    .await?;
+                }
+            }
+            for stock_id in &dropped {
+                ledger::mark_deleted(&mut tx, stock_id).await?;
+                let op_id = format!("{}/{stock_id}", envelope.id);
+                self.set_from_catalog(&mut tx, envelope, stock_id, 0, MovementKind::Clear, &op_id)
+                    .await?;
+            }
+            // Forgotten last: their last stock.changed still names the product.
+            ledger::forget_variants(&mut tx, product_id, &dropped).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// `product.deleted`: nothing more can be sold, of any of its variants; reservations
     /// already made stand.
     pub async fn product_deleted(

@@ -1,6 +1,8 @@
 //! The events the products service publishes (`shared/events.md`): full product snapshots on
 //! create and update, so consumers (search, inventory) never need to call back.
 
+use std::collections::HashMap;
+
 use emporium_kernel::events::contract::products::{
     self as contract, Attribute, Price, ProductCreated, ProductDeleted, ProductSnapshot,
     ProductUpdated,
@@ -89,10 +91,14 @@ pub fn product_created(product: &Product, new_product: &NewProduct) -> EventDraf
     })
 }
 
-pub fn product_updated(product: &Product) -> EventDraft {
-    EventDraft::of(&ProductUpdated {
-        product: snapshot_of(product),
-    })
+/// `product.updated`: the snapshot, with the initial stock of each variant the update added
+/// (`added_stock`, by variant id), for the inventory to start it with.
+pub fn product_updated(product: &Product, added_stock: &HashMap<String, u32>) -> EventDraft {
+    let mut snapshot = snapshot_of(product);
+    for variant in &mut snapshot.variants {
+        variant.initial_stock = added_stock.get(&variant.id).copied();
+    }
+    EventDraft::of(&ProductUpdated { product: snapshot })
 }
 
 pub fn product_deleted(product: &Product) -> EventDraft {

@@ -61,7 +61,8 @@ pub struct Variant {
     pub price: Price,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare_at_price: Option<Price>,
-    /// The stock the variant starts with (`product.created` only; 0 when absent).
+    /// The stock the variant starts with: on `product.created`, and on `product.updated` for a
+    /// variant that update added (absent for the others; 0 when absent on a new variant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_stock: Option<u32>,
 }

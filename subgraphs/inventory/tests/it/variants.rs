@@ -126,3 +126,45 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
     assert_eq!(product_level().await, StockLevel::new(11, 1));
     fixture.assert_no_drift().await;
 }
+
+#[tokio::test]
+async fn an_update_stocks_new_variants_once_and_forgets_dropped_ones_keeping_the_rest() {
+    let fixture = Fixture::new().await;
+    let catalog = InventoryHandler::new(fixture.inventory.clone(), CATALOG_QUEUE);
+    let (shirt, red_m, blue_l, green_s) = (product(), product(), product(), product());
+    catalog
+        .handle(&shirt_created(&shirt, [&red_m, &blue_l], [2, 3]))
+        .await
+        .expect("created");
+    // The update keeps the Red M (no initial stock: it has one), adds the Green S with 4, and
+    // drops the Blue L.
+    let mut updated = shirt_created(&shirt, [&red_m, &green_s], [0, 4]);
+    updated.event_type = "product.updated".to_owned();
+    updated.dataschema = "urn:emporium:event:product.updated:v1".to_owned();
+    updated.id = uuid::Uuid::now_v7();
+    if let Some(data) = updated.data.as_object_mut() {
+        data.remove("initialStock");
+    }
+    updated.data["variants"][0]["initialStock"] = serde_json::Value::Null;
+    catalog.handle(&updated).await.expect("updated");
+    catalog.handle(&updated).await.expect("redelivered");
+
+    assert_eq!(fixture.level(&red_m).await, StockLevel::new(2, 0));
+    assert_eq!(fixture.level(&green_s).await, StockLevel::new(4, 0));
+    assert_eq!(fixture.level(&blue_l).await, StockLevel::new(0, 0));
+    let levels = fixture
+        .inventory
+        .product_stocks(&[shirt.as_str()])
+        .await
+        .expect("product stock");
+    assert_eq!(levels[0], StockLevel::new(6, 0));
+    // The dropped variant's last stock.changed still names the product.
+    let events = fixture.events().await;
+    let dropped = events
+        .iter()
+        .rfind(|(t, d)| t == "stock.changed" && d["variantId"] == blue_l.as_str())
+        .expect("a stock.changed of the Blue L");
+    assert_eq!(dropped.1["productId"], shirt.as_str());
+    assert_eq!(dropped.1["inStock"], false);
+    fixture.assert_no_drift().await;
+}

@@ -120,6 +120,11 @@ pub struct ProductPatch {
     pub price: Option<Money>,
     pub attributes: Option<Vec<Attribute>>,
     pub image_url: Option<Option<String>>,
+    /// A product with options: its options and variants replaced. A variant whose SKU the
+    /// product already sells keeps its id (its stock, and the carts and orders that name it);
+    /// the others are new, starting with their initial stock; the ones left out are no longer
+    /// sold.
+    pub variants: Option<(Vec<ProductOption>, Vec<NewVariant>)>,
 }
 
 impl ProductPatch {
@@ -291,6 +296,8 @@ pub struct PatchDraft {
     pub price: Option<String>,
     pub attributes: Option<Vec<Attribute>>,
     pub image_url: Option<Option<String>>,
+    pub options: Option<Vec<ProductOption>>,
+    pub variants: Option<Vec<VariantDraft>>,
 }
 
 impl PatchDraft {
@@ -324,6 +331,25 @@ impl PatchDraft {
             image_url: self.image_url.and_then(|v| {
                 problems.check(ProductField::ImageUrl, parse_image_url(v.as_deref()))
             }),
+            variants: match (self.options, self.variants) {
+                (None, None) => None,
+                // Options and variants are replaced together, and a product keeps having them:
+                // one without options is its own variant, under its own id, for good.
+                (Some(options), Some(variants)) if !options.is_empty() && !variants.is_empty() => {
+                    problems.variants(None, options, variants)
+                }
+                _ => {
+                    problems.0.push(FieldProblem {
+                        field: ProductField::Variants,
+                        message:
+                            "options and variants are changed together, and neither may be empty"
+                                .to_owned(),
+                        code: "INVALID_INPUT",
+                        path: Vec::new(),
+                    });
+                    None
+                }
+            },
         };
         if problems.0.is_empty() {
             Ok(patch)
@@ -520,5 +546,59 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn a_patch_replaces_options_and_variants_together_and_validates_them() {
+        let size = || {
+            vec![ProductOption {
+                name: "Size".into(),
+                values: vec!["S".into(), "M".into()],
+            }]
+        };
+        let small = |sku: &str| VariantDraft {
+            sku: sku.into(),
+            selected_options: vec![variant::SelectedOption {
+                name: "Size".into(),
+                value: "S".into(),
+            }],
+            price: "10.00".into(),
+            compare_at_price: None,
+            initial_stock: Some(3),
+        };
+        let patch = PatchDraft {
+            options: Some(size()),
+            variants: Some(vec![small("TEE-S")]),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid");
+        let (options, variants) = patch.variants.expect("variants");
+        assert_eq!(options, size());
+        assert_eq!(variants[0].title, "S");
+        assert_eq!(variants[0].initial_stock, 3);
+        for (options, variants) in [
+            (Some(size()), None),
+            (None, Some(vec![small("TEE-S")])),
+            (Some(vec![]), Some(vec![])),
+        ] {
+            let refused = PatchDraft {
+                options,
+                variants,
+                ..Default::default()
+            }
+            .validate()
+            .expect_err("refused");
+            assert_eq!(refused.0[0].field, ProductField::Variants);
+        }
+        // The variants' own rules hold: two with the same options.
+        let duplicate = PatchDraft {
+            options: Some(size()),
+            variants: Some(vec![small("TEE-S"), small("TEE-S2")]),
+            ..Default::default()
+        }
+        .validate()
+        .expect_err("refused");
+        assert_eq!(duplicate.0[0].code, "DUPLICATE_VARIANT");
     }
 }

@@ -6,6 +6,7 @@ use emporium_kernel::ApiError;
 use crate::catalog::CatalogError;
 use crate::domain::product::{InvalidProduct, ProductField};
 use crate::store::StoreError;
+use crate::store::UpdateRefusal;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
@@ -49,6 +50,31 @@ pub fn invalid_product(InvalidProduct(problems): InvalidProduct) -> Vec<UserErro
 pub fn sku_taken() -> UserError {
     UserError::new("SKU_TAKEN", "a product with this sku already exists")
         .on_field(&["input", "sku"])
+}
+
+/// A variant SKU of an update that another product sells.
+pub fn variant_sku_taken() -> UserError {
+    UserError::new(
+        "SKU_TAKEN",
+        "another product has one of these variants' skus (as its own or a variant's)",
+    )
+    .on_field(&["input", "variants"])
+}
+
+/// An update the product's kind does not allow.
+pub fn refused_update(refusal: UpdateRefusal) -> UserError {
+    match refusal {
+        UpdateRefusal::NoOptions => UserError::new(
+            "INVALID_INPUT",
+            "a product without options is its own single variant and cannot gain options; create a product with them",
+        )
+        .on_field(&["input", "options"]),
+        UpdateRefusal::PriceOfVariants => UserError::new(
+            "INVALID_INPUT",
+            "a product with variants costs what its cheapest variant costs: set the variants' prices",
+        )
+        .on_field(&["input", "price"]),
+    }
 }
 
 pub fn not_found() -> UserError {

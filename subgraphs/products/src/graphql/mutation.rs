@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::error;
 use super::types::{DeletePayload, Product, ProductInput, ProductPayload, ProductUpdateInput};
+use crate::catalog::CatalogError;
 use crate::domain::product::{PatchDraft, ProductDraft};
 use crate::store::StoreError;
 use crate::ProductsState;
@@ -56,7 +57,9 @@ impl Mutation {
         }
     }
 
-    /// ADMIN. Fields left out (or null) stay as they are; `brand` and `imageUrl` set to null are cleared.
+    /// ADMIN. Fields left out (or null) stay as they are; `brand` and `imageUrl` set to null are
+    /// cleared. A product with options gets its `options` and `variants` replaced together
+    /// (a variant keeping its SKU keeps its id and stock); its price follows its variants'.
     #[instrument(skip_all, fields(product_id = %id.as_str()))]
     async fn update_product(
         &self,
@@ -88,19 +91,27 @@ impl Mutation {
                 user_errors: vec![error::not_found()],
             });
         };
+        let failed = |error| {
+            Ok(ProductPayload {
+                product: None,
+                user_errors: vec![error],
+            })
+        };
         match state
             .catalog
             .update(&id, &patch, ctx.state::<TraceContext>()?)
-            .await?
+            .await
         {
-            Some(product) => Ok(ProductPayload {
+            Ok(Some(product)) => Ok(ProductPayload {
                 product: Some(Product(product)),
                 user_errors: vec![],
             }),
-            None => Ok(ProductPayload {
-                product: None,
-                user_errors: vec![error::not_found()],
-            }),
+            Ok(None) => failed(error::not_found()),
+            Err(CatalogError::Store(StoreError::SkuTaken)) => failed(error::variant_sku_taken()),
+            Err(CatalogError::Store(StoreError::Refused(refusal))) => {
+                failed(error::refused_update(refusal))
+            }
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -172,5 +183,11 @@ fn patch_from(input: ProductUpdateInput) -> PatchDraft {
             .attributes
             .map(|a| a.into_iter().map(Into::into).collect()),
         image_url: clearable(input.image_url),
+        options: input
+            .options
+            .map(|o| o.into_iter().map(Into::into).collect()),
+        variants: input
+            .variants
+            .map(|v| v.into_iter().map(Into::into).collect()),
     }
 }

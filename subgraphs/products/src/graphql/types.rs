@@ -282,6 +282,12 @@ pub struct ProductUpdateInput {
     pub price: Option<emporium_kernel::graphql::Decimal>,
     pub attributes: Option<Vec<AttributeInput>>,
     pub image_url: async_graphql::MaybeUndefined<String>,
+    /// A product with options: its options, replaced together with `variants`.
+    pub options: Option<Vec<ProductOptionInput>>,
+    /// A product with options: every variant it sells from now on. A variant whose `sku` the
+    /// product sells already keeps its id and stock (`initialStock` is for new ones); the
+    /// ones left out are no longer sold.
+    pub variants: Option<Vec<ProductVariantInput>>,
 }
 
 #[derive(SimpleObject, Default)]

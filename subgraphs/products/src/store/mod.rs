@@ -4,7 +4,7 @@
 pub mod mongo;
 pub mod redis;
 
-pub use mongo::{Page, ProductStore, StoreError, Updated};
+pub use mongo::{Page, ProductStore, StoreError, UpdateRefusal, Updated};
 pub use redis::{CacheError, CatalogCache};
 
 use emporium_kernel::money::{Currency, Money, MoneyError};

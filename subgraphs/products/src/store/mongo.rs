@@ -15,6 +15,8 @@
 //! another product's own SKU is refused by a read in that transaction (not airtight against a
 //! concurrent create of that product: the unique `_id` covers variant against variant only).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::outbox::{mongo as outbox, OutboxError};
 use emporium_kernel::ids::ProductId;
@@ -29,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::product::{category_ancestry, Attribute, NewProduct, Product, ProductPatch};
-use crate::domain::variant::ProductOption;
+use crate::domain::variant::{NewVariant, ProductOption};
 use crate::events;
 use crate::store::StoredVariant;
 
@@ -49,6 +51,17 @@ pub enum StoreError {
     Mongo(#[from] mongodb::error::Error),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("the update does not fit the product: {0:?}")]
+    Refused(UpdateRefusal),
+}
+
+/// Why an update does not fit the product it names (nothing is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateRefusal {
+    /// Options and variants for a product without options (its own single variant).
+    NoOptions,
+    /// A price for a product with variants (it costs what its cheapest variant costs).
+    PriceOfVariants,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +93,43 @@ struct ProductDoc {
     options: Vec<ProductOption>,
     #[serde(default)]
     variants: Vec<StoredVariant>,
+}
+
+/// The variants an update sells from now on: one whose SKU the product sold already keeps its
+/// id; a new one gets a fresh id, and its initial stock goes into `added_stock` (for
+/// `product.updated`).
+fn replaced_variants(
+    before: &ProductDoc,
+    variants: &[NewVariant],
+    added_stock: &mut HashMap<String, u32>,
+) -> Vec<StoredVariant> {
+    let kept: HashMap<&str, &str> = before
+        .variants
+        .iter()
+        .map(|v| (v.sku.as_str(), v.id.as_str()))
+        .collect();
+    variants
+        .iter()
+        .map(|v| {
+            let sku = v.sku.to_string();
+            let id = match kept.get(sku.as_str()) {
+                Some(id) => (*id).to_owned(),
+                None => {
+                    let id = Uuid::now_v7().to_string();
+                    added_stock.insert(id.clone(), v.initial_stock);
+                    id
+                }
+            };
+            StoredVariant {
+                id,
+                sku,
+                title: v.title.clone(),
+                selected_options: v.selected_options.clone(),
+                price_minor: v.price.minor(),
+                compare_at_minor: v.compare_at_price.map(|p| p.minor()),
+            }
+        })
+        .collect()
 }
 
 fn to_chrono(at: bson::DateTime) -> DateTime<Utc> {
@@ -169,14 +219,6 @@ fn new_doc(product: &NewProduct, now: bson::DateTime) -> ProductDoc {
             })
             .collect(),
     }
-}
-
-/// The `variant_skus` rows of a product's variants.
-fn variant_sku_docs(doc: &ProductDoc) -> Vec<Document> {
-    doc.variants
-        .iter()
-        .map(|v| doc! { "_id": &v.sku, "product_id": &doc.id })
-        .collect()
 }
 
 fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
@@ -287,19 +329,33 @@ impl ProductStore {
         session: &mut ClientSession,
         doc: &ProductDoc,
     ) -> Result<(), StoreError> {
-        let rows = variant_sku_docs(doc);
-        if rows.is_empty() {
+        let skus: Vec<&str> = doc.variants.iter().map(|v| v.sku.as_str()).collect();
+        self.claim_skus(session, &doc.id, &skus).await
+    }
+
+    /// Records `skus` as variant SKUs of `product_id` in the session's transaction: `SkuTaken`
+    /// when another product has one as its own SKU or as a variant's.
+    async fn claim_skus(
+        &self,
+        session: &mut ClientSession,
+        product_id: &str,
+        skus: &[&str],
+    ) -> Result<(), StoreError> {
+        if skus.is_empty() {
             return Ok(());
         }
-        let skus: Vec<&str> = doc.variants.iter().map(|v| v.sku.as_str()).collect();
         let clash = self
             .products
-            .find_one(doc! { "sku": { "$in": &skus } })
+            .find_one(doc! { "sku": { "$in": skus } })
             .session(&mut *session)
             .await?;
         if clash.is_some() {
             return Err(StoreError::SkuTaken);
         }
+        let rows: Vec<Document> = skus
+            .iter()
+            .map(|sku| doc! { "_id": *sku, "product_id": product_id })
+            .collect();
         let taken = self
             .db
             .collection::<Document>(VARIANT_SKUS)
@@ -549,20 +605,59 @@ impl ProductStore {
             set.insert("image_url", image_url.clone());
         }
         let mut session = self.transaction().await?;
-        // The browse order needs the category a product leaves: read it first, in the same
-        // transaction, when the patch moves it.
-        let previous_category = match patch.category {
-            Some(_) => match self
-                .products
-                .find_one(doc! { "_id": id })
-                .session(&mut session)
-                .await?
-            {
-                Some(before) => Some(before.category),
-                None => return Ok(None),
-            },
-            None => None,
-        };
+        // The browse order needs the category a product leaves, and a change of price or
+        // variants needs the variants it has: read it first, in the same transaction.
+        let before =
+            if patch.category.is_some() || patch.price.is_some() || patch.variants.is_some() {
+                match self
+                    .products
+                    .find_one(doc! { "_id": id })
+                    .session(&mut session)
+                    .await?
+                {
+                    Some(before) => Some(before),
+                    None => return Ok(None),
+                }
+            } else {
+                None
+            };
+        let mut added_stock = HashMap::new();
+        if let Some(before) = &before {
+            let has_variants = !before.variants.is_empty();
+            if patch.price.is_some() && has_variants {
+                return Err(StoreError::Refused(UpdateRefusal::PriceOfVariants));
+            }
+            if let Some((options, variants)) = &patch.variants {
+                if !has_variants {
+                    return Err(StoreError::Refused(UpdateRefusal::NoOptions));
+                }
+                let stored = replaced_variants(before, variants, &mut added_stock);
+                let sold: HashSet<&str> = stored.iter().map(|v| v.sku.as_str()).collect();
+                let held: HashSet<&str> = before.variants.iter().map(|v| v.sku.as_str()).collect();
+                let released: Vec<&str> = held.difference(&sold).copied().collect();
+                let claimed: Vec<&str> = sold.difference(&held).copied().collect();
+                self.db
+                    .collection::<Document>(VARIANT_SKUS)
+                    .delete_many(doc! { "_id": { "$in": &released }, "product_id": id })
+                    .session(&mut session)
+                    .await?;
+                self.claim_skus(&mut session, id, &claimed).await?;
+                let cheapest = variants.iter().map(|v| v.price).min_by_key(|p| p.minor());
+                if let Some(cheapest) = cheapest {
+                    set.insert("price_minor", cheapest.minor());
+                    set.insert("currency", cheapest.currency().to_string());
+                }
+                set.insert(
+                    "options",
+                    bson::to_bson(options).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+                set.insert(
+                    "variants",
+                    bson::to_bson(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        let previous_category = before.as_ref().map(|b| b.category.clone());
         let Some(product) = self
             .products
             .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
@@ -579,7 +674,7 @@ impl ProductStore {
             &self.db,
             &mut session,
             events::EVENT_SOURCE,
-            events::product_updated(&product).traced(trace),
+            events::product_updated(&product, &added_stock).traced(trace),
         )
         .await?;
         session.commit_transaction().await?;
