@@ -75,6 +75,8 @@ pub struct SelectedOptionInput {
 
 /// Option values a filter may name at most (a product has at most 3 options).
 const MAX_FILTER_OPTIONS: usize = 4;
+/// The longest option name or value the catalogue accepts.
+const MAX_OPTION_TEXT_CHARS: usize = 100;
 
 // A product as the search subgraph knows it: a reference by id, resolved by the products
 // subgraph. (No doc comment: it would become the supergraph's description of `Product`.)
@@ -173,13 +175,16 @@ impl Query {
             }
         }
         let options = filter.options.unwrap_or_default();
+        let fits = |text: &str| {
+            let text = text.trim();
+            !text.is_empty() && text.chars().count() <= MAX_OPTION_TEXT_CHARS
+        };
         if options.len() > MAX_FILTER_OPTIONS
-            || options
-                .iter()
-                .any(|o| o.name.trim().is_empty() || o.value.trim().is_empty())
+            || !options.iter().all(|o| fits(&o.name) && fits(&o.value))
         {
             return Err(ApiError::bad_input(format!(
-                "filter.options takes 1 to {MAX_FILTER_OPTIONS} non-blank option values"
+                "filter.options takes at most {MAX_FILTER_OPTIONS} option values, each name and \
+                 value 1 to {MAX_OPTION_TEXT_CHARS} characters"
             )));
         }
         let request = SearchRequest {

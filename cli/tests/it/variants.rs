@@ -318,6 +318,23 @@ async fn variants_that_do_not_fit_the_options_are_refused_each_with_its_code_and
         .gql("{ products(first: 50) { totalCount } }", json!({}), None)
         .await;
     assert_eq!(body["data"]["products"]["totalCount"], 1, "{body}");
+
+    // A search filter naming too many option values, or one too long, is refused.
+    let option = |value: String| json!({ "name": "Colour", "value": value });
+    for options in [
+        json!((0..5).map(|i| option(format!("v{i}"))).collect::<Vec<_>>()),
+        json!([option("x".repeat(101))]),
+        json!([option(" ".to_owned())]),
+    ] {
+        let (_, refused) = platform
+            .post(
+                "query($f: SearchFilter) { search(query: \"\", filter: $f) { totalCount } }",
+                json!({ "f": { "options": options } }),
+                None,
+            )
+            .await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    }
 }
 
 /// Polls `product(id)` until `check` holds for it.
