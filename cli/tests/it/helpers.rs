@@ -713,6 +713,35 @@ pub async fn new_product(platform: &Platform, admin: &Session, changes: Value) -
         .to_owned()
 }
 
+/// A running platform with a signed-in admin and customer, and one product (the demo input)
+/// at `price` with `stock` units.
+pub struct Shop {
+    pub platform: Platform,
+    pub admin: Session,
+    pub customer: Session,
+    pub product: String,
+}
+
+impl Shop {
+    pub async fn open(price: &str, stock: u32) -> Self {
+        let platform = Platform::start().await;
+        let admin = platform.admin().await;
+        let customer = platform.customer().await;
+        let product = new_product(
+            &platform,
+            &admin,
+            json!({ "price": price, "initialStock": stock }),
+        )
+        .await;
+        Self {
+            platform,
+            admin,
+            customer,
+            product,
+        }
+    }
+}
+
 /// `updateProduct` as the admin; panics unless it succeeded.
 pub async fn update_product(platform: &Platform, admin: &Session, id: &str, input: Value) {
     let body = platform

@@ -198,15 +198,12 @@ async fn an_orders_life_reaches_its_customer_once_in_order_and_no_one_else() {
 
 #[tokio::test]
 async fn a_declined_card_tells_the_customer_the_payment_was_declined() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "10.00", "initialStock": 3 }),
-    )
-    .await;
+    let Shop {
+        platform,
+        customer,
+        product,
+        ..
+    } = Shop::open("10.00", 3).await;
     add_to_cart(&platform, &customer, &product, 2).await;
 
     let order = place(&platform, &customer, "tok_decline_insufficient_funds").await;

@@ -256,15 +256,12 @@ fn statuses(order: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captured() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let headphones = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "349.99", "initialStock": 5 }),
-    )
-    .await;
+    let Shop {
+        platform,
+        admin,
+        customer,
+        product: headphones,
+    } = Shop::open("349.99", 5).await;
     add_to_cart(&platform, &customer, &headphones, 2).await;
 
     let placed = checkout(&platform, &customer, "tok_visa", "checkout-1").await;
@@ -366,15 +363,12 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
 
 #[tokio::test]
 async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "10.00", "initialStock": 3 }),
-    )
-    .await;
+    let Shop {
+        platform,
+        customer,
+        product,
+        ..
+    } = Shop::open("10.00", 3).await;
 
     add_to_cart(&platform, &customer, &product, 2).await;
     let declined = place(&platform, &customer, "tok_decline_insufficient_funds").await;
@@ -442,15 +436,12 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
 
 #[tokio::test]
 async fn the_same_checkout_sent_twice_at_once_is_one_order_one_payment_one_reservation() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "25.00", "initialStock": 10 }),
-    )
-    .await;
+    let Shop {
+        platform,
+        customer,
+        product,
+        ..
+    } = Shop::open("25.00", 10).await;
     add_to_cart(&platform, &customer, &product, 3).await;
 
     let (a, b) = tokio::join!(

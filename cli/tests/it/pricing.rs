@@ -168,15 +168,12 @@ pub(crate) fn amount(value: &Value) -> i64 {
 
 #[tokio::test]
 async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authorized_payment() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "40.00", "initialStock": 10 }),
-    )
-    .await;
+    let Shop {
+        platform,
+        admin,
+        customer,
+        product,
+    } = Shop::open("40.00", 10).await;
     let standard = create_method(
         &platform,
         &admin,
