@@ -91,11 +91,13 @@ impl Stores {
     }
 
     /// The variables that put `emporium up` on these stores, with the checkout's supergraph,
-    /// no storefront and quiet logs.
+    /// no storefront and quiet logs, and the production pool size (the tests' smaller one is
+    /// for many platforms at once, not for measuring one).
     pub fn env(&self) -> Vec<(String, String)> {
         self.0
             .env()
             .into_iter()
+            .filter(|(name, _)| *name != "EMPORIUM_POSTGRES_POOL_SIZE")
             .chain([
                 (
                     "EMPORIUM_SUPERGRAPH",

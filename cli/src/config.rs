@@ -30,6 +30,9 @@ pub struct Settings {
     pub orders_database_url: String,
     /// The payments service's database (payments and their outbox).
     pub payments_database_url: String,
+    /// `EMPORIUM_POSTGRES_POOL_SIZE`: the most connections each service keeps to its database
+    /// (default 10; Postgres's `max_connections` must cover every service of every replica).
+    pub postgres_pool_size: u32,
     /// How long an order may stay PENDING (waiting for inventory and payments) before it is
     /// rejected as timed out.
     pub order_pending_timeout: std::time::Duration,
@@ -210,6 +213,15 @@ impl EdgeSettings {
     }
 }
 
+/// A pool size Postgres can serve: 1 to 100.
+fn pool_size(size: u32) -> anyhow::Result<u32> {
+    if (1..=100).contains(&size) {
+        Ok(size)
+    } else {
+        anyhow::bail!("EMPORIUM_POSTGRES_POOL_SIZE must be 1 to 100, not {size}")
+    }
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -351,6 +363,7 @@ impl Settings {
             payments_database_url: var("EMPORIUM_PAYMENTS_DATABASE_URL").unwrap_or_else(|| {
                 "postgres://postgres@127.0.0.1:5432/emporium_payments".to_owned()
             }),
+            postgres_pool_size: pool_size(parsed("EMPORIUM_POSTGRES_POOL_SIZE", 10)?)?,
             order_pending_timeout: std::time::Duration::from_secs(pending_timeout_secs),
             prices_include_tax: flag("EMPORIUM_PRICES_INCLUDE_TAX", false)?,
             outbox_retention: std::time::Duration::from_secs(outbox_retention_secs),

@@ -20,6 +20,7 @@ use crate::services::Service;
 /// Connects to the users database, creating it if it does not exist, and runs its migrations.
 pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     migrated_pool(
+        settings,
         &settings.database_url,
         "EMPORIUM_DATABASE_URL",
         &emporium_users::MIGRATOR,
@@ -31,6 +32,7 @@ pub async fn postgres(settings: &Settings) -> anyhow::Result<PgPool> {
 /// The inventory's database, created if missing and migrated.
 pub async fn inventory_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     migrated_pool(
+        settings,
         &settings.inventory_database_url,
         "EMPORIUM_INVENTORY_DATABASE_URL",
         &emporium_inventory::MIGRATOR,
@@ -40,6 +42,7 @@ pub async fn inventory_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
 }
 
 async fn migrated_pool(
+    settings: &Settings,
     url: &str,
     variable: &str,
     migrator: &sqlx::migrate::Migrator,
@@ -56,7 +59,7 @@ async fn migrated_pool(
     create_database_if_missing(&options).await?;
     // Few connections: a subgraph's queries are short, and Postgres is shared by every service.
     let pool = PgPoolOptions::new()
-        .max_connections(10)
+        .max_connections(settings.postgres_pool_size)
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect_with(options)
         .await
@@ -71,6 +74,7 @@ async fn migrated_pool(
 /// The orders database, created if missing and migrated.
 pub async fn orders_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     migrated_pool(
+        settings,
         &settings.orders_database_url,
         "EMPORIUM_ORDERS_DATABASE_URL",
         &emporium_orders::MIGRATOR,
@@ -82,6 +86,7 @@ pub async fn orders_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
 /// The payments database, created if missing and migrated.
 pub async fn payments_postgres(settings: &Settings) -> anyhow::Result<PgPool> {
     migrated_pool(
+        settings,
         &settings.payments_database_url,
         "EMPORIUM_PAYMENTS_DATABASE_URL",
         &emporium_payments::MIGRATOR,

@@ -51,6 +51,8 @@ impl TestStores {
             ("EMPORIUM_INVENTORY_DATABASE_URL", self.inventory.url()),
             ("EMPORIUM_ORDERS_DATABASE_URL", self.orders.url()),
             ("EMPORIUM_PAYMENTS_DATABASE_URL", self.payments.url()),
+            // Many platforms run at once on one Postgres: a few connections each are plenty.
+            ("EMPORIUM_POSTGRES_POOL_SIZE", "4".to_owned()),
             ("EMPORIUM_MONGODB_URL", self.mongo.server_url().to_owned()),
             ("EMPORIUM_MONGODB_DATABASE", self.mongo.name().to_owned()),
             ("EMPORIUM_AMQP_URL", self.vhost.amqp_url()),

@@ -1,5 +1,6 @@
 //! A throwaway Postgres database per test ([`TestPostgres`]), dropped with its handle.
-//! Creating one that the server does not answer within a minute panics with the reason.
+//! Creating one waits while the server has no connection to spare (many tests at once) and
+//! panics with the reason if it cannot within a minute.
 
 use super::{cleanup_on_own_thread, unique_name};
 
@@ -21,11 +22,18 @@ impl TestPostgres {
         let server = postgres_server_url();
         let name = unique_name();
         let created = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-                .await
-                .expect(
-                    "tests need Postgres on EMPORIUM_TEST_POSTGRES_URL (default 127.0.0.1:5432)",
-                );
+            let mut conn = loop {
+                match sqlx::PgConnection::connect(&format!("{server}/postgres")).await {
+                    Ok(conn) => break conn,
+                    // 53300 too_many_connections: other tests' platforms hold them for now.
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("53300") => {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    }
+                    Err(e) => panic!(
+                        "tests need Postgres on EMPORIUM_TEST_POSTGRES_URL (default 127.0.0.1:5432): {e}"
+                    ),
+                }
+            };
             sqlx::query(&format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut conn)
                 .await
