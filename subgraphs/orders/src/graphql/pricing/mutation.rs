@@ -1,217 +1,32 @@
-//! Shipping, tax and discount codes in the schema: their objects, inputs and payloads, the
-//! admin's changes (checked here, every problem on its input field) and the shopper's cart
-//! changes. Business failures are userErrors with stable codes: INVALID_INPUT, NOT_FOUND,
-//! DISCOUNT_CODE_TAKEN, SHIPPING_METHOD_UNAVAILABLE and the `DISCOUNT_*` codes of
-//! [`DiscountRefusal`].
+//! `PricingMutation`: the shopper's cart pricing changes (shipping address and method,
+//! discount codes) and the admin's configuration (shipping methods, tax rates, discount
+//! codes), merged into the subgraph's `Mutation`.
+//!
+//! The admin's input is checked here, every problem on its input field; business failures
+//! are userErrors with stable codes (INVALID_INPUT, NOT_FOUND, DISCOUNT_CODE_TAKEN,
+//! SHIPPING_METHOD_UNAVAILABLE and the `DISCOUNT_*` codes of [`DiscountRefusal`]), and only a
+//! failure of the service itself is an [`ApiError`].
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Object, ID};
+use chrono::Utc;
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::{
-    encode_cursor, ContextState, Decimal, MoneyObject, PageInfo, UserError,
-};
+use emporium_kernel::graphql::{ContextState, Decimal, UserError};
 use emporium_kernel::money::Money;
 use emporium_kernel::ApiError;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::types::{AddressInput, Cart, CartPayload};
-use crate::checkout;
-use crate::orders::Orders;
+use super::objects::{
+    shop_money, DiscountCodeInput, DiscountCodeObject, DiscountCodePayload, ShippingMethodInput,
+    ShippingMethodObject, ShippingMethodPayload, TaxLineObject, TaxRateInput, TaxRatePayload,
+};
+use super::queries::priced_cart;
+use crate::graphql::types::{AddressInput, CartPayload};
 use crate::pricing::{
-    self, normalize_code, DiscountCode, DiscountRefusal, DiscountValue, OfferedMethod,
-    ShippingMethod, TaxRate, TaxRateValue, SHOP_CURRENCY,
+    normalize_code, DiscountCode, DiscountRefusal, DiscountValue, ShippingMethod, TaxRate,
+    TaxRateValue, SHOP_CURRENCY,
 };
 use crate::store::OrderStore;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "DiscountKind", remote = "pricing::DiscountKind")]
-pub enum DiscountKindEnum {
-    Percentage,
-    FixedAmount,
-    FreeShipping,
-}
-
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "ShippingMethod")]
-pub struct ShippingMethodObject {
-    pub id: ID,
-    pub name: String,
-    pub description: Option<String>,
-    /// For this cart (free-shipping thresholds applied); the configured price in
-    /// `Query.shippingMethods`.
-    pub price: MoneyObject,
-    pub estimated_days: Option<i32>,
-    /// The method costs nothing from this subtotal on.
-    pub free_over_subtotal: Option<MoneyObject>,
-    /// ISO 3166-1 alpha-2 codes; empty: everywhere.
-    pub countries: Vec<String>,
-}
-
-fn shop_money(minor: i64) -> Result<MoneyObject, ApiError> {
-    Money::from_minor(minor, SHOP_CURRENCY)
-        .map(Into::into)
-        .map_err(|e| ApiError::internal(&e))
-}
-
-impl ShippingMethodObject {
-    pub(super) fn of(method: &ShippingMethod, price: Money) -> Result<Self, ApiError> {
-        Ok(Self {
-            id: ID(method.id.to_string()),
-            name: method.name.clone(),
-            description: method.description.clone(),
-            price: price.into(),
-            estimated_days: method.estimated_days,
-            free_over_subtotal: method.free_over_minor.map(shop_money).transpose()?,
-            countries: method.countries.clone(),
-        })
-    }
-
-    pub(super) fn offered(offered: &OfferedMethod) -> Result<Self, ApiError> {
-        Self::of(&offered.method, offered.price)
-    }
-
-    fn configured(method: &ShippingMethod) -> Result<Self, ApiError> {
-        let price = Money::from_minor(method.price_minor, SHOP_CURRENCY)
-            .map_err(|e| ApiError::internal(&e))?;
-        Self::of(method, price)
-    }
-}
-
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "TaxLine")]
-pub struct TaxLineObject {
-    pub name: String,
-    /// "0.2" is 20 %.
-    pub rate: Decimal,
-    pub amount: MoneyObject,
-}
-
-impl From<&pricing::TaxLine> for TaxLineObject {
-    fn from(line: &pricing::TaxLine) -> Self {
-        Self {
-            name: line.name.clone(),
-            rate: Decimal(line.rate.to_decimal_string()),
-            amount: line.amount.into(),
-        }
-    }
-}
-
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "AppliedDiscount")]
-pub struct AppliedDiscountObject {
-    pub code: String,
-    pub kind: DiscountKindEnum,
-    pub amount: MoneyObject,
-}
-
-impl From<&pricing::AppliedDiscount> for AppliedDiscountObject {
-    fn from(discount: &pricing::AppliedDiscount) -> Self {
-        Self {
-            code: discount.code.clone(),
-            kind: discount.kind.into(),
-            amount: discount.amount.into(),
-        }
-    }
-}
-
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "DiscountCode")]
-pub struct DiscountCodeObject {
-    /// Case-insensitive, shown upper-case.
-    pub code: String,
-    pub kind: DiscountKindEnum,
-    /// "10" is 10 % for PERCENTAGE; an amount for FIXED_AMOUNT; "0" for FREE_SHIPPING.
-    pub value: Decimal,
-    pub minimum_subtotal: Option<MoneyObject>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    /// Orders in all; null: unlimited.
-    pub usage_limit: Option<i32>,
-    pub times_used: i32,
-    pub active: bool,
-}
-
-impl DiscountCodeObject {
-    fn of(code: &DiscountCode) -> Result<Self, ApiError> {
-        Ok(Self {
-            code: code.code.clone(),
-            kind: code.value.kind().into(),
-            value: Decimal(code.value.to_decimal_string()),
-            minimum_subtotal: code.minimum_subtotal_minor.map(shop_money).transpose()?,
-            starts_at: code.starts_at,
-            ends_at: code.ends_at,
-            usage_limit: code.usage_limit,
-            times_used: code.times_used,
-            active: code.active,
-        })
-    }
-}
-
-#[derive(InputObject)]
-pub struct ShippingMethodInput {
-    pub name: String,
-    pub description: Option<String>,
-    pub price: Decimal,
-    /// The method costs nothing from this subtotal on.
-    pub free_over_subtotal: Option<Decimal>,
-    /// ISO 3166-1 alpha-2; empty: everywhere.
-    pub countries: Vec<String>,
-    pub estimated_days: Option<i32>,
-}
-
-#[derive(InputObject)]
-pub struct TaxRateInput {
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-    /// e.g. "VAT", "Sales tax".
-    pub name: String,
-    /// "0.2" is 20 %.
-    pub rate: Decimal,
-}
-
-#[derive(InputObject)]
-pub struct DiscountCodeInput {
-    pub code: String,
-    pub kind: DiscountKindEnum,
-    pub value: Decimal,
-    pub minimum_subtotal: Option<Decimal>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub usage_limit: Option<i32>,
-}
-
-#[derive(SimpleObject)]
-pub struct ShippingMethodPayload {
-    pub shipping_method: Option<ShippingMethodObject>,
-    pub user_errors: Vec<UserError>,
-}
-
-#[derive(SimpleObject)]
-pub struct TaxRatePayload {
-    pub tax_line: Option<TaxLineObject>,
-    pub user_errors: Vec<UserError>,
-}
-
-#[derive(SimpleObject)]
-pub struct DiscountCodePayload {
-    pub discount_code: Option<DiscountCodeObject>,
-    pub user_errors: Vec<UserError>,
-}
-
-#[derive(SimpleObject)]
-pub struct DiscountCodeEdge {
-    pub cursor: String,
-    pub node: DiscountCodeObject,
-}
-
-#[derive(SimpleObject)]
-pub struct DiscountCodeConnection {
-    pub edges: Vec<DiscountCodeEdge>,
-    pub nodes: Vec<DiscountCodeObject>,
-    pub page_info: PageInfo,
-    pub total_count: i32,
-}
 
 fn invalid(path: &[&str], message: impl Into<String>) -> UserError {
     UserError::new("INVALID_INPUT", message).on_field(path)
@@ -242,56 +57,12 @@ fn named(raw: &str, path: &[&str], problems: &mut Vec<UserError>) -> String {
     name.to_owned()
 }
 
-pub(super) async fn shipping_methods(
-    ctx: &Context<'_>,
-) -> Result<Vec<ShippingMethodObject>, ApiError> {
-    ctx.state::<Viewer>()?.require_admin()?;
-    ctx.state::<OrderStore>()?
-        .shipping_methods()
-        .await?
-        .iter()
-        .map(ShippingMethodObject::configured)
-        .collect()
-}
-
 fn code_not_found() -> UserError {
     UserError::new(
         DiscountRefusal::NotFound.code(),
         DiscountRefusal::NotFound.to_string(),
     )
     .on_field(&["code"])
-}
-
-pub(super) async fn discount_codes(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Result<DiscountCodeConnection, ApiError> {
-    ctx.state::<Viewer>()?.require_admin()?;
-    let page = emporium_kernel::graphql::PageRequest::parse(first, after.as_deref())?;
-    let (codes, has_next_page, total_count) = ctx
-        .state::<OrderStore>()?
-        .discount_codes(page.after.as_deref(), page.size)
-        .await?;
-    let nodes = codes
-        .iter()
-        .map(DiscountCodeObject::of)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(DiscountCodeConnection {
-        edges: nodes
-            .iter()
-            .map(|node| DiscountCodeEdge {
-                cursor: encode_cursor(&node.code),
-                node: node.clone(),
-            })
-            .collect(),
-        page_info: PageInfo {
-            has_next_page,
-            end_cursor: nodes.last().map(|node| encode_cursor(&node.code)),
-        },
-        nodes,
-        total_count: i32::try_from(total_count).unwrap_or(i32::MAX),
-    })
 }
 
 // ------------------------------------------------------------------------- the shopper's cart
@@ -303,40 +74,11 @@ fn failed(error: UserError) -> CartPayload {
     }
 }
 
-/// The signed-in customer's cart with every amount, priced now.
-pub(super) async fn priced_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
-    let user = ctx.state::<Viewer>()?.require_user()?;
-    let (state, rate) = ctx
-        .state::<OrderStore>()?
-        .cart_state(user.id.into())
-        .await?;
-    let include = ctx.state::<Orders>()?.prices_include_tax();
-    let country = state.shipping_address.as_ref().map(|a| a.country.as_str());
-    let priced = state.price(country, rate.as_ref(), include, Utc::now())?;
-    Cart::of(&state, &priced)
-}
-
 async fn changed(ctx: &Context<'_>) -> Result<CartPayload, ApiError> {
     Ok(CartPayload {
         cart: Some(priced_cart(ctx).await?),
         user_errors: vec![],
     })
-}
-
-/// The address a checkout ships to: the one it names, else the cart's.
-pub(super) async fn checkout_address(
-    ctx: &Context<'_>,
-    given: Option<AddressInput>,
-) -> Result<Option<checkout::Address>, ApiError> {
-    if let Some(address) = given {
-        return Ok(Some(address.into_address()));
-    }
-    let user = ctx.state::<Viewer>()?.require_user()?;
-    let (state, _) = ctx
-        .state::<OrderStore>()?
-        .cart_state(user.id.into())
-        .await?;
-    Ok(state.shipping_address)
 }
 
 /// Shipping, tax and discount codes: the cart's pricing changes and the shop's configuration
