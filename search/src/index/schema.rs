@@ -68,10 +68,12 @@ pub struct Fields {
     pub source: Field,
 }
 
-/// The version of the schema below: an index directory keeps its index in a subdirectory of
-/// this name, so a schema change starts an empty index (filled from the catalogue at start,
-/// as for a new replica) instead of failing to open the old one.
-pub const SCHEMA_VERSION: &str = "schema-2";
+/// The version of the schema below and of what its documents hold (the spelling of option
+/// keys included): an index directory keeps its index in a subdirectory of this name, so a
+/// change starts an empty index (filled from the catalogue at start, as for a new replica)
+/// instead of failing to open the old one or answering from terms spelled the old way. Raise
+/// it with any such change.
+pub const SCHEMA_VERSION: &str = "schema-3";
 
 pub fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
