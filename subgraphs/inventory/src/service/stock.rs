@@ -122,12 +122,7 @@ impl Inventory {
                 ledger::record_variants(&mut tx, product_id, &stock_ids).await?;
             }
             for (stock_id, initial_stock) in initial_stocks {
-                // One operation per variant: its own id, so a retry recognises each.
-                let op_id = if has_variants {
-                    format!("{}/{stock_id}", envelope.id)
-                } else {
-                    envelope.id.to_string()
-                };
+                let op_id = catalog_op(envelope, product_id, stock_id);
                 self.set_from_catalog(
                     &mut tx,
                     envelope,
@@ -211,7 +206,7 @@ impl Inventory {
             ledger::record_variants(&mut tx, product_id, &sold).await?;
             for (stock_id, initial_stock) in variants {
                 if let Some(initial_stock) = initial_stock {
-                    let op_id = format!("{}/{stock_id}", envelope.id);
+                    let op_id = catalog_op(envelope, product_id, stock_id);
                     self.set_from_catalog(
                         &mut tx,
                         envelope,
@@ -225,7 +220,7 @@ impl Inventory {
             }
             for stock_id in &dropped {
                 ledger::mark_deleted(&mut tx, stock_id).await?;
-                let op_id = format!("{}/{stock_id}", envelope.id);
+                let op_id = catalog_op(envelope, product_id, stock_id);
                 self.set_from_catalog(&mut tx, envelope, stock_id, 0, MovementKind::Clear, &op_id)
                     .await?;
             }
@@ -259,11 +254,7 @@ impl Inventory {
             ledger::lock_for_write(&mut tx, &stock_ids).await?;
             for stock_id in &stock_ids {
                 ledger::mark_deleted(&mut tx, stock_id).await?;
-                let op_id = if *stock_id == product_id {
-                    envelope.id.to_string()
-                } else {
-                    format!("{}/{stock_id}", envelope.id)
-                };
+                let op_id = catalog_op(envelope, product_id, stock_id);
                 self.set_from_catalog(&mut tx, envelope, stock_id, 0, MovementKind::Clear, &op_id)
                     .await?;
             }
@@ -271,5 +262,16 @@ impl Inventory {
             Ok(())
         })
         .await
+    }
+}
+
+/// The Redis operation id of a catalogue event's change to one stock id: the event's id for the
+/// product's own stock, the event's id and the variant's for a variant's, so a retry recognises
+/// each change it already made.
+fn catalog_op(envelope: &Envelope, product_id: &str, stock_id: &str) -> String {
+    if stock_id == product_id {
+        envelope.id.to_string()
+    } else {
+        format!("{}/{stock_id}", envelope.id)
     }
 }

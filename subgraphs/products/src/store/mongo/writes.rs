@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::document::{attribute_docs, new_doc, ProductDoc};
 use super::{ProductStore, StoreError, UpdateRefusal, Updated, DELETED_SKUS, VARIANT_SKUS};
 use crate::domain::product::{category_ancestry, NewProduct, Product, ProductPatch};
-use crate::domain::variant::NewVariant;
+use crate::domain::variant::{self, NewVariant};
 use crate::events;
 use crate::store::StoredVariant;
 
@@ -287,8 +287,9 @@ impl ProductStore {
                     .session(&mut session)
                     .await?;
                 self.claim_skus(&mut session, id, &claimed).await?;
-                let cheapest = variants.iter().map(|v| v.price).min_by_key(|p| p.minor());
-                if let Some(cheapest) = cheapest {
+                // Priced as at creation: what its cheapest variant costs.
+                if let Some((cheapest, _)) = variant::price_range(variants.iter().map(|v| v.price))
+                {
                     set.insert("price_minor", cheapest.minor());
                     set.insert("currency", cheapest.currency().to_string());
                 }
