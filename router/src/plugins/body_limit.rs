@@ -15,17 +15,13 @@ use hive_router::{
     http::StatusCode,
     ntex::http::header::CONTENT_LENGTH,
     plugins::{
-        hooks::{
-            on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
-    GraphQLError,
 };
 use serde::Deserialize;
 
-use super::error_codes::{with_reason, BAD_USER_INPUT};
+use super::error_codes::{refusal, BAD_USER_INPUT};
 
 /// Most bytes of an oversized body read (and discarded) before answering.
 pub const LINGER_BYTES: u64 = 32 * 1024 * 1024;
@@ -47,18 +43,11 @@ pub struct BodyLimitConfig {
 
 #[hive_router::async_trait]
 impl RouterPlugin for BodyLimit {
-    type Config = BodyLimitConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_body_limit"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
-        payload.initialize_plugin(Self {
+    plugin_setup!("emporium_body_limit", BodyLimitConfig, |config| {
+        Ok(Self {
             max_bytes: config.max_bytes,
         })
-    }
+    });
 
     fn on_http_request<'req>(
         &'req self,
@@ -85,12 +74,10 @@ impl RouterPlugin for BodyLimit {
                 }
             };
             let _ = hive_router::tokio::time::timeout(LINGER_TIME, drain).await;
-            let error = with_reason(
-                GraphQLError::from_message_and_code(
-                    format!("The request body is larger than {} bytes", self.max_bytes),
-                    BAD_USER_INPUT,
-                ),
+            let error = refusal(
+                BAD_USER_INPUT,
                 "PAYLOAD_TOO_LARGE_CONTENT_LENGTH",
+                format!("The request body is larger than {} bytes", self.max_bytes),
             );
             payload.end_with_graphql_error(error, StatusCode::PAYLOAD_TOO_LARGE)
         })

@@ -42,7 +42,6 @@ use hive_router::{
                 OnExecuteStartHookResult,
             },
             on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
         },
         plugin_trait::{EarlyHTTPResponse, EndHookPayload, RouterPlugin, StartHookPayload},
     },
@@ -251,20 +250,13 @@ fn rate_limited_response(
 
 #[async_trait]
 impl RouterPlugin for CostBudget {
-    type Config = CostBudgetConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_cost_budget"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
+    plugin_setup!("emporium_cost_budget", CostBudgetConfig, |config| {
         let limiter = match config.rate_limit {
             None => None,
             Some(limit) => Some(Arc::new(Limiter::from_config(limit)?)),
         };
-        payload.initialize_plugin(Self { limiter })
-    }
+        Ok(Self { limiter })
+    });
 
     fn on_http_request<'req>(
         &'req self,

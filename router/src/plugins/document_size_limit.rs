@@ -14,17 +14,15 @@ use hive_router::{
     async_trait,
     http::StatusCode,
     plugins::{
-        hooks::{
-            on_graphql_parse::{OnGraphQLParseHookResult, OnGraphQLParseStartHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_graphql_parse::{OnGraphQLParseHookResult, OnGraphQLParseStartHookPayload},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
     GraphQLError,
 };
 use serde::Deserialize;
 
-use super::error_codes::{with_reason, QUERY_TOO_COMPLEX};
+use super::error_codes::{refusal, QUERY_TOO_COMPLEX};
+use super::json_depth_limit::Nesting;
 
 /// Rejects documents longer than the configured number of characters.
 pub struct DocumentSizeLimit {
@@ -45,7 +43,7 @@ pub struct DocumentSizeLimitConfig {
 /// strings and comments. One pass, constant memory.
 pub fn nests_deeper_than(document: &str, max: usize) -> bool {
     let bytes = document.as_bytes();
-    let mut depth = 0usize;
+    let mut nesting = Nesting::new(max);
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -71,13 +69,7 @@ pub fn nests_deeper_than(document: &str, max: usize) -> bool {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
             }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            byte if nesting.deeper_after(byte) => return true,
             _ => {}
         }
         i += 1;
@@ -100,10 +92,7 @@ impl DocumentSizeLimit {
             "The GraphQL document nests deeper than {} levels",
             self.max_nesting
         );
-        with_reason(
-            GraphQLError::from_message_and_code(message, QUERY_TOO_COMPLEX),
-            "MAX_DEPTH_EXCEEDED",
-        )
+        refusal(QUERY_TOO_COMPLEX, "MAX_DEPTH_EXCEEDED", message)
     }
 
     fn error(&self) -> GraphQLError {
@@ -111,28 +100,22 @@ impl DocumentSizeLimit {
             "The GraphQL document is longer than {} characters",
             self.max_chars
         );
-        with_reason(
-            GraphQLError::from_message_and_code(message, QUERY_TOO_COMPLEX),
-            DOCUMENT_TOO_LARGE,
-        )
+        refusal(QUERY_TOO_COMPLEX, DOCUMENT_TOO_LARGE, message)
     }
 }
 
 #[async_trait]
 impl RouterPlugin for DocumentSizeLimit {
-    type Config = DocumentSizeLimitConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_document_size_limit"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
-        payload.initialize_plugin(Self {
-            max_chars: config.max_chars,
-            max_nesting: config.max_nesting,
-        })
-    }
+    plugin_setup!(
+        "emporium_document_size_limit",
+        DocumentSizeLimitConfig,
+        |config| {
+            Ok(Self {
+                max_chars: config.max_chars,
+                max_nesting: config.max_nesting,
+            })
+        }
+    );
 
     async fn on_graphql_parse<'exec>(
         &'exec self,

@@ -14,10 +14,7 @@
 use hive_router::{
     http::StatusCode,
     plugins::{
-        hooks::{
-            on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult},
         plugin_trait::RouterPlugin,
     },
     sonic_rs, GraphQLError,
@@ -102,8 +99,10 @@ pub fn contract_code(router_code: &str) -> Option<&'static str> {
     Some(code)
 }
 
-/// Puts `reason` into the error's extensions.
-pub fn with_reason(mut error: GraphQLError, reason: &str) -> GraphQLError {
+/// A refusal the router answers itself: `message`, the contract `code`, and the precise
+/// `reason` in `extensions.reason`.
+pub fn refusal(code: &str, reason: &str, message: impl Into<String>) -> GraphQLError {
+    let mut error = GraphQLError::from_message_and_code(message.into(), code);
     error
         .extensions
         .extensions
@@ -127,15 +126,7 @@ fn translate(error: &mut GraphQLError) -> Option<&'static str> {
 }
 
 impl RouterPlugin for ContractErrorCodes {
-    type Config = ();
-
-    fn plugin_name() -> &'static str {
-        "emporium_contract_error_codes"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        payload.initialize_plugin_with_defaults()
-    }
+    plugin_setup!("emporium_contract_error_codes", (), |()| Ok(Self));
 
     fn on_graphql_error<'req>(
         &'req self,

@@ -18,9 +18,8 @@ use hive_router::{
     async_trait,
     http::StatusCode,
     plugins::{
-        hooks::{
-            on_graphql_params::{OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
+        hooks::on_graphql_params::{
+            OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
         },
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
@@ -28,7 +27,7 @@ use hive_router::{
 };
 use serde::Deserialize;
 
-use super::error_codes::{with_reason, BAD_USER_INPUT};
+use super::error_codes::{refusal, BAD_USER_INPUT};
 
 /// Refuses requests whose JSON nests deeper than the configured depth.
 pub struct JsonDepthLimit {
@@ -45,10 +44,38 @@ pub struct JsonDepthLimitConfig {
 /// The precise reason, kept in `extensions.reason`.
 const JSON_TOO_DEEP: &str = "JSON_TOO_DEEP";
 
+/// How deep `{` and `[` nest, counted one byte at a time by the scanners of the request's JSON
+/// and of the GraphQL document (each skips its own strings and comments first).
+pub(crate) struct Nesting {
+    depth: usize,
+    max: usize,
+}
+
+impl Nesting {
+    pub(crate) fn new(max: usize) -> Self {
+        Self { depth: 0, max }
+    }
+
+    /// Counts `byte`; true once the nesting is deeper than the limit.
+    pub(crate) fn deeper_after(&mut self, byte: u8) -> bool {
+        match byte {
+            b'{' | b'[' => {
+                self.depth += 1;
+                self.depth > self.max
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether `{`/`[` nest deeper than `max` in `json`, outside strings; stops at the first level
 /// past it. Malformed JSON is measured as far as it goes; the parser reports what is wrong.
 pub fn exceeds_depth(json: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
+    let mut nesting = Nesting::new(max);
     let mut in_string = false;
     let mut escaped = false;
     for &byte in json {
@@ -61,16 +88,10 @@ pub fn exceeds_depth(json: &[u8], max: usize) -> bool {
             }
             continue;
         }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+        if byte == b'"' {
+            in_string = true;
+        } else if nesting.deeper_after(byte) {
+            return true;
         }
     }
     false
@@ -142,27 +163,21 @@ impl JsonDepthLimit {
             "The request's JSON nests deeper than {} levels",
             self.max_depth
         );
-        with_reason(
-            GraphQLError::from_message_and_code(message, BAD_USER_INPUT),
-            JSON_TOO_DEEP,
-        )
+        refusal(BAD_USER_INPUT, JSON_TOO_DEEP, message)
     }
 }
 
 #[async_trait]
 impl RouterPlugin for JsonDepthLimit {
-    type Config = JsonDepthLimitConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_json_depth_limit"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
-        payload.initialize_plugin(Self {
-            max_depth: config.max_depth,
-        })
-    }
+    plugin_setup!(
+        "emporium_json_depth_limit",
+        JsonDepthLimitConfig,
+        |config| {
+            Ok(Self {
+                max_depth: config.max_depth,
+            })
+        }
+    );
 
     async fn on_graphql_params<'exec>(
         &'exec self,

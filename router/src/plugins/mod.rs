@@ -4,6 +4,27 @@
 //! ([`crate::config`]); hive-router refuses to start when the configuration names a plugin
 //! that [`registry`] did not register. Registration order is call order for every hook.
 
+/// The items every plugin's `RouterPlugin` impl opens with: its configuration type, the name it
+/// is enabled by under `plugins.`, and `on_plugin_init` building the plugin from its parsed
+/// configuration with `$build`, a `fn(Config) -> Result<Self, Box<dyn Error>>`. A configuration
+/// that does not parse, or a build that fails, stops the router at start-up with that error.
+macro_rules! plugin_setup {
+    ($name:literal, $config:ty, $build:expr) => {
+        type Config = $config;
+
+        fn plugin_name() -> &'static str {
+            $name
+        }
+
+        fn on_plugin_init(
+            payload: ::hive_router::plugins::hooks::on_plugin_init::OnPluginInitPayload<Self>,
+        ) -> ::hive_router::plugins::hooks::on_plugin_init::OnPluginInitResult<Self> {
+            let build: fn($config) -> Result<Self, Box<dyn std::error::Error>> = $build;
+            payload.initialize_plugin(build(payload.config()?)?)
+        }
+    };
+}
+
 pub mod body_limit;
 pub mod cost_budget;
 pub mod document_size_limit;

@@ -13,10 +13,7 @@ use hive_router::{
     },
     ntex::http::{Response, ResponseBuilder},
     plugins::{
-        hooks::{
-            on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
     GraphQLError,
@@ -119,21 +116,14 @@ fn asset_response(asset: &'static Asset) -> Response {
 }
 
 impl RouterPlugin for Playground {
-    type Config = PlaygroundConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_playground"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
+    plugin_setup!("emporium_playground", PlaygroundConfig, |config| {
         let assets_path = config.assets_path.trim_end_matches('/').to_owned();
-        payload.initialize_plugin(Self {
+        Ok(Self {
             page: PAGE_TEMPLATE.replace(ASSETS_PLACEHOLDER, &assets_path),
             graphql_path: config.graphql_path,
             assets_path,
         })
-    }
+    });
 
     fn on_http_request<'req>(
         &'req self,

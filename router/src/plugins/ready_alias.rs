@@ -7,10 +7,7 @@
 use hive_router::{
     http::Uri,
     plugins::{
-        hooks::{
-            on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
 };
@@ -33,19 +30,12 @@ pub struct ReadyAliasConfig {
 const READINESS_PATH: &str = "/readiness";
 
 impl RouterPlugin for ReadyAlias {
-    type Config = ReadyAliasConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_ready_alias"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
-        payload.initialize_plugin(Self {
+    plugin_setup!("emporium_ready_alias", ReadyAliasConfig, |config| {
+        Ok(Self {
             alias: config.path,
             target: Uri::from_static(READINESS_PATH),
         })
-    }
+    });
 
     fn on_http_request<'req>(
         &'req self,

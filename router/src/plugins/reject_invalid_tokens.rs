@@ -13,10 +13,7 @@ use hive_router::{
     async_trait,
     http::{header::AUTHORIZATION, StatusCode},
     plugins::{
-        hooks::{
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-            on_query_plan::{OnQueryPlanStartHookPayload, OnQueryPlanStartHookResult},
-        },
+        hooks::on_query_plan::{OnQueryPlanStartHookPayload, OnQueryPlanStartHookResult},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
     tracing, GraphQLError,
@@ -31,15 +28,7 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 
 #[async_trait]
 impl RouterPlugin for RejectInvalidTokens {
-    type Config = ();
-
-    fn plugin_name() -> &'static str {
-        "emporium_reject_invalid_tokens"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        payload.initialize_plugin_with_defaults()
-    }
+    plugin_setup!("emporium_reject_invalid_tokens", (), |()| Ok(Self));
 
     async fn on_query_plan<'exec>(
         &'exec self,

@@ -23,11 +23,8 @@ use hive_router::{
     },
     http::StatusCode,
     plugins::{
-        hooks::{
-            on_graphql_validation::{
-                OnGraphQLValidationStartHookPayload, OnGraphQLValidationStartHookResult,
-            },
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
+        hooks::on_graphql_validation::{
+            OnGraphQLValidationStartHookPayload, OnGraphQLValidationStartHookResult,
         },
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
@@ -35,7 +32,7 @@ use hive_router::{
 };
 use serde::Deserialize;
 
-use super::error_codes::{with_reason, QUERY_TOO_COMPLEX};
+use super::error_codes::{refusal, QUERY_TOO_COMPLEX};
 
 /// Refuses operations too deep or too large once their fragments are expanded.
 pub struct SelectionLimits {
@@ -175,24 +172,14 @@ fn error(breach: Breach, limits: Limits) -> GraphQLError {
             "TOO_MANY_FIELDS",
         ),
     };
-    with_reason(
-        GraphQLError::from_message_and_code(message, QUERY_TOO_COMPLEX),
-        reason,
-    )
+    refusal(QUERY_TOO_COMPLEX, reason, message)
 }
 
 #[async_trait]
 impl RouterPlugin for SelectionLimits {
-    type Config = Limits;
-
-    fn plugin_name() -> &'static str {
-        "emporium_selection_limits"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let limits = payload.config()?;
-        payload.initialize_plugin(Self { limits })
-    }
+    plugin_setup!("emporium_selection_limits", Limits, |limits| Ok(Self {
+        limits
+    }));
 
     async fn on_graphql_validation<'exec>(
         &'exec self,

@@ -32,10 +32,7 @@ use hive_router::{
     },
     ntex::http::{Response, ResponseBuilder},
     plugins::{
-        hooks::{
-            on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
-            on_plugin_init::{OnPluginInitPayload, OnPluginInitResult},
-        },
+        hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload},
         plugin_trait::{RouterPlugin, StartHookPayload},
     },
 };
@@ -286,14 +283,7 @@ fn accepts_gzip(payload: &OnHttpRequestHookPayload<'_>) -> bool {
 }
 
 impl RouterPlugin for Storefront {
-    type Config = StorefrontConfig;
-
-    fn plugin_name() -> &'static str {
-        "emporium_storefront"
-    }
-
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.config()?;
+    plugin_setup!("emporium_storefront", StorefrontConfig, |config| {
         let files = load_files(&config.dir)?;
         let reserved_paths = config
             .reserved_paths
@@ -301,11 +291,11 @@ impl RouterPlugin for Storefront {
             .map(|path| path.trim_end_matches('/').to_owned())
             .filter(|path| !path.is_empty())
             .collect();
-        payload.initialize_plugin(Self {
+        Ok(Self {
             files,
             reserved_paths,
         })
-    }
+    });
 
     fn on_http_request<'req>(
         &'req self,
