@@ -38,11 +38,12 @@ pub fn sum_levels(levels: &[StockLevel]) -> StockLevel {
         })
 }
 
-/// One product line of an order: how many units of which product.
+/// One line of an order: how many units of which stock id (a variant, or a product without
+/// options; kept as `productId` in the ledger's JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Line {
-    pub product_id: String,
+    pub product_id: VariantId,
     pub quantity: i32,
 }
 
@@ -55,7 +56,7 @@ pub enum LinesError {
     #[error("line {index}: the product id is empty or too long")]
     ProductId { index: usize },
     #[error("the order's total quantity of product {product_id} is too large")]
-    Overflow { product_id: String },
+    Overflow { product_id: VariantId },
 }
 
 /// An order's lines as reservations need them: one line per product (quantities of repeated
@@ -67,9 +68,9 @@ pub fn normalise_lines(
     for (index, (product_id, quantity)) in raw.into_iter().enumerate() {
         // A line's stock is kept under its variant's id (a product's own for one without
         // options); kernel::ids holds the rule.
-        if VariantId::parse(product_id.as_str()).is_err() {
+        let Ok(product_id) = VariantId::parse(product_id) else {
             return Err(LinesError::ProductId { index });
-        }
+        };
         let quantity = i32::try_from(quantity)
             .ok()
             .filter(|q| (1..=MAX_COUNT).contains(q))
@@ -116,7 +117,7 @@ pub fn shortages(lines: &[Line], levels: &[StockLevel]) -> Vec<Shortage> {
         .zip(levels)
         .filter(|(line, level)| level.available() < line.quantity)
         .map(|(line, level)| Shortage {
-            product_id: line.product_id.clone(),
+            product_id: line.product_id.as_str().to_owned(),
             requested: line.quantity,
             available: level.available(),
         })
@@ -167,11 +168,11 @@ mod tests {
             lines,
             vec![
                 Line {
-                    product_id: "a".into(),
+                    product_id: VariantId::parse("a").unwrap(),
                     quantity: 1
                 },
                 Line {
-                    product_id: "b".into(),
+                    product_id: VariantId::parse("b").unwrap(),
                     quantity: 5
                 },
             ]

@@ -21,7 +21,7 @@ use emporium_kernel::events::contract::payments::PaymentDeclined;
 use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted, ProductUpdated};
 use emporium_kernel::events::{Envelope, Event, EventDraft};
 
-use emporium_kernel::ids::ProductId;
+use emporium_kernel::ids::{OrderId, ProductId, VariantId};
 
 use crate::domain::{normalise_lines, Line, Settlement, Shortage, StockLevel};
 use crate::service::{Inventory, InventoryError};
@@ -78,7 +78,7 @@ fn stock_lines(lines: &[Line]) -> Vec<StockLine> {
     lines
         .iter()
         .map(|line| StockLine {
-            product_id: line.product_id.clone(),
+            product_id: line.product_id.as_str().to_owned(),
             quantity: line.quantity,
         })
         .collect()
@@ -107,11 +107,14 @@ pub fn released(order_id: &str, lines: &[Line], reason: ReleaseReason) -> EventD
     })
 }
 
-/// Product, variant and order ids all obey the product-id rule (kernel::ids).
-fn valid_id(kind: &str, id: &str) -> Result<(), HandlerError> {
-    ProductId::parse(id)
-        .map(drop)
-        .map_err(|e| HandlerError::permanent(format!("{kind} id: {e}")))
+/// An event's product id; one that breaks the rule (kernel::ids) is a permanent failure.
+fn product_id(id: &str) -> Result<ProductId, HandlerError> {
+    ProductId::parse(id).map_err(|e| HandlerError::permanent(format!("product id: {e}")))
+}
+
+/// An event's variant id, under the same rule.
+fn variant_id(id: &str) -> Result<VariantId, HandlerError> {
+    VariantId::parse(id).map_err(|e| HandlerError::permanent(format!("variant id: {e}")))
 }
 
 fn valid_count(what: &str, count: u32) -> Result<i32, HandlerError> {
@@ -152,12 +155,11 @@ impl InventoryHandler {
 
     async fn product_created(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: ProductCreated = envelope.decode()?;
-        let product_id = &event.product.product_id;
-        valid_id("product", product_id)?;
+        let product_id = product_id(&event.product.product_id)?;
         // A product with options is stocked per variant; one without is its own variant.
         let stocks = if event.product.variants.is_empty() {
             vec![(
-                product_id.clone(),
+                VariantId::of_product(&product_id),
                 valid_count("initialStock", event.initial_stock)?,
             )]
         } else {
@@ -166,16 +168,15 @@ impl InventoryHandler {
                 .variants
                 .iter()
                 .map(|v| {
-                    valid_id("variant", &v.id)?;
                     Ok((
-                        v.id.clone(),
+                        variant_id(&v.id)?,
                         valid_count("initialStock", v.initial_stock.unwrap_or(0))?,
                     ))
                 })
                 .collect::<Result<Vec<_>, HandlerError>>()?
         };
         self.inventory
-            .product_created(self.queue, envelope, product_id, &stocks)
+            .product_created(self.queue, envelope, &product_id, &stocks)
             .await?;
         Ok(())
     }
@@ -185,8 +186,7 @@ impl InventoryHandler {
     /// has nothing here to change.)
     async fn product_updated(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: ProductUpdated = envelope.decode()?;
-        let product_id = &event.product.product_id;
-        valid_id("product", product_id)?;
+        let product_id = product_id(&event.product.product_id)?;
         if event.product.variants.is_empty() {
             return Ok(());
         }
@@ -195,32 +195,31 @@ impl InventoryHandler {
             .variants
             .iter()
             .map(|v| {
-                valid_id("variant", &v.id)?;
                 let initial = v
                     .initial_stock
                     .map(|n| valid_count("initialStock", n))
                     .transpose()?;
-                Ok((v.id.clone(), initial))
+                Ok((variant_id(&v.id)?, initial))
             })
             .collect::<Result<Vec<_>, HandlerError>>()?;
         self.inventory
-            .variants_changed(self.queue, envelope, product_id, &variants)
+            .variants_changed(self.queue, envelope, &product_id, &variants)
             .await?;
         Ok(())
     }
 
     async fn product_deleted(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: ProductDeleted = envelope.decode()?;
-        valid_id("product", &event.product_id)?;
+        let product_id = product_id(&event.product_id)?;
         self.inventory
-            .product_deleted(self.queue, envelope, &event.product_id)
+            .product_deleted(self.queue, envelope, &product_id)
             .await?;
         Ok(())
     }
 
     async fn order_placed(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: OrderPlaced = envelope.decode()?;
-        let order_id = event.order_id.to_string();
+        let order_id = OrderId::from(event.order_id);
         let lines = normalise_lines(event.items.into_iter().map(|item| {
             let stock_id = item.variant_id.unwrap_or(item.product_id);
             (stock_id, i64::from(item.quantity))
@@ -228,7 +227,7 @@ impl InventoryHandler {
         .map_err(|e| HandlerError::permanent(format!("order {order_id}: {e}")))?;
         let outcome = self
             .inventory
-            .reserve_order(self.queue, envelope, &order_id, &lines)
+            .reserve_order(self.queue, envelope, order_id, &lines)
             .await?;
         tracing::info!(%order_id, ?outcome, "order.placed handled");
         Ok(())
@@ -236,10 +235,13 @@ impl InventoryHandler {
 
     async fn payment_declined(&self, envelope: &Envelope) -> Result<(), HandlerError> {
         let event: PaymentDeclined = envelope.decode()?;
-        valid_id("order", &event.order_id)?;
+        let order_id: OrderId = event
+            .order_id
+            .parse()
+            .map_err(|e| HandlerError::permanent(format!("order id: {e}")))?;
         let release = Settlement::Release(ReleaseReason::PaymentDeclined);
         self.inventory
-            .release_order(self.queue, envelope, &event.order_id, release)
+            .release_order(self.queue, envelope, order_id, release)
             .await?;
         Ok(())
     }
@@ -250,12 +252,7 @@ impl InventoryHandler {
             return Ok(());
         };
         self.inventory
-            .release_order(
-                self.queue,
-                envelope,
-                &event.order_id.to_string(),
-                settlement,
-            )
+            .release_order(self.queue, envelope, event.order_id.into(), settlement)
             .await?;
         Ok(())
     }

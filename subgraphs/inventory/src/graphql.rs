@@ -9,7 +9,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject, ID};
 use emporium_kernel::auth::Viewer;
 use emporium_kernel::graphql::{ContextState, UserError};
-use emporium_kernel::ids::VariantId;
+use emporium_kernel::ids::{ProductId, VariantId};
 use emporium_kernel::trace::TraceContext;
 use emporium_kernel::ApiError;
 use tracing::instrument;
@@ -19,15 +19,23 @@ use crate::service::{Inventory, InventoryError, SetStockOutcome};
 
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// How long a stock loader waits to gather a batch. 5 ms (not the default 1 ms) so that all
+/// products of one `_entities` request are in one batch even when a busy machine pauses the
+/// request between its items.
+pub const BATCH_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
 pub fn schema(inventory: Inventory) -> InventorySchema {
+    schema_batching(inventory, BATCH_DELAY)
+}
+
+/// The schema with stock loaders that gather a batch for `delay` (tests that count round trips
+/// on a loaded machine wait longer than [`BATCH_DELAY`]).
+pub fn schema_batching(inventory: Inventory, delay: std::time::Duration) -> InventorySchema {
     // No cache in the loader: it only batches (the stock of a page of products, and of
     // concurrent requests, in one Redis round trip), so counts are never older than the call.
-    // 5 ms (not the default 1 ms) so that all products of one `_entities` request are in one
-    // batch even when a busy machine pauses the request between its items.
-    let products = DataLoader::new(StockLoader(inventory.clone()), tokio::spawn)
-        .delay(std::time::Duration::from_millis(5));
-    let variants = DataLoader::new(VariantStockLoader(inventory.clone()), tokio::spawn)
-        .delay(std::time::Duration::from_millis(5));
+    let products = DataLoader::new(StockLoader(inventory.clone()), tokio::spawn).delay(delay);
+    let variants =
+        DataLoader::new(VariantStockLoader(inventory.clone()), tokio::spawn).delay(delay);
     builder()
         .data(inventory)
         .data(products)
@@ -43,9 +51,9 @@ impl Loader<String> for StockLoader {
     type Error = Arc<InventoryError>;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, StockLevel>, Self::Error> {
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let levels = self.0.product_stocks(&refs).await.map_err(Arc::new)?;
-        Ok(ids.iter().cloned().zip(levels).collect())
+        let (raw, parsed) = parsed_ids(ids, ProductId::parse);
+        let levels = self.0.product_stocks(&parsed).await.map_err(Arc::new)?;
+        Ok(with_zeroes(ids, raw.into_iter().zip(levels)))
     }
 }
 
@@ -57,10 +65,34 @@ impl Loader<String> for VariantStockLoader {
     type Error = Arc<InventoryError>;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, StockLevel>, Self::Error> {
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let levels = self.0.stocks(&refs).await.map_err(Arc::new)?;
-        Ok(ids.iter().cloned().zip(levels).collect())
+        let (raw, parsed) = parsed_ids(ids, VariantId::parse);
+        let levels = self.0.stocks(&parsed).await.map_err(Arc::new)?;
+        Ok(with_zeroes(ids, raw.into_iter().zip(levels)))
     }
+}
+
+/// The ids of a batch that parse, each beside its raw form: an id that cannot be a product's
+/// or a variant's is not asked for (its stock is zero).
+fn parsed_ids<T, E>(
+    ids: &[String],
+    parse: impl Fn(String) -> Result<T, E>,
+) -> (Vec<&String>, Vec<T>) {
+    ids.iter()
+        .filter_map(|raw| parse(raw.clone()).ok().map(|id| (raw, id)))
+        .unzip()
+}
+
+/// The levels found, and a zero for every other id of the batch.
+fn with_zeroes<'a>(
+    ids: &[String],
+    found: impl Iterator<Item = (&'a String, StockLevel)>,
+) -> HashMap<String, StockLevel> {
+    let mut levels: HashMap<String, StockLevel> = ids
+        .iter()
+        .map(|id| (id.clone(), StockLevel::default()))
+        .collect();
+    levels.extend(found.map(|(id, level)| (id.clone(), level)));
+    levels
 }
 
 /// The subgraph's federation SDL, as the supergraph composition needs it.
@@ -236,7 +268,7 @@ async fn set_stock_of(
     }
     let inventory = ctx.state::<Inventory>()?;
     let outcome = inventory
-        .set_stock(id.as_str(), on_hand, ctx.state::<TraceContext>()?)
+        .set_stock(&id, on_hand, ctx.state::<TraceContext>()?)
         .await?;
     Ok(match outcome {
         SetStockOutcome::Set(level) => StockPayload {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{Bucket, HotError, HotKey, HotStock};
 use crate::domain::{Line, StockLevel};
+use emporium_kernel::ids::VariantId;
 
 /// A bucket's holds to load: product id to (order id, quantity).
 type HoldsOfBucket<'a> = BTreeMap<&'a str, Vec<(&'a str, i32)>>;
@@ -116,9 +117,15 @@ impl HotStock {
                         StockLevel::new(on_hand.unwrap_or(0), reserved.unwrap_or(0)),
                     ));
                 }
+                // The hold keys were written for lines of parsed ids.
+                let Ok(stock_id) = VariantId::parse(id.as_str()) else {
+                    return Err(HotError::Reply(format!(
+                        "a hold key names the stock id {id:?}"
+                    )));
+                };
                 for (order_id, quantity) in held {
                     orders.entry(order_id).or_default().push(Line {
-                        product_id: id.clone(),
+                        product_id: stock_id.clone(),
                         quantity,
                     });
                 }

@@ -16,7 +16,7 @@ mod stock;
 use emporium_kernel::events::EventDraft;
 use sqlx::{PgConnection, PgPool};
 
-use emporium_kernel::ids::VariantId;
+use emporium_kernel::ids::{ProductId, VariantId};
 
 use crate::domain::StockLevel;
 use crate::events as inventory_events;
@@ -75,10 +75,11 @@ impl Inventory {
         &self.hot
     }
 
-    /// The counts of a product (zero for one never stocked).
-    pub async fn stock(&self, product_id: &str) -> Result<StockLevel, InventoryError> {
+    /// The counts of one stock id, a variant or a product without options (zero for one never
+    /// stocked).
+    pub async fn stock(&self, stock_id: &VariantId) -> Result<StockLevel, InventoryError> {
         Ok(self
-            .stocks(&[product_id])
+            .stocks(std::slice::from_ref(stock_id))
             .await?
             .into_iter()
             .next()
@@ -90,52 +91,44 @@ impl Inventory {
     /// variants, then one Redis round trip for every count.
     pub async fn product_stocks(
         &self,
-        product_ids: &[&str],
+        product_ids: &[ProductId],
     ) -> Result<Vec<StockLevel>, InventoryError> {
+        let ids: Vec<&str> = product_ids.iter().map(ProductId::as_str).collect();
         let mut conn = self.pool.acquire().await?;
-        let variants = ledger::variants_of(&mut conn, product_ids).await?;
+        let variants = ledger::variants_of(&mut conn, &ids).await?;
         drop(conn);
-        let stock_ids_of = |product_id: &str| -> Vec<String> {
-            variants
-                .get(product_id)
-                .cloned()
-                .unwrap_or_else(|| vec![product_id.to_owned()])
-        };
-        let all: Vec<String> = product_ids.iter().flat_map(|id| stock_ids_of(id)).collect();
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        let mut levels = self.stocks(&refs).await?.into_iter();
-        Ok(product_ids
+        // Each product's stock ids: its recorded variants (ids this service parsed before
+        // recording them), or the product itself when it has no options.
+        let groups: Vec<Vec<VariantId>> = product_ids
             .iter()
-            .map(|id| {
-                let parts: Vec<StockLevel> = levels.by_ref().take(stock_ids_of(id).len()).collect();
+            .map(|product_id| match variants.get(product_id.as_str()) {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|id| VariantId::parse(id.as_str()).ok())
+                    .collect(),
+                None => vec![VariantId::of_product(product_id)],
+            })
+            .collect();
+        let all: Vec<VariantId> = groups.iter().flatten().cloned().collect();
+        let mut levels = self.stocks(&all).await?.into_iter();
+        Ok(groups
+            .iter()
+            .map(|group| {
+                let parts: Vec<StockLevel> = levels.by_ref().take(group.len()).collect();
                 crate::domain::sum_levels(&parts)
             })
             .collect())
     }
 
     /// The counts of several variants (a product without options is its own), in their order
-    /// (zero for one never stocked, or an id that cannot be a variant's), with one Redis round
-    /// trip.
-    pub async fn stocks(&self, product_ids: &[&str]) -> Result<Vec<StockLevel>, InventoryError> {
-        let is_valid = |id: &&str| VariantId::parse(*id).is_ok();
-        let valid: Vec<&str> = product_ids.iter().copied().filter(is_valid).collect();
-        if valid.is_empty() {
-            return Ok(vec![StockLevel::default(); product_ids.len()]);
+    /// (zero for one never stocked), with one Redis round trip.
+    pub async fn stocks(&self, stock_ids: &[VariantId]) -> Result<Vec<StockLevel>, InventoryError> {
+        if stock_ids.is_empty() {
+            return Ok(vec![]);
         }
-        let levels = self
-            .retry_when_unloaded(|| async { Ok(self.hot.levels(&valid).await?) })
-            .await?;
-        let mut levels = levels.into_iter();
-        Ok(product_ids
-            .iter()
-            .map(|id| {
-                if is_valid(id) {
-                    levels.next().unwrap_or_default()
-                } else {
-                    StockLevel::default()
-                }
-            })
-            .collect())
+        let ids: Vec<&str> = stock_ids.iter().map(VariantId::as_str).collect();
+        self.retry_when_unloaded(|| async { Ok(self.hot.levels(&ids).await?) })
+            .await
     }
 
     /// Runs `op`; if Redis had lost its counts, rebuilds them and runs it once more.

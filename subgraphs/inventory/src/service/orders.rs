@@ -10,6 +10,7 @@
 use emporium_kernel::events::contract::inventory::ReleaseReason;
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::{inbox, Envelope, EventDraft};
+use emporium_kernel::ids::OrderId;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::{stock_changed, Inventory, InventoryError, OrderOutcome};
@@ -28,9 +29,10 @@ impl Inventory {
         &self,
         consumer: &str,
         envelope: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
         lines: &[Line],
     ) -> Result<OrderOutcome, InventoryError> {
+        let order_id = &order_id.to_string();
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(OrderOutcome::NoChange);
@@ -101,9 +103,10 @@ impl Inventory {
         &self,
         consumer: &str,
         envelope: &Envelope,
-        order_id: &str,
+        order_id: OrderId,
         settlement: Settlement,
     ) -> Result<OrderOutcome, InventoryError> {
+        let order_id = &order_id.to_string();
         let (fulfil, reason) = match settlement {
             Settlement::Fulfil => (true, None),
             Settlement::Release(reason) => (false, Some(reason)),

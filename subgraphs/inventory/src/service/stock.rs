@@ -10,6 +10,7 @@
 
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::{inbox, Envelope};
+use emporium_kernel::ids::{ProductId, VariantId};
 use emporium_kernel::trace::TraceContext;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -23,10 +24,11 @@ impl Inventory {
     /// An admin sets how many units are on hand.
     pub async fn set_stock(
         &self,
-        product_id: &str,
+        stock_id: &VariantId,
         on_hand: i32,
         trace: &TraceContext,
     ) -> Result<SetStockOutcome, InventoryError> {
+        let product_id = stock_id.as_str();
         self.retry_when_unloaded(|| self.try_set_stock(product_id, on_hand, trace))
             .await
     }
@@ -103,9 +105,10 @@ impl Inventory {
         &self,
         consumer: &str,
         envelope: &Envelope,
-        product_id: &str,
-        initial_stocks: &[(String, i32)],
+        product_id: &ProductId,
+        initial_stocks: &[(VariantId, i32)],
     ) -> Result<(), InventoryError> {
+        let product_id = product_id.as_str();
         let mut stock_ids: Vec<&str> = initial_stocks.iter().map(|(id, _)| id.as_str()).collect();
         stock_ids.sort_unstable();
         let has_variants = stock_ids != [product_id];
@@ -122,6 +125,7 @@ impl Inventory {
                 ledger::record_variants(&mut tx, product_id, &stock_ids).await?;
             }
             for (stock_id, initial_stock) in initial_stocks {
+                let stock_id = stock_id.as_str();
                 let op_id = catalog_op(envelope, product_id, stock_id);
                 self.set_from_catalog(
                     &mut tx,
@@ -178,9 +182,10 @@ impl Inventory {
         &self,
         consumer: &str,
         envelope: &Envelope,
-        product_id: &str,
-        variants: &[(String, Option<i32>)],
+        product_id: &ProductId,
+        variants: &[(VariantId, Option<i32>)],
     ) -> Result<(), InventoryError> {
+        let product_id = product_id.as_str();
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
@@ -205,6 +210,7 @@ impl Inventory {
             }
             ledger::record_variants(&mut tx, product_id, &sold).await?;
             for (stock_id, initial_stock) in variants {
+                let stock_id = stock_id.as_str();
                 if let Some(initial_stock) = initial_stock {
                     let op_id = catalog_op(envelope, product_id, stock_id);
                     self.set_from_catalog(
@@ -238,8 +244,9 @@ impl Inventory {
         &self,
         consumer: &str,
         envelope: &Envelope,
-        product_id: &str,
+        product_id: &ProductId,
     ) -> Result<(), InventoryError> {
+        let product_id = product_id.as_str();
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());

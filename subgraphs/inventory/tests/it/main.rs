@@ -40,6 +40,7 @@ use emporium_kernel::events::contract::inventory::ReleaseReason;
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderedItem};
 use emporium_kernel::events::contract::products::{Price, ProductCreated, ProductSnapshot};
 use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::ids::{OrderId, VariantId};
 use emporium_kernel::testing::{TestPostgres, TestRedis, TestRedisCluster};
 use emporium_kernel::trace::TraceContext;
 use serde_json::json;
@@ -114,7 +115,7 @@ impl Fixture {
     pub async fn set(&self, product_id: &str, on_hand: i32) {
         let outcome = self
             .inventory
-            .set_stock(product_id, on_hand, &TraceContext::new_root())
+            .set_stock(&stock_id(product_id), on_hand, &TraceContext::new_root())
             .await
             .expect("set stock");
         assert!(
@@ -127,12 +128,15 @@ impl Fixture {
     }
 
     pub async fn level(&self, product_id: &str) -> StockLevel {
-        self.inventory.stock(product_id).await.expect("stock")
+        self.inventory
+            .stock(&stock_id(product_id))
+            .await
+            .expect("stock")
     }
 
     /// Handles an `order.placed` event (as its consumer would).
     pub async fn place(&self, envelope: &Envelope) -> OrderOutcome {
-        let order_id = envelope.data["orderId"].as_str().expect("orderId");
+        let order_id = order_id_of(envelope);
         let lines = lines_of(envelope);
         self.inventory
             .reserve_order(ORDER_PLACED_QUEUE, envelope, order_id, &lines)
@@ -141,7 +145,7 @@ impl Fixture {
     }
 
     pub async fn release(&self, envelope: &Envelope, fulfil: bool) -> OrderOutcome {
-        let order_id = envelope.data["orderId"].as_str().expect("orderId");
+        let order_id = order_id_of(envelope);
         let settlement = if fulfil {
             Settlement::Fulfil
         } else {
@@ -239,6 +243,20 @@ pub fn product_created(id: &str, initial_stock: u32) -> Envelope {
         initial_stock,
     };
     EventDraft::of(&created).into_envelope("/tests", 1, Utc::now())
+}
+
+/// A test's stock id (a variant's, or a product's without options).
+pub fn stock_id(raw: &str) -> VariantId {
+    VariantId::parse(raw).expect("a stock id")
+}
+
+/// The order an `order.*` event is about.
+pub fn order_id_of(envelope: &Envelope) -> OrderId {
+    envelope.data["orderId"]
+        .as_str()
+        .expect("orderId")
+        .parse()
+        .expect("an order id")
 }
 
 pub fn lines_of(envelope: &Envelope) -> Vec<Line> {

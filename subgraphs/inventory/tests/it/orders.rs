@@ -228,7 +228,7 @@ on_both_redis_modes! {
         let short = order_placed(&[(&a, 1), (&b, 1), (&c, 2)]);
         let short_lines = lines_of(&short);
         let short_id = short.data["orderId"].as_str().expect("orderId");
-        let held: Vec<_> = short_lines.iter().filter(|l| l.product_id != c).cloned().collect();
+        let held: Vec<_> = short_lines.iter().filter(|l| l.product_id.as_str() != c).cloned().collect();
         hot.reserve(short_id, &held).await.expect("two lines");
         assert_eq!(fixture.level(&a).await, StockLevel::new(5, 3));
         match fixture.place(&short).await {

@@ -8,6 +8,7 @@ use emporium_inventory::events::{InventoryHandler, CATALOG_QUEUE, ORDER_PLACED_Q
 use emporium_inventory::service::SetStockOutcome;
 use emporium_kernel::events::consumer::Handler;
 use emporium_kernel::events::contract::products::{SelectedOption, Variant};
+use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 
 use crate::*;
@@ -68,7 +69,7 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
         summed(
             fixture
                 .inventory
-                .product_stocks(&[shirt.as_str()])
+                .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
                 .await
                 .expect("product stock"),
         )
@@ -117,7 +118,7 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
     assert_eq!(
         fixture
             .inventory
-            .set_stock(&shirt, 10, &trace)
+            .set_stock(&stock_id(&shirt), 10, &trace)
             .await
             .expect("set"),
         SetStockOutcome::HasVariants
@@ -154,7 +155,7 @@ async fn an_update_stocks_new_variants_once_and_forgets_dropped_ones_keeping_the
     assert_eq!(fixture.level(&blue_l).await, StockLevel::new(0, 0));
     let levels = fixture
         .inventory
-        .product_stocks(&[shirt.as_str()])
+        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
         .await
         .expect("product stock");
     assert_eq!(levels[0], StockLevel::new(6, 0));
