@@ -235,31 +235,27 @@ async fn a_mongo_change_and_its_event_commit_or_abort_together() {
     outbox.ensure_indexes().await.expect("indexes");
 
     let mut session = db.client().start_session().await.expect("session");
-    session.start_transaction().await.expect("start");
-    widgets
-        .insert_one(mongodb::bson::doc! { "_id": 1 })
-        .session(&mut session)
-        .await
-        .expect("insert");
-    mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", 1))
-        .await
-        .expect("enqueue");
-    session.abort_transaction().await.expect("abort");
-    let after_abort = outbox.backlog().await.expect("backlog").entries;
-
-    session.start_transaction().await.expect("start");
-    widgets
-        .insert_one(mongodb::bson::doc! { "_id": 1 })
-        .session(&mut session)
-        .await
-        .expect("insert");
-    mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", 1))
-        .await
-        .expect("enqueue");
-    session.commit_transaction().await.expect("commit");
+    // The same change and event, first aborted, then committed.
+    for commit in [false, true] {
+        session.start_transaction().await.expect("start");
+        widgets
+            .insert_one(mongodb::bson::doc! { "_id": 1 })
+            .session(&mut session)
+            .await
+            .expect("insert");
+        mongo_outbox::enqueue(&db, &mut session, "/test", draft("w-1", 1))
+            .await
+            .expect("enqueue");
+        if commit {
+            session.commit_transaction().await.expect("commit");
+        } else {
+            session.abort_transaction().await.expect("abort");
+            let after_abort = outbox.backlog().await.expect("backlog").entries;
+            assert_eq!(after_abort, 0);
+        }
+    }
     let after_commit = outbox.backlog().await.expect("backlog").entries;
 
-    assert_eq!(after_abort, 0);
     assert_eq!(
         widgets
             .count_documents(mongodb::bson::doc! {})

@@ -74,6 +74,23 @@ fn amounts(cart: &PricedCart) -> [String; 5] {
     ]
 }
 
+/// The lines priced with `tax`, added to the prices or contained in them.
+fn taxed(lines: &[Line], tax: &TaxRate, prices_include_tax: bool) -> PricedCart {
+    price(CartPricing {
+        tax_rate: Some(tax),
+        prices_include_tax,
+        ..input(lines)
+    })
+    .unwrap()
+}
+
+fn line_taxes(cart: &PricedCart) -> Vec<String> {
+    cart.line_taxes
+        .iter()
+        .map(Money::to_decimal_string)
+        .collect()
+}
+
 fn adds_up(cart: &PricedCart) -> bool {
     cart.subtotal.minor() - cart.discount_total.minor()
         + cart.shipping_total.minor()
@@ -95,17 +112,8 @@ fn rounding_is_half_even_per_line() {
         line("c", "0.30", 1),
     ];
     let tax = rate("Sales tax", "0.05");
-    let cart = price(CartPricing {
-        tax_rate: Some(&tax),
-        ..input(&lines)
-    })
-    .unwrap();
-    let per_line: Vec<String> = cart
-        .line_taxes
-        .iter()
-        .map(Money::to_decimal_string)
-        .collect();
-    assert_eq!(per_line, ["0.00", "0.02", "0.02"]);
+    let cart = taxed(&lines, &tax, false);
+    assert_eq!(line_taxes(&cart), ["0.00", "0.02", "0.02"]);
     // Per line, not on the sum: 5 % of 0.90 would be 0.045 → 0.04.
     assert_eq!(cart.tax_total.to_decimal_string(), "0.04");
     assert_eq!(amounts(&cart), ["0.90", "0.00", "0.00", "0.04", "0.94"]);
@@ -117,11 +125,7 @@ fn rounding_is_half_even_per_line() {
 fn exclusive_tax_is_added_and_inclusive_tax_is_contained() {
     let lines = [line("a", "19.99", 2), line("b", "5.00", 1)];
     let vat = rate("VAT", "0.19");
-    let exclusive = price(CartPricing {
-        tax_rate: Some(&vat),
-        ..input(&lines)
-    })
-    .unwrap();
+    let exclusive = taxed(&lines, &vat, false);
     // 39.98 × 0.19 = 7.5962 → 7.60; 5.00 × 0.19 = 0.95.
     assert_eq!(
         amounts(&exclusive),
@@ -129,12 +133,7 @@ fn exclusive_tax_is_added_and_inclusive_tax_is_contained() {
     );
     assert!(!exclusive.prices_include_tax);
 
-    let inclusive = price(CartPricing {
-        tax_rate: Some(&vat),
-        prices_include_tax: true,
-        ..input(&lines)
-    })
-    .unwrap();
+    let inclusive = taxed(&lines, &vat, true);
     // 39.98 × 0.19 / 1.19 = 6.3834 → 6.38; 5.00 × 0.19 / 1.19 = 0.7983 → 0.80. Nothing added.
     assert_eq!(
         amounts(&inclusive),
@@ -154,18 +153,8 @@ fn inclusive_tax_rounds_half_even_too() {
         line("b", "0.03", 1),
         line("c", "0.09", 1),
     ];
-    let cart = price(CartPricing {
-        tax_rate: Some(&vat),
-        prices_include_tax: true,
-        ..input(&lines)
-    })
-    .unwrap();
-    let per_line: Vec<String> = cart
-        .line_taxes
-        .iter()
-        .map(Money::to_decimal_string)
-        .collect();
-    assert_eq!(per_line, ["0.02", "0.00", "0.02"]);
+    let cart = taxed(&lines, &vat, true);
+    assert_eq!(line_taxes(&cart), ["0.02", "0.00", "0.02"]);
     assert_eq!(cart.tax_lines[0].amount.to_decimal_string(), "0.04");
     assert_eq!(amounts(&cart), ["0.27", "0.00", "0.00", "0.00", "0.27"]);
 }
@@ -262,16 +251,19 @@ fn percentage_fixed_and_free_shipping_codes() {
         chosen_method: Some(standard.id),
         ..input(&lines)
     };
+    let with_codes = |codes: &[(&str, DiscountKind, &str)]| {
+        let codes: Vec<_> = codes
+            .iter()
+            .map(|&(name, kind, value)| (name.to_owned(), Some(code(name, kind, value))))
+            .collect();
+        price(CartPricing {
+            codes: &codes,
+            ..base
+        })
+        .unwrap()
+    };
     // 10 % of 33.33 is 3.333 → 3.33.
-    let ten = [(
-        "WELCOME10".to_owned(),
-        Some(code("WELCOME10", DiscountKind::Percentage, "10")),
-    )];
-    let cart = price(CartPricing {
-        codes: &ten,
-        ..base
-    })
-    .unwrap();
+    let cart = with_codes(&[("WELCOME10", DiscountKind::Percentage, "10")]);
     assert_eq!(amounts(&cart), ["33.33", "3.33", "4.99", "0.00", "34.99"]);
     assert_eq!(
         cart.discounts,
@@ -282,43 +274,16 @@ fn percentage_fixed_and_free_shipping_codes() {
         }]
     );
     // 12.5 % of 33.33 is 4.16625 → 4.17.
-    let eighth = [(
-        "EIGHTH".to_owned(),
-        Some(code("EIGHTH", DiscountKind::Percentage, "12.5")),
-    )];
-    let cart = price(CartPricing {
-        codes: &eighth,
-        ..base
-    })
-    .unwrap();
+    let cart = with_codes(&[("EIGHTH", DiscountKind::Percentage, "12.5")]);
     assert_eq!(cart.discount_total.to_decimal_string(), "4.17");
 
-    let five = [(
-        "FIVE".to_owned(),
-        Some(code("FIVE", DiscountKind::FixedAmount, "5")),
-    )];
-    let cart = price(CartPricing {
-        codes: &five,
-        ..base
-    })
-    .unwrap();
+    let cart = with_codes(&[("FIVE", DiscountKind::FixedAmount, "5")]);
     assert_eq!(amounts(&cart), ["33.33", "5.00", "4.99", "0.00", "33.32"]);
 
-    let ship = [
-        (
-            "SHIP".to_owned(),
-            Some(code("SHIP", DiscountKind::FreeShipping, "0")),
-        ),
-        (
-            "SHIP2".to_owned(),
-            Some(code("SHIP2", DiscountKind::FreeShipping, "0")),
-        ),
-    ];
-    let cart = price(CartPricing {
-        codes: &ship,
-        ..base
-    })
-    .unwrap();
+    let cart = with_codes(&[
+        ("SHIP", DiscountKind::FreeShipping, "0"),
+        ("SHIP2", DiscountKind::FreeShipping, "0"),
+    ]);
     // The shipping is charged and taken off again: the identity holds with it.
     assert_eq!(amounts(&cart), ["33.33", "4.99", "4.99", "0.00", "33.33"]);
     assert_eq!(cart.discounts[1].amount.minor(), 0);

@@ -93,6 +93,15 @@ impl Fixture {
         }
     }
 
+    /// The order as stored now; panics when it is missing.
+    pub async fn stored(&self, order: OrderId) -> Order {
+        self.orders
+            .order(order)
+            .await
+            .expect("read")
+            .expect("order")
+    }
+
     /// The events in the outbox, oldest first: (type, subject, data).
     pub async fn events(&self) -> Vec<(String, String, serde_json::Value)> {
         sqlx::query_as("SELECT event_type, subject, envelope->'data' FROM outbox ORDER BY position")

@@ -102,12 +102,7 @@ async fn an_order_keeps_its_shipping_discount_and_tax_and_its_event_carries_them
     assert_eq!(order.tax_lines[0].name, "Sales tax");
     assert_eq!(order.tax_lines[0].rate.to_decimal_string(), "0.0725");
     // Read back as stored.
-    let stored = fx
-        .orders
-        .order(order.id)
-        .await
-        .expect("read")
-        .expect("order");
+    let stored = fx.stored(order.id).await;
     assert_eq!(stored.total, order.total);
     assert_eq!(stored.tax_lines, order.tax_lines);
     assert_eq!(stored.discounts, order.discounts);

@@ -50,12 +50,7 @@ async fn an_authorized_payment_confirms_once_however_often_it_arrives() {
         json!({ "reason": "OUT_OF_STOCK", "items": [] }),
     );
     saga.handle(&rejected).await.expect("handled");
-    let order = fx
-        .orders
-        .order(order.id)
-        .await
-        .expect("read")
-        .expect("order");
+    let order = fx.stored(order.id).await;
     assert_eq!(order.status, OrderStatus::Confirmed);
 }
 
@@ -72,12 +67,7 @@ async fn rejections_carry_their_reason() {
         saga.handle(&reply(event_type, order.id, json!({})))
             .await
             .expect("handled");
-        let order = fx
-            .orders
-            .order(order.id)
-            .await
-            .expect("read")
-            .expect("order");
+        let order = fx.stored(order.id).await;
         assert_eq!(order.status, OrderStatus::Rejected);
         assert_eq!(order.status_reason.as_deref(), Some(reason));
         let changes = fx.events_of(order.id, "order.status_changed").await;
@@ -195,20 +185,10 @@ async fn the_sweeper_rejects_orders_left_pending_and_nothing_else() {
             .expect("sweep"),
         1
     );
-    let stuck = fx
-        .orders
-        .order(stuck.id)
-        .await
-        .expect("read")
-        .expect("order");
+    let stuck = fx.stored(stuck.id).await;
     assert_eq!(stuck.status, OrderStatus::Rejected);
     assert_eq!(stuck.status_reason.as_deref(), Some("TIMED_OUT"));
-    let confirmed = fx
-        .orders
-        .order(confirmed.id)
-        .await
-        .expect("read")
-        .expect("order");
+    let confirmed = fx.stored(confirmed.id).await;
     assert_eq!(confirmed.status, OrderStatus::Confirmed);
     let changes = fx.events_of(stuck.id, "order.status_changed").await;
     assert_eq!(changes.last().expect("change")["status"], "REJECTED");
@@ -218,11 +198,6 @@ async fn the_sweeper_rejects_orders_left_pending_and_nothing_else() {
         .handle(&reply("payment.authorized", stuck.id, json!({})))
         .await
         .expect("late reply");
-    let stuck = fx
-        .orders
-        .order(stuck.id)
-        .await
-        .expect("read")
-        .expect("order");
+    let stuck = fx.stored(stuck.id).await;
     assert_eq!(stuck.status, OrderStatus::Rejected);
 }
