@@ -13,6 +13,7 @@ use emporium_inventory::events::ORDER_PLACED_QUEUE;
 use emporium_inventory::service::OrderOutcome;
 use emporium_inventory::{HotStock, Inventory};
 use emporium_kernel::events::{Envelope, EventDraft};
+use emporium_kernel::ids::{OrderId, VariantId};
 use emporium_kernel::testing::{TestPostgres, TestRedis};
 use emporium_kernel::trace::TraceContext;
 
@@ -34,8 +35,9 @@ pub async fn benchmark(orders: usize, clients: usize, products: usize) -> anyhow
         .map(|_| uuid::Uuid::now_v7().to_string())
         .collect();
     for id in &product_ids {
+        let stock_id = VariantId::parse(id.as_str()).context("a stock id")?;
         inventory
-            .set_stock(id, 1_000_000_000, &TraceContext::new_root())
+            .set_stock(&stock_id, 1_000_000_000, &TraceContext::new_root())
             .await?;
     }
 
@@ -179,7 +181,7 @@ async fn reservations(
                 let Some((envelope, lines)) = prepared.get(n) else {
                     return Ok::<(), anyhow::Error>(());
                 };
-                let order_id = envelope.subject.as_str();
+                let order_id: OrderId = envelope.subject.parse()?;
                 let outcome = inventory
                     .reserve_order(ORDER_PLACED_QUEUE, envelope, order_id, lines)
                     .await?;

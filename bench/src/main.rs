@@ -89,28 +89,10 @@ enum Command {
     },
     /// One search operation with varied variables: straight to the subgraph, through the router
     /// with the cost and rate-limit plugins off, and with them on.
-    Router {
-        #[arg(long, default_value_t = 16)]
-        connections: usize,
-        /// Seconds per measured phase.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// The `emporium` binary (default: beside this one).
-        #[arg(long)]
-        emporium: Option<std::path::PathBuf>,
-    },
+    Router(Load),
     /// Catalog reads through the router (browse page, by id, search joined with product
     /// fields and stock), cache cold and warm, beside search alone.
-    Catalog {
-        #[arg(long, default_value_t = 16)]
-        connections: usize,
-        /// Seconds per measured phase.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// The `emporium` binary (default: beside this one).
-        #[arg(long)]
-        emporium: Option<std::path::PathBuf>,
-    },
+    Catalog(Load),
     /// Indexing throughput and query latency (direct and through the subgraph) on the demo
     /// catalog and on it replicated.
     Search {
@@ -121,6 +103,19 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+}
+
+/// A closed-loop load on a platform it starts: how many connections, for how long a phase.
+#[derive(clap::Args)]
+struct Load {
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The `emporium` binary (default: beside this one).
+    #[arg(long)]
+    emporium: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -137,21 +132,17 @@ async fn main() -> anyhow::Result<()> {
             products,
         } => inventory::benchmark(orders, clients, products).await,
         Command::Search { replicas, rounds } => search::benchmark(replicas, rounds).await,
-        Command::Router {
-            connections,
-            seconds,
-            emporium,
-        } => router::benchmark(connections, seconds, emporium).await,
+        Command::Router(load) => {
+            router::benchmark(load.connections, load.seconds, load.emporium).await
+        }
         Command::Orders {
             customers,
             checkouts,
             emporium,
         } => orders::benchmark(customers, checkouts, emporium).await,
-        Command::Catalog {
-            connections,
-            seconds,
-            emporium,
-        } => catalog::benchmark(connections, seconds, emporium).await,
+        Command::Catalog(load) => {
+            catalog::benchmark(load.connections, load.seconds, load.emporium).await
+        }
     }
 }
 

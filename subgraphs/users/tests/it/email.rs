@@ -338,13 +338,7 @@ async fn spent_and_expired_links_and_stale_failure_records_are_pruned() {
     .await;
     assert_eq!(failures_before, 1);
 
-    let now = users.clock.now();
-    users
-        .state
-        .store
-        .prune_account_records(now, now - emporium_users::LOGIN_FAILURES_KEPT)
-        .await
-        .expect("prune");
+    prune(&users).await;
     assert_eq!(
         count(&users, "SELECT count(*) FROM account_tokens").await,
         1,
@@ -361,13 +355,7 @@ async fn spent_and_expired_links_and_stale_failure_records_are_pruned() {
     );
 
     users.clock.advance(Duration::days(3));
-    let now = users.clock.now();
-    users
-        .state
-        .store
-        .prune_account_records(now, now - emporium_users::LOGIN_FAILURES_KEPT)
-        .await
-        .expect("prune");
+    prune(&users).await;
     assert_eq!(
         count(&users, "SELECT count(*) FROM account_tokens").await,
         0
@@ -380,6 +368,17 @@ async fn spent_and_expired_links_and_stale_failure_records_are_pruned() {
         .await,
         0
     );
+}
+
+/// Prunes the account records as the hourly sweep does, at the clock's time.
+async fn prune(users: &Users) {
+    let now = users.clock.now();
+    users
+        .state
+        .store
+        .prune_account_records(now, now - emporium_users::LOGIN_FAILURES_KEPT)
+        .await
+        .expect("prune");
 }
 
 async fn count(users: &Users, sql: &'static str) -> i64 {
@@ -411,13 +410,7 @@ async fn sign_ins_to_an_unknown_email_are_counted_and_locked_like_an_accounts() 
 
     // Stale records go with the other pruning once no lock is in force.
     users.clock.advance(Duration::days(3));
-    let now = users.clock.now();
-    users
-        .state
-        .store
-        .prune_account_records(now, now - emporium_users::LOGIN_FAILURES_KEPT)
-        .await
-        .expect("prune");
+    prune(&users).await;
     assert_eq!(
         count(&users, "SELECT count(*) FROM unknown_email_logins").await,
         0
