@@ -11,6 +11,7 @@ import {
 } from "../api/operations";
 import { useSessionState } from "../auth/SessionContext";
 import { Price } from "../components/Price";
+import { TableHead } from "../components/TableHead";
 import { Link } from "../lib/router";
 import { lineName } from "../lib/variants";
 
@@ -53,16 +54,7 @@ function AdminOrders(): ReactNode {
       </button>
       {failure !== undefined && <p role="alert">{failure}</p>}
       <table>
-        <caption className="visually-hidden">All orders</caption>
-        <thead>
-          <tr>
-            <th scope="col">Order</th>
-            <th scope="col">Customer</th>
-            <th scope="col">Status</th>
-            <th scope="col">Total</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
+        <TableHead caption="All orders" columns={["Order", "Customer", "Status", "Total", "Actions"]} />
         <tbody>
           {orders.map((order) => (
             <tr key={order.id}>
@@ -111,15 +103,7 @@ function StockEditor(): ReactNode {
         />
       </label>
       <table>
-        <caption className="visually-hidden">Stock levels</caption>
-        <thead>
-          <tr>
-            <th scope="col">Product</th>
-            <th scope="col">Available</th>
-            <th scope="col">Reserved</th>
-            <th scope="col">On hand</th>
-          </tr>
-        </thead>
+        <TableHead caption="Stock levels" columns={["Product", "Available", "Reserved", "On hand"]} />
         <tbody>
           {(result.data?.search.nodes ?? []).flatMap(({ product }) =>
             // Stock is kept per variant; a product without options is its own variant.

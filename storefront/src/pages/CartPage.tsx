@@ -4,6 +4,8 @@ import { useState, type ReactNode } from "react";
 import { useSessionState } from "../auth/SessionContext";
 import { useCart } from "../cart";
 import { Price } from "../components/Price";
+import { SignInFirst } from "../components/SignInFirst";
+import { TableHead } from "../components/TableHead";
 import { Link } from "../lib/router";
 import { lineName } from "../lib/variants";
 
@@ -12,14 +14,7 @@ export function CartPage(): ReactNode {
   const { cart, setQuantity } = useCart();
   const [message, setMessage] = useState<string | null>(null);
   if (user === null) {
-    return (
-      <section>
-        <h1>Your cart</h1>
-        <p>
-          <Link to="/signin?next=/cart">Sign in</Link> to see your cart.
-        </p>
-      </section>
-    );
+    return <SignInFirst title="Your cart" path="/cart" what="cart" />;
   }
   if (cart === null) return <p>Loading your cart…</p>;
   async function change(variantId: string, quantity: number): Promise<void> {
@@ -36,18 +31,7 @@ export function CartPage(): ReactNode {
       ) : (
         <>
           <table className="cart">
-            <caption className="visually-hidden">Cart lines</caption>
-            <thead>
-              <tr>
-                <th scope="col">Product</th>
-                <th scope="col">Price</th>
-                <th scope="col">Quantity</th>
-                <th scope="col">Total</th>
-                <th scope="col">
-                  <span className="visually-hidden">Remove</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead caption="Cart lines" columns={["Product", "Price", "Quantity", "Total", { hidden: "Remove" }]} />
             <tbody>
               {cart.items.map((item) => {
                 const name = lineName(item.product.name, item.variant.title);

@@ -4,6 +4,7 @@ import { useMutation, useQuery } from "urql";
 
 import { MarkReadDocument, NotificationsDocument } from "../api/operations";
 import { useSessionState } from "../auth/SessionContext";
+import { SignInFirst } from "../components/SignInFirst";
 import { Link } from "../lib/router";
 
 export function Notifications(): ReactNode {
@@ -11,14 +12,7 @@ export function Notifications(): ReactNode {
   const [result] = useQuery({ query: NotificationsDocument, pause: user === null, requestPolicy: "cache-and-network" });
   const [, markRead] = useMutation(MarkReadDocument);
   if (user === null) {
-    return (
-      <section>
-        <h1>Notifications</h1>
-        <p>
-          <Link to="/signin?next=/notifications">Sign in</Link> to see your notifications.
-        </p>
-      </section>
-    );
+    return <SignInFirst title="Notifications" path="/notifications" what="notifications" />;
   }
   const nodes = result.data?.notifications.nodes;
   return (

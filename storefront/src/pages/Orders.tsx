@@ -5,20 +5,15 @@ import { useQuery } from "urql";
 import { OrdersDocument } from "../api/operations";
 import { useSessionState } from "../auth/SessionContext";
 import { Price } from "../components/Price";
+import { SignInFirst } from "../components/SignInFirst";
+import { TableHead } from "../components/TableHead";
 import { Link } from "../lib/router";
 
 export function Orders(): ReactNode {
   const { user } = useSessionState();
   const [result] = useQuery({ query: OrdersDocument, variables: { first: 50 }, pause: user === null });
   if (user === null) {
-    return (
-      <section>
-        <h1>Your orders</h1>
-        <p>
-          <Link to="/signin?next=/orders">Sign in</Link> to see your orders.
-        </p>
-      </section>
-    );
+    return <SignInFirst title="Your orders" path="/orders" what="orders" />;
   }
   const orders = result.data?.orders;
   return (
@@ -30,15 +25,7 @@ export function Orders(): ReactNode {
         <p>No orders yet.</p>
       ) : (
         <table>
-          <caption className="visually-hidden">Orders</caption>
-          <thead>
-            <tr>
-              <th scope="col">Order</th>
-              <th scope="col">Placed</th>
-              <th scope="col">Status</th>
-              <th scope="col">Total</th>
-            </tr>
-          </thead>
+          <TableHead caption="Orders" columns={["Order", "Placed", "Status", "Total"]} />
           <tbody>
             {orders.nodes.map((order) => (
               <tr key={order.id}>
