@@ -4,7 +4,7 @@
 // Fails (exit 1) on a page error, a failed request, or any request that leaves 127.0.0.1.
 //
 //   node playground.mjs <graphql url> <query> [headers]
-import { chromium } from "playwright-core";
+import { launchOfflineChromium } from "./offline-chromium.mjs";
 
 const [url, query, headers] = process.argv.slice(2);
 if (!url || !query) {
@@ -12,18 +12,7 @@ if (!url || !query) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-  ],
-});
+const browser = await launchOfflineChromium();
 const problems = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -15,7 +15,7 @@
 // SCREENSHOT_DIR, when set, receives the README's screenshots.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchOfflineChromium } from "./offline-chromium.mjs";
 
 const [base, scenario, rawParams] = process.argv.slice(2);
 if (!base || !scenario || !rawParams) {
@@ -27,19 +27,7 @@ const WAIT = { timeout: 60_000 };
 const screenshotDir = process.env.SCREENSHOT_DIR;
 const failureDir = process.env.FAILURE_DIR || ".";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-  ],
-});
+const browser = await launchOfflineChromium();
 const pages = [];
 const pageErrors = [];
 

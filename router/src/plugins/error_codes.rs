@@ -21,6 +21,7 @@ use hive_router::{
 };
 
 use super::reject_invalid_tokens::UNAUTHENTICATED;
+use super::NoConfig;
 
 /// Rewrites router-originated error codes to the contract's codes.
 #[derive(Default)]
@@ -126,7 +127,7 @@ fn translate(error: &mut GraphQLError) -> Option<&'static str> {
 }
 
 impl RouterPlugin for ContractErrorCodes {
-    plugin_setup!("emporium_contract_error_codes", (), |()| Ok(Self));
+    plugin_setup!("emporium_contract_error_codes", NoConfig, |_| Ok(Self));
 
     fn on_graphql_error<'req>(
         &'req self,

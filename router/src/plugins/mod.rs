@@ -25,6 +25,11 @@ macro_rules! plugin_setup {
     };
 }
 
+/// The configuration of a plugin that has none: hive-router hands every enabled plugin a map,
+/// empty for these.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoConfig {}
+
 pub mod body_limit;
 pub mod cost_budget;
 pub mod document_size_limit;

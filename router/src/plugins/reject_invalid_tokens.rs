@@ -19,6 +19,8 @@ use hive_router::{
     tracing, GraphQLError,
 };
 
+use super::NoConfig;
+
 /// Ends requests whose bearer token failed verification.
 #[derive(Default)]
 pub struct RejectInvalidTokens;
@@ -28,7 +30,7 @@ pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 
 #[async_trait]
 impl RouterPlugin for RejectInvalidTokens {
-    plugin_setup!("emporium_reject_invalid_tokens", (), |()| Ok(Self));
+    plugin_setup!("emporium_reject_invalid_tokens", NoConfig, |_| Ok(Self));
 
     async fn on_query_plan<'exec>(
         &'exec self,
