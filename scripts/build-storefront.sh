@@ -6,12 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../storefront"
 
 log() { printf '[build-storefront] %s\n' "$*" >&2; }
+# shellcheck source=scripts/debian-packages.sh
+. ../scripts/debian-packages.sh
 
 if ! command -v node >/dev/null 2>&1; then
-  log "installing Node.js"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt_install "Node.js" nodejs npm
 fi
 
 installed=node_modules/.installed-lock

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 version=1.4.6
 venv=tests/smtp/.venv
 log() { printf '[ensure-aiosmtpd] %s\n' "$*" >&2; }
+# shellcheck source=scripts/debian-packages.sh
+. scripts/debian-packages.sh
 
 installed() { "$venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$version')" 2>/dev/null; }
 
@@ -20,10 +22,7 @@ flock 9
 installed && exit 0
 
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-  log "installing Debian's python3-venv"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  apt_install "Debian's python3-venv" python3 python3-venv
 fi
 
 log "installing aiosmtpd $version into $venv"

@@ -10,37 +10,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[ensure-test-tools] %s\n' "$*" >&2; }
+# shellcheck source=scripts/debian-packages.sh
+. scripts/debian-packages.sh
 
 if ! command -v chromium >/dev/null 2>&1; then
-  log "installing Debian's chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt_install "Debian's chromium" chromium
 fi
 
 # The inventory's Redis Cluster tests start their own cluster of redis-server processes and
 # join it with redis-cli (Debian's redis-server depends on redis-tools, which has redis-cli).
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  log "installing Debian's redis-server and redis-tools"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+  apt_install "Debian's redis-server and redis-tools" redis-server redis-tools
 fi
 
 if ! command -v node >/dev/null 2>&1; then
-  log "installing Node.js"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt_install "Node.js" nodejs npm
 fi
 
 # The Kubernetes manifests' tests (cli/tests/it/kubernetes.rs): kubectl builds the Kustomize
 # overlays; kubernetes-validate (PyPI) checks them offline against the schemas it ships.
 if ! command -v kubectl >/dev/null 2>&1; then
-  log "installing kubectl"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends kubectl >/dev/null
+  apt_install "kubectl" kubectl
 fi
 kubernetes_validate_version=1.37.0
 if [ "$(python3 -m kubernetes_validate --version 2>/dev/null)" != "$kubernetes_validate_version" ]; then
