@@ -464,9 +464,9 @@ pub(crate) async fn declare_exchanges(channel: &Channel) -> Result<(), BrokerErr
 
 #[cfg(test)]
 mod tests {
+    // What an envelope travels with (persistent, its id, content type and traceparent) is
+    // checked on the delivered message by tests/it/broker.rs.
     use super::*;
-    use crate::events::EventDraft;
-    use serde_json::json;
 
     #[test]
     fn backoff_doubles_up_to_its_maximum_and_resets() {
@@ -475,33 +475,6 @@ mod tests {
         assert_eq!(delays, [100, 200, 350, 350]);
         backoff.reset();
         assert_eq!(backoff.next_delay(), Duration::from_millis(100));
-    }
-
-    #[test]
-    fn an_envelope_travels_persistent_with_its_id_and_traceparent() {
-        let mut draft = EventDraft::new("order.placed", "o-1", json!({}));
-        draft.traceparent =
-            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned());
-        let envelope = draft.into_envelope("/subgraphs/orders", 1, Utc::now());
-
-        let properties = envelope_properties(&envelope);
-
-        assert_eq!(properties.delivery_mode(), &Some(PERSISTENT));
-        assert_eq!(
-            properties.content_type().as_ref().map(|c| c.as_str()),
-            Some(CONTENT_TYPE)
-        );
-        assert_eq!(
-            properties.message_id().as_ref().map(|m| m.to_string()),
-            Some(envelope.id.to_string())
-        );
-        let headers = properties.headers().clone().unwrap_or_default();
-        assert_eq!(
-            headers.inner().get("traceparent"),
-            Some(&AMQPValue::LongString(
-                envelope.traceparent.clone().unwrap_or_default().into()
-            ))
-        );
     }
 
     #[test]
