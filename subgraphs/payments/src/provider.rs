@@ -177,6 +177,21 @@ impl TestProvider {
             .ok_or_else(|| ProviderError::UnknownAuthorization(reference.to_owned()))
     }
 
+    /// Runs `change` on the state of the authorization behind `reference`, under the lock.
+    fn with_authorization<T>(
+        &self,
+        reference: &str,
+        change: impl FnOnce(&mut State) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut authorizations = self
+            .state
+            .authorizations
+            .lock()
+            .map_err(|_| Self::lock_failed())?;
+        let (_, state) = Self::authorization(&mut authorizations, reference)?;
+        change(state)
+    }
+
     fn lock_failed() -> ProviderError {
         ProviderError::Unavailable("the test provider's state is poisoned".to_owned())
     }
@@ -219,30 +234,23 @@ impl PaymentProvider for TestProvider {
     }
 
     async fn capture(&self, _idempotency_key: &str, reference: &str) -> Result<(), ProviderError> {
-        let mut authorizations = self
-            .state
-            .authorizations
-            .lock()
-            .map_err(|_| Self::lock_failed())?;
-        let (_, state) = Self::authorization(&mut authorizations, reference)?;
-        if state.refunded {
-            return Err(ProviderError::OverRefund);
-        }
-        // Capturing again is the same capture.
-        state.captured = true;
-        Ok(())
+        self.with_authorization(reference, |state| {
+            if state.refunded {
+                return Err(ProviderError::OverRefund);
+            }
+            // Capturing again is the same capture.
+            state.captured = true;
+            Ok(())
+        })
     }
 
     async fn refund(&self, _idempotency_key: &str, reference: &str) -> Result<(), ProviderError> {
-        let mut authorizations = self
-            .state
-            .authorizations
-            .lock()
-            .map_err(|_| Self::lock_failed())?;
-        let (_, state) = Self::authorization(&mut authorizations, reference)?;
-        // Refunding an authorization not captured voids it; refunding twice is the same refund.
-        state.refunded = true;
-        Ok(())
+        self.with_authorization(reference, |state| {
+            // Refunding an authorization not captured voids it; refunding twice is the same
+            // refund.
+            state.refunded = true;
+            Ok(())
+        })
     }
 }
 
