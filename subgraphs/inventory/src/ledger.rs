@@ -114,6 +114,19 @@ pub async fn lock_products(
     Ok(())
 }
 
+/// The catalogue lock of a product: its catalogue events (created, updated, deleted) are
+/// applied one at a time, each reading the variants the one before recorded. Taken after the
+/// counts lock and before any stock id's lock; nothing else takes it, so no cycle can form.
+pub async fn lock_catalog(conn: &mut PgConnection, product_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(&format!(
+            "emporium-inventory:catalog:{product_id}"
+        )))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Takes the counts exclusively (rebuild, reconciliation): waits for writers in flight.
 pub async fn lock_exclusively(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -233,6 +246,36 @@ pub async fn forget_variants(
         .bind(variant_ids)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The sequence number of the newest catalogue event applied to `product_id`'s variants.
+pub async fn catalog_sequence(
+    conn: &mut PgConnection,
+    product_id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT sequence FROM catalog_sequences WHERE product_id = $1")
+        .bind(product_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Records that a catalogue event numbered `sequence` was applied to `product_id` (an older
+/// number never replaces a newer one).
+pub async fn record_catalog_sequence(
+    conn: &mut PgConnection,
+    product_id: &str,
+    sequence: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO catalog_sequences (product_id, sequence) VALUES ($1, $2) \
+         ON CONFLICT (product_id) DO UPDATE \
+         SET sequence = GREATEST(catalog_sequences.sequence, EXCLUDED.sequence)",
+    )
+    .bind(product_id)
+    .bind(sequence)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -7,6 +7,11 @@
 //! ledger transaction; a catalogue event is handled once (the inbox). When the transaction of
 //! a `setStock` fails, its Redis change is undone; a catalogue event's is recorded by the
 //! redelivery. A count below what is reserved is refused, not set.
+//!
+//! A product's catalogue events are applied one at a time (its catalogue lock) and in the
+//! products service's order (its `sequence`): competing consumers may swap a creation and its
+//! update, and the older one, applied second, never undoes the newer (a variant the update
+//! dropped stays unsold; an older update changes nothing).
 
 use emporium_kernel::events::outbox::postgres as outbox;
 use emporium_kernel::events::{inbox, Envelope};
@@ -112,20 +117,46 @@ impl Inventory {
         let mut stock_ids: Vec<&str> = initial_stocks.iter().map(|(id, _)| id.as_str()).collect();
         stock_ids.sort_unstable();
         let has_variants = stock_ids != [product_id];
+        let sequence = catalog_sequence_of(envelope);
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
-            ledger::lock_for_write(&mut tx, &stock_ids).await?;
+            ledger::lock_counts_shared(&mut tx).await?;
+            ledger::lock_catalog(&mut tx, product_id).await?;
+            ledger::lock_products(&mut tx, &stock_ids).await?;
             if ledger::is_deleted(&mut tx, product_id).await? {
                 tx.commit().await?;
                 return Ok(());
             }
-            if has_variants {
+            // An update of the product applied before this event (competing consumers can
+            // swap them) recorded the variants sold now: a variant listed here that it dropped
+            // is not sold, and gets no stock.
+            let superseded = ledger::catalog_sequence(&mut tx, product_id)
+                .await?
+                .is_some_and(|applied| applied > sequence);
+            let sold_now = if superseded && has_variants {
+                Some(
+                    ledger::variants_of(&mut tx, &[product_id])
+                        .await?
+                        .remove(product_id)
+                        .unwrap_or_default(),
+                )
+            } else {
+                None
+            };
+            if has_variants && !superseded {
                 ledger::record_variants(&mut tx, product_id, &stock_ids).await?;
             }
             for (stock_id, initial_stock) in initial_stocks {
                 let stock_id = stock_id.as_str();
+                if sold_now
+                    .as_ref()
+                    .is_some_and(|sold| !sold.iter().any(|id| id == stock_id))
+                {
+                    ledger::mark_deleted(&mut tx, stock_id).await?;
+                    continue;
+                }
                 let op_id = catalog_op(envelope, product_id, stock_id);
                 self.set_from_catalog(
                     &mut tx,
@@ -137,6 +168,7 @@ impl Inventory {
                 )
                 .await?;
             }
+            ledger::record_catalog_sequence(&mut tx, product_id, sequence).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -186,10 +218,21 @@ impl Inventory {
         variants: &[(VariantId, Option<i32>)],
     ) -> Result<(), InventoryError> {
         let product_id = product_id.as_str();
+        let sequence = catalog_sequence_of(envelope);
         self.retry_when_unloaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
+            ledger::lock_counts_shared(&mut tx).await?;
+            ledger::lock_catalog(&mut tx, product_id).await?;
+            // A newer update was applied first: this one's variants are already replaced.
+            if ledger::catalog_sequence(&mut tx, product_id)
+                .await?
+                .is_some_and(|applied| applied > sequence)
+            {
+                tx.commit().await?;
+                return Ok(());
+            }
             let before = ledger::variants_of(&mut tx, &[product_id])
                 .await?
                 .remove(product_id)
@@ -203,7 +246,7 @@ impl Inventory {
             let mut stock_ids: Vec<&str> = sold.iter().chain(&dropped).copied().collect();
             stock_ids.sort_unstable();
             stock_ids.dedup();
-            ledger::lock_for_write(&mut tx, &stock_ids).await?;
+            ledger::lock_products(&mut tx, &stock_ids).await?;
             if ledger::is_deleted(&mut tx, product_id).await? {
                 tx.commit().await?;
                 return Ok(());
@@ -232,6 +275,7 @@ impl Inventory {
             }
             // Forgotten last: their last stock.changed still names the product.
             ledger::forget_variants(&mut tx, product_id, &dropped).await?;
+            ledger::record_catalog_sequence(&mut tx, product_id, sequence).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -251,6 +295,8 @@ impl Inventory {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
+            ledger::lock_counts_shared(&mut tx).await?;
+            ledger::lock_catalog(&mut tx, product_id).await?;
             let variants = ledger::variants_of(&mut tx, &[product_id])
                 .await?
                 .remove(product_id)
@@ -258,7 +304,7 @@ impl Inventory {
             let mut stock_ids: Vec<&str> = variants.iter().map(String::as_str).collect();
             stock_ids.push(product_id);
             stock_ids.sort_unstable();
-            ledger::lock_for_write(&mut tx, &stock_ids).await?;
+            ledger::lock_products(&mut tx, &stock_ids).await?;
             for stock_id in &stock_ids {
                 ledger::mark_deleted(&mut tx, stock_id).await?;
                 let op_id = catalog_op(envelope, product_id, stock_id);
@@ -281,4 +327,10 @@ fn catalog_op(envelope: &Envelope, product_id: &str, stock_id: &str) -> String {
     } else {
         format!("{}/{stock_id}", envelope.id)
     }
+}
+
+/// The products service's number of a catalogue event within its product (`sequence`); an
+/// envelope without one sorts before every numbered event.
+fn catalog_sequence_of(envelope: &Envelope) -> i64 {
+    envelope.sequence.parse().unwrap_or(0)
 }

@@ -46,6 +46,21 @@ fn shirt_created(id: &str, variant_ids: [&str; 2], stocks: [u32; 2]) -> Envelope
     envelope
 }
 
+/// The `product.updated` (the product's second event) after which the shirt sells
+/// `variant_ids.0`, which it had, and `variant_ids.1`, new with `new_stock` units.
+fn shirt_updated(id: &str, variant_ids: [&str; 2], new_stock: u32) -> Envelope {
+    let mut updated = shirt_created(id, variant_ids, [0, new_stock]);
+    updated.event_type = "product.updated".to_owned();
+    updated.dataschema = "urn:emporium:event:product.updated:v1".to_owned();
+    updated.id = uuid::Uuid::now_v7();
+    updated.sequence = "2".to_owned();
+    if let Some(data) = updated.data.as_object_mut() {
+        data.remove("initialStock");
+    }
+    updated.data["variants"][0]["initialStock"] = serde_json::Value::Null;
+    updated
+}
+
 /// An `order.placed` of `quantity` of one variant of `product`.
 fn variant_order(product: &str, variant: &str, quantity: i32) -> Envelope {
     let mut envelope = order_placed(&[(product, i64::from(quantity))]);
@@ -139,14 +154,7 @@ async fn an_update_stocks_new_variants_once_and_forgets_dropped_ones_keeping_the
         .expect("created");
     // The update keeps the Red M (no initial stock: it has one), adds the Green S with 4, and
     // drops the Blue L.
-    let mut updated = shirt_created(&shirt, [&red_m, &green_s], [0, 4]);
-    updated.event_type = "product.updated".to_owned();
-    updated.dataschema = "urn:emporium:event:product.updated:v1".to_owned();
-    updated.id = uuid::Uuid::now_v7();
-    if let Some(data) = updated.data.as_object_mut() {
-        data.remove("initialStock");
-    }
-    updated.data["variants"][0]["initialStock"] = serde_json::Value::Null;
+    let updated = shirt_updated(&shirt, [&red_m, &green_s], 4);
     catalog.handle(&updated).await.expect("updated");
     catalog.handle(&updated).await.expect("redelivered");
 
@@ -167,5 +175,77 @@ async fn an_update_stocks_new_variants_once_and_forgets_dropped_ones_keeping_the
         .expect("a stock.changed of the Blue L");
     assert_eq!(dropped.1["productId"], shirt.as_str());
     assert_eq!(dropped.1["inStock"], false);
+    fixture.assert_no_drift().await;
+}
+
+#[tokio::test]
+async fn an_update_applied_before_the_creation_it_follows_keeps_the_variant_it_dropped_unsold() {
+    let fixture = Fixture::new().await;
+    let catalog = InventoryHandler::new(fixture.inventory.clone(), CATALOG_QUEUE);
+    let (shirt, red_m, blue_l, green_s) = (product(), product(), product(), product());
+    let created = shirt_created(&shirt, [&red_m, &blue_l], [2, 3]);
+    let updated = shirt_updated(&shirt, [&red_m, &green_s], 4);
+
+    // Competing consumers swapped them: the update (sequence 2) is applied first.
+    catalog.handle(&updated).await.expect("updated");
+    catalog.handle(&created).await.expect("created late");
+    catalog.handle(&created).await.expect("redelivered");
+
+    assert_eq!(fixture.level(&red_m).await, StockLevel::new(2, 0));
+    assert_eq!(fixture.level(&green_s).await, StockLevel::new(4, 0));
+    assert_eq!(fixture.level(&blue_l).await, StockLevel::new(0, 0));
+    let levels = fixture
+        .inventory
+        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
+        .await
+        .expect("product stock");
+    assert_eq!(
+        levels[0],
+        StockLevel::new(6, 0),
+        "the Blue L is not counted"
+    );
+    let outcome = fixture
+        .inventory
+        .set_stock(&stock_id(&blue_l), 5, &TraceContext::new_root())
+        .await
+        .expect("set");
+    assert!(
+        matches!(outcome, SetStockOutcome::ProductDeleted),
+        "the dropped variant is not sold: {outcome:?}"
+    );
+
+    // An older update arriving after a newer one changes nothing either.
+    let mut stale = shirt_updated(&shirt, [&red_m, &blue_l], 9);
+    stale.sequence = "1".to_owned();
+    catalog.handle(&stale).await.expect("stale update");
+    let levels = fixture
+        .inventory
+        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
+        .await
+        .expect("product stock");
+    assert_eq!(levels[0], StockLevel::new(6, 0));
+    fixture.assert_no_drift().await;
+}
+
+#[tokio::test]
+async fn a_creation_and_its_update_handled_at_once_by_two_consumers_end_as_the_update_says() {
+    let fixture = Fixture::new().await;
+    let catalog = InventoryHandler::new(fixture.inventory.clone(), CATALOG_QUEUE);
+    for _ in 0..10 {
+        let (shirt, red_m, blue_l, green_s) = (product(), product(), product(), product());
+        let created = shirt_created(&shirt, [&red_m, &blue_l], [2, 3]);
+        let updated = shirt_updated(&shirt, [&red_m, &green_s], 4);
+        let (a, b) = tokio::join!(catalog.handle(&created), catalog.handle(&updated));
+        a.expect("created");
+        b.expect("updated");
+
+        let levels = fixture
+            .inventory
+            .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
+            .await
+            .expect("product stock");
+        assert_eq!(levels[0], StockLevel::new(6, 0), "Red M 2 + Green S 4");
+        assert_eq!(fixture.level(&blue_l).await.on_hand, 0);
+    }
     fixture.assert_no_drift().await;
 }
