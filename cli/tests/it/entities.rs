@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::orders::{add_to_cart, place, settled};
 
 /// What a viewer got for one entity: `visible`, `null` (resolved to nothing, or the guarded
 /// field null) or `error:<CODE>`.
@@ -37,9 +36,7 @@ async fn every_entity_of_every_subgraph_is_authorized_when_reached_directly() {
     let owner = platform.customer().await;
     let stranger = platform.customer().await;
     let product = new_product(&platform, &admin, json!({ "initialStock": 5 })).await;
-    add_to_cart(&platform, &owner, &product, 1).await;
-    let order = place(&platform, &owner, "tok_visa").await;
-    settled(&platform, &owner, &order).await;
+    let (order, _) = buy(&platform, &owner, &product, 1, "tok_visa").await;
 
     const DENIED_TO_OTHERS: [&str; 4] = [
         "error:UNAUTHENTICATED",

@@ -1,80 +1,29 @@
 //! Stock through the router, order events through the broker, and the admin commands that
 //! rebuild and reconcile the Redis counts.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::events::{EventDraft, Publisher};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::events::Consumer;
 use crate::helpers::*;
 
-const STOCK: &str = "stock { onHand reserved available inStock }";
-
-async fn stock_of(platform: &Platform, product_id: &str) -> Value {
-    let body = platform
-        .gql(
-            &format!("query($id: ID!) {{ product(id: $id) {{ id {STOCK} }} }}"),
-            json!({ "id": product_id }),
-            None,
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"]["product"]["stock"].clone()
-}
-
-/// Polls `Product.stock` until it equals `expected` (events take a moment).
-async fn wait_for_stock(platform: &Platform, product_id: &str, expected: Value) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let stock = stock_of(platform, product_id).await;
-        if stock == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stock of {product_id} is {stock}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn set_stock(
-    platform: &Platform,
-    token: Option<&str>,
-    product_id: &str,
-    on_hand: i64,
-) -> Value {
-    platform
-        .gql(
-            &format!("mutation($id: ID!, $n: Int!) {{ setStock(productId: $id, onHand: $n) {{ productId {STOCK} userErrors {{ code field message }} }} }}"),
-            json!({ "id": product_id, "n": on_hand }),
-            token,
-        )
-        .await
-}
-
 #[tokio::test]
 async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let stocked = new_product(&platform, &admin, json!({ "initialStock": 5 })).await;
+    let Shop {
+        platform,
+        admin,
+        customer,
+        product: stocked,
+    } = Shop::open_with(Options::default(), json!({ "initialStock": 5 })).await;
     let unstocked = new_product(&platform, &admin, json!({ "initialStock": 0 })).await;
 
     // initialStock arrives through product.created.
-    wait_for_stock(
-        &platform,
-        &stocked,
-        json!({ "onHand": 5, "reserved": 0, "available": 5, "inStock": true }),
-    )
-    .await;
-    assert_eq!(
-        stock_of(&platform, &unstocked).await,
-        json!({ "onHand": 0, "reserved": 0, "available": 0, "inStock": false })
-    );
+    stock_becomes(&platform, &stocked, stock(5, 0, 5)).await;
+    assert_eq!(stock_of(&platform, &unstocked).await, stock(0, 0, 0));
 
     let anonymous = set_stock(&platform, None, &stocked, 9).await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
@@ -102,18 +51,14 @@ async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
     );
 
     // A page of the catalog gets every product's stock from the inventory in one plan.
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             &format!("{{ products(first: 10) {{ nodes {{ id name {STOCK} }} }} }}"),
             json!({}),
             None,
         )
         .await;
-    assert!(body["errors"].is_null(), "{body}");
-    let nodes = body["data"]["products"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .clone();
+    let nodes = data["products"]["nodes"].as_array().expect("nodes").clone();
     let on_hand = |id: &str| {
         nodes
             .iter()
@@ -129,12 +74,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
     let platform = Platform::start().await;
     let admin = platform.admin().await;
     let product = new_product(&platform, &admin, json!({ "initialStock": 10 })).await;
-    wait_for_stock(
-        &platform,
-        &product,
-        json!({ "onHand": 10, "reserved": 0, "available": 10, "inStock": true }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(10, 0, 10)).await;
     let watcher = Consumer::start(
         &platform,
         "test.inventory-watch",
@@ -170,12 +110,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
         reserved[0].data["items"],
         json!([{ "productId": product, "quantity": 3 }])
     );
-    wait_for_stock(
-        &platform,
-        &product,
-        json!({ "onHand": 10, "reserved": 3, "available": 7, "inStock": true }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(10, 3, 7)).await;
     let changed = watcher.events_of("stock.changed", 1).await;
     assert_eq!(changed.last().expect("stock.changed").data["available"], 7);
 
@@ -196,12 +131,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
     broker.publish(&declined).await.expect("publish");
     broker.publish(&declined).await.expect("publish again");
     watcher.events_of("inventory.released", 1).await;
-    wait_for_stock(
-        &platform,
-        &product,
-        json!({ "onHand": 10, "reserved": 0, "available": 10, "inStock": true }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(10, 0, 10)).await;
 
     // Give a duplicate time to do harm, then count: one of each.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -217,12 +147,7 @@ async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts
     let product = new_product(&platform, &admin, json!({ "initialStock": 3 })).await;
     // Wait for the product.created event: handled after the flush, it would find Redis
     // empty and rebuild it before `reconcile` could see the loss.
-    wait_for_stock(
-        &platform,
-        &product,
-        json!({ "onHand": 3, "reserved": 0, "available": 3, "inStock": true }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(3, 0, 3)).await;
     let set = set_stock(&platform, admin.token(), &product, 7).await;
     assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
 
@@ -256,8 +181,5 @@ async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
-    assert_eq!(
-        stock_of(&platform, &product).await,
-        json!({ "onHand": 7, "reserved": 0, "available": 7, "inStock": true })
-    );
+    assert_eq!(stock_of(&platform, &product).await, stock(7, 0, 7));
 }

@@ -2,172 +2,13 @@
 //! payments), the live status feed over WebSocket, cancellation with refunds, and the
 //! guarantees under concurrency (one order per idempotency key, never oversold).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-
-const ORDER: &str = "id status statusReason total { amount currency } customer { id }
-    items { product { id } productName unitPrice { amount } quantity lineTotal { amount } }
-    shippingAddress { line1 line2 city postalCode country }
-    payment { status amount { amount currency } failureReason }
-    history { status previousStatus reason at } createdAt updatedAt";
-const STOCK: &str = "stock { onHand reserved available }";
-
-fn address() -> Value {
-    json!({ "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "us" })
-}
-
-/// Adds to the cart once the orders service has seen the product.
-pub(crate) async fn add_to_cart(
-    platform: &Platform,
-    session: &Session,
-    product: &str,
-    quantity: i64,
-) {
-    add_line(platform, session, "productId", product, quantity).await;
-}
-
-/// `addToCart` naming the line by `argument` (`productId` or `variantId`), retried while the
-/// orders service's catalog projection has not seen the product yet.
-pub(crate) async fn add_line(
-    platform: &Platform,
-    session: &Session,
-    argument: &str,
-    id: &str,
-    quantity: i64,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let body = platform
-            .gql(
-                &format!("mutation($id: ID!, $n: Int!) {{ addToCart({argument}: $id, quantity: $n) {{ userErrors {{ code message }} }} }}"),
-                json!({ "id": id, "n": quantity }),
-                session.token(),
-            )
-            .await;
-        let payload = &body["data"]["addToCart"];
-        let codes = user_error_codes(payload);
-        if codes.is_empty() {
-            return;
-        }
-        assert!(
-            codes == ["NOT_FOUND"] && Instant::now() < deadline,
-            "addToCart: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn checkout(platform: &Platform, session: &Session, token: &str, key: &str) -> Value {
-    let body = platform
-        .gql(
-            &format!("mutation($input: CheckoutInput!) {{ checkout(input: $input) {{ order {{ {ORDER} }} userErrors {{ code field message }} }} }}"),
-            json!({ "input": { "shippingAddress": address(), "paymentToken": token, "idempotencyKey": key } }),
-            session.token(),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "checkout: {body}");
-    body["data"]["checkout"].clone()
-}
-
-/// Checks out and returns the new order's id.
-pub(crate) async fn place(platform: &Platform, session: &Session, token: &str) -> String {
-    let payload = checkout(platform, session, token, &uuid::Uuid::new_v4().to_string()).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["order"]["id"]
-        .as_str()
-        .expect("order id")
-        .to_owned()
-}
-
-async fn order(platform: &Platform, session: &Session, id: &str) -> Value {
-    let body = platform
-        .gql(
-            &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER} }} }}"),
-            json!({ "id": id }),
-            session.token(),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "order: {body}");
-    body["data"]["order"].clone()
-}
-
-/// Polls the order until `done` holds for it.
-async fn order_until(
-    platform: &Platform,
-    session: &Session,
-    id: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let current = order(platform, session, id).await;
-        if done(&current) {
-            return current;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "order {id} never became {what}: {current}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) async fn settled(platform: &Platform, session: &Session, id: &str) -> Value {
-    order_until(platform, session, id, "settled", |o| {
-        o["status"] != "PENDING"
-    })
-    .await
-}
-
-async fn stock(platform: &Platform, product: &str) -> Value {
-    let body = platform
-        .gql(
-            &format!("query($id: ID!) {{ product(id: $id) {{ {STOCK} }} }}"),
-            json!({ "id": product }),
-            None,
-        )
-        .await;
-    body["data"]["product"]["stock"].clone()
-}
-
-/// Polls the product's stock until it equals `expected`.
-async fn stock_becomes(platform: &Platform, product: &str, expected: Value) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let current = stock(platform, product).await;
-        if current == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stock stayed {current}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) async fn transition(
-    platform: &Platform,
-    session: &Session,
-    mutation: &str,
-    id: &str,
-) -> Value {
-    let body = platform
-        .gql(
-            &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ order {{ id status statusReason }} userErrors {{ code message }} }} }}"),
-            json!({ "id": id }),
-            session.token(),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{mutation}: {body}");
-    body["data"][mutation].clone()
-}
 
 /// A graphql-transport-ws client of the router, subscribed to one order's status.
 struct StatusFeed {
@@ -245,6 +86,18 @@ impl StatusFeed {
     }
 }
 
+/// The quantities in the session's cart.
+async fn cart_items(platform: &Platform, session: &Session) -> Value {
+    let data = platform
+        .data(
+            "{ cart { items { quantity } } }",
+            json!({}),
+            session.token(),
+        )
+        .await;
+    data["cart"]["items"].clone()
+}
+
 fn statuses(order: &Value) -> Vec<&str> {
     order["history"]
         .as_array()
@@ -277,18 +130,8 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
     );
     assert_eq!(placed["order"]["shippingAddress"]["country"], "US");
     assert_eq!(placed["order"]["customer"]["id"], customer.user_id.as_str());
-    let cart = platform
-        .gql(
-            "{ cart { items { quantity } } }",
-            json!({}),
-            customer.token(),
-        )
-        .await;
-    assert_eq!(
-        cart["data"]["cart"]["items"],
-        json!([]),
-        "the cart is emptied"
-    );
+    let cart = cart_items(&platform, &customer).await;
+    assert_eq!(cart, json!([]), "the cart is emptied");
 
     // The feed starts with the current status, so CONFIRMED is seen however fast the saga.
     let mut feed = StatusFeed::open(&platform, &customer, &id).await;
@@ -300,12 +143,7 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
     let current = order(&platform, &customer, &id).await;
     assert_eq!(current["payment"]["status"], "AUTHORIZED", "{current}");
     assert_eq!(current["payment"]["amount"]["amount"], "699.98");
-    stock_becomes(
-        &platform,
-        &headphones,
-        json!({ "onHand": 5, "reserved": 2, "available": 3 }),
-    )
-    .await;
+    stock_becomes(&platform, &headphones, stock(5, 2, 3)).await;
 
     // A customer may not ship; the admin does, and the subscriber sees it live.
     let (_, forbidden) = platform
@@ -324,12 +162,7 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
         o["payment"]["status"] == "CAPTURED"
     })
     .await;
-    stock_becomes(
-        &platform,
-        &headphones,
-        json!({ "onHand": 3, "reserved": 0, "available": 3 }),
-    )
-    .await;
+    stock_becomes(&platform, &headphones, stock(3, 0, 3)).await;
 
     let cancel = transition(&platform, &customer, "cancelOrder", &id).await;
     assert_eq!(
@@ -350,15 +183,15 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
         ["PENDING", "CONFIRMED", "SHIPPED", "DELIVERED"]
     );
     let mine = platform
-        .gql(
+        .data(
             "{ me { orders(first: 5) { totalCount nodes { id status } } } orders(status: DELIVERED) { totalCount } }",
             json!({}),
             customer.token(),
         )
         .await;
-    assert_eq!(mine["data"]["me"]["orders"]["totalCount"], 1, "{mine}");
-    assert_eq!(mine["data"]["me"]["orders"]["nodes"][0]["id"], id.as_str());
-    assert_eq!(mine["data"]["orders"]["totalCount"], 1);
+    assert_eq!(mine["me"]["orders"]["totalCount"], 1, "{mine}");
+    assert_eq!(mine["me"]["orders"]["nodes"][0]["id"], id.as_str());
+    assert_eq!(mine["orders"]["totalCount"], 1);
 }
 
 #[tokio::test]
@@ -370,9 +203,7 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
         ..
     } = Shop::open("10.00", 3).await;
 
-    add_to_cart(&platform, &customer, &product, 2).await;
-    let declined = place(&platform, &customer, "tok_decline_insufficient_funds").await;
-    let rejected = settled(&platform, &customer, &declined).await;
+    let (_, rejected) = buy(&platform, &customer, &product, 2, DECLINED_CARD).await;
     assert_eq!(rejected["status"], "REJECTED", "{rejected}");
     assert_eq!(rejected["statusReason"], "PAYMENT_DECLINED");
     assert_eq!(rejected["payment"]["status"], "DECLINED");
@@ -380,16 +211,9 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
         rejected["payment"]["failureReason"].is_string(),
         "{rejected}"
     );
-    stock_becomes(
-        &platform,
-        &product,
-        json!({ "onHand": 3, "reserved": 0, "available": 3 }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(3, 0, 3)).await;
 
-    add_to_cart(&platform, &customer, &product, 4).await;
-    let too_many = place(&platform, &customer, "tok_visa").await;
-    let rejected = settled(&platform, &customer, &too_many).await;
+    let (_, rejected) = buy(&platform, &customer, &product, 4, "tok_visa").await;
     assert_eq!(rejected["status"], "REJECTED", "{rejected}");
     assert_eq!(rejected["statusReason"], "OUT_OF_STOCK");
     assert_eq!(
@@ -398,12 +222,7 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
         "no payment was taken: {rejected}"
     );
     assert_eq!(statuses(&rejected), ["PENDING", "REJECTED"]);
-    stock_becomes(
-        &platform,
-        &product,
-        json!({ "onHand": 3, "reserved": 0, "available": 3 }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(3, 0, 3)).await;
 
     // Bad input is a userError that names the field and changes nothing.
     add_to_cart(&platform, &customer, &product, 1).await;
@@ -413,14 +232,8 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
         bad["userErrors"][0]["field"],
         json!(["input", "paymentToken"])
     );
-    let cart = platform
-        .gql(
-            "{ cart { items { quantity } } }",
-            json!({}),
-            customer.token(),
-        )
-        .await;
-    assert_eq!(cart["data"]["cart"]["items"], json!([{ "quantity": 1 }]));
+    let cart = cart_items(&platform, &customer).await;
+    assert_eq!(cart, json!([{ "quantity": 1 }]));
     let other = platform.customer().await;
     let empty = checkout(&platform, &other, "tok_visa", "k").await;
     assert_eq!(user_error_codes(&empty), ["CART_EMPTY"], "{empty}");
@@ -458,16 +271,11 @@ async fn the_same_checkout_sent_twice_at_once_is_one_order_one_payment_one_reser
     // A third retry, later, still replays it.
     let again = checkout(&platform, &customer, "tok_visa", "double-click").await;
     assert_eq!(again["order"]["id"], id);
-    stock_becomes(
-        &platform,
-        &product,
-        json!({ "onHand": 10, "reserved": 3, "available": 7 }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(10, 3, 7)).await;
     let orders = platform
-        .gql("{ orders { totalCount } }", json!({}), customer.token())
+        .data("{ orders { totalCount } }", json!({}), customer.token())
         .await;
-    assert_eq!(orders["data"]["orders"]["totalCount"], 1);
+    assert_eq!(orders["orders"]["totalCount"], 1);
     let reused = checkout(&platform, &customer, "tok_mastercard", "double-click").await;
     assert_eq!(
         user_error_codes(&reused),
@@ -515,29 +323,19 @@ async fn many_customers_buying_the_last_units_at_once_confirm_exactly_that_many(
             .all(|(s, reason)| s == "REJECTED" && reason == "OUT_OF_STOCK"),
         "{outcomes:?}"
     );
-    stock_becomes(
-        &platform,
-        &product,
-        json!({ "onHand": UNITS, "reserved": UNITS, "available": 0 }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(UNITS, UNITS, 0)).await;
 }
 
 #[tokio::test]
 async fn cancelling_a_confirmed_order_refunds_and_releases_and_strangers_see_nothing() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
+    let Shop {
+        platform,
+        admin,
+        customer,
+        product,
+    } = Shop::open("19.99", 4).await;
     let stranger = platform.customer().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "19.99", "initialStock": 4 }),
-    )
-    .await;
-    add_to_cart(&platform, &customer, &product, 1).await;
-    let id = place(&platform, &customer, "tok_visa").await;
-    let confirmed = settled(&platform, &customer, &id).await;
+    let (id, confirmed) = buy(&platform, &customer, &product, 1, "tok_visa").await;
     assert_eq!(confirmed["status"], "CONFIRMED", "{confirmed}");
 
     // Another customer: the order does not exist for them, over HTTP and over WebSocket.
@@ -571,26 +369,17 @@ async fn cancelling_a_confirmed_order_refunds_and_releases_and_strangers_see_not
         o["payment"]["status"] == "REFUNDED"
     })
     .await;
-    stock_becomes(
-        &platform,
-        &product,
-        json!({ "onHand": 4, "reserved": 0, "available": 4 }),
-    )
-    .await;
+    stock_becomes(&platform, &product, stock(4, 0, 4)).await;
     let again = transition(&platform, &customer, "cancelOrder", &id).await;
     assert_eq!(user_error_codes(&again), ["ILLEGAL_TRANSITION"], "{again}");
 
     // The admin sees every order.
     let all = platform
-        .gql(
+        .data(
             "{ orders(status: CANCELLED) { nodes { id } } }",
             json!({}),
             admin.token(),
         )
         .await;
-    assert_eq!(
-        all["data"]["orders"]["nodes"][0]["id"],
-        id.as_str(),
-        "{all}"
-    );
+    assert_eq!(all["orders"]["nodes"][0]["id"], id.as_str(), "{all}");
 }

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::events::Consumer;
 use crate::helpers::*;
-use crate::orders::{add_to_cart, place, settled};
 
 /// Every row of every table of every Postgres database of the platform, as text.
 async fn postgres_contents(platform: &Platform) -> String {
@@ -103,9 +102,8 @@ async fn a_payment_token_appears_in_no_store_event_dead_letter_or_log_line() {
     let mut orders = Vec::new();
     for token in [&approved_token, &declined_token] {
         let customer = platform.customer().await;
-        add_to_cart(&platform, &customer, &product, 1).await;
-        let id = place(&platform, &customer, token).await;
-        orders.push((settled(&platform, &customer, &id).await, id));
+        let (id, order) = buy(&platform, &customer, &product, 1, token).await;
+        orders.push((order, id));
     }
     assert_eq!(orders[0].0["status"], "CONFIRMED", "{}", orders[0].0);
     assert_eq!(orders[0].0["payment"]["status"], "AUTHORIZED");

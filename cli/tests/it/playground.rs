@@ -78,17 +78,14 @@ async fn browsers_get_the_playground_and_its_assets_from_the_router() {
 
 #[tokio::test]
 async fn the_playground_follows_an_order_over_a_websocket_subscription() {
-    use crate::orders::{add_to_cart, place, settled};
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(&platform, &admin, json!({ "initialStock": 2 })).await;
-    add_to_cart(&platform, &customer, &product, 1).await;
-    let order = place(&platform, &customer, "tok_visa").await;
-    assert_eq!(
-        settled(&platform, &customer, &order).await["status"],
-        "CONFIRMED"
-    );
+    let Shop {
+        platform,
+        customer,
+        product,
+        ..
+    } = Shop::open_with(Options::default(), json!({ "initialStock": 2 })).await;
+    let (order, settled) = buy(&platform, &customer, &product, 1, "tok_visa").await;
+    assert_eq!(settled["status"], "CONFIRMED");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/browser/playground.mjs"

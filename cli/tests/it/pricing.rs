@@ -6,15 +6,15 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::orders::{add_to_cart, settled};
 
-const CART: &str = "subtotal { amount } discountTotal { amount } shippingTotal { amount }
+/// The cart as the pricing tests read it.
+const CART: &str = "cart { subtotal { amount } discountTotal { amount } shippingTotal { amount }
     taxTotal { amount } total { amount currency } pricesIncludeTax
     shippingAddress { country }
     availableShippingMethods { id name price { amount } estimatedDays }
     shippingMethod { name price { amount } }
     discounts { code kind amount { amount } }
-    taxLines { name rate amount { amount } }";
+    taxLines { name rate amount { amount } } }";
 
 pub(crate) const ORDER: &str =
     "id status total { amount } subtotal { amount } discountTotal { amount }
@@ -22,53 +22,50 @@ pub(crate) const ORDER: &str =
     discounts { code kind amount { amount } } taxLines { name rate amount { amount } }
     payment { status amount { amount currency } }";
 
-/// Runs a mutation and returns its payload (asserting there was no GraphQL error).
+/// Runs a mutation and returns its payload (asserting there was no GraphQL error): `field` is
+/// the field with its arguments and the declaration of their variables, as
+/// `("applyDiscountCode(code: $code)", "$code: String!")`.
 pub(crate) async fn mutate(
     platform: &Platform,
     session: &Session,
-    field: &str,
-    args: &str,
+    (field, args): (&str, &str),
     selection: &str,
     variables: Value,
 ) -> Value {
-    let body = platform
-        .gql(
-            &format!("mutation{args} {{ {field} {{ {selection} userErrors {{ code field message }} }} }}",
-                args = if args.is_empty() { String::new() } else { format!("({args})") },
-                field = field),
+    let args = if args.is_empty() {
+        String::new()
+    } else {
+        format!("({args})")
+    };
+    let data = platform
+        .data(
+            &format!("mutation{args} {{ {field} {{ {selection} userErrors {{ code field message }} }} }}"),
             variables,
             session.token(),
         )
         .await;
-    assert!(body["errors"].is_null(), "{field}: {body}");
     let name = field.split('(').next().unwrap_or(field);
-    body["data"][name].clone()
+    data[name].clone()
 }
 
 pub(crate) async fn cart(platform: &Platform, session: &Session) -> Value {
-    let body = platform
-        .gql(
-            &format!("{{ cart {{ {CART} }} }}"),
-            json!({}),
-            session.token(),
-        )
+    let data = platform
+        .data(&format!("{{ {CART} }}"), json!({}), session.token())
         .await;
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"]["cart"].clone()
+    data["cart"].clone()
 }
 
 pub(crate) async fn create_method(platform: &Platform, admin: &Session, input: Value) -> Value {
-    mutate(
-        platform,
-        admin,
+    let field = (
         "createShippingMethod(input: $input)",
         "$input: ShippingMethodInput!",
-        "shippingMethod { id name price { amount } freeOverSubtotal { amount } countries }",
-        json!({ "input": input }),
-    )
-    .await
+    );
+    let method =
+        "shippingMethod { id name price { amount } freeOverSubtotal { amount } countries }";
+    mutate(platform, admin, field, method, json!({ "input": input })).await
 }
 
+/// `setTaxRate` for `country`, as the admin.
 pub(crate) async fn set_rate(
     platform: &Platform,
     admin: &Session,
@@ -76,74 +73,50 @@ pub(crate) async fn set_rate(
     name: &str,
     rate: &str,
 ) -> Value {
-    mutate(
-        platform,
-        admin,
-        "setTaxRate(input: $input)",
-        "$input: TaxRateInput!",
-        "taxLine { name rate }",
-        json!({ "input": { "country": country, "name": name, "rate": rate } }),
-    )
-    .await
+    let input = json!({ "input": { "country": country, "name": name, "rate": rate } });
+    let field = ("setTaxRate(input: $input)", "$input: TaxRateInput!");
+    mutate(platform, admin, field, "taxLine { name rate }", input).await
 }
 
 pub(crate) async fn create_code(platform: &Platform, admin: &Session, input: Value) -> Value {
-    mutate(
-        platform,
-        admin,
+    let field = (
         "createDiscountCode(input: $input)",
         "$input: DiscountCodeInput!",
-        "discountCode { code kind value usageLimit timesUsed active }",
-        json!({ "input": input }),
-    )
-    .await
+    );
+    let code = "discountCode { code kind value usageLimit timesUsed active }";
+    mutate(platform, admin, field, code, json!({ "input": input })).await
 }
 
 pub(crate) async fn set_address(platform: &Platform, session: &Session, country: &str) -> Value {
-    mutate(
-        platform,
-        session,
+    let field = (
         "setCartShippingAddress(address: $address)",
         "$address: AddressInput!",
-        &format!("cart {{ {CART} }}"),
-        json!({ "address": { "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": country } }),
-    )
-    .await
+    );
+    let address = json!({ "address": { "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": country } });
+    mutate(platform, session, field, CART, address).await
 }
 
 pub(crate) async fn choose_method(platform: &Platform, session: &Session, id: &str) -> Value {
-    mutate(
-        platform,
-        session,
-        "setCartShippingMethod(shippingMethodId: $id)",
-        "$id: ID!",
-        &format!("cart {{ {CART} }}"),
-        json!({ "id": id }),
-    )
-    .await
+    let field = ("setCartShippingMethod(shippingMethodId: $id)", "$id: ID!");
+    mutate(platform, session, field, CART, json!({ "id": id })).await
 }
 
 pub(crate) async fn apply_code(platform: &Platform, session: &Session, code: &str) -> Value {
-    mutate(
-        platform,
-        session,
-        "applyDiscountCode(code: $code)",
-        "$code: String!",
-        &format!("cart {{ {CART} }}"),
-        json!({ "code": code }),
-    )
-    .await
+    let field = ("applyDiscountCode(code: $code)", "$code: String!");
+    mutate(platform, session, field, CART, json!({ "code": code })).await
 }
 
 /// Checks out with the cart's own shipping address.
 pub(crate) async fn checkout(platform: &Platform, session: &Session) -> Value {
+    let field = ("checkout(input: $input)", "$input: CheckoutInput!");
+    let key = uuid::Uuid::new_v4().to_string();
+    let input = json!({ "input": { "paymentToken": "tok_visa", "idempotencyKey": key } });
     mutate(
         platform,
         session,
-        "checkout(input: $input)",
-        "$input: CheckoutInput!",
+        field,
         &format!("order {{ {ORDER} }}"),
-        json!({ "input": { "paymentToken": "tok_visa", "idempotencyKey": uuid::Uuid::new_v4().to_string() } }),
+        input,
     )
     .await
 }
@@ -260,15 +233,15 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
     let id = placed["order"]["id"].as_str().expect("order id");
     let order = settled(&platform, &customer, id).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER} }} }}"),
             json!({ "id": id }),
             customer.token(),
         )
         .await;
-    let order = &body["data"]["order"];
-    assert_eq!(order["shippingMethodName"], "Standard", "{body}");
+    let order = &data["order"];
+    assert_eq!(order["shippingMethodName"], "Standard", "{order}");
     assert_eq!(order["discounts"][0]["code"], "WELCOME10");
     assert_eq!(order["taxLines"][0]["amount"]["amount"], "5.22");
     let (subtotal, discount, shipping, tax, total) = (
@@ -287,20 +260,20 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
     );
 
     // The code's use is counted; admins see it.
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             "{ discountCodes { totalCount nodes { code timesUsed } } shippingMethods { name } }",
             json!({}),
             admin.token(),
         )
         .await;
     assert_eq!(
-        body["data"]["discountCodes"],
+        data["discountCodes"],
         json!({ "totalCount": 1, "nodes": [{ "code": "WELCOME10", "timesUsed": 1 }] }),
-        "{body}"
+        "{data}"
     );
     assert_eq!(
-        body["data"]["shippingMethods"],
+        data["shippingMethods"],
         json!([{ "name": "Standard" }, { "name": "Express" }])
     );
     let (_, forbidden) = platform
@@ -336,12 +309,13 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
         let created = create_code(&platform, &admin, input).await;
         assert_eq!(created["userErrors"], json!([]), "{created}");
     }
+    let deactivate = ("deactivateDiscountCode(code: $code)", "$code: String!");
+    let code = "discountCode { code active }";
     let retired = mutate(
         &platform,
         &admin,
-        "deactivateDiscountCode(code: $code)",
-        "$code: String!",
-        "discountCode { code active }",
+        deactivate,
+        code,
         json!({ "code": "retired" }),
     )
     .await;
@@ -376,15 +350,7 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
         user_error_codes(&negative),
         ["INVALID_INPUT", "INVALID_INPUT"]
     );
-    let bad_rate = mutate(
-        &platform,
-        &admin,
-        "setTaxRate(input: $input)",
-        "$input: TaxRateInput!",
-        "taxLine { name }",
-        json!({ "input": { "country": "DE", "name": "VAT", "rate": "19" } }),
-    )
-    .await;
+    let bad_rate = set_rate(&platform, &admin, "DE", "VAT", "19").await;
     assert_eq!(user_error_codes(&bad_rate), ["INVALID_INPUT"]);
     let customer = platform.customer().await;
     let (_, forbidden) = platform
@@ -395,10 +361,10 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
         )
         .await;
     assert_eq!(error_code(&forbidden), "FORBIDDEN");
-    let body = platform
-        .gql("{ discountCodes { totalCount } }", json!({}), admin.token())
+    let data = platform
+        .data("{ discountCodes { totalCount } }", json!({}), admin.token())
         .await;
-    assert_eq!(body["data"]["discountCodes"]["totalCount"], 6, "{body}");
+    assert_eq!(data["discountCodes"]["totalCount"], 6, "{data}");
 
     // A method for another country is not the cart's to choose.
     let france = create_method(
@@ -439,12 +405,13 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
     assert_eq!(huge["userErrors"], json!([]), "{huge}");
     assert_eq!(huge["cart"]["discountTotal"]["amount"], "40.00");
     assert_eq!(huge["cart"]["total"]["amount"], "0.00");
+    let remove = ("removeDiscountCode(code: $code)", "$code: String!");
+    let cart = "cart { discounts { code } total { amount } }";
     let removed = mutate(
         &platform,
         &customer,
-        "removeDiscountCode(code: $code)",
-        "$code: String!",
-        "cart { discounts { code } total { amount } }",
+        remove,
+        cart,
         json!({ "code": "huge" }),
     )
     .await;
@@ -474,23 +441,17 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
 
 #[tokio::test]
 async fn with_prices_including_tax_the_cart_shows_the_tax_contained_and_adds_nothing() {
-    let platform = Platform::start_with(Options {
+    let options = Options {
         env: vec![("EMPORIUM_PRICES_INCLUDE_TAX", "true".to_owned())],
         ..Options::default()
-    })
-    .await;
-    let admin = platform.admin().await;
-    let customer = platform.customer().await;
-    let product = new_product(&platform, &admin, json!({ "price": "119.00" })).await;
-    let rate = mutate(
-        &platform,
-        &admin,
-        "setTaxRate(input: $input)",
-        "$input: TaxRateInput!",
-        "taxLine { name rate }",
-        json!({ "input": { "country": "DE", "name": "VAT", "rate": "0.19" } }),
-    )
-    .await;
+    };
+    let Shop {
+        platform,
+        admin,
+        customer,
+        product,
+    } = Shop::open_with(options, json!({ "price": "119.00" })).await;
+    let rate = set_rate(&platform, &admin, "DE", "VAT", "0.19").await;
     assert_eq!(rate["userErrors"], json!([]), "{rate}");
     add_to_cart(&platform, &customer, &product, 1).await;
     let addressed = set_address(&platform, &customer, "DE").await;
@@ -513,23 +474,23 @@ async fn the_demo_shop_has_its_shipping_methods_and_welcome10() {
     })
     .await;
     let admin = platform.admin().await;
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             "{ shippingMethods { name price { amount } freeOverSubtotal { amount } countries } discountCodes { nodes { code kind value } } }",
             json!({}),
             admin.token(),
         )
         .await;
     assert_eq!(
-        body["data"]["shippingMethods"],
+        data["shippingMethods"],
         json!([
             { "name": "Standard", "price": { "amount": "4.99" }, "freeOverSubtotal": null, "countries": [] },
             { "name": "Express", "price": { "amount": "14.99" }, "freeOverSubtotal": { "amount": "100.00" }, "countries": ["US", "DE", "FR", "GB"] }
         ]),
-        "{body}"
+        "{data}"
     );
     assert_eq!(
-        body["data"]["discountCodes"]["nodes"],
+        data["discountCodes"]["nodes"],
         json!([{ "code": "WELCOME10", "kind": "PERCENTAGE", "value": "10" }])
     );
 }

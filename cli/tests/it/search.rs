@@ -2,7 +2,7 @@
 //! store → product.created → indexer; inventory → stock.changed → indexer).
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -11,8 +11,8 @@ use crate::helpers::*;
 const HIT: &str = "score highlights { field snippet } product { id name category brand price { amount } createdAt stock { inStock } }";
 
 pub(crate) async fn search(platform: &Platform, query: &str, args: Value) -> Value {
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             &format!(
                 "query($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {{
                     search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {{
@@ -29,8 +29,7 @@ pub(crate) async fn search(platform: &Platform, query: &str, args: Value) -> Val
             None,
         )
         .await;
-    assert!(body["errors"].is_null(), "search {query:?}: {body}");
-    body["data"]["search"].clone()
+    data["search"].clone()
 }
 
 pub(crate) fn hits(results: &Value) -> Vec<Value> {
@@ -77,15 +76,8 @@ pub(crate) async fn eventually(
 ) -> Value {
     // Generous: the demo catalog's 3,291 products and their stock go through the whole
     // pipeline, on 2 cores shared with the other tests' platforms.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let results = search(platform, query, args.clone()).await;
-        if check(&results) {
-            return results;
-        }
-        assert!(Instant::now() < deadline, "{what}: {results}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let wait = Wait::secs(300).every_ms(100);
+    poll_until(what, wait, || search(platform, query, args.clone()), check).await
 }
 
 #[tokio::test]
@@ -125,14 +117,14 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
     )
     .await;
     // Each demo product's stock, through the inventory subgraph.
-    let body = platform
-        .gql(
+    let data = platform
+        .data(
             "{ products(first: 50) { nodes { sku stock { onHand } } } }",
             json!({}),
             None,
         )
         .await;
-    for node in body["data"]["products"]["nodes"].as_array().expect("nodes") {
+    for node in data["products"]["nodes"].as_array().expect("nodes") {
         let sku = node["sku"].as_str().expect("sku");
         assert_eq!(
             node["stock"]["onHand"],
@@ -340,13 +332,7 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
         |r| r["totalCount"] == 1,
     )
     .await;
-    let set = platform
-        .gql(
-            "mutation($id: ID!) { setStock(productId: $id, onHand: 3) { userErrors { code } } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
+    let set = set_stock(&platform, admin.token(), &id, 3).await;
     assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
     eventually(
         &platform,

@@ -1,5 +1,10 @@
-//! Test support: a whole platform (`emporium up`, the real binary) on its own Postgres
-//! database, MongoDB database, data directory and ports, torn down when the test ends.
+//! A whole platform (`emporium up`, the real binary) on its own Postgres databases, MongoDB
+//! database, RabbitMQ vhost, Redis prefix, data directory and ports, torn down when the test
+//! ends; also a second router, and admin commands run against the platform's stores.
+//!
+//! Failing: a platform that does not start within 90 s, or exits while starting, fails the
+//! test with its log; so does a test that panics while its platform runs (the log is printed
+//! on drop). A test still running after 15 minutes is reported on the real stderr.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -7,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use emporium_kernel::testing::TestStores;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
@@ -476,71 +481,12 @@ impl Platform {
         std::fs::read_to_string(self.data_dir.join("platform.log")).unwrap_or_default()
     }
 
-    /// A GraphQL request straight to a subgraph (no router); the JSON body.
-    pub async fn subgraph_gql(
-        &self,
-        service: &str,
-        query: &str,
-        variables: Value,
-        token: Option<&str>,
-    ) -> Value {
-        let url = self.subgraph_graphql_url(service);
-        let (status, body) = post_graphql(&self.http, &url, query, variables, token).await;
-        assert!(status < 500, "HTTP {status} from {url}: {body}");
-        body
-    }
-
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.router)
     }
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
-    }
-
-    /// Sends a GraphQL request through the router and returns the HTTP status and JSON body.
-    pub async fn post(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
-        post_graphql(&self.http, &self.graphql_url(), query, variables, token).await
-    }
-
-    /// A GraphQL request through the router; the JSON body.
-    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let (status, body) = self.post(query, variables, token).await;
-        assert!(status < 500, "HTTP {status}: {body}");
-        body
-    }
-
-    pub async fn register(&self, email: &str, name: &str) -> Session {
-        let body = self
-            .gql(
-                "mutation($input: RegisterInput!) { register(input: $input) {
-                    accessToken refreshToken expiresIn user { id } userErrors { code message field } } }",
-                json!({ "input": { "email": email, "password": PASSWORD, "name": name } }),
-                None,
-            )
-            .await;
-        Session::from_payload(&body["data"]["register"])
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Value {
-        let body = self
-            .gql(
-                "mutation($input: LoginInput!) { login(input: $input) {
-                    accessToken refreshToken expiresIn user { id email role } userErrors { code message field } } }",
-                json!({ "input": { "email": email, "password": password } }),
-                None,
-            )
-            .await;
-        body["data"]["login"].clone()
-    }
-
-    pub async fn admin(&self) -> Session {
-        Session::from_payload(&self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await)
-    }
-
-    /// A fresh customer with a unique email.
-    pub async fn customer(&self) -> Session {
-        self.register(&unique_email(), "Test Customer").await
     }
 }
 
@@ -582,237 +528,4 @@ fn read_all(from: &mut impl std::io::Read) -> Vec<u8> {
     let mut bytes = Vec::new();
     let _ = from.read_to_end(&mut bytes);
     bytes
-}
-
-pub fn unique_email() -> String {
-    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-pub fn unique_sku() -> String {
-    format!("TEST-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]).to_uppercase()
-}
-
-/// Sends a GraphQL request to `url` (with `token` as the bearer, if any) and returns the HTTP
-/// status and the JSON body; no answer, or one that is not JSON, fails the test.
-pub async fn post_graphql(
-    http: &reqwest::Client,
-    url: &str,
-    query: &str,
-    variables: Value,
-    token: Option<&str>,
-) -> (u16, Value) {
-    let mut request = http
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{url} answers: {e}"));
-    let status = response.status().as_u16();
-    let body = response.json::<Value>().await.expect("JSON body");
-    (status, body)
-}
-
-/// A signed-in user.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub user_id: String,
-}
-
-impl Session {
-    pub fn from_payload(payload: &Value) -> Self {
-        assert_eq!(
-            payload["userErrors"],
-            json!([]),
-            "expected success: {payload}"
-        );
-        Self {
-            access_token: payload["accessToken"]
-                .as_str()
-                .expect("accessToken")
-                .to_owned(),
-            refresh_token: payload["refreshToken"]
-                .as_str()
-                .expect("refreshToken")
-                .to_owned(),
-            user_id: payload["user"]["id"].as_str().expect("user.id").to_owned(),
-        }
-    }
-
-    pub fn token(&self) -> Option<&str> {
-        Some(&self.access_token)
-    }
-}
-
-/// The `extensions.code` of the first GraphQL error.
-pub fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a GraphQL error with a code: {body}"))
-}
-
-/// The codes of a payload's userErrors.
-pub fn user_error_codes(payload: &Value) -> Vec<String> {
-    payload["userErrors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("expected userErrors: {payload}"))
-        .iter()
-        .map(|e| e["code"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-pub const PRODUCT_FIELDS: &str = "id sku name description category brand price { amount currency } attributes { name value } imageUrl createdAt updatedAt";
-
-pub fn product_input(sku: &str) -> Value {
-    json!({
-        "sku": sku,
-        "name": "Sony WH-1000XM5 Wireless Headphones",
-        "description": "Industry-leading noise cancelling.",
-        "category": "Audio > Headphones",
-        "brand": "Sony",
-        "price": "349.99",
-        "attributes": [{ "name": "Color", "value": "Black" }],
-        "imageUrl": "https://example.com/wh1000xm5.jpg"
-    })
-}
-
-pub async fn create_product(platform: &Platform, admin: &Session, input: Value) -> Value {
-    let body = platform
-        .gql(
-            &format!("mutation($input: ProductInput!) {{ createProduct(input: $input) {{ product {{ {PRODUCT_FIELDS} }} userErrors {{ code message field }} }} }}"),
-            json!({ "input": input }),
-            admin.token(),
-        )
-        .await;
-    body["data"]["createProduct"].clone()
-}
-
-/// Creates a product (the demo input with a fresh SKU, overridden by `changes`) and returns
-/// its id; panics with the response unless it succeeded.
-pub async fn new_product(platform: &Platform, admin: &Session, changes: Value) -> String {
-    let mut input = product_input(&unique_sku());
-    if let (Some(input), Some(changes)) = (input.as_object_mut(), changes.as_object()) {
-        input.extend(changes.clone());
-    }
-    // The whole response on failure: a GraphQL error leaves the payload null.
-    let body = platform
-        .gql(
-            "mutation($input: ProductInput!) { createProduct(input: $input) { product { id } userErrors { code message } } }",
-            json!({ "input": input }),
-            admin.token(),
-        )
-        .await;
-    body["data"]["createProduct"]["product"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createProduct: {body}"))
-        .to_owned()
-}
-
-/// A running platform with a signed-in admin and customer, and one product (the demo input)
-/// at `price` with `stock` units.
-pub struct Shop {
-    pub platform: Platform,
-    pub admin: Session,
-    pub customer: Session,
-    pub product: String,
-}
-
-impl Shop {
-    pub async fn open(price: &str, stock: u32) -> Self {
-        let platform = Platform::start().await;
-        let admin = platform.admin().await;
-        let customer = platform.customer().await;
-        let product = new_product(
-            &platform,
-            &admin,
-            json!({ "price": price, "initialStock": stock }),
-        )
-        .await;
-        Self {
-            platform,
-            admin,
-            customer,
-            product,
-        }
-    }
-}
-
-/// `updateProduct` as the admin; panics unless it succeeded.
-pub async fn update_product(platform: &Platform, admin: &Session, id: &str, input: Value) {
-    let body = platform
-        .gql(
-            "mutation($id: ID!, $input: ProductUpdateInput!) { updateProduct(id: $id, input: $input) { userErrors { code message } } }",
-            json!({ "id": id, "input": input }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        body["data"]["updateProduct"]["userErrors"],
-        json!([]),
-        "{body}"
-    );
-}
-
-/// `deleteProduct` as the admin; panics unless it succeeded.
-pub async fn delete_product(platform: &Platform, admin: &Session, id: &str) {
-    let body = platform
-        .gql(
-            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId userErrors { code message } } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(body["data"]["deleteProduct"]["deletedId"], id, "{body}");
-}
-
-/// A WebSocket connection to the router.
-pub type WsSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A graphql-transport-ws connection to the router's `graphql_url`, initialised with
-/// `payload` (e.g. `{"authorization": "Bearer ..."}`) and acknowledged.
-pub async fn graphql_ws(graphql_url: &str, payload: Option<Value>) -> WsSocket {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-    let mut request = graphql_url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("WebSocket to the router");
-    let mut init = json!({ "type": "connection_init" });
-    if let Some(payload) = payload {
-        init["payload"] = payload;
-    }
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("send connection_init");
-    loop {
-        let frame = tokio::time::timeout(REQUEST_TIMEOUT, socket.next())
-            .await
-            .expect("connection_ack in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        let Message::Text(text) = frame else {
-            assert!(!frame.is_close(), "closed before connection_ack: {frame:?}");
-            continue;
-        };
-        let message: Value = serde_json::from_str(&text).expect("JSON message");
-        match message["type"].as_str() {
-            Some("connection_ack") => return socket,
-            Some("ping") => continue,
-            _ => panic!("expected connection_ack: {message}"),
-        }
-    }
 }
