@@ -43,12 +43,10 @@ async fn registering_an_email_twice_is_email_taken_whatever_its_case() {
     let email = unique_email();
     platform.register(&email, "First").await;
 
+    let mutation = "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } userErrors { code field } } }";
+    let input = json!({ "email": format!("  {}", email.to_uppercase()), "password": PASSWORD, "name": "Second" });
     let body = platform
-        .gql(
-            "mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } userErrors { code field } } }",
-            json!({ "input": { "email": format!("  {}", email.to_uppercase()), "password": PASSWORD, "name": "Second" } }),
-            None,
-        )
+        .gql(mutation, json!({ "input": input }), None)
         .await;
 
     let payload = &body["data"]["register"];
@@ -60,9 +58,10 @@ async fn registering_an_email_twice_is_email_taken_whatever_its_case() {
 #[tokio::test]
 async fn bad_registrations_name_every_bad_field() {
     let platform = Platform::start().await;
+    let mutation = "mutation($input: RegisterInput!) { register(input: $input) { accessToken userErrors { code field } } }";
     let body = platform
         .gql(
-            "mutation($input: RegisterInput!) { register(input: $input) { accessToken userErrors { code field } } }",
+            mutation,
             json!({ "input": { "email": "not-an-email", "password": "short", "name": " " } }),
             None,
         )
@@ -195,12 +194,9 @@ async fn logout_ends_the_login_for_its_refresh_token() {
     let platform = Platform::start().await;
     let session = platform.customer().await;
 
+    let mutation = "mutation($t: String!) { logout(refreshToken: $t) { ok userErrors { code } } }";
     let logout = platform
-        .gql(
-            "mutation($t: String!) { logout(refreshToken: $t) { ok userErrors { code } } }",
-            json!({ "t": session.refresh_token }),
-            None,
-        )
+        .gql(mutation, json!({ "t": session.refresh_token }), None)
         .await;
     let refresh = platform
         .gql(REFRESH, json!({ "t": session.refresh_token }), None)
@@ -347,9 +343,10 @@ async fn start_up_refuses_to_make_a_registered_account_the_admin() {
     // The squatter is still a customer with no rights, and kept only their own password.
     let as_squatter = Session::from_payload(&platform.login(&squatted, PASSWORD).await);
     let me = platform.gql(ME, json!({}), as_squatter.token()).await;
+    let query = "query($id: ID!) { user(id: $id) { id } }";
     let lookup = platform
         .gql(
-            "query($id: ID!) { user(id: $id) { id } }",
+            query,
             json!({ "id": platform.admin().await.user_id }),
             as_squatter.token(),
         )

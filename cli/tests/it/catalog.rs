@@ -14,10 +14,11 @@ async fn list(
     after: Option<&str>,
     category: Option<&str>,
 ) -> Value {
+    let query = "query($first: Int, $after: String, $category: String) { products(first: $first, after: $after, category: $category) {
+                totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id sku } } nodes { id } } }";
     let data = platform
         .data(
-            "query($first: Int, $after: String, $category: String) { products(first: $first, after: $after, category: $category) {
-                totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id sku } } nodes { id } } }",
+            query,
             json!({ "first": first, "after": after, "category": category }),
             None,
         )
@@ -243,13 +244,8 @@ async fn one_request_is_answered_from_both_subgraphs() {
 #[tokio::test]
 async fn forged_cursors_are_bad_user_input() {
     let platform = Platform::start().await;
-    let body = platform
-        .gql(
-            "{ products(after: \"not-a-cursor\") { totalCount } }",
-            json!({}),
-            None,
-        )
-        .await;
+    let query = "{ products(after: \"not-a-cursor\") { totalCount } }";
+    let body = platform.gql(query, json!({}), None).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
 }
 
@@ -271,12 +267,9 @@ async fn a_deleted_product_is_on_no_read_path_through_the_router() {
     platform.gql(PRODUCT, json!({ "id": id }), None).await;
     list(&platform, 10, None, None).await;
 
+    let mutation = "mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }";
     let deleted = platform
-        .gql(
-            "mutation($id: ID!) { deleteProduct(id: $id) { deletedId } }",
-            json!({ "id": id }),
-            admin.token(),
-        )
+        .gql(mutation, json!({ "id": id }), admin.token())
         .await;
 
     assert_eq!(deleted["data"]["deleteProduct"]["deletedId"], json!(id));

@@ -554,13 +554,8 @@ async fn documents_at_each_limit_pass_and_just_over_it_are_query_too_complex() {
 async fn every_response_reports_its_cost_and_an_operation_over_the_maximum_never_runs() {
     let platform = Platform::start().await;
 
-    let body = platform
-        .gql(
-            "{ products(first: 5) { nodes { id name price { amount } } } }",
-            json!({}),
-            None,
-        )
-        .await;
+    let query = "{ products(first: 5) { nodes { id name price { amount } } } }";
+    let body = platform.gql(query, json!({}), None).await;
     let cost = &body["extensions"]["cost"];
     // The connection (1), 5 nodes (5) and each one's price (5).
     assert_eq!(cost["requestedQueryCost"], 11, "{body}");

@@ -67,12 +67,9 @@ async fn feed_of(platform: &Platform, session: &Session, count: usize) -> Value 
 }
 
 async fn mark_read(platform: &Platform, session: &Session, id: &str) -> Value {
+    let mutation = "mutation($id: ID!) { markNotificationRead(id: $id) { notification { id read } userErrors { code field } } }";
     let data = platform
-        .data(
-            "mutation($id: ID!) { markNotificationRead(id: $id) { notification { id read } userErrors { code field } } }",
-            json!({ "id": id }),
-            session.token(),
-        )
+        .data(mutation, json!({ "id": id }), session.token())
         .await;
     data["markNotificationRead"].clone()
 }
@@ -158,12 +155,9 @@ async fn an_orders_life_reaches_its_customer_once_in_order_and_no_one_else() {
         )
         .await;
     assert_eq!(error_code(&spying), "FORBIDDEN", "{spying}");
+    let query = "query($id: ID!) { user(id: $id) { notifications { totalCount } } }";
     let as_admin = platform
-        .gql(
-            "query($id: ID!) { user(id: $id) { notifications { totalCount } } }",
-            json!({ "id": customer.user_id }),
-            admin.token(),
-        )
+        .gql(query, json!({ "id": customer.user_id }), admin.token())
         .await;
     assert_eq!(
         as_admin["data"]["user"]["notifications"]["totalCount"], 4,

@@ -88,13 +88,8 @@ impl StatusFeed {
 
 /// The quantities in the session's cart.
 async fn cart_items(platform: &Platform, session: &Session) -> Value {
-    let data = platform
-        .data(
-            "{ cart { items { quantity } } }",
-            json!({}),
-            session.token(),
-        )
-        .await;
+    let query = "{ cart { items { quantity } } }";
+    let data = platform.data(query, json!({}), session.token()).await;
     data["cart"]["items"].clone()
 }
 
@@ -182,13 +177,8 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
         statuses(&done),
         ["PENDING", "CONFIRMED", "SHIPPED", "DELIVERED"]
     );
-    let mine = platform
-        .data(
-            "{ me { orders(first: 5) { totalCount nodes { id status } } } orders(status: DELIVERED) { totalCount } }",
-            json!({}),
-            customer.token(),
-        )
-        .await;
+    let query = "{ me { orders(first: 5) { totalCount nodes { id status } } } orders(status: DELIVERED) { totalCount } }";
+    let mine = platform.data(query, json!({}), customer.token()).await;
     assert_eq!(mine["me"]["orders"]["totalCount"], 1, "{mine}");
     assert_eq!(mine["me"]["orders"]["nodes"][0]["id"], id.as_str());
     assert_eq!(mine["orders"]["totalCount"], 1);
@@ -374,12 +364,7 @@ async fn cancelling_a_confirmed_order_refunds_and_releases_and_strangers_see_not
     assert_eq!(user_error_codes(&again), ["ILLEGAL_TRANSITION"], "{again}");
 
     // The admin sees every order.
-    let all = platform
-        .data(
-            "{ orders(status: CANCELLED) { nodes { id } } }",
-            json!({}),
-            admin.token(),
-        )
-        .await;
+    let query = "{ orders(status: CANCELLED) { nodes { id } } }";
+    let all = platform.data(query, json!({}), admin.token()).await;
     assert_eq!(all["orders"]["nodes"][0]["id"], id.as_str(), "{all}");
 }

@@ -260,13 +260,9 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
     );
 
     // The code's use is counted; admins see it.
-    let data = platform
-        .data(
-            "{ discountCodes { totalCount nodes { code timesUsed } } shippingMethods { name } }",
-            json!({}),
-            admin.token(),
-        )
-        .await;
+    let query =
+        "{ discountCodes { totalCount nodes { code timesUsed } } shippingMethods { name } }";
+    let data = platform.data(query, json!({}), admin.token()).await;
     assert_eq!(
         data["discountCodes"],
         json!({ "totalCount": 1, "nodes": [{ "code": "WELCOME10", "timesUsed": 1 }] }),
@@ -474,13 +470,8 @@ async fn the_demo_shop_has_its_shipping_methods_and_welcome10() {
     })
     .await;
     let admin = platform.admin().await;
-    let data = platform
-        .data(
-            "{ shippingMethods { name price { amount } freeOverSubtotal { amount } countries } discountCodes { nodes { code kind value } } }",
-            json!({}),
-            admin.token(),
-        )
-        .await;
+    let query = "{ shippingMethods { name price { amount } freeOverSubtotal { amount } countries } discountCodes { nodes { code kind value } } }";
+    let data = platform.data(query, json!({}), admin.token()).await;
     assert_eq!(
         data["shippingMethods"],
         json!([

@@ -117,13 +117,8 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
     )
     .await;
     // Each demo product's stock, through the inventory subgraph.
-    let data = platform
-        .data(
-            "{ products(first: 50) { nodes { sku stock { onHand } } } }",
-            json!({}),
-            None,
-        )
-        .await;
+    let query = "{ products(first: 50) { nodes { sku stock { onHand } } } }";
+    let data = platform.data(query, json!({}), None).await;
     for node in data["products"]["nodes"].as_array().expect("nodes") {
         let sku = node["sku"].as_str().expect("sku");
         assert_eq!(

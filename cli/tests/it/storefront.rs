@@ -271,13 +271,8 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     )
     .await;
     until_searchable(&platform, "harbor", 1, 1).await;
-    let body = platform
-        .gql(
-            "query($id: ID!) { product(id: $id) { variants { id title } } }",
-            json!({ "id": id }),
-            None,
-        )
-        .await;
+    let query = "query($id: ID!) { product(id: $id) { variants { id title } } }";
+    let body = platform.gql(query, json!({ "id": id }), None).await;
     let brass = body["data"]["product"]["variants"]
         .as_array()
         .and_then(|variants| variants.iter().find(|v| v["title"] == "Brass"))
@@ -361,13 +356,8 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     // One order per checkout attempt, however often "Place order" was clicked. (A new admin
     // session: the first one's access token has expired meanwhile.)
     let admin = platform.admin().await;
-    let body = platform
-        .gql(
-            "{ orders(first: 10) { totalCount nodes { id status statusReason } } }",
-            json!({}),
-            admin.token(),
-        )
-        .await;
+    let query = "{ orders(first: 10) { totalCount nodes { id status statusReason } } }";
+    let body = platform.gql(query, json!({}), admin.token()).await;
     let orders = &body["data"]["orders"];
     assert_eq!(orders["totalCount"], 2, "{body}");
     let status_of = |id: &Value| {
@@ -383,9 +373,10 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
     );
     // The order placed from the browser keeps the summary's amounts, and payments charged
     // exactly its total.
+    let query = "query($id: ID!) { order(id: $id) { total { amount } discountTotal { amount } shippingTotal { amount } taxTotal { amount } payment { amount { amount } } } }";
     let body = platform
         .gql(
-            "query($id: ID!) { order(id: $id) { total { amount } discountTotal { amount } shippingTotal { amount } taxTotal { amount } payment { amount { amount } } } }",
+            query,
             json!({ "id": found["confirmedOrder"] }),
             admin.token(),
         )

@@ -126,12 +126,9 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
 
     // The product's id does not say which variant; the variant's does.
     let customer = platform.customer().await;
+    let mutation = "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { userErrors { code field } } }";
     let ambiguous = platform
-        .data(
-            "mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { userErrors { code field } } }",
-            json!({ "id": id }),
-            customer.token(),
-        )
+        .data(mutation, json!({ "id": id }), customer.token())
         .await;
     assert_eq!(
         ambiguous["addToCart"]["userErrors"],
@@ -139,13 +136,8 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
         "{ambiguous}"
     );
     add_line(&platform, &customer, "variantId", &teal_m, 2).await;
-    let data = platform
-        .data(
-            "{ cart { items { quantity lineTotal { amount } product { id } variant { id title sku price { amount } compareAtPrice { amount } stock { available } } } } }",
-            json!({}),
-            customer.token(),
-        )
-        .await;
+    let query = "{ cart { items { quantity lineTotal { amount } product { id } variant { id title sku price { amount } compareAtPrice { amount } stock { available } } } } }";
+    let data = platform.data(query, json!({}), customer.token()).await;
     let item = &data["cart"]["items"][0];
     assert_eq!(item["product"]["id"], id.as_str(), "{data}");
     assert_eq!(item["variant"]["id"], teal_m.as_str());
@@ -174,13 +166,11 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
     let order_id = placed["order"]["id"].as_str().expect("order id");
     let order = settled(&platform, &customer, order_id).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
+    let query =
+        "query($id: ID!) { order(id: $id) { total { amount } payment { status amount { amount } }
+                items { variantTitle sku quantity unitPrice { amount } variant { id title } } } }";
     let data = platform
-        .data(
-            "query($id: ID!) { order(id: $id) { total { amount } payment { status amount { amount } }
-                items { variantTitle sku quantity unitPrice { amount } variant { id title } } } }",
-            json!({ "id": order_id }),
-            customer.token(),
-        )
+        .data(query, json!({ "id": order_id }), customer.token())
         .await;
     let order = &data["order"];
     assert_eq!(order["total"]["amount"], "58.54", "{order}");
@@ -386,13 +376,8 @@ async fn an_update_reprices_keeps_adds_and_drops_variants_and_everything_follows
     // options without variants, a variant SKU another product has, options for a product
     // without them.
     let other = new_product(&platform, &admin, json!({})).await;
-    let data = platform
-        .data(
-            "query($id: ID!) { product(id: $id) { sku } }",
-            json!({ "id": other }),
-            None,
-        )
-        .await;
+    let query = "query($id: ID!) { product(id: $id) { sku } }";
+    let data = platform.data(query, json!({ "id": other }), None).await;
     let taken_sku = data["product"]["sku"].as_str().expect("sku").to_owned();
     let new_options = json!([
         { "name": "Colour", "values": ["Red", "Green"] },
