@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
@@ -17,52 +15,15 @@ struct StatusFeed {
 
 impl StatusFeed {
     async fn open(platform: &Platform, session: &Session, order_id: &str) -> Self {
-        let socket = graphql_ws(
-            &platform.graphql_url(),
-            Some(json!({ "authorization": format!("Bearer {}", session.access_token) })),
-        )
-        .await;
-        let mut feed = Self { socket };
-        let subscribe = json!({
-            "id": "1",
-            "type": "subscribe",
-            "payload": {
-                "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId status previousStatus reason at } }",
-                "variables": { "id": order_id },
-            },
-        });
-        feed.socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .expect("send subscribe");
-        feed
+        let subscription = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId status previousStatus reason at } }";
+        let variables = json!({ "id": order_id });
+        let socket = subscribe(&platform.graphql_url(), session, subscription, variables).await;
+        Self { socket }
     }
 
     /// The next protocol message (pings are answered and skipped).
     async fn message(&mut self) -> Value {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(60), self.socket.next())
-                .await
-                .expect("a message within 60 s")
-                .expect("the socket is open")
-                .expect("a frame");
-            let text = match frame {
-                Message::Text(text) => text,
-                Message::Ping(data) => {
-                    let _ = self.socket.send(Message::Pong(data)).await;
-                    continue;
-                }
-                Message::Close(frame) => panic!("the router closed the socket: {frame:?}"),
-                _ => continue,
-            };
-            let message: Value = serde_json::from_str(&text).expect("JSON message");
-            if message["type"] == "ping" {
-                let pong = json!({ "type": "pong" }).to_string();
-                let _ = self.socket.send(Message::text(pong)).await;
-                continue;
-            }
-            return message;
-        }
+        next_message(&mut self.socket, Duration::from_secs(60)).await
     }
 
     /// The next status change; panics on an error or the end of the subscription.

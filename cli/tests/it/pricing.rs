@@ -306,15 +306,9 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
         assert_eq!(created["userErrors"], json!([]), "{created}");
     }
     let deactivate = ("deactivateDiscountCode(code: $code)", "$code: String!");
-    let code = "discountCode { code active }";
-    let retired = mutate(
-        &platform,
-        &admin,
-        deactivate,
-        code,
-        json!({ "code": "retired" }),
-    )
-    .await;
+    let what_is_left = "discountCode { code active }";
+    let code = json!({ "code": "retired" });
+    let retired = mutate(&platform, &admin, deactivate, what_is_left, code).await;
     assert_eq!(
         retired["discountCode"],
         json!({ "code": "RETIRED", "active": false })
@@ -402,15 +396,9 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
     assert_eq!(huge["cart"]["discountTotal"]["amount"], "40.00");
     assert_eq!(huge["cart"]["total"]["amount"], "0.00");
     let remove = ("removeDiscountCode(code: $code)", "$code: String!");
-    let cart = "cart { discounts { code } total { amount } }";
-    let removed = mutate(
-        &platform,
-        &customer,
-        remove,
-        cart,
-        json!({ "code": "huge" }),
-    )
-    .await;
+    let what_is_left = "cart { discounts { code } total { amount } }";
+    let code = json!({ "code": "huge" });
+    let removed = mutate(&platform, &customer, remove, what_is_left, code).await;
     assert_eq!(
         removed["cart"],
         json!({ "discounts": [], "total": { "amount": "40.00" } })

@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use emporium_kernel::testing::TestStores;
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
@@ -264,95 +262,32 @@ impl Replicas {
         }
     }
 
-    /// A GraphQL request to `url`; the JSON body (a 5xx fails the test).
-    async fn gql(&self, url: &str, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let (status, body) = post_graphql(&self.http, url, query, variables, token).await;
-        assert!(status < 500, "HTTP {status} from {url}: {body}");
-        body
-    }
-
-    async fn login(&self, router: &str, email: &str, password: &str) -> Session {
-        let body = self
-            .gql(
-                router,
-                "mutation($input: LoginInput!) { login(input: $input) {
-                    accessToken refreshToken expiresIn user { id } userErrors { code message } } }",
-                json!({ "input": { "email": email, "password": password } }),
-                None,
-            )
-            .await;
-        Session::from_payload(&body["data"]["login"])
-    }
-
-    async fn customer(&self, router: &str) -> Session {
-        let body = self
-            .gql(
-                router,
-                "mutation($input: RegisterInput!) { register(input: $input) {
-                    accessToken refreshToken expiresIn user { id } userErrors { code message field } } }",
-                json!({ "input": { "email": unique_email(), "password": PASSWORD, "name": "Replica Customer" } }),
-                None,
-            )
-            .await;
-        Session::from_payload(&body["data"]["register"])
-    }
-
-    async fn new_product(&self, router: &str, admin: &Session, changes: Value) -> String {
-        let mut input = product_input(&unique_sku());
-        if let (Some(input), Some(changes)) = (input.as_object_mut(), changes.as_object()) {
-            input.extend(changes.clone());
+    /// GraphQL through `url`: a router, or a replica reached directly.
+    fn at<'a>(&'a self, url: &'a str) -> Endpoint<'a> {
+        Endpoint {
+            http: &self.http,
+            url,
         }
-        let body = self
-            .gql(
-                router,
-                "mutation($input: ProductInput!) { createProduct(input: $input) { product { id } userErrors { code message } } }",
-                json!({ "input": input }),
-                admin.token(),
-            )
-            .await;
-        body["data"]["createProduct"]["product"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("createProduct: {body}"))
-            .to_owned()
     }
 
     /// Adds to the cart once the orders service has seen the product.
     async fn add_to_cart(&self, router: &str, session: &Session, product: &str, quantity: i64) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let body = self
-                .gql(
-                    router,
-                    "mutation($id: ID!, $n: Int!) { addToCart(productId: $id, quantity: $n) { userErrors { code message } } }",
-                    json!({ "id": product, "n": quantity }),
-                    session.token(),
-                )
-                .await;
-            let codes = user_error_codes(&body["data"]["addToCart"]);
-            if codes.is_empty() {
-                return;
-            }
-            assert!(
-                codes == ["NOT_FOUND"] && Instant::now() < deadline,
-                "addToCart: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let wait = Wait {
+            timeout: PATIENCE,
+            every: Duration::from_millis(100),
+        };
+        let router = self.at(router);
+        add_line_within(&router, session, "productId", product, quantity, wait).await;
     }
 
     /// Checks out; the new order's id.
     async fn checkout(&self, router: &str, session: &Session) -> String {
+        let mutation = "mutation($input: CheckoutInput!) { checkout(input: $input) { order { id } userErrors { code message } } }";
+        let key = uuid::Uuid::new_v4().to_string();
+        let input = json!({ "shippingAddress": address(), "paymentToken": "tok_visa", "idempotencyKey": key });
         let body = self
-            .gql(
-                router,
-                "mutation($input: CheckoutInput!) { checkout(input: $input) { order { id } userErrors { code message } } }",
-                json!({ "input": {
-                    "shippingAddress": { "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "us" },
-                    "paymentToken": "tok_visa",
-                    "idempotencyKey": uuid::Uuid::new_v4().to_string(),
-                } }),
-                session.token(),
-            )
+            .at(router)
+            .gql(mutation, json!({ "input": input }), session.token())
             .await;
         body["data"]["checkout"]["order"]["id"]
             .as_str()
@@ -361,57 +296,41 @@ impl Replicas {
     }
 
     async fn order(&self, router: &str, session: &Session, id: &str) -> Value {
-        let body = self
-            .gql(
-                router,
-                "query($id: ID!) { order(id: $id) { id status statusReason payment { status } history { status } } }",
-                json!({ "id": id }),
-                session.token(),
-            )
+        let query = "query($id: ID!) { order(id: $id) { id status statusReason payment { status } history { status } } }";
+        let data = self
+            .at(router)
+            .data(query, json!({ "id": id }), session.token())
             .await;
-        assert!(body["errors"].is_null(), "order: {body}");
-        body["data"]["order"].clone()
+        data["order"].clone()
     }
 
     /// Polls the order (through `router`) until it left PENDING.
     async fn settled(&self, router: &str, session: &Session, id: &str) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let order = self.order(router, session, id).await;
-            if order["status"] != "PENDING" {
-                return order;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "order {id} stayed PENDING: {order}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let wait = Wait {
+            timeout: PATIENCE,
+            every: Duration::from_millis(250),
+        };
+        let stayed = format!("order {id} stayed PENDING");
+        let order = || self.order(router, session, id);
+        poll_until(&stayed, wait, order, |o| o["status"] != "PENDING").await
     }
 
     async fn stock(&self, router: &str, product: &str) -> Value {
+        let query = "query($id: ID!) { product(id: $id) { stock { onHand reserved } } }";
         let body = self
-            .gql(
-                router,
-                "query($id: ID!) { product(id: $id) { stock { onHand reserved } } }",
-                json!({ "id": product }),
-                None,
-            )
+            .at(router)
+            .gql(query, json!({ "id": product }), None)
             .await;
         body["data"]["product"]["stock"].clone()
     }
 
     async fn notifications(&self, router: &str, session: &Session) -> Vec<(String, Value)> {
-        let body = self
-            .gql(
-                router,
-                "{ notifications(first: 50) { nodes { kind orderId } } }",
-                json!({}),
-                session.token(),
-            )
+        let query = "{ notifications(first: 50) { nodes { kind orderId } } }";
+        let data = self
+            .at(router)
+            .data(query, json!({}), session.token())
             .await;
-        assert!(body["errors"].is_null(), "notifications: {body}");
-        body["data"]["notifications"]["nodes"]
+        data["notifications"]["nodes"]
             .as_array()
             .expect("nodes")
             .iter()
@@ -607,58 +526,15 @@ type Socket = WsSocket;
 
 /// A graphql-transport-ws subscription of one order's status on a router.
 async fn status_feed(router: &str, session: &Session, order_id: &str) -> Socket {
-    let mut socket = graphql_ws(
-        router,
-        Some(json!({ "authorization": format!("Bearer {}", session.access_token) })),
-    )
-    .await;
-    let subscribe = json!({
-        "id": "1",
-        "type": "subscribe",
-        "payload": {
-            "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId status previousStatus } }",
-            "variables": { "id": order_id },
-        },
-    });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .expect("send subscribe");
-    socket
-}
-
-async fn next_message(socket: &mut Socket) -> Value {
-    loop {
-        let frame = tokio::time::timeout(PATIENCE, socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        let text = match frame {
-            Message::Text(text) => text,
-            Message::Ping(data) => {
-                let _ = socket.send(Message::Pong(data)).await;
-                continue;
-            }
-            Message::Close(frame) => panic!("the router closed the socket: {frame:?}"),
-            _ => continue,
-        };
-        let message: Value = serde_json::from_str(&text).expect("JSON message");
-        if message["type"] == "ping" {
-            let _ = socket
-                .send(Message::text(json!({ "type": "pong" }).to_string()))
-                .await;
-            continue;
-        }
-        return message;
-    }
+    let subscription = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId status previousStatus } }";
+    subscribe(router, session, subscription, json!({ "id": order_id })).await
 }
 
 /// The statuses the subscription reports until it completes.
 async fn statuses_until_complete(socket: &mut Socket) -> Vec<String> {
     let mut seen = Vec::new();
     loop {
-        let message = next_message(socket).await;
+        let message = next_message(socket, PATIENCE).await;
         match message["type"].as_str() {
             Some("next") => {
                 assert!(message["payload"]["errors"].is_null(), "{message}");
@@ -671,35 +547,16 @@ async fn statuses_until_complete(socket: &mut Socket) -> Vec<String> {
     }
 }
 
-async fn transition(replicas: &Replicas, router: &str, admin: &Session, mutation: &str, id: &str) {
-    let body = replicas
-        .gql(
-            router,
-            &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ order {{ status }} userErrors {{ code message }} }} }}"),
-            json!({ "id": id }),
-            admin.token(),
-        )
-        .await;
-    assert_eq!(
-        body["data"][mutation]["userErrors"],
-        json!([]),
-        "{mutation}: {body}"
-    );
-}
-
 /// The ids a search replica answers for `word`, asked directly (not through a router).
 async fn search_ids(replicas: &Replicas, set: usize, word: &str) -> Vec<String> {
     let url = format!("{}/graphql", replicas.replica(set, "search").base());
-    let body = replicas
-        .gql(
-            &url,
-            "query($q: String!) { search(query: $q, first: 50) { edges { node { product { id } } } } }",
-            json!({ "q": word }),
-            None,
-        )
+    let query =
+        "query($q: String!) { search(query: $q, first: 50) { edges { node { product { id } } } } }";
+    let data = replicas
+        .at(&url)
+        .data(query, json!({ "q": word }), None)
         .await;
-    assert!(body["errors"].is_null(), "search: {body}");
-    let mut ids: Vec<String> = body["data"]["search"]["edges"]
+    let mut ids: Vec<String> = data["search"]["edges"]
         .as_array()
         .expect("edges")
         .iter()
@@ -713,31 +570,27 @@ async fn search_ids(replicas: &Replicas, set: usize, word: &str) -> Vec<String> 
 async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     let replicas = Replicas::start().await;
     let routers = [replicas.router_url(0), replicas.router_url(1)];
-    let admin = replicas
-        .login(&routers[0], ADMIN_EMAIL, ADMIN_PASSWORD)
-        .await;
+    let admin = replicas.at(&routers[0]).admin().await;
 
     // Checkouts through both routers at once: 20 customers want one of 10 scarce units.
     const CUSTOMERS: usize = 20;
     const SCARCE: i64 = 10;
-    let scarce = replicas
-        .new_product(
-            &routers[0],
-            &admin,
-            json!({ "price": "5.00", "initialStock": SCARCE }),
-        )
-        .await;
-    let plenty = replicas
-        .new_product(
-            &routers[1],
-            &admin,
-            json!({ "price": "2.00", "initialStock": 1000 }),
-        )
-        .await;
+    let scarce = new_product(
+        &replicas.at(&routers[0]),
+        &admin,
+        json!({ "price": "5.00", "initialStock": SCARCE }),
+    )
+    .await;
+    let plenty = new_product(
+        &replicas.at(&routers[1]),
+        &admin,
+        json!({ "price": "2.00", "initialStock": 1000 }),
+    )
+    .await;
     let mut customers = Vec::new();
     for n in 0..CUSTOMERS {
         let router = routers[n % 2].clone();
-        let session = replicas.customer(&router).await;
+        let session = replicas.at(&router).customer().await;
         replicas.add_to_cart(&router, &session, &scarce, 1).await;
         replicas.add_to_cart(&router, &session, &plenty, 2).await;
         customers.push((router, session));
@@ -757,7 +610,7 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     );
 
     // A subscriber on router A sees every change of an order driven through router B.
-    let watcher = replicas.customer(&routers[1]).await;
+    let watcher = replicas.at(&routers[1]).customer().await;
     replicas
         .add_to_cart(&routers[1], &watcher, &plenty, 1)
         .await;
@@ -765,8 +618,10 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     let mut feed = status_feed(&routers[0], &watcher, &watched).await;
     let settled = replicas.settled(&routers[1], &watcher, &watched).await;
     assert_eq!(settled["status"], "CONFIRMED", "{settled}");
-    transition(&replicas, &routers[1], &admin, "shipOrder", &watched).await;
-    transition(&replicas, &routers[1], &admin, "deliverOrder", &watched).await;
+    for mutation in ["shipOrder", "deliverOrder"] {
+        let moved = transition(&replicas.at(&routers[1]), &admin, mutation, &watched).await;
+        assert_eq!(moved["userErrors"], json!([]), "{mutation}: {moved}");
+    }
     let seen = statuses_until_complete(&mut feed).await;
     let mut changes: Vec<&str> = seen.iter().map(String::as_str).collect();
     // The feed opens with the status current when it subscribed (PENDING or CONFIRMED).
@@ -784,29 +639,17 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     for n in 0..8 {
         let router = &routers[n % 2];
         burst.push(
-            replicas
-                .new_product(
-                    router,
-                    &admin,
-                    json!({ "name": format!("Lamp {word} {n}") }),
-                )
-                .await,
+            new_product(
+                &replicas.at(router),
+                &admin,
+                json!({ "name": format!("Lamp {word} {n}") }),
+            )
+            .await,
         );
     }
     for (n, id) in burst.iter().enumerate().take(3) {
-        let body = replicas
-            .gql(
-                &routers[(n + 1) % 2],
-                "mutation($id: ID!, $input: ProductUpdateInput!) { updateProduct(id: $id, input: $input) { userErrors { code } } }",
-                json!({ "id": id, "input": { "name": format!("Chair {n}") } }),
-                admin.token(),
-            )
-            .await;
-        assert_eq!(
-            body["data"]["updateProduct"]["userErrors"],
-            json!([]),
-            "{body}"
-        );
+        let router = replicas.at(&routers[(n + 1) % 2]);
+        update_product(&router, &admin, id, json!({ "name": format!("Chair {n}") })).await;
     }
     let mut expected: Vec<String> = burst[3..].to_vec();
     expected.sort();
@@ -830,16 +673,15 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     // SIGKILL in the middle of checkouts through router B: nothing is lost.
     const SECOND: i64 = 6;
     let survivor = &routers[1];
-    let second = replicas
-        .new_product(
-            survivor,
-            &admin,
-            json!({ "price": "3.00", "initialStock": SECOND }),
-        )
-        .await;
+    let second = new_product(
+        &replicas.at(survivor),
+        &admin,
+        json!({ "price": "3.00", "initialStock": SECOND }),
+    )
+    .await;
     let mut late = Vec::new();
     for _ in 0..12 {
-        let session = replicas.customer(survivor).await;
+        let session = replicas.at(survivor).customer().await;
         replicas.add_to_cart(survivor, &session, &second, 1).await;
         replicas.add_to_cart(survivor, &session, &plenty, 1).await;
         late.push((survivor.clone(), session));
@@ -896,14 +738,13 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
 
     // The survivors' relays publish what is written now, the products relay once the dead
     // holder's lease ran out: a new product reaches the orders' catalogue and the search index.
-    let after = replicas
-        .new_product(
-            survivor,
-            &admin,
-            json!({ "name": format!("Desk {word}"), "initialStock": 1 }),
-        )
-        .await;
-    let buyer = replicas.customer(survivor).await;
+    let after = new_product(
+        &replicas.at(survivor),
+        &admin,
+        json!({ "name": format!("Desk {word}"), "initialStock": 1 }),
+    )
+    .await;
+    let buyer = replicas.at(survivor).customer().await;
     replicas.add_to_cart(survivor, &buyer, &after, 1).await;
     let mut wanted = expected.clone();
     wanted.push(after);

@@ -80,6 +80,22 @@ pub(crate) async fn eventually(
     poll_until(what, wait, || search(platform, query, args.clone()), check).await
 }
 
+/// The arguments of a search for the products in stock (or out of it).
+fn in_stock(in_stock: bool) -> Value {
+    json!({ "filter": { "inStock": in_stock } })
+}
+
+/// Polls until a search for `query` (with `args`) counts `total` products; the results.
+async fn total_becomes(
+    platform: &Platform,
+    query: &str,
+    args: Value,
+    total: i64,
+    what: &str,
+) -> Value {
+    eventually(platform, query, args, what, |r| r["totalCount"] == total).await
+}
+
 #[tokio::test]
 async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_facets() {
     let platform = Platform::start_with(Options {
@@ -99,21 +115,21 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
             }
         })
         .count() as i64;
-    let everything = eventually(
+    let everything = total_becomes(
         &platform,
         "",
         json!({ "first": 5 }),
+        catalog.len() as i64,
         "the catalog is indexed",
-        |r| r["totalCount"] == catalog.len(),
     )
     .await;
     // Stock arrives through the inventory's stock.changed events.
-    eventually(
+    total_becomes(
         &platform,
         "",
         json!({ "first": 1, "filter": { "inStock": false } }),
+        sold_out,
         "stock is indexed",
-        |r| r["totalCount"] == sold_out,
     )
     .await;
     // Each demo product's stock, through the inventory subgraph.
@@ -304,14 +320,7 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     let started = Instant::now();
     let changes = json!({ "name": format!("Acme {word} Speaker"), "initialStock": 0 });
     let id = new_product(&platform, &admin, changes).await;
-    let found = eventually(
-        &platform,
-        &word,
-        json!({}),
-        "created product searchable",
-        |r| r["totalCount"] == 1,
-    )
-    .await;
+    let found = total_becomes(&platform, &word, json!({}), 1, "created product searchable").await;
     eprintln!(
         "created → searchable in {} ms",
         started.elapsed().as_millis()
@@ -319,24 +328,10 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     assert_eq!(hits(&found)[0]["product"]["id"], id.as_str());
 
     // Stock follows stock.changed: out of stock, then in.
-    eventually(
-        &platform,
-        &word,
-        json!({ "filter": { "inStock": false } }),
-        "sold out",
-        |r| r["totalCount"] == 1,
-    )
-    .await;
+    total_becomes(&platform, &word, in_stock(false), 1, "sold out").await;
     let set = set_stock(&platform, admin.token(), &id, 3).await;
     assert_eq!(set["data"]["setStock"]["userErrors"], json!([]), "{set}");
-    eventually(
-        &platform,
-        &word,
-        json!({ "filter": { "inStock": true } }),
-        "back in stock",
-        |r| r["totalCount"] == 1,
-    )
-    .await;
+    total_becomes(&platform, &word, in_stock(true), 1, "back in stock").await;
 
     // A rebuild from the products store while the service runs keeps everything, stock too.
     let reindexed = platform
@@ -350,7 +345,7 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     );
     assert!(out.contains("the search service is rebuilding"), "{out}");
     assert!(out.contains("from the products store: 1 products"), "{out}");
-    let after = search(&platform, &word, json!({ "filter": { "inStock": true } })).await;
+    let after = search(&platform, &word, in_stock(true)).await;
     assert_eq!(after["totalCount"], 1, "{after}");
 
     let renamed = format!("quuxly{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
@@ -361,14 +356,7 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
         json!({ "name": format!("Acme {renamed} Speaker") }),
     )
     .await;
-    eventually(
-        &platform,
-        &renamed,
-        json!({}),
-        "updated name searchable",
-        |r| r["totalCount"] == 1,
-    )
-    .await;
+    total_becomes(&platform, &renamed, json!({}), 1, "updated name searchable").await;
     assert_eq!(
         search(&platform, &word, json!({})).await["totalCount"],
         0,
@@ -376,12 +364,5 @@ async fn products_created_updated_and_deleted_through_the_router_show_in_search(
     );
 
     delete_product(&platform, &admin, &id).await;
-    eventually(
-        &platform,
-        &renamed,
-        json!({}),
-        "deleted product gone",
-        |r| r["totalCount"] == 0,
-    )
-    .await;
+    total_becomes(&platform, &renamed, json!({}), 0, "deleted product gone").await;
 }

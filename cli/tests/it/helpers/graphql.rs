@@ -1,6 +1,6 @@
 //! GraphQL as a client sends it: requests through a platform's router ([`Platform::gql`],
-//! [`Platform::post`]) or straight to a subgraph, signed-in sessions, the errors a test looks
-//! for, and graphql-transport-ws connections.
+//! [`Platform::post`]) or straight to a subgraph, signed-in sessions, and the errors a test
+//! looks for.
 //!
 //! Failing: no answer, an answer that is not JSON, or an HTTP 5xx fails the test with the URL
 //! and body; [`Platform::data`] also fails it, with the query and the whole body, when the
@@ -199,51 +199,4 @@ pub fn user_error_codes(payload: &Value) -> Vec<String> {
 
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// A WebSocket connection to the router.
-pub type WsSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A graphql-transport-ws connection to the router's `graphql_url`, initialised with
-/// `payload` (e.g. `{"authorization": "Bearer ..."}`) and acknowledged.
-pub async fn graphql_ws(graphql_url: &str, payload: Option<Value>) -> WsSocket {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-    let mut request = graphql_url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("WebSocket to the router");
-    let mut init = json!({ "type": "connection_init" });
-    if let Some(payload) = payload {
-        init["payload"] = payload;
-    }
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("send connection_init");
-    loop {
-        let frame = tokio::time::timeout(REQUEST_TIMEOUT, socket.next())
-            .await
-            .expect("connection_ack in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        let Message::Text(text) = frame else {
-            assert!(!frame.is_close(), "closed before connection_ack: {frame:?}");
-            continue;
-        };
-        let message: Value = serde_json::from_str(&text).expect("JSON message");
-        match message["type"].as_str() {
-            Some("connection_ack") => return socket,
-            Some("ping") => continue,
-            _ => panic!("expected connection_ack: {message}"),
-        }
-    }
 }

@@ -64,10 +64,22 @@ pub async fn add_to_cart(api: &impl Gql, session: &Session, product: &str, quant
 /// `addToCart` naming the line by `argument` (`productId` or `variantId`), retried while the
 /// orders service's catalog projection has not seen the product yet.
 pub async fn add_line(api: &impl Gql, session: &Session, argument: &str, id: &str, quantity: i64) {
+    add_line_within(api, session, argument, id, quantity, Wait::secs(30)).await;
+}
+
+/// [`add_line`], waiting as long as `wait` for the orders service to know the product.
+pub async fn add_line_within(
+    api: &impl Gql,
+    session: &Session,
+    argument: &str,
+    id: &str,
+    quantity: i64,
+    wait: Wait,
+) {
     let mutation = format!("mutation($id: ID!, $n: Int!) {{ addToCart({argument}: $id, quantity: $n) {{ userErrors {{ code message }} }} }}");
     let body = poll_until(
         &format!("addToCart never took {id}"),
-        Wait::secs(30),
+        wait,
         || {
             api.gql(
                 &mutation,
