@@ -21,13 +21,9 @@ async fn change(
     product: &str,
     quantity: i64,
 ) -> Value {
-    let data = platform
-        .data(
-            &format!("mutation($id: ID!, $n: Int!) {{ {mutation}(productId: $id, quantity: $n) {{ {CART} userErrors {{ code field message }} }} }}"),
-            json!({ "id": product, "n": quantity }),
-            session.token(),
-        )
-        .await;
+    let request = format!("mutation($id: ID!, $n: Int!) {{ {mutation}(productId: $id, quantity: $n) {{ {CART} userErrors {{ code field message }} }} }}");
+    let variables = json!({ "id": product, "n": quantity });
+    let data = platform.data(&request, variables, session.token()).await;
     data[mutation].clone()
 }
 

@@ -16,13 +16,8 @@ async fn list(
 ) -> Value {
     let query = "query($first: Int, $after: String, $category: String) { products(first: $first, after: $after, category: $category) {
                 totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id sku } } nodes { id } } }";
-    let data = platform
-        .data(
-            query,
-            json!({ "first": first, "after": after, "category": category }),
-            None,
-        )
-        .await;
+    let variables = json!({ "first": first, "after": after, "category": category });
+    let data = platform.data(query, variables, None).await;
     data["products"].clone()
 }
 

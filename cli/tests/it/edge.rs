@@ -1032,13 +1032,8 @@ async fn slow_clients_holding_connections_open_starve_no_one_and_are_cut_off() {
     }
 
     for n in 0..5 {
-        let (status, body) = platform
-            .post(
-                "query($n: Int) { products(first: $n) { totalCount } }",
-                json!({ "n": n + 1 }),
-                None,
-            )
-            .await;
+        let query = "query($n: Int) { products(first: $n) { totalCount } }";
+        let (status, body) = platform.post(query, json!({ "n": n + 1 }), None).await;
         assert_eq!(status, 200, "served while slow clients wait: {body}");
     }
 

@@ -102,12 +102,9 @@ async fn an_order_is_confirmed_live_then_shipped_delivered_and_its_payment_captu
     stock_becomes(&platform, &headphones, stock(5, 2, 3)).await;
 
     // A customer may not ship; the admin does, and the subscriber sees it live.
+    let mutation = "mutation($id: ID!) { shipOrder(id: $id) { order { id } } }";
     let (_, forbidden) = platform
-        .post(
-            "mutation($id: ID!) { shipOrder(id: $id) { order { id } } }",
-            json!({ "id": id }),
-            customer.token(),
-        )
+        .post(mutation, json!({ "id": id }), customer.token())
         .await;
     assert_eq!(error_code(&forbidden), "FORBIDDEN");
     let shipped = transition(&platform, &admin, "shipOrder", &id).await;
@@ -188,13 +185,8 @@ async fn declined_cards_and_missing_stock_reject_the_order_and_take_nothing() {
     let other = platform.customer().await;
     let empty = checkout(&platform, &other, "tok_visa", "k").await;
     assert_eq!(user_error_codes(&empty), ["CART_EMPTY"], "{empty}");
-    let (_, anonymous) = platform
-        .post(
-            "mutation { checkout(input: { shippingAddress: { line1: \"a\", city: \"b\", postalCode: \"c\", country: \"US\" }, paymentToken: \"tok_visa\", idempotencyKey: \"k\" }) { order { id } } }",
-            json!({}),
-            None,
-        )
-        .await;
+    let mutation = "mutation { checkout(input: { shippingAddress: { line1: \"a\", city: \"b\", postalCode: \"c\", country: \"US\" }, paymentToken: \"tok_visa\", idempotencyKey: \"k\" }) { order { id } } }";
+    let (_, anonymous) = platform.post(mutation, json!({}), None).await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 }
 

@@ -37,13 +37,10 @@ pub(crate) async fn mutate(
     } else {
         format!("({args})")
     };
-    let data = platform
-        .data(
-            &format!("mutation{args} {{ {field} {{ {selection} userErrors {{ code field message }} }} }}"),
-            variables,
-            session.token(),
-        )
-        .await;
+    let mutation = format!(
+        "mutation{args} {{ {field} {{ {selection} userErrors {{ code field message }} }} }}"
+    );
+    let data = platform.data(&mutation, variables, session.token()).await;
     let name = field.split('(').next().unwrap_or(field);
     data[name].clone()
 }
@@ -343,13 +340,8 @@ async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_c
     let bad_rate = set_rate(&platform, &admin, "DE", "VAT", "19").await;
     assert_eq!(user_error_codes(&bad_rate), ["INVALID_INPUT"]);
     let customer = platform.customer().await;
-    let (_, forbidden) = platform
-        .post(
-            "mutation { createDiscountCode(input: { code: \"MINE\", kind: PERCENTAGE, value: \"90\" }) { userErrors { code } } }",
-            json!({}),
-            customer.token(),
-        )
-        .await;
+    let mutation = "mutation { createDiscountCode(input: { code: \"MINE\", kind: PERCENTAGE, value: \"90\" }) { userErrors { code } } }";
+    let (_, forbidden) = platform.post(mutation, json!({}), customer.token()).await;
     assert_eq!(error_code(&forbidden), "FORBIDDEN");
     let data = platform
         .data("{ discountCodes { totalCount } }", json!({}), admin.token())

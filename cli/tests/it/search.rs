@@ -11,24 +11,17 @@ use crate::helpers::*;
 const HIT: &str = "score highlights { field snippet } product { id name category brand price { amount } createdAt stock { inStock } }";
 
 pub(crate) async fn search(platform: &Platform, query: &str, args: Value) -> Value {
-    let data = platform
-        .data(
-            &format!(
-                "query($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {{
-                    search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {{
-                        totalCount pageInfo {{ hasNextPage endCursor }}
-                        facets {{ field values {{ value count }} }}
-                        edges {{ cursor node {{ {HIT} }} }}
-                    }} }}"
-            ),
-            {
-                let mut vars = args;
-                vars["query"] = json!(query);
-                vars
-            },
-            None,
-        )
-        .await;
+    let request = format!(
+        "query($query: String!, $filter: SearchFilter, $sort: SearchSort, $first: Int, $after: String) {{
+            search(query: $query, filter: $filter, sort: $sort, first: $first, after: $after) {{
+                totalCount pageInfo {{ hasNextPage endCursor }}
+                facets {{ field values {{ value count }} }}
+                edges {{ cursor node {{ {HIT} }} }}
+            }} }}"
+    );
+    let mut variables = args;
+    variables["query"] = json!(query);
+    let data = platform.data(&request, variables, None).await;
     data["search"].clone()
 }
 

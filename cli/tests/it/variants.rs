@@ -27,13 +27,8 @@ fn variant(sku: &str, colour: &str, size: &str, price: &str, stock: u32) -> Valu
 }
 
 async fn product(platform: &Platform, id: &str) -> Value {
-    let data = platform
-        .data(
-            &format!("query($id: ID!) {{ product(id: $id) {{ {PRODUCT} }} }}"),
-            json!({ "id": id }),
-            None,
-        )
-        .await;
+    let query = format!("query($id: ID!) {{ product(id: $id) {{ {PRODUCT} }} }}");
+    let data = platform.data(&query, json!({ "id": id }), None).await;
     data["product"].clone()
 }
 
@@ -306,12 +301,9 @@ async fn variants_that_do_not_fit_the_options_are_refused_each_with_its_code_and
         json!([option("x".repeat(101))]),
         json!([option(" ".to_owned())]),
     ] {
+        let query = "query($f: SearchFilter) { search(query: \"\", filter: $f) { totalCount } }";
         let (_, refused) = platform
-            .post(
-                "query($f: SearchFilter) { search(query: \"\", filter: $f) { totalCount } }",
-                json!({ "f": { "options": options } }),
-                None,
-            )
+            .post(query, json!({ "f": { "options": options } }), None)
             .await;
         assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
     }
@@ -329,9 +321,10 @@ async fn product_until(
 }
 
 async fn update(platform: &Platform, admin: &Session, id: &str, input: Value) -> Value {
+    let mutation = format!("mutation($id: ID!, $input: ProductUpdateInput!) {{ updateProduct(id: $id, input: $input) {{ product {{ {PRODUCT} }} userErrors {{ code field message }} }} }}");
     let data = platform
         .data(
-            &format!("mutation($id: ID!, $input: ProductUpdateInput!) {{ updateProduct(id: $id, input: $input) {{ product {{ {PRODUCT} }} userErrors {{ code field message }} }} }}"),
+            &mutation,
             json!({ "id": id, "input": input }),
             admin.token(),
         )
