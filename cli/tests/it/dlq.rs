@@ -3,7 +3,6 @@
 //! Runs on its own vhost, without a platform.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
@@ -12,7 +11,7 @@ use emporium_kernel::events::{dlq, Envelope, EventDraft, Publisher};
 use emporium_kernel::testing::TestVhost;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{emporium_binary, PLATFORM_QUEUES};
+use crate::helpers::{emporium_dlq, PLATFORM_QUEUES};
 
 const NEVER_RAN: &str = "(no dead-letter queue: the consumer never ran)";
 
@@ -26,25 +25,7 @@ impl Handler for Failing {
 
 /// `emporium dlq list <queues>` on `vhost`: each printed line as queue → count.
 async fn dlq_list(vhost: &TestVhost, queues: &'static [&'static str]) -> BTreeMap<String, String> {
-    let amqp_url = vhost.amqp_url();
-    let stdout = tokio::task::spawn_blocking(move || {
-        let output = Command::new(emporium_binary())
-            .args(["dlq", "list"])
-            .args(queues)
-            .env("EMPORIUM_AMQP_URL", amqp_url)
-            .env_remove("EMPORIUM_SEARCH_REPLICA_ID")
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("emporium dlq list runs");
-        assert!(
-            output.status.success(),
-            "emporium dlq list {queues:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8")
-    })
-    .await
-    .expect("join");
+    let stdout = emporium_dlq(vhost.amqp_url(), &[&["list"], queues].concat()).await;
     stdout
         .lines()
         .map(|line| {

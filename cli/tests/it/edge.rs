@@ -721,14 +721,8 @@ async fn with_the_rate_limiters_redis_unreachable_requests_are_served_and_counte
         );
     }
     let metrics = platform
-        .http()
-        .get(format!("{}/metrics", platform.router))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+        .get_text(&format!("{}/metrics", platform.router))
+        .await;
     let failed_open: f64 = metrics
         .lines()
         .find(|l| l.starts_with("emporium_rate_limit_fail_open"))

@@ -2,7 +2,6 @@
 //! the relay → RabbitMQ → a consumer on the platform's own vhost; and dead letters managed
 //! with `emporium dlq`.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -221,25 +220,8 @@ async fn product_events_carry_full_snapshots_in_sequence() {
 }
 
 /// Runs `emporium dlq <args>` against the platform's vhost; its standard output.
-async fn dlq(platform: &Platform, args: &'static [&'static str]) -> String {
-    let platform_vhost = platform.stores.vhost.amqp_url();
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new(crate::helpers::emporium_binary())
-            .arg("dlq")
-            .args(args)
-            .env("EMPORIUM_AMQP_URL", platform_vhost)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("emporium dlq runs");
-        assert!(
-            output.status.success(),
-            "emporium dlq {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    })
-    .await
-    .expect("join")
+async fn dlq(platform: &Platform, args: &[&str]) -> String {
+    emporium_dlq(platform.stores.vhost.amqp_url(), args).await
 }
 
 #[tokio::test]
@@ -247,20 +229,15 @@ async fn a_failing_consumer_dead_letters_and_the_cli_shows_and_redrives_it() {
     let platform = Platform::start().await;
     let failing = Consumer::start(&platform, "test.fragile", &["product.created"], true).await;
     let admin = platform.admin().await;
-    let created = create_product(&platform, &admin, product_input(&unique_sku())).await;
-    let id = created["product"]["id"]
-        .as_str()
-        .expect("created")
-        .to_owned();
+    let id = new_product(&platform, &admin, json!({})).await;
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !dlq(&platform, &["list", "test.fragile"])
-        .await
-        .contains("test.fragile\t1")
-    {
-        assert!(Instant::now() < deadline, "the event was not dead-lettered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll_until(
+        "the event was not dead-lettered",
+        Wait::secs(15).every_ms(100),
+        || dlq(&platform, &["list", "test.fragile"]),
+        |listed| listed.contains("test.fragile\t1"),
+    )
+    .await;
     let shown: Value = serde_json::from_str(
         dlq(&platform, &["show", "test.fragile"])
             .await
@@ -301,33 +278,17 @@ async fn subgraphs_report_published_events_and_the_outbox_backlog_as_metrics() {
 
     // The relay counts a publish once its batch is marked sent, which can be a moment after
     // the consumer already has the message.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let metrics = loop {
-        let metrics = platform
-            .http()
-            .get(format!("{}/metrics", platform.products))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        if metrics.contains("events_published_total{type=\"product.created\"} 1")
-            || Instant::now() > deadline
-        {
-            break metrics;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let ready: Value = platform
-        .http()
-        .get(format!("{}/ready", platform.products))
-        .send()
-        .await
-        .expect("ready")
-        .json()
-        .await
-        .expect("json");
+    let published = "events_published_total{type=\"product.created\"} 1";
+    let metrics_url = format!("{}/metrics", platform.products);
+    let metrics = poll_until(
+        "the products relay never counted the publish",
+        Wait::secs(15),
+        || platform.get_text(&metrics_url),
+        |metrics| metrics.contains(published),
+    )
+    .await;
+    let ready_url = format!("{}/ready", platform.products);
+    let ready: Value = platform.get(&ready_url).await.json().await.expect("json");
 
     assert!(
         metrics.contains("events_published_total{type=\"product.created\"} 1"),

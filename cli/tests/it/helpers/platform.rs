@@ -100,6 +100,30 @@ pub fn emporium_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_emporium")))
 }
 
+/// Runs `emporium dlq <args>` against the broker at `amqp_url` alone; its standard output.
+/// Fails the test unless the command succeeded.
+pub async fn emporium_dlq(amqp_url: String, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(emporium_binary())
+            .arg("dlq")
+            .args(&args)
+            .env("EMPORIUM_AMQP_URL", amqp_url)
+            .env_remove("EMPORIUM_SEARCH_REPLICA_ID")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("emporium dlq runs");
+        assert!(
+            output.status.success(),
+            "emporium dlq {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8")
+    })
+    .await
+    .expect("join")
+}
+
 /// The services `emporium serve` accepts, as its `--help` lists them.
 pub fn services_of_the_cli() -> Vec<String> {
     let output = std::process::Command::new(emporium_binary())
@@ -487,6 +511,21 @@ impl Platform {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// `GET url` (the router's or a subgraph's); the response, or a failed test if nothing
+    /// answers.
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    /// The body of `GET url` as text.
+    pub async fn get_text(&self, url: &str) -> String {
+        self.get(url).await.text().await.expect("a text body")
     }
 }
 
