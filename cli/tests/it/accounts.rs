@@ -264,8 +264,7 @@ fn chrono_now() -> i64 {
 
 #[tokio::test]
 async fn only_admins_look_up_other_users() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let customer = platform.customer().await;
     let other = platform.customer().await;
     let query = "query($id: ID!) { user(id: $id) { id email role } }";

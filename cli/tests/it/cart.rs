@@ -46,8 +46,7 @@ async fn add_when_known(
 
 #[tokio::test]
 async fn a_customer_fills_changes_and_clears_a_cart_priced_from_the_catalog() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let customer = platform.customer().await;
     let other = platform.customer().await;
     let headphones = new_product(&platform, &admin, json!({ "price": "349.99" })).await;

@@ -23,8 +23,7 @@ async fn list(
 
 #[tokio::test]
 async fn an_admin_creates_a_product_that_anyone_can_read() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let sku = unique_sku();
 
     let created = create_product(&platform, &admin, product_input(&sku.to_lowercase())).await;
@@ -73,8 +72,7 @@ async fn customers_and_anonymous_callers_cannot_create_products() {
 
 #[tokio::test]
 async fn a_duplicate_sku_is_sku_taken_and_changes_nothing() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let sku = unique_sku();
     create_product(&platform, &admin, product_input(&sku)).await;
 
@@ -91,8 +89,7 @@ async fn a_duplicate_sku_is_sku_taken_and_changes_nothing() {
 
 #[tokio::test]
 async fn invalid_products_are_refused_field_by_field() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let mut input = product_input("bad sku!");
     input["price"] = json!("19.999");
     input["name"] = json!("");
@@ -121,8 +118,7 @@ async fn invalid_products_are_refused_field_by_field() {
 
 #[tokio::test]
 async fn an_admin_updates_and_deletes_a_product() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let customer = platform.customer().await;
     let id = new_product(&platform, &admin, json!({})).await;
     let update =
@@ -170,11 +166,7 @@ async fn an_admin_updates_and_deletes_a_product() {
 
 #[tokio::test]
 async fn paging_through_the_demo_catalog_returns_each_product_once_in_order() {
-    let platform = Platform::start_with(Options {
-        seed_demo_catalog: true,
-        ..Options::default()
-    })
-    .await;
+    let platform = Platform::start_with(Options::demo_catalog()).await;
     let admin = platform.admin().await;
 
     let mut seen = Vec::new();
@@ -224,8 +216,7 @@ async fn paging_through_the_demo_catalog_returns_each_product_once_in_order() {
 
 #[tokio::test]
 async fn one_request_is_answered_from_both_subgraphs() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     create_product(&platform, &admin, product_input(&unique_sku())).await;
 
     let data = platform
@@ -246,8 +237,7 @@ async fn forged_cursors_are_bad_user_input() {
 
 #[tokio::test]
 async fn a_deleted_product_is_on_no_read_path_through_the_router() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let name = format!("Vanishing {}", unique_sku());
     let id = new_product(&platform, &admin, json!({ "name": name })).await;
     let search = "query($q: String!) { search(query: $q, first: 5) { edges { node { product { id name price { amount } } } } } }";

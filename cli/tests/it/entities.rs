@@ -31,8 +31,7 @@ struct Case {
 
 #[tokio::test]
 async fn every_entity_of_every_subgraph_is_authorized_when_reached_directly() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let owner = platform.customer().await;
     let stranger = platform.customer().await;
     let product = new_product(&platform, &admin, json!({ "initialStock": 5 })).await;

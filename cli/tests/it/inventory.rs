@@ -71,8 +71,7 @@ async fn product_stock_comes_through_the_router_and_only_admins_set_it() {
 
 #[tokio::test]
 async fn order_events_from_the_broker_reserve_once_and_release_once() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let product = new_product(&platform, &admin, json!({ "initialStock": 10 })).await;
     stock_becomes(&platform, &product, stock(10, 0, 10)).await;
     let watcher = Consumer::start(
@@ -142,8 +141,7 @@ async fn order_events_from_the_broker_reserve_once_and_release_once() {
 
 #[tokio::test]
 async fn after_redis_loses_everything_the_cli_reports_it_and_rebuilds_the_counts() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let product = new_product(&platform, &admin, json!({ "initialStock": 3 })).await;
     // Wait for the product.created event: handled after the flush, it would find Redis
     // empty and rebuild it before `reconcile` could see the loss.

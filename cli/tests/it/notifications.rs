@@ -92,12 +92,7 @@ async fn an_orders_life_reaches_its_customer_once_in_order_and_no_one_else() {
     assert_eq!(welcome["nodes"][0]["orderId"], Value::Null);
     // The admin's account was created at start-up, before any request: its welcome too.
     assert_eq!(kinds(&feed_of(&platform, &admin, 1).await), ["WELCOME"]);
-    let headphones = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "349.99", "initialStock": 5 }),
-    )
-    .await;
+    let headphones = new_product(&platform, &admin, priced("349.99", 5)).await;
 
     let (order, settled) = buy(&platform, &customer, &headphones, 2, "tok_visa").await;
     assert_eq!(settled["status"], "CONFIRMED");

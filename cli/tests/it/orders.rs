@@ -231,14 +231,8 @@ async fn the_same_checkout_sent_twice_at_once_is_one_order_one_payment_one_reser
 async fn many_customers_buying_the_last_units_at_once_confirm_exactly_that_many() {
     const UNITS: i64 = 3;
     const CUSTOMERS: usize = 8;
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "5.00", "initialStock": UNITS }),
-    )
-    .await;
+    let (platform, admin) = Platform::with_admin().await;
+    let product = new_product(&platform, &admin, priced("5.00", UNITS)).await;
     let mut customers = Vec::new();
     for _ in 0..CUSTOMERS {
         let customer = platform.customer().await;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use futures::TryStreamExt;
-use serde_json::json;
 
 use crate::events::Consumer;
 use crate::helpers::*;
@@ -89,12 +88,7 @@ async fn a_payment_token_appears_in_no_store_event_dead_letter_or_log_line() {
     // A consumer that fails every order.placed: each ends in its dead-letter queue.
     let _failing = Consumer::start(&platform, "test.dead-letters", &["order.placed"], true).await;
     let admin = platform.admin().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "19.99", "initialStock": 5 }),
-    )
-    .await;
+    let product = new_product(&platform, &admin, priced("19.99", 5)).await;
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let approved_token = format!("tok_{secret}a");
     let declined_token = format!("tok_decline_{secret}d");

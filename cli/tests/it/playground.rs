@@ -8,8 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_playground_runs_a_query_offline_in_a_browser() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let sku = unique_sku();
     create_product(&platform, &admin, product_input(&sku)).await;
     let script = concat!(

@@ -281,14 +281,8 @@ async fn shipping_a_ten_percent_code_and_the_countrys_tax_add_up_to_the_authoriz
 
 #[tokio::test]
 async fn each_code_that_does_not_apply_and_each_bad_admin_input_has_its_stable_code() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
-    let product = new_product(
-        &platform,
-        &admin,
-        json!({ "price": "40.00", "initialStock": 10 }),
-    )
-    .await;
+    let (platform, admin) = Platform::with_admin().await;
+    let product = new_product(&platform, &admin, priced("40.00", 10)).await;
     let past = "2020-01-01T00:00:00Z";
     let future = "2999-01-01T00:00:00Z";
     for input in [
@@ -444,11 +438,7 @@ async fn with_prices_including_tax_the_cart_shows_the_tax_contained_and_adds_not
 
 #[tokio::test]
 async fn the_demo_shop_has_its_shipping_methods_and_welcome10() {
-    let platform = Platform::start_with(Options {
-        seed_demo_catalog: true,
-        ..Options::default()
-    })
-    .await;
+    let platform = Platform::start_with(Options::demo_catalog()).await;
     let admin = platform.admin().await;
     let query = "{ shippingMethods { name price { amount } freeOverSubtotal { amount } countries } discountCodes { nodes { code kind value } } }";
     let data = platform.data(query, json!({}), admin.token()).await;

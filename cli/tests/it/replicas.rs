@@ -575,18 +575,8 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     // Checkouts through both routers at once: 20 customers want one of 10 scarce units.
     const CUSTOMERS: usize = 20;
     const SCARCE: i64 = 10;
-    let scarce = new_product(
-        &replicas.at(&routers[0]),
-        &admin,
-        json!({ "price": "5.00", "initialStock": SCARCE }),
-    )
-    .await;
-    let plenty = new_product(
-        &replicas.at(&routers[1]),
-        &admin,
-        json!({ "price": "2.00", "initialStock": 1000 }),
-    )
-    .await;
+    let scarce = new_product(&replicas.at(&routers[0]), &admin, priced("5.00", SCARCE)).await;
+    let plenty = new_product(&replicas.at(&routers[1]), &admin, priced("2.00", 1000)).await;
     let mut customers = Vec::new();
     for n in 0..CUSTOMERS {
         let router = routers[n % 2].clone();
@@ -673,12 +663,7 @@ async fn two_replicas_of_every_service_behind_two_routers_do_everything_once() {
     // SIGKILL in the middle of checkouts through router B: nothing is lost.
     const SECOND: i64 = 6;
     let survivor = &routers[1];
-    let second = new_product(
-        &replicas.at(survivor),
-        &admin,
-        json!({ "price": "3.00", "initialStock": SECOND }),
-    )
-    .await;
+    let second = new_product(&replicas.at(survivor), &admin, priced("3.00", SECOND)).await;
     let mut late = Vec::new();
     for _ in 0..12 {
         let session = replicas.at(survivor).customer().await;

@@ -91,11 +91,7 @@ async fn total_becomes(
 
 #[tokio::test]
 async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_facets() {
-    let platform = Platform::start_with(Options {
-        seed_demo_catalog: true,
-        ..Options::default()
-    })
-    .await;
+    let platform = Platform::start_with(Options::demo_catalog()).await;
     let catalog = emporium_products::seed::demo_products().expect("catalog");
     // A product with variants is sold out when every variant is.
     let sold_out = catalog
@@ -307,8 +303,7 @@ async fn the_demo_catalog_is_searchable_with_typos_prefixes_filters_sorts_and_fa
 
 #[tokio::test]
 async fn products_created_updated_and_deleted_through_the_router_show_in_search() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let word = format!("zorblax{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let started = Instant::now();
     let changes = json!({ "name": format!("Acme {word} Speaker"), "initialStock": 0 });

@@ -34,8 +34,7 @@ async fn product(platform: &Platform, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_and_taxed() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     // A colour no other product of this platform has, so the facet counts are this shirt's.
     let colour = format!("Teal{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let sku = unique_sku();
@@ -227,8 +226,7 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
 #[tokio::test]
 async fn variants_that_do_not_fit_the_options_are_refused_each_with_its_code_and_nothing_is_written(
 ) {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let sku = unique_sku();
     let shirt = |variants: Value| {
         let mut input = product_input(&sku);
@@ -334,8 +332,7 @@ async fn update(platform: &Platform, admin: &Session, id: &str, input: Value) ->
 
 #[tokio::test]
 async fn an_update_reprices_keeps_adds_and_drops_variants_and_everything_follows() {
-    let platform = Platform::start().await;
-    let admin = platform.admin().await;
+    let (platform, admin) = Platform::with_admin().await;
     let sku = unique_sku();
     let mut input = product_input(&sku);
     input["options"] = json!([

@@ -32,6 +32,12 @@ pub fn product_input(sku: &str) -> Value {
     })
 }
 
+/// The changes to the demo input (for [`new_product`]) of a product at `price` with `stock`
+/// units.
+pub fn priced(price: &str, stock: i64) -> Value {
+    json!({ "price": price, "initialStock": stock })
+}
+
 /// `createProduct` as the admin; its payload (`product` and `userErrors`), success or not.
 pub async fn create_product(api: &impl Gql, admin: &Session, input: Value) -> Value {
     let mutation = format!("mutation($input: ProductInput!) {{ createProduct(input: $input) {{ product {{ {PRODUCT_FIELDS} }} userErrors {{ code message field }} }} }}");

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use emporium_kernel::testing::TestStores;
 use serde_json::json;
 
+use super::{Gql, Session};
+
 pub const ADMIN_EMAIL: &str = "admin@emporium.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "correct horse battery";
@@ -89,6 +91,16 @@ pub struct Options {
     pub storefront: bool,
     /// `EMPORIUM_ACCESS_TOKEN_TTL_SECS` (the platform's default when `None`).
     pub access_token_ttl_secs: Option<u64>,
+}
+
+impl Options {
+    /// The demo catalogue seeded, the rest by default.
+    pub fn demo_catalog() -> Self {
+        Self {
+            seed_demo_catalog: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// The `emporium` binary under test: Cargo's, unless `EMPORIUM_TEST_BINARY` names another
@@ -197,6 +209,13 @@ pub fn free_port() -> u16 {
 impl Platform {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
+    }
+
+    /// A default platform and its admin, signed in.
+    pub async fn with_admin() -> (Self, Session) {
+        let platform = Self::start().await;
+        let admin = platform.admin().await;
+        (platform, admin)
     }
 
     pub async fn start_with(options: Options) -> Self {

@@ -28,8 +28,7 @@ pub struct Shop {
 impl Shop {
     /// A default platform selling the demo product at `price` with `stock` units.
     pub async fn open(price: &str, stock: u32) -> Self {
-        let product = json!({ "price": price, "initialStock": stock });
-        Self::open_with(Options::default(), product).await
+        Self::open_with(Options::default(), priced(price, stock.into())).await
     }
 
     /// A platform started with `options`, selling the demo product changed by `product` (as
