@@ -6,7 +6,6 @@
 
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -100,15 +99,8 @@ async fn product(platform: &Platform, admin: &Session, input: Value) -> String {
 /// Waits until a search for `query` finds `count` products with their stock, as the
 /// storefront will ask for them (the index and the stock counts follow events).
 async fn until_searchable(platform: &Platform, query: &str, count: usize, in_stock: usize) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let body = platform
-            .gql(
-                "query($q: String!) { search(query: $q, first: 50) { nodes { product { stock { available } } } } }",
-                json!({ "q": query }),
-                None,
-            )
-            .await;
+    let search = "query($q: String!) { search(query: $q, first: 50) { nodes { product { stock { available } } } } }";
+    let shown = |body: &Value| {
         let nodes = body["data"]["search"]["nodes"]
             .as_array()
             .cloned()
@@ -117,15 +109,15 @@ async fn until_searchable(platform: &Platform, query: &str, count: usize, in_sto
             .iter()
             .filter(|n| n["product"]["stock"]["available"].as_i64() > Some(0))
             .count();
-        if nodes.len() == count && stocked == in_stock {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "search never showed the products: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        nodes.len() == count && stocked == in_stock
+    };
+    poll_until(
+        "search never showed the products",
+        Wait::secs(180).every_ms(200),
+        || platform.gql(search, json!({ "q": query }), None),
+        shown,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -281,24 +273,14 @@ async fn a_shopper_signs_up_from_the_cart_checks_out_and_watches_the_order_live(
         .to_owned();
     // The orders service learns of the product from events: wait until a cart takes it.
     let probe = platform.customer().await;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let body = platform
-            .gql(
-                "mutation($v: ID!) { addToCart(variantId: $v, quantity: 1) { userErrors { code } } }",
-                json!({ "v": brass }),
-                probe.token(),
-            )
-            .await;
-        if body["data"]["addToCart"]["userErrors"] == json!([]) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cart never took the product: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let add = "mutation($v: ID!) { addToCart(variantId: $v, quantity: 1) { userErrors { code } } }";
+    poll_until(
+        "the cart never took the product",
+        Wait::secs(180).every_ms(200),
+        || platform.gql(add, json!({ "v": brass }), probe.token()),
+        |body| body["data"]["addToCart"]["userErrors"] == json!([]),
+    )
+    .await;
 
     // Shipping, tax and a code for the shopper to choose and apply in the browser.
     for (mutation, input) in [

@@ -26,6 +26,14 @@ fn variant(sku: &str, colour: &str, size: &str, price: &str, stock: u32) -> Valu
     })
 }
 
+/// The variant of `product` titled `title` ("Red / M"), if it has one.
+fn titled<'a>(product: &'a Value, title: &str) -> Option<&'a Value> {
+    product["variants"]
+        .as_array()?
+        .iter()
+        .find(|v| v["title"] == title)
+}
+
 async fn product(platform: &Platform, id: &str) -> Value {
     let query = format!("query($id: ID!) {{ product(id: $id) {{ {PRODUCT} }} }}");
     let data = platform.data(&query, json!({ "id": id }), None).await;
@@ -71,11 +79,7 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
         json!({ "name": "Size", "values": ["M", "L"] })
     );
     let variant_id = |title: &str| {
-        shirt["variants"]
-            .as_array()
-            .expect("variants")
-            .iter()
-            .find(|v| v["title"] == title)
+        titled(&shirt, title)
             .and_then(|v| v["id"].as_str())
             .unwrap_or_else(|| panic!("no variant {title}: {shirt}"))
             .to_owned()
@@ -200,11 +204,7 @@ async fn a_variant_found_by_its_colour_goes_through_checkout_shipped_discounted_
     // Per variant and summed: Red M 1 reserved of 1, Teal M 2 of 3, Red L untouched.
     let shirt = product(&platform, &id).await;
     let stock_of = |title: &str| {
-        shirt["variants"]
-            .as_array()
-            .expect("variants")
-            .iter()
-            .find(|v| v["title"] == title)
+        titled(&shirt, title)
             .map(|v| v["stock"].clone())
             .unwrap_or_default()
     };
@@ -350,9 +350,7 @@ async fn an_update_reprices_keeps_adds_and_drops_variants_and_everything_follows
     })
     .await;
     let variant_id = |product: &Value, title: &str| {
-        product["variants"]
-            .as_array()
-            .and_then(|vs| vs.iter().find(|v| v["title"] == title))
+        titled(product, title)
             .and_then(|v| v["id"].as_str())
             .map(str::to_owned)
     };
@@ -439,12 +437,7 @@ async fn an_update_reprices_keeps_adds_and_drops_variants_and_everything_follows
         p["stock"]["onHand"] == 6
     })
     .await;
-    let stock_of = |title: &str| {
-        stocked["variants"]
-            .as_array()
-            .and_then(|vs| vs.iter().find(|v| v["title"] == title))
-            .map(|v| v["stock"]["onHand"].clone())
-    };
+    let stock_of = |title: &str| titled(&stocked, title).map(|v| v["stock"]["onHand"].clone());
     assert_eq!(stock_of("Red / M"), Some(json!(2)));
     assert_eq!(stock_of("Green / S"), Some(json!(4)));
 
