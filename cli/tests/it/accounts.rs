@@ -140,35 +140,30 @@ async fn a_successful_login_resets_the_failure_count() {
 
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } userErrors { code field } } }";
 
+/// `refreshToken` with `refresh_token`; its payload.
+async fn refresh(platform: &Platform, refresh_token: &str) -> Value {
+    let body = platform
+        .gql(REFRESH, json!({ "t": refresh_token }), None)
+        .await;
+    body["data"]["refreshToken"].clone()
+}
+
 #[tokio::test]
 async fn refreshing_rotates_the_token_and_reuse_revokes_the_whole_login() {
     let platform = Platform::start().await;
     let session = platform.customer().await;
 
-    let first = platform
-        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
-        .await;
-    let rotated = Session::from_payload(&first["data"]["refreshToken"]);
+    let rotated = Session::from_payload(&refresh(&platform, &session.refresh_token).await);
     let me = platform.gql(ME, json!({}), rotated.token()).await;
     // Replaying the spent token (a thief, or a replay) ...
-    let reused = platform
-        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
-        .await;
+    let reused = refresh(&platform, &session.refresh_token).await;
     // ... also ends the rotated token's life: the whole family is revoked.
-    let after_reuse = platform
-        .gql(REFRESH, json!({ "t": rotated.refresh_token }), None)
-        .await;
+    let after_reuse = refresh(&platform, &rotated.refresh_token).await;
 
     assert_ne!(rotated.refresh_token, session.refresh_token);
     assert_eq!(me["data"]["me"]["id"], json!(session.user_id));
-    assert_eq!(
-        user_error_codes(&reused["data"]["refreshToken"]),
-        ["INVALID_REFRESH_TOKEN"]
-    );
-    assert_eq!(
-        user_error_codes(&after_reuse["data"]["refreshToken"]),
-        ["INVALID_REFRESH_TOKEN"]
-    );
+    assert_eq!(user_error_codes(&reused), ["INVALID_REFRESH_TOKEN"]);
+    assert_eq!(user_error_codes(&after_reuse), ["INVALID_REFRESH_TOKEN"]);
 }
 
 #[tokio::test]
@@ -198,18 +193,13 @@ async fn logout_ends_the_login_for_its_refresh_token() {
     let logout = platform
         .gql(mutation, json!({ "t": session.refresh_token }), None)
         .await;
-    let refresh = platform
-        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
-        .await;
+    let refreshed = refresh(&platform, &session.refresh_token).await;
 
     assert_eq!(
         logout["data"]["logout"],
         json!({ "ok": true, "userErrors": [] })
     );
-    assert_eq!(
-        user_error_codes(&refresh["data"]["refreshToken"]),
-        ["INVALID_REFRESH_TOKEN"]
-    );
+    assert_eq!(user_error_codes(&refreshed), ["INVALID_REFRESH_TOKEN"]);
 }
 
 #[tokio::test]
@@ -533,10 +523,7 @@ async fn platform_mailing_to(smtp: &emporium_kernel::testing::TestSmtp, log: &st
 }
 
 async fn refreshes(platform: &Platform, session: &Session) -> bool {
-    let body = platform
-        .gql(REFRESH, json!({ "t": session.refresh_token }), None)
-        .await;
-    body["data"]["refreshToken"]["accessToken"].is_string()
+    refresh(platform, &session.refresh_token).await["accessToken"].is_string()
 }
 
 #[tokio::test]
