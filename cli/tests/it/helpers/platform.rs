@@ -1,10 +1,14 @@
 //! A whole platform (`emporium up`, the real binary) on its own Postgres databases, MongoDB
 //! database, RabbitMQ vhost, Redis prefix, data directory and ports, torn down when the test
-//! ends; also a second router, and admin commands run against the platform's stores.
+//! ends ([`Platform::start`], [`Platform::with_admin`]); also a second router, plain HTTP
+//! requests to its pages, and admin commands (`emporium ...`, [`emporium_dlq`]) run against
+//! its stores.
 //!
 //! Failing: a platform that does not start within 90 s, or exits while starting, fails the
 //! test with its log; so does a test that panics while its platform runs (the log is printed
-//! on drop). A test still running after 15 minutes is reported on the real stderr.
+//! on drop), a page that does not answer, and an admin command that does not finish or (for
+//! [`emporium_dlq`]) fails. A test still running after 15 minutes is reported on the real
+//! stderr.
 
 use std::net::TcpListener;
 use std::path::PathBuf;

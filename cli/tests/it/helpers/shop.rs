@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::*;
 
 /// What the order helpers read of an order.
-pub const ORDER: &str = "id status statusReason total { amount currency } customer { id }
+const ORDER: &str = "id status statusReason total { amount currency } customer { id }
     items { product { id } productName unitPrice { amount } quantity lineTotal { amount } }
     shippingAddress { line1 line2 city postalCode country }
     payment { status amount { amount currency } failureReason }
@@ -118,7 +118,7 @@ pub async fn place(api: &impl Gql, session: &Session, token: &str) -> String {
         .to_owned()
 }
 
-/// The order's [`ORDER`] fields, as `session` sees them.
+/// The order (the fields of [`ORDER`]), as `session` sees them.
 pub async fn order(api: &impl Gql, session: &Session, id: &str) -> Value {
     let query = format!("query($id: ID!) {{ order(id: $id) {{ {ORDER} }} }}");
     let data = api.data(&query, json!({ "id": id }), session.token()).await;
