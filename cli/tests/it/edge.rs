@@ -266,21 +266,19 @@ async fn deep_variables_are_refused_before_they_are_parsed() {
     let platform = Platform::start().await;
     let http = reqwest::Client::new();
     let query = "query($f: SearchFilter) { search(query: \"x\", filter: $f) { totalCount } }";
-
-    for levels in [33, 10_000] {
+    let url = platform.graphql_url();
+    // The filter `levels` deep below `f`, written by hand: serde_json would not build it.
+    let with_filter = |levels: usize| {
         let body = format!(
             r#"{{"query":{},"variables":{{"f":{}}}}}"#,
             json!(query),
-            nested_json(levels - 1)
+            nested_json(levels)
         );
-        let (status, text) = send(
-            &http,
-            &platform.graphql_url(),
-            "application/json",
-            body.into_bytes(),
-        )
-        .await
-        .expect("an answer");
+        send(&http, &url, "application/json", body.into_bytes())
+    };
+
+    for levels in [33, 10_000] {
+        let (status, text) = with_filter(levels - 1).await.expect("an answer");
         let body: Value = serde_json::from_str(&text).expect("JSON");
         assert!(status < 500, "{levels}: {body}");
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
@@ -288,19 +286,7 @@ async fn deep_variables_are_refused_before_they_are_parsed() {
     }
     // At the limit (the body, `variables` and 30 levels below: 32) the JSON is parsed, and
     // the filter refused for what it says, not for its depth.
-    let body = format!(
-        r#"{{"query":{},"variables":{{"f":{}}}}}"#,
-        json!(query),
-        nested_json(30)
-    );
-    let (_, text) = send(
-        &http,
-        &platform.graphql_url(),
-        "application/json",
-        body.into_bytes(),
-    )
-    .await
-    .expect("an answer");
+    let (_, text) = with_filter(30).await.expect("an answer");
     assert!(!text.contains("JSON_TOO_DEEP"), "{text}");
 
     // The same through GET's query string.
