@@ -1,10 +1,10 @@
-//! GraphQL as a client sends it: requests through a platform's router ([`Platform::gql`],
-//! [`Platform::post`]) or straight to a subgraph, signed-in sessions, and the errors a test
-//! looks for.
+//! GraphQL as a client sends it: requests ([`Gql::gql`], [`Gql::data`], [`Platform::post`])
+//! through a platform's router or any other endpoint ([`Endpoint`]: a second router, a
+//! subgraph), signed-in sessions, and the errors a test looks for.
 //!
 //! Failing: no answer, an answer that is not JSON, or an HTTP 5xx fails the test with the URL
-//! and body; [`Platform::data`] also fails it, with the query and the whole body, when the
-//! answer has `errors`.
+//! and body; [`Gql::data`] also fails it, with the query and the whole body, when the answer
+//! has `errors`.
 
 use std::future::Future;
 
