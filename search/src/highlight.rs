@@ -2,8 +2,7 @@
 //! prefix being typed) wrapped in `<mark>…</mark>`. Everything else is HTML-escaped, so a
 //! storefront can insert a snippet as HTML without trusting the catalog's text.
 
-use crate::index::words;
-use crate::query::typo_budget;
+use crate::index::{typo_budget, words};
 
 /// How much of a long field a snippet shows around its first match.
 const SNIPPET_CHARS: usize = 160;

@@ -28,7 +28,9 @@ use tantivy::{DocAddress, Order, Score, Searcher, SegmentReader, TantivyDocument
 
 use crate::highlight::{highlight, Matcher};
 use crate::index::document::{option_key, NAME_VALUE_SEPARATOR};
-use crate::index::{category_path, words, Fields, IndexError, ProductSnapshot, SearchIndex};
+use crate::index::{
+    category_path, typo_budget, words, Fields, IndexError, ProductSnapshot, SearchIndex,
+};
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 512;
@@ -106,15 +108,6 @@ pub enum QueryError {
 impl From<tantivy::TantivyError> for QueryError {
     fn from(err: tantivy::TantivyError) -> Self {
         Self::Index(IndexError::Tantivy(err))
-    }
-}
-
-/// How many typos a word of this length may carry.
-pub fn typo_budget(word: &str) -> u8 {
-    match word.chars().count() {
-        0..=4 => 0,
-        5..=8 => 1,
-        _ => 2,
     }
 }
 
@@ -518,17 +511,5 @@ impl SegmentCollector for SegmentTermCounts {
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::typo_budget;
-
-    #[test]
-    fn typos_follow_meilisearchs_word_lengths() {
-        assert_eq!(typo_budget("ipad"), 0);
-        assert_eq!(typo_budget("sonyy"), 1);
-        assert_eq!(typo_budget("headphone"), 2);
     }
 }

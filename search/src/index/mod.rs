@@ -22,7 +22,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use document::{category_path, price_cents, snapshots_from, Change, Price, ProductSnapshot};
-pub use schema::{analyzer, schema, words, Fields, ANALYZER};
+pub use schema::{analyzer, schema, typo_budget, words, Fields, ANALYZER};
 pub use writer::{Applied, SearchIndex};
 
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,16 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// How many typos a query word of this length may carry (the query's fuzzy terms and the
+/// highlighter both follow it).
+pub fn typo_budget(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
 /// The schema's fields.
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -109,7 +119,14 @@ pub fn schema() -> (Schema, Fields) {
 
 #[cfg(test)]
 mod tests {
-    use super::words;
+    use super::{typo_budget, words};
+
+    #[test]
+    fn typos_follow_meilisearchs_word_lengths() {
+        assert_eq!(typo_budget("ipad"), 0);
+        assert_eq!(typo_budget("sonyy"), 1);
+        assert_eq!(typo_budget("headphone"), 2);
+    }
 
     #[test]
     fn words_are_folded_and_lower_cased() {

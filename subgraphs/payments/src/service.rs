@@ -20,7 +20,7 @@ use crate::domain::{
     effect_of_order_status, idempotency_key, Intent, Payment, PaymentStatus, StatusEffect,
     Transition, INVALID_TOKEN,
 };
-use crate::events as payment_events;
+use crate::events::published as payment_events;
 use crate::provider::{Authorization, PaymentProvider, ProviderError};
 use crate::store::{PaymentStore, StoreError};
 

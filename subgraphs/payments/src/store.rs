@@ -15,7 +15,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::{Intent, Payment, PaymentStatus, SealedCardToken, Transition};
-use crate::events::EVENT_SOURCE;
+use crate::events::published::EVENT_SOURCE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,4 +1,5 @@
-//! The events payments publishes and the ones it consumes (`api/events.md`).
+//! The events payments consumes, and its handler (`api/events.md`); the ones it publishes are
+//! built in [`published`].
 //!
 //! Queues:
 //! - `payments.order-placed` (`order.placed`): the payment's intent: who pays how much with
@@ -16,23 +17,18 @@
 use emporium_kernel::events::consumer::{Handler, HandlerError};
 use emporium_kernel::events::contract::inventory::InventoryReserved;
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatusChanged};
-use emporium_kernel::events::contract::payments::{
-    PaymentAmount, PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded,
-};
-use emporium_kernel::events::{Envelope, Event, EventDraft};
+use emporium_kernel::events::{Envelope, Event};
 use emporium_kernel::ids::OrderId;
 use emporium_kernel::money::{Currency, Money};
 use emporium_kernel::sealed::OpeningKeys;
 
-use crate::domain::{CardToken, Intent, Payment, SealedCardToken};
+use crate::domain::{CardToken, Intent, SealedCardToken};
 use crate::provider::{PaymentProvider, ProviderError};
 use crate::service::{Payments, PaymentsError};
 use crate::store::StoreError;
 
-/// The `source` of every payments event.
-pub const EVENT_SOURCE: &str = "/subgraphs/payments";
-/// The outbox's name: relays of one name take turns.
-pub const OUTBOX_NAME: &str = "payments";
+pub mod published;
+pub use published::{EVENT_SOURCE, OUTBOX_NAME};
 
 pub const ORDER_PLACED_QUEUE: &str = "payments.order-placed";
 pub const SAGA_QUEUE: &str = "payments.saga";
@@ -46,44 +42,6 @@ pub fn queues() -> [(&'static str, &'static [&'static str]); 2] {
             &[InventoryReserved::TYPE, OrderStatusChanged::TYPE],
         ),
     ]
-}
-
-/// `payment.authorized`: `{ orderId, paymentId, amount: "1049.97", currency }`.
-pub fn authorized(payment: &Payment) -> EventDraft {
-    EventDraft::of(&PaymentAuthorized(amount_of(payment)))
-}
-
-/// `payment.declined`: `{ orderId, paymentId, reason }` (a code such as `CARD_DECLINED`).
-pub fn declined(payment: &Payment, reason: &str) -> EventDraft {
-    EventDraft::of(&PaymentDeclined {
-        order_id: payment.order_id.to_string(),
-        payment_id: payment.id,
-        reason: reason.to_owned(),
-    })
-}
-
-/// `payment.captured`: `{ orderId, paymentId, amount, currency }`.
-pub fn captured(payment: &Payment) -> EventDraft {
-    EventDraft::of(&PaymentCaptured(amount_of(payment)))
-}
-
-/// `payment.refunded`: `{ orderId, paymentId, amount, currency }`.
-pub fn refunded(payment: &Payment) -> EventDraft {
-    EventDraft::of(&PaymentRefunded(amount_of(payment)))
-}
-
-fn amount_of(payment: &Payment) -> PaymentAmount {
-    // Every payment decided with the provider has its amount (a constraint of the table).
-    let (amount, currency) = payment
-        .amount
-        .map(|m| (m.to_decimal_string(), m.currency().to_string()))
-        .unzip();
-    PaymentAmount {
-        order_id: payment.order_id.to_string(),
-        payment_id: payment.id,
-        amount,
-        currency,
-    }
 }
 
 /// The order an event names; an id that is not an order's (a UUID) is a permanent failure.
@@ -195,7 +153,8 @@ mod tests {
     use serde_json::json;
     use uuid::Uuid;
 
-    use crate::domain::PaymentStatus;
+    use super::published::{authorized, captured, declined, refunded};
+    use crate::domain::{Payment, PaymentStatus};
 
     const ORDER: &str = "0190f0e0-0000-7000-8000-000000000001";
 
