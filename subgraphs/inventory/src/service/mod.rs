@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool};
 use emporium_kernel::ids::{ProductId, VariantId};
 
 use crate::domain::StockLevel;
-use crate::events as inventory_events;
+use crate::events::published as inventory_events;
 use crate::hot::{HotError, HotStock};
 use crate::ledger;
 

@@ -15,7 +15,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::{stock_changed, Inventory, InventoryError, OrderOutcome};
 use crate::domain::{shortages, Line, Settlement, StockLevel};
-use crate::events::{self as inventory_events, EVENT_SOURCE};
+use crate::events::published::{self as inventory_events, EVENT_SOURCE};
 use crate::hot::ReserveOutcome;
 use crate::ledger::{self, MovementKind, ReservationStatus};
 

@@ -21,7 +21,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{stock_changed, Inventory, InventoryError, SetStockOutcome};
-use crate::events::EVENT_SOURCE;
+use crate::events::published::EVENT_SOURCE;
 use crate::hot::{SetMode, SetOutcome};
 use crate::ledger::{self, MovementKind};
 

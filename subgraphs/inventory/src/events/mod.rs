@@ -1,4 +1,5 @@
-//! The events the inventory publishes and the ones it consumes (`shared/events.md`).
+//! The events the inventory consumes, and its handler (`api/events.md`); the ones it publishes
+//! are built in [`published`].
 //!
 //! Queues:
 //! - `inventory.catalog` (`product.created`, `product.updated`, `product.deleted`): a new
@@ -12,26 +13,19 @@
 //!   units when the order ships.
 
 use emporium_kernel::events::consumer::{Handler, HandlerError};
-use emporium_kernel::events::contract::inventory::{
-    InventoryRejected, InventoryReleased, InventoryReserved, RejectionReason, ReleaseReason,
-    StockChanged, StockLine,
-};
+use emporium_kernel::events::contract::inventory::ReleaseReason;
 use emporium_kernel::events::contract::orders::{OrderPlaced, OrderStatus, OrderStatusChanged};
 use emporium_kernel::events::contract::payments::PaymentDeclined;
 use emporium_kernel::events::contract::products::{ProductCreated, ProductDeleted, ProductUpdated};
-use emporium_kernel::events::{Envelope, Event, EventDraft};
+use emporium_kernel::events::{Envelope, Event};
 
 use emporium_kernel::ids::{OrderId, ProductId, VariantId};
 
-use crate::domain::{normalise_lines, Line, Settlement, Shortage, StockLevel};
+use crate::domain::{normalise_lines, Settlement};
 use crate::service::{Inventory, InventoryError};
 
-/// The `source` of every inventory event.
-pub const EVENT_SOURCE: &str = "/subgraphs/inventory";
-/// The outbox's name: relays of one name take turns.
-pub const OUTBOX_NAME: &str = "inventory";
-/// The reason `inventory.rejected` gives when a line is short.
-pub const OUT_OF_STOCK: &str = RejectionReason::OutOfStock.as_str();
+pub mod published;
+pub use published::{EVENT_SOURCE, OUTBOX_NAME, OUT_OF_STOCK};
 
 pub const CATALOG_QUEUE: &str = "inventory.catalog";
 pub const ORDER_PLACED_QUEUE: &str = "inventory.order-placed";
@@ -54,57 +48,6 @@ pub fn queues() -> [(&'static str, &'static [&'static str]); 3] {
             &[PaymentDeclined::TYPE, OrderStatusChanged::TYPE],
         ),
     ]
-}
-
-/// `stock.changed`: a product's counts after a change (the search index's in-stock filter).
-/// `stock.changed` of one stock id: a product without options, or a variant of `product` (so
-/// that the event names the product, and is sequenced with its other variants').
-pub fn stock_changed(stock_id: &str, product: Option<String>, level: StockLevel) -> EventDraft {
-    let (product_id, variant_id) = match product {
-        Some(product_id) if product_id != stock_id => (product_id, Some(stock_id.to_owned())),
-        _ => (stock_id.to_owned(), None),
-    };
-    EventDraft::of(&StockChanged {
-        product_id,
-        variant_id,
-        on_hand: level.on_hand,
-        reserved: level.reserved,
-        available: level.available(),
-        in_stock: level.in_stock(),
-    })
-}
-
-fn stock_lines(lines: &[Line]) -> Vec<StockLine> {
-    lines
-        .iter()
-        .map(|line| StockLine {
-            product_id: line.product_id.as_str().to_owned(),
-            quantity: line.quantity,
-        })
-        .collect()
-}
-
-pub fn reserved(order_id: &str, lines: &[Line]) -> EventDraft {
-    EventDraft::of(&InventoryReserved {
-        order_id: order_id.to_owned(),
-        items: stock_lines(lines),
-    })
-}
-
-pub fn rejected(order_id: &str, short: &[Shortage]) -> EventDraft {
-    EventDraft::of(&InventoryRejected {
-        order_id: order_id.to_owned(),
-        reason: RejectionReason::OutOfStock,
-        items: short.to_vec(),
-    })
-}
-
-pub fn released(order_id: &str, lines: &[Line], reason: ReleaseReason) -> EventDraft {
-    EventDraft::of(&InventoryReleased {
-        order_id: order_id.to_owned(),
-        items: stock_lines(lines),
-        reason,
-    })
 }
 
 /// An event's product id; one that breaks the rule (kernel::ids) is a permanent failure.
