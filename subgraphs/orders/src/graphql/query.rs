@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, ID};
 use emporium_kernel::auth::{AuthUser, Viewer};
-use emporium_kernel::graphql::{ContextState, PageRequest};
+use emporium_kernel::graphql::ContextState;
 use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::ApiError;
 
@@ -12,24 +12,6 @@ use crate::orders::{OrderFilter, Orders};
 
 pub(super) async fn current_cart(ctx: &Context<'_>) -> Result<Cart, ApiError> {
     pricing::priced_cart(ctx).await
-}
-
-pub(super) async fn order_page(
-    ctx: &Context<'_>,
-    filter: OrderFilter,
-    first: Option<i32>,
-    after: Option<&str>,
-) -> Result<OrderConnection, ApiError> {
-    let page = PageRequest::parse(first, after)?;
-    let (orders, has_next_page, total_count) = ctx
-        .state::<Orders>()?
-        .list(filter, page.after_as::<OrderId>()?, page.size)
-        .await?;
-    Ok(OrderConnection {
-        orders,
-        has_next_page,
-        total_count,
-    })
 }
 
 /// An order id from the client; anything that is not one of ours is simply not found.
@@ -97,7 +79,7 @@ impl Query {
             user: scope(viewer),
             status: status.map(Into::into),
         };
-        order_page(ctx, filter, first, after.as_deref()).await
+        OrderConnection::page(ctx, filter, first, after.as_deref()).await
     }
 
     /// Federation entity resolver: users' orders.

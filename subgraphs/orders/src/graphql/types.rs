@@ -4,16 +4,17 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use emporium_kernel::auth::Viewer;
-use emporium_kernel::graphql::{encode_cursor, ContextState, MoneyObject, PageInfo, UserError};
-use emporium_kernel::ids::UserId;
+use emporium_kernel::graphql::{
+    encode_cursor, ContextState, MoneyObject, PageInfo, PageRequest, UserError,
+};
+use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::ApiError;
 
 use super::loaders::{HistoryLoader, ItemsLoader};
 use super::pricing::{AppliedDiscountObject, ShippingMethodObject, TaxLineObject};
-use super::query::order_page;
 use crate::checkout;
 use crate::lines::LinesError;
-use crate::orders::{HistoryEntry, Order as StoredOrder, OrderFilter};
+use crate::orders::{HistoryEntry, Order as StoredOrder, OrderFilter, Orders};
 use crate::pricing::PricedCart;
 use crate::status as machine;
 use crate::store::pricing::CartState;
@@ -244,7 +245,7 @@ impl User {
             user: Some(self.id),
             status: None,
         };
-        order_page(ctx, filter, first, after.as_deref()).await
+        OrderConnection::page(ctx, filter, first, after.as_deref()).await
     }
 }
 
@@ -374,6 +375,28 @@ pub struct OrderConnection {
     pub(super) orders: Vec<StoredOrder>,
     pub(super) has_next_page: bool,
     pub(super) total_count: i64,
+}
+
+impl OrderConnection {
+    /// The page of the orders `filter` selects that `first` and `after` ask for; a bad page
+    /// size or cursor is the client's error.
+    pub(super) async fn page(
+        ctx: &Context<'_>,
+        filter: OrderFilter,
+        first: Option<i32>,
+        after: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let page = PageRequest::parse(first, after)?;
+        let (orders, has_next_page, total_count) = ctx
+            .state::<Orders>()?
+            .list(filter, page.after_as::<OrderId>()?, page.size)
+            .await?;
+        Ok(Self {
+            orders,
+            has_next_page,
+            total_count,
+        })
+    }
 }
 
 #[Object]
