@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::events::contract::DecodeError;
 use crate::events::envelope::schema_urn;
 use crate::events::Envelope;
 
@@ -51,6 +52,13 @@ pub fn data_of<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T,
 impl From<sqlx::Error> for HandlerError {
     fn from(err: sqlx::Error) -> Self {
         Self::retryable(err)
+    }
+}
+
+/// An event that cannot be read now will never be: retrying does not change its bytes.
+impl From<DecodeError> for HandlerError {
+    fn from(err: DecodeError) -> Self {
+        HandlerError::permanent(err)
     }
 }
 

@@ -7,7 +7,8 @@
 //! Producers turn an event into a draft with [`EventDraft::of`](super::EventDraft::of) and
 //! enqueue it through the outbox; consumers read one with
 //! [`Envelope::decode`](super::Envelope::decode), which checks the type and the `dataschema`
-//! version before it parses `data`. A [`DecodeError`] is a permanent [`HandlerError`]: the
+//! version before it parses `data`. A [`DecodeError`] is a permanent
+//! [`HandlerError`](crate::events::consumer::HandlerError): the
 //! consumer runtime dead-letters the message at once, with a reason that names the problem
 //! (an unknown version, or a payload that does not match its type).
 //!
@@ -21,8 +22,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-use super::consumer::HandlerError;
 
 /// One event type at one version: its payload (`data`) and where it travels.
 pub trait Event: Serialize + DeserializeOwned {
@@ -82,13 +81,6 @@ pub enum DecodeError {
         version: u32,
         reason: String,
     },
-}
-
-/// An event that cannot be read now will never be: retrying does not change its bytes.
-impl From<DecodeError> for HandlerError {
-    fn from(err: DecodeError) -> Self {
-        HandlerError::permanent(err)
-    }
 }
 
 #[cfg(test)]
@@ -153,8 +145,8 @@ mod tests {
             .to_string()
             .starts_with("malformed order.status_changed v1 payload"));
         assert!(matches!(
-            HandlerError::from(err),
-            HandlerError::Permanent(_)
+            crate::events::consumer::HandlerError::from(err),
+            crate::events::consumer::HandlerError::Permanent(_)
         ));
     }
 }
