@@ -134,6 +134,15 @@ impl Fixture {
             .expect("stock")
     }
 
+    /// A product's stock: its variants' summed (its own for a product without options).
+    pub async fn product_level(&self, product_id: &str) -> StockLevel {
+        let id = emporium_kernel::ids::ProductId::parse(product_id).expect("a product id");
+        self.inventory
+            .product_stocks(&[id])
+            .await
+            .expect("product stock")[0]
+    }
+
     /// Handles an `order.placed` event (as its consumer would).
     pub async fn place(&self, envelope: &Envelope) -> OrderOutcome {
         let order_id = order_id_of(envelope);

@@ -8,7 +8,6 @@ use emporium_inventory::events::{InventoryHandler, CATALOG_QUEUE, ORDER_PLACED_Q
 use emporium_inventory::service::SetStockOutcome;
 use emporium_kernel::events::consumer::Handler;
 use emporium_kernel::events::contract::products::{SelectedOption, Variant};
-use emporium_kernel::ids::ProductId;
 use emporium_kernel::trace::TraceContext;
 
 use crate::*;
@@ -79,17 +78,7 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
     catalog.handle(&created).await.expect("redelivered");
     assert_eq!(fixture.level(&red_m).await, StockLevel::new(1, 0));
     assert_eq!(fixture.level(&blue_l).await, StockLevel::new(4, 0));
-    let summed = |levels: Vec<StockLevel>| levels[0];
-    let product_level = || async {
-        summed(
-            fixture
-                .inventory
-                .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
-                .await
-                .expect("product stock"),
-        )
-    };
-    assert_eq!(product_level().await, StockLevel::new(5, 0));
+    assert_eq!(fixture.product_level(&shirt).await, StockLevel::new(5, 0));
 
     // Ten shoppers race for the one Red M: one order reserves it, nine are rejected, and the
     // Blue L is untouched.
@@ -115,7 +104,7 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
     assert_eq!(count("inventory.rejected"), 9);
     assert_eq!(fixture.level(&red_m).await, StockLevel::new(1, 1));
     assert_eq!(fixture.level(&blue_l).await, StockLevel::new(4, 0));
-    assert_eq!(product_level().await, StockLevel::new(5, 1));
+    assert_eq!(fixture.product_level(&shirt).await, StockLevel::new(5, 1));
 
     // Each variant's stock.changed names the product and the variant.
     let reserved_change = events
@@ -139,7 +128,7 @@ async fn the_last_red_m_is_sold_once_and_the_product_sums_its_variants() {
         SetStockOutcome::HasVariants
     );
     fixture.set(&blue_l, 10).await;
-    assert_eq!(product_level().await, StockLevel::new(11, 1));
+    assert_eq!(fixture.product_level(&shirt).await, StockLevel::new(11, 1));
     fixture.assert_no_drift().await;
 }
 
@@ -161,12 +150,7 @@ async fn an_update_stocks_new_variants_once_and_forgets_dropped_ones_keeping_the
     assert_eq!(fixture.level(&red_m).await, StockLevel::new(2, 0));
     assert_eq!(fixture.level(&green_s).await, StockLevel::new(4, 0));
     assert_eq!(fixture.level(&blue_l).await, StockLevel::new(0, 0));
-    let levels = fixture
-        .inventory
-        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
-        .await
-        .expect("product stock");
-    assert_eq!(levels[0], StockLevel::new(6, 0));
+    assert_eq!(fixture.product_level(&shirt).await, StockLevel::new(6, 0));
     // The dropped variant's last stock.changed still names the product.
     let events = fixture.events().await;
     let dropped = events
@@ -194,13 +178,8 @@ async fn an_update_applied_before_the_creation_it_follows_keeps_the_variant_it_d
     assert_eq!(fixture.level(&red_m).await, StockLevel::new(2, 0));
     assert_eq!(fixture.level(&green_s).await, StockLevel::new(4, 0));
     assert_eq!(fixture.level(&blue_l).await, StockLevel::new(0, 0));
-    let levels = fixture
-        .inventory
-        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
-        .await
-        .expect("product stock");
     assert_eq!(
-        levels[0],
+        fixture.product_level(&shirt).await,
         StockLevel::new(6, 0),
         "the Blue L is not counted"
     );
@@ -218,12 +197,7 @@ async fn an_update_applied_before_the_creation_it_follows_keeps_the_variant_it_d
     let mut stale = shirt_updated(&shirt, [&red_m, &blue_l], 9);
     stale.sequence = "1".to_owned();
     catalog.handle(&stale).await.expect("stale update");
-    let levels = fixture
-        .inventory
-        .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
-        .await
-        .expect("product stock");
-    assert_eq!(levels[0], StockLevel::new(6, 0));
+    assert_eq!(fixture.product_level(&shirt).await, StockLevel::new(6, 0));
     fixture.assert_no_drift().await;
 }
 
@@ -239,12 +213,11 @@ async fn a_creation_and_its_update_handled_at_once_by_two_consumers_end_as_the_u
         a.expect("created");
         b.expect("updated");
 
-        let levels = fixture
-            .inventory
-            .product_stocks(&[ProductId::parse(shirt.as_str()).expect("id")])
-            .await
-            .expect("product stock");
-        assert_eq!(levels[0], StockLevel::new(6, 0), "Red M 2 + Green S 4");
+        assert_eq!(
+            fixture.product_level(&shirt).await,
+            StockLevel::new(6, 0),
+            "Red M 2 + Green S 4"
+        );
         assert_eq!(fixture.level(&blue_l).await.on_hand, 0);
     }
     fixture.assert_no_drift().await;
