@@ -3,8 +3,9 @@
 //!
 //! - `events`: events per second through the whole backbone (a producer's transaction with
 //!   its outbox row → relay → RabbitMQ with publisher confirms → consumer with its inbox
-//!   transaction), with the consumer handling one event at a time and several at once (one per
-//!   aggregate), against bare confirmed publishes to the same broker.
+//!   transaction), with the consumer handling one event at a time, several at once (one per
+//!   aggregate), and several at once with their inbox writes sharing transactions (the batched
+//!   inbox), against bare confirmed publishes to the same broker.
 //!
 //! - `catalog`: a browse page, a product by id and search joined with `product { name price
 //!   stock }` through the router, with the catalog cache cold and warm, beside search alone.
@@ -27,11 +28,12 @@ use anyhow::{ensure, Context};
 use clap::{Parser, Subcommand};
 use emporium_kernel::events::broker::{Broker, BrokerSettings};
 use emporium_kernel::events::consumer::{self, ConsumerSettings, Handler, HandlerError};
+use emporium_kernel::events::inbox::{self, BatchedInbox};
 use emporium_kernel::events::outbox::postgres::{self as pg_outbox, PgOutbox, OUTBOX_TABLES_SQL};
 use emporium_kernel::events::outbox::{run_relay, Outbox, RelayPass, RelaySettings};
-use emporium_kernel::events::{inbox, Envelope, EventDraft, PublishError, Publisher};
+use emporium_kernel::events::{Envelope, EventDraft, PublishError, Publisher};
 use emporium_kernel::testing::{TestPostgres, TestVhost};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 mod catalog;
@@ -162,8 +164,22 @@ async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> 
     let bare = bare_publishes(&broker, events).await?;
     let one_by_one = relay_drain(&OneByOne(&broker), &broker, &pool, events).await?;
     let pipelined = relay_drain(&broker, &broker, &pool, events).await?;
-    let serial = pipeline(&broker, &pool, events, producers, consumers, 1).await?;
-    let pipeline = pipeline(&broker, &pool, events, producers, consumers, CONCURRENCY).await?;
+    let run = |concurrency, batched| {
+        pipeline(
+            &broker,
+            &pool,
+            events,
+            producers,
+            consumers,
+            Consuming {
+                concurrency,
+                batched,
+            },
+        )
+    };
+    let serial = run(1, false).await?;
+    let pipeline = run(CONCURRENCY, false).await?;
+    let batched = run(CONCURRENCY, true).await?;
 
     let bare_rate = events as f64 / bare.as_secs_f64();
     let pipeline_rate = events as f64 / pipeline.end_to_end.as_secs_f64();
@@ -210,12 +226,29 @@ async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> 
         "  ratio pipeline ({CONCURRENCY} at once) / bare:               {:>9.2}",
         pipeline_rate / bare_rate
     );
+    let batched_rate = events as f64 / batched.end_to_end.as_secs_f64();
+    println!(
+        "  producers' transactions, batched inbox run:      {:>9.0} events/s  ({:.2} s)",
+        events as f64 / batched.produced.as_secs_f64(),
+        batched.produced.as_secs_f64()
+    );
+    println!(
+        "  outbox → relay → broker → consumer with inbox,\n    \
+         {CONCURRENCY} at once, inbox writes batched:               {batched_rate:>9.0} events/s  ({:.2} s end to end)",
+        batched.end_to_end.as_secs_f64()
+    );
+    println!(
+        "  ratio pipeline ({CONCURRENCY} at once, batched) / bare:      {:>9.2}",
+        batched_rate / bare_rate
+    );
     broker.close().await;
     Ok(())
 }
 
 /// Events a consumer task handles at once in the concurrent pipeline (the runtime's default).
 const CONCURRENCY: u16 = 8;
+/// The most events one transaction of the batched inbox holds.
+const BATCH: usize = 64;
 
 fn envelope(n: usize) -> Envelope {
     EventDraft::new(
@@ -339,26 +372,55 @@ struct PipelineTimes {
     end_to_end: Duration,
 }
 
-/// Counts events applied once, through the inbox, as a real consumer's effect would be.
+/// Counts events applied once, through the inbox, as a real consumer's effect would be: in a
+/// transaction of its own, or in the batched inbox's shared one.
 struct CountingHandler {
     pool: PgPool,
+    batched: Option<BatchedInbox>,
     applied: Arc<AtomicUsize>,
 }
 
 impl Handler for CountingHandler {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandlerError> {
-        let Some(mut tx) = inbox::begin_once(&self.pool, "bench.pipeline", envelope.id).await?
-        else {
-            return Ok(());
+        let event_id = envelope.id;
+        let applied = match &self.batched {
+            Some(inbox) => inbox
+                .apply_once("bench.pipeline", event_id, move |conn| {
+                    Box::pin(async move { record_effect(conn, event_id).await })
+                })
+                .await?
+                .is_some(),
+            None => match inbox::begin_once(&self.pool, "bench.pipeline", event_id).await? {
+                Some(mut tx) => {
+                    record_effect(&mut tx, event_id).await?;
+                    tx.commit().await?;
+                    true
+                }
+                None => false,
+            },
         };
-        sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
-            .bind(envelope.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.applied.fetch_add(1, Ordering::Relaxed);
+        if applied {
+            self.applied.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
+}
+
+async fn record_effect(conn: &mut PgConnection, event_id: uuid::Uuid) -> Result<(), HandlerError> {
+    sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
+        .bind(event_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How the pipeline's consumer handles events.
+#[derive(Clone, Copy)]
+struct Consuming {
+    /// Events a consumer task handles at once.
+    concurrency: u16,
+    /// Whether their inbox writes share a transaction ([`BatchedInbox`]).
+    batched: bool,
 }
 
 async fn pipeline(
@@ -367,7 +429,7 @@ async fn pipeline(
     events: usize,
     producers: usize,
     consumers: usize,
-    concurrency: u16,
+    consuming: Consuming,
 ) -> anyhow::Result<PipelineTimes> {
     sqlx::raw_sql("TRUNCATE changes, effects, inbox, outbox, outbox_sequences")
         .execute(pool)
@@ -376,12 +438,15 @@ async fn pipeline(
     let applied = Arc::new(AtomicUsize::new(0));
     let handler = Arc::new(CountingHandler {
         pool: pool.clone(),
+        batched: consuming
+            .batched
+            .then(|| BatchedInbox::start(pool.clone(), BATCH)),
         applied: applied.clone(),
     });
     let consumer_tasks: Vec<_> = (0..consumers.max(1))
         .map(|_| {
             let settings = ConsumerSettings {
-                concurrency,
+                concurrency: consuming.concurrency,
                 ..ConsumerSettings::new("bench.pipeline", ["bench.event"])
             };
             tokio::spawn(consumer::run(

@@ -24,6 +24,7 @@ pub mod inbox;
 pub mod metrics;
 pub mod outbox;
 
+use std::any::Any;
 use std::future::Future;
 
 pub use contract::{DecodeError, Event};
@@ -77,4 +78,13 @@ pub trait Publisher: Send + Sync {
             }
         }
     }
+}
+
+/// What a caught panic said, for a failure reason.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the kernel against the real Postgres, MongoDB and RabbitMQ.
 
+mod batched_inbox;
 mod broker;
 mod consumer;
 mod contract;

@@ -1,6 +1,6 @@
 //! The saga's replies to orders (`orders.saga`): inventory's rejection, and payments'
 //! authorization or decline, each moving a PENDING order on. Handled at most once per
-//! event (the inbox, in the transition's transaction); a reply that comes too late (the
+//! event (the batched inbox, in the transition's transaction); a reply that comes too late (the
 //! order was cancelled or timed out meanwhile) changes nothing.
 
 use emporium_kernel::events::consumer::{Handler, HandlerError};
@@ -30,6 +30,7 @@ impl From<OrdersError> for HandlerError {
             | OrdersError::Lines(_)
             | OrdersError::Seal(_)
             | OrdersError::Store(StoreError::Corrupt(_)) => HandlerError::permanent(err),
+            OrdersError::Inbox(err) => err.into(),
         }
     }
 }

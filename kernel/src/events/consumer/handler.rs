@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::events::contract::DecodeError;
 use crate::events::envelope::schema_urn;
+use crate::events::inbox::BatchError;
 use crate::events::Envelope;
 
 /// Why a handler did not apply an event.
@@ -62,8 +63,19 @@ impl From<DecodeError> for HandlerError {
     }
 }
 
+/// A batch that failed as a whole may work on another try; a panicking effect will not.
+impl From<BatchError> for HandlerError {
+    fn from(err: BatchError) -> Self {
+        match err {
+            BatchError::Panicked(_) => HandlerError::permanent(err),
+            BatchError::Database(_) | BatchError::Stopped => HandlerError::retryable(err),
+        }
+    }
+}
+
 /// Applies one event. Called again for the same event after a redelivery, so it must be
-/// idempotent: Postgres-backed handlers use [`crate::events::inbox::begin_once`].
+/// idempotent: Postgres-backed handlers use [`crate::events::inbox::begin_once`] or
+/// [`crate::events::inbox::BatchedInbox`].
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, envelope: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send;
 

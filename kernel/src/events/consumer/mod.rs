@@ -27,7 +27,6 @@
 //! everything again and resumes; on shutdown it stops taking messages, lets those in flight
 //! finish, and the unacknowledged rest returns to the queue.
 
-use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -55,7 +54,7 @@ pub use settings::ConsumerSettings;
 pub use topology::declare;
 
 use super::broker::{Backoff, Broker, BrokerError};
-use super::{metrics, Envelope, DEAD_LETTER_EXCHANGE};
+use super::{metrics, panic_message, Envelope, DEAD_LETTER_EXCHANGE};
 use dead_letter::dead_letter_properties;
 use lanes::Lanes;
 use topology::declare_queue;
@@ -410,14 +409,6 @@ fn settle(result: Result<bool, lapin::Error>) -> Result<(), SessionError> {
         )),
         Err(err) => Err(SessionError::broken(err)),
     }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -3,9 +3,12 @@
 //! Every change of an order is one transaction that also writes its events to the outbox:
 //! checkout writes `order.placed` and the first `order.status_changed` (PENDING); each
 //! transition writes its history entry and `order.status_changed`. A transition caused by
-//! an event also records the event in the inbox, in the same transaction.
+//! an event also records the event in the inbox, in the same transaction, which it may share
+//! with other events' transitions (the kernel's batched inbox).
 
 use chrono::{DateTime, Utc};
+use emporium_kernel::events::inbox::BatchError;
+use emporium_kernel::events::inbox::BatchedInbox;
 use emporium_kernel::events::Envelope;
 use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
@@ -42,6 +45,9 @@ pub enum OrdersError {
     Seal(#[from] SealError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// A transition caused by an event could not go through the batched inbox.
+    #[error(transparent)]
+    Inbox(#[from] BatchError),
 }
 
 /// An order as stored (its lines and history are read separately).
@@ -137,13 +143,19 @@ pub struct Orders {
     payment_token_key: SealingKey,
     /// The shop's setting: prices include tax (EU style) or tax is added (US style).
     prices_include_tax: bool,
+    /// Where the saga's replies are applied once each, several per transaction.
+    inbox: BatchedInbox,
 }
+
+/// The most saga replies one transaction applies.
+const INBOX_BATCH: usize = 32;
 
 impl Orders {
     /// `payment_token_key` is the payments service's public key; only payments can open what
-    /// orders seals with it.
+    /// orders seals with it. Starts the batched inbox's task, so call it inside the runtime.
     pub fn new(pool: PgPool, payment_token_key: SealingKey) -> Self {
         Self {
+            inbox: BatchedInbox::start(pool.clone(), INBOX_BATCH),
             pool,
             payment_token_key,
             prices_include_tax: false,

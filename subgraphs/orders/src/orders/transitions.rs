@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use emporium_kernel::events::outbox::postgres::enqueue;
-use emporium_kernel::events::{inbox, Envelope};
+use emporium_kernel::events::Envelope;
 use emporium_kernel::ids::OrderId;
 use emporium_kernel::trace::TraceContext;
 use sqlx::PgConnection;
@@ -23,7 +23,9 @@ use super::{Cause, HistoryEntry, Order, Orders, OrdersError, TransitionOutcome, 
 impl Orders {
     /// Moves an order along the state machine: locks it, asks [`status::transition`], and
     /// records the change, its history entry and `order.status_changed` in one transaction.
-    /// A customer asking about another customer's order gets `NotFound`.
+    /// A customer asking about another customer's order gets `NotFound`. A transition caused
+    /// by an event goes through the batched inbox: it is applied once per event, in a
+    /// transaction it may share with other events' transitions.
     pub async fn transition(
         &self,
         order_id: OrderId,
@@ -31,60 +33,51 @@ impl Orders {
         actor: Actor,
         cause: Cause<'_>,
     ) -> Result<TransitionOutcome, OrdersError> {
-        let mut tx = match &cause {
+        let outcome = match cause {
             Cause::Event { queue, envelope } => {
-                match inbox::begin_once(&self.pool, queue, envelope.id).await? {
-                    Some(tx) => tx,
-                    None => return Ok(TransitionOutcome::AlreadyHandled),
-                }
+                let envelope = envelope.clone();
+                self.inbox
+                    .apply_once(queue, envelope.id, move |conn| {
+                        Box::pin(async move {
+                            let origin = EventOrigin::Event(&envelope);
+                            apply_transition(conn, order_id, command, actor, origin).await
+                        })
+                    })
+                    .await?
+                    .unwrap_or(TransitionOutcome::AlreadyHandled)
             }
-            Cause::Request(_) | Cause::Sweeper => self.pool.begin().await?,
-        };
-        let Some(order) = fetch_order(&mut tx, order_id, true).await? else {
-            // An event about an order this service never placed: recorded as handled.
-            tx.commit().await?;
-            return Ok(TransitionOutcome::NotFound);
-        };
-        if let Actor::Customer(user) = actor {
-            if user != order.user_id {
-                return Ok(TransitionOutcome::NotFound);
+            Cause::Request(trace) => {
+                self.transition_now(order_id, command, actor, EventOrigin::Trace(trace))
+                    .await?
             }
+            Cause::Sweeper => {
+                self.transition_now(order_id, command, actor, EventOrigin::None)
+                    .await?
+            }
+        };
+        if let TransitionOutcome::Done(order) = &outcome {
+            tracing::info!(
+                order_id = %order_id,
+                to = order.status.as_str(),
+                reason = order.status_reason.as_deref().unwrap_or(""),
+                "order status changed"
+            );
         }
-        let change = match status::transition(order.status, command, actor, order.user_id) {
-            Ok(change) => change,
-            Err(refused) => {
-                // Recorded as handled: a late or repeated saga event changes nothing.
-                tx.commit().await?;
-                return Ok(TransitionOutcome::Refused(refused));
-            }
-        };
-        let reason = change.reason.map(Reason::as_str);
-        sqlx::query(
-            "UPDATE orders SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1",
-        )
-        .bind(order_id)
-        .bind(change.to.as_str())
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-        let updated = fetch_order(&mut tx, order_id, false)
-            .await?
-            .ok_or_else(|| OrdersError::Corrupt(format!("order {order_id} not readable")))?;
-        let origin = match &cause {
-            Cause::Request(trace) => EventOrigin::Trace(trace),
-            Cause::Event { envelope, .. } => EventOrigin::Event(envelope),
-            Cause::Sweeper => EventOrigin::None,
-        };
-        record(&mut tx, &updated, Some(change.from), None, origin).await?;
+        Ok(outcome)
+    }
+
+    /// A transition in a transaction of its own.
+    async fn transition_now(
+        &self,
+        order_id: OrderId,
+        command: Command,
+        actor: Actor,
+        origin: EventOrigin<'_>,
+    ) -> Result<TransitionOutcome, OrdersError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = apply_transition(&mut tx, order_id, command, actor, origin).await?;
         tx.commit().await?;
-        tracing::info!(
-            order_id = %order_id,
-            from = change.from.as_str(),
-            to = change.to.as_str(),
-            reason = reason.unwrap_or(""),
-            "order status changed"
-        );
-        Ok(TransitionOutcome::Done(Box::new(updated)))
+        Ok(outcome)
     }
 
     /// Rejects (TIMED_OUT) every order PENDING for longer than `timeout`: a reply of the saga
@@ -127,6 +120,44 @@ impl Orders {
         })
         .await;
     }
+}
+
+/// Locks the order, asks the state machine, and writes the change with its history entry
+/// and `order.status_changed`, in the caller's transaction. A refused transition or an unknown
+/// order writes nothing (an event that caused it is still recorded as handled: a late or
+/// repeated saga reply changes nothing).
+async fn apply_transition(
+    conn: &mut PgConnection,
+    order_id: OrderId,
+    command: Command,
+    actor: Actor,
+    origin: EventOrigin<'_>,
+) -> Result<TransitionOutcome, OrdersError> {
+    let Some(order) = fetch_order(&mut *conn, order_id, true).await? else {
+        return Ok(TransitionOutcome::NotFound);
+    };
+    if let Actor::Customer(user) = actor {
+        if user != order.user_id {
+            return Ok(TransitionOutcome::NotFound);
+        }
+    }
+    let change = match status::transition(order.status, command, actor, order.user_id) {
+        Ok(change) => change,
+        Err(refused) => return Ok(TransitionOutcome::Refused(refused)),
+    };
+    sqlx::query(
+        "UPDATE orders SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(order_id)
+    .bind(change.to.as_str())
+    .bind(change.reason.map(Reason::as_str))
+    .execute(&mut *conn)
+    .await?;
+    let updated = fetch_order(&mut *conn, order_id, false)
+        .await?
+        .ok_or_else(|| OrdersError::Corrupt(format!("order {order_id} not readable")))?;
+    record(&mut *conn, &updated, Some(change.from), None, origin).await?;
+    Ok(TransitionOutcome::Done(Box::new(updated)))
 }
 
 /// Where an event's correlation and trace come from.

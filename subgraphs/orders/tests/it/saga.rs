@@ -55,6 +55,57 @@ async fn an_authorized_payment_confirms_once_however_often_it_arrives() {
 }
 
 #[tokio::test]
+async fn replies_for_many_orders_handled_at_once_each_move_their_order_once() {
+    let fx = Fixture::new().await;
+    let tv = fx.product("Television", "349.99").await;
+    let saga = SagaHandler::new(fx.orders.clone());
+    let mut orders = Vec::new();
+    for _ in 0..12 {
+        orders.push(fx.place(fx.customer_with(&tv, 1).await).await);
+    }
+    let replies: Vec<_> = orders
+        .iter()
+        .enumerate()
+        .map(|(n, order)| match n % 3 {
+            0 => reply("payment.declined", order.id, json!({})),
+            1 => reply(
+                "inventory.rejected",
+                order.id,
+                json!({ "reason": "OUT_OF_STOCK", "items": [] }),
+            ),
+            _ => reply(
+                "payment.authorized",
+                order.id,
+                json!({ "paymentId": Uuid::now_v7(), "amount": "349.99", "currency": "USD" }),
+            ),
+        })
+        .collect();
+    // Every reply twice, all at once: the batched inbox applies them in shared transactions.
+    let handled =
+        futures::future::join_all(replies.iter().chain(replies.iter()).map(|r| saga.handle(r)))
+            .await;
+    assert!(handled.iter().all(Result::is_ok), "{handled:?}");
+
+    for (n, order) in orders.iter().enumerate() {
+        let expected = if n % 3 == 2 {
+            OrderStatus::Confirmed
+        } else {
+            OrderStatus::Rejected
+        };
+        let history = fx.orders.history(order.id).await.expect("history");
+        assert_eq!(
+            statuses(&history),
+            [OrderStatus::Pending, expected],
+            "order {n}"
+        );
+        assert_eq!(
+            fx.events_of(order.id, "order.status_changed").await.len(),
+            2
+        );
+    }
+}
+
+#[tokio::test]
 async fn rejections_carry_their_reason() {
     let fx = Fixture::new().await;
     let tv = fx.product("Television", "349.99").await;

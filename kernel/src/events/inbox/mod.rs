@@ -15,6 +15,14 @@
 //! reserve_stock(&mut tx, &order).await?;
 //! tx.commit().await?;
 //! ```
+//!
+//! A consumer handling many events a second can share one transaction among the events handled
+//! at the same moment instead: [`BatchedInbox`] gives the same guarantee per event, with one
+//! commit per batch.
+
+mod batched;
+
+pub use batched::{BatchError, BatchedInbox, EffectFuture};
 
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
