@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use emporium_kernel::events::consumer::{ConsumerSettings, Handler, HandlerError};
 use emporium_kernel::events::inbox::{BatchedInbox, EffectFuture, INBOX_TABLE_SQL};
@@ -38,7 +38,7 @@ async fn applied_database() -> (TestPostgres, PgPool) {
 }
 
 type Effect =
-    Box<dyn for<'c> FnOnce(&'c mut PgConnection) -> EffectFuture<'c, (), HandlerError> + Send>;
+    Box<dyn for<'c> Fn(&'c mut PgConnection) -> EffectFuture<'c, (), HandlerError> + Send>;
 
 /// The effect that records `event_id` in `applied`.
 fn record(event_id: Uuid) -> Effect {
@@ -77,14 +77,19 @@ struct Held {
 async fn hold(inbox: &BatchedInbox) -> Held {
     let (started, running) = oneshot::channel();
     let (release, released) = oneshot::channel::<()>();
+    // Taken by the first run (the held batch holds nothing else, so it runs once).
+    let gate = Arc::new(Mutex::new(Some((started, released))));
     let event_id = Uuid::now_v7();
     let answer = apply(
         inbox,
         event_id,
         Box::new(move |conn| {
+            let gate = gate.lock().expect("gate").take();
             Box::pin(async move {
-                let _ = started.send(());
-                let _ = released.await;
+                if let Some((started, released)) = gate {
+                    let _ = started.send(());
+                    let _ = released.await;
+                }
                 insert(conn, event_id).await?;
                 Ok(())
             })

@@ -6,20 +6,25 @@
 //! - Its effect and its inbox row commit together or not at all, exactly as with
 //!   [`super::begin_once`]: a redelivery (in another batch, or in the same one) finds the row and
 //!   changes nothing, and two deliveries racing each other serialise on the row's key.
-//! - Each effect runs inside a savepoint. An effect that fails or panics is rolled back alone,
-//!   with its inbox row, so the event stays unhandled and its caller gets the effect's own error
-//!   (a panic becomes [`BatchError::Panicked`]); the other effects of the batch still commit.
+//! - An effect that fails or panics is not kept, and neither is its inbox row, so the event
+//!   stays unhandled and its caller gets the effect's own error (a panic becomes
+//!   [`BatchError::Panicked`]). The rest of its batch is not lost: the batch is rolled back and
+//!   run again without it. Effects are therefore `Fn`: one may run more than once, but only one
+//!   run is ever committed.
 //! - The caller hears of a success only after the commit that made it durable. When the batch
-//!   itself fails (the connection, `BEGIN`, a savepoint or `COMMIT`), every caller of the batch
+//!   itself fails (the connection, `BEGIN`, the inbox insert or `COMMIT`), every caller in it
 //!   gets [`BatchError::Database`] and nothing of it was kept; retrying is safe.
 //!
-//! There is no timer: a batch is whatever was waiting when the previous one finished (up to
-//! `max_batch`), so one event alone is applied at once, and batches grow only with the load, as
-//! Postgres's own group commit does. One batch runs at a time, on one pooled connection, so
-//! effects of one batch run one after another; a consumer's lanes already keep two events of one
-//! aggregate out of the same batch. Effects must be Postgres-only: one waiting on anything else
-//! holds up the whole batch (and every effect's row locks stay held until the batch commits).
+//! A batch costs `BEGIN`, one insert of all its inbox rows, the effects' own statements, and one
+//! `COMMIT`: one round trip per effect statement instead of four more per event. There is no
+//! timer: a batch is whatever was waiting when the previous one finished (up to `max_batch`), so
+//! one event alone is applied at once, and batches grow only with the load, as Postgres's own
+//! group commit does. One batch runs at a time, on one pooled connection, so the effects of a
+//! batch run one after another; a consumer's lanes already keep two events of one aggregate out
+//! of the same batch. Effects must be Postgres-only: one waiting on anything else holds up the
+//! whole batch (and every effect's row locks stay held until the batch commits).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -74,7 +79,7 @@ impl BatchedInbox {
     ///
     /// ```ignore
     /// let applied = inbox
-    ///     .apply_once(queue, envelope.id, move |conn| Box::pin(reserve(conn, order)))
+    ///     .apply_once(queue, envelope.id, move |conn| Box::pin(reserve(conn, order.clone())))
     ///     .await?;
     /// ```
     pub fn apply_once<T, E, F>(
@@ -86,14 +91,14 @@ impl BatchedInbox {
     where
         T: Send + 'static,
         E: From<BatchError> + Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> EffectFuture<'c, T, E> + Send + 'static,
+        F: for<'c> Fn(&'c mut PgConnection) -> EffectFuture<'c, T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             consumer: consumer.to_owned(),
             event_id,
             pending: Box::new(Typed {
-                effect: Some(effect),
+                effect,
                 result: None,
                 reply,
             }),
@@ -118,15 +123,17 @@ struct Job {
 enum Settled {
     /// The consumer had handled the event before: the effect did not run.
     AlreadyHandled,
-    /// The batch committed: the effect's outcome stands (its error, if it failed).
-    Committed,
+    /// The effect's outcome stands: committed if it succeeded, its error if it failed (in
+    /// which case it was not kept).
+    Ran,
     /// The batch failed: nothing of it was kept.
     Failed(BatchError),
 }
 
 /// A job with its types erased, so one batch can hold effects of different types.
 trait Pending: Send {
-    /// Runs the effect on `conn`; true if it succeeded and is to be kept.
+    /// Runs the effect on `conn`, keeping its outcome for [`Pending::settle`]; true if it
+    /// succeeded.
     fn run<'c>(
         &'c mut self,
         conn: &'c mut PgConnection,
@@ -137,7 +144,7 @@ trait Pending: Send {
 }
 
 struct Typed<T, E, F> {
-    effect: Option<F>,
+    effect: F,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<Option<T>, E>>,
 }
@@ -146,35 +153,30 @@ impl<T, E, F> Pending for Typed<T, E, F>
 where
     T: Send + 'static,
     E: From<BatchError> + Send + 'static,
-    F: for<'c> FnOnce(&'c mut PgConnection) -> EffectFuture<'c, T, E> + Send + 'static,
+    F: for<'c> Fn(&'c mut PgConnection) -> EffectFuture<'c, T, E> + Send + 'static,
 {
     fn run<'c>(
         &'c mut self,
         conn: &'c mut PgConnection,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
-            let Some(effect) = self.effect.take() else {
-                return false;
-            };
-            let result = match AssertUnwindSafe(effect(conn)).catch_unwind().await {
+            let result = match AssertUnwindSafe((self.effect)(conn)).catch_unwind().await {
                 Ok(result) => result,
                 Err(panic) => Err(BatchError::Panicked(panic_message(&*panic).to_owned()).into()),
             };
-            let kept = result.is_ok();
+            let succeeded = result.is_ok();
             self.result = Some(result);
-            kept
+            succeeded
         })
     }
 
     fn settle(self: Box<Self>, settled: Settled) {
         let answer = match (settled, self.result) {
             (Settled::AlreadyHandled, _) => Ok(None),
-            // An effect's own failure is its answer whatever became of the batch: it was rolled
-            // back either way.
-            (_, Some(Err(err))) => Err(err),
-            (Settled::Committed, Some(Ok(output))) => Ok(Some(output)),
             (Settled::Failed(err), _) => Err(err.into()),
-            (Settled::Committed, None) => Err(BatchError::Stopped.into()),
+            (Settled::Ran, Some(Ok(output))) => Ok(Some(output)),
+            (Settled::Ran, Some(Err(err))) => Err(err),
+            (Settled::Ran, None) => Err(BatchError::Stopped.into()),
         };
         // The caller may have stopped waiting (its consumer shut down); the effect stands.
         let _ = self.reply.send(answer);
@@ -194,84 +196,113 @@ async fn run_batches(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Job>, ma
     }
 }
 
-/// Runs one batch in one transaction and answers every job in it.
-async fn apply_batch(pool: &PgPool, batch: Vec<Job>) {
-    let size = batch.len();
+/// What one try at a batch came to.
+enum Attempt {
+    /// Committed: these jobs ran (and are kept), these had been handled before.
+    Committed { ran: Vec<Job>, seen: Vec<Job> },
+    /// The effect at `failed` in `jobs` failed; nothing was kept.
+    EffectFailed { jobs: Vec<Job>, failed: usize },
+    /// The transaction failed; nothing was kept.
+    Broken { jobs: Vec<Job>, err: sqlx::Error },
+}
+
+/// Applies a batch, answering every job in it: tries it in one transaction and, each time an
+/// effect fails, answers that job with its error and tries the rest again, so at most one try
+/// per job.
+async fn apply_batch(pool: &PgPool, mut jobs: Vec<Job>) {
+    while !jobs.is_empty() {
+        match attempt(pool, jobs).await {
+            Attempt::Committed { ran, seen } => {
+                tracing::debug!(ran = ran.len(), seen = seen.len(), "inbox batch committed");
+                for job in ran {
+                    job.pending.settle(Settled::Ran);
+                }
+                for job in seen {
+                    job.pending.settle(Settled::AlreadyHandled);
+                }
+                return;
+            }
+            Attempt::EffectFailed {
+                jobs: mut rest,
+                failed,
+            } => {
+                rest.remove(failed).pending.settle(Settled::Ran);
+                jobs = rest;
+            }
+            Attempt::Broken { jobs, err } => {
+                tracing::warn!(error = %err, "inbox batch failed; its events stay unhandled");
+                let err = Arc::new(err);
+                for job in jobs {
+                    job.pending
+                        .settle(Settled::Failed(BatchError::Database(err.clone())));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One try at a batch in one transaction: every job's inbox row in one insert, then the
+/// effects of the jobs whose row was new, then the commit.
+async fn attempt(pool: &PgPool, jobs: Vec<Job>) -> Attempt {
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
-        Err(err) => return fail_all(batch, err),
+        Err(err) => return Attempt::Broken { jobs, err },
     };
-    let mut done = Vec::with_capacity(size);
-    let mut jobs = batch.into_iter();
-    while let Some(mut job) = jobs.next() {
-        match step(&mut *tx, &mut job).await {
-            Ok(handled_before) => done.push((job, handled_before)),
-            Err(err) => {
-                // The transaction is unusable; dropping it rolls everything back.
-                drop(tx);
-                return fail_all(
-                    done.into_iter()
-                        .map(|(job, _)| job)
-                        .chain([job])
-                        .chain(jobs),
-                    err,
-                );
-            }
+    let consumers: Vec<String> = jobs.iter().map(|job| job.consumer.clone()).collect();
+    let event_ids: Vec<Uuid> = jobs.iter().map(|job| job.event_id).collect();
+    let new = match insert_rows(&mut tx, consumers, event_ids).await {
+        Ok(new) => new,
+        Err(err) => return Attempt::Broken { jobs, err },
+    };
+    // The first job of each new row runs; every other job (an event handled before, or a
+    // second delivery of one in this batch) was already handled.
+    let mut to_run = Vec::with_capacity(jobs.len());
+    let mut seen = Vec::new();
+    let mut claimed = HashSet::new();
+    for job in jobs {
+        let key = (job.consumer.clone(), job.event_id);
+        if new.contains(&key) && claimed.insert(key) {
+            to_run.push(job);
+        } else {
+            seen.push(job);
+        }
+    }
+    for index in 0..to_run.len() {
+        if !to_run[index].pending.run(&mut tx).await {
+            // Rolled back when `tx` is dropped.
+            drop(tx);
+            return Attempt::EffectFailed {
+                jobs: to_run.into_iter().chain(seen).collect(),
+                failed: index,
+            };
         }
     }
     match tx.commit().await {
-        Ok(()) => {
-            tracing::debug!(size, "inbox batch committed");
-            for (job, handled_before) in done {
-                job.pending.settle(if handled_before {
-                    Settled::AlreadyHandled
-                } else {
-                    Settled::Committed
-                });
-            }
-        }
-        Err(err) => fail_all(done.into_iter().map(|(job, _)| job), err),
+        Ok(()) => Attempt::Committed { ran: to_run, seen },
+        Err(err) => Attempt::Broken {
+            jobs: to_run.into_iter().chain(seen).collect(),
+            err,
+        },
     }
 }
 
-/// One job inside the batch's transaction, in a savepoint: its inbox row, then its effect,
-/// both rolled back if the effect fails. True if the consumer had handled the event before.
-async fn step(conn: &mut PgConnection, job: &mut Job) -> Result<bool, sqlx::Error> {
-    sqlx::query("SAVEPOINT inbox_job")
-        .execute(&mut *conn)
-        .await?;
-    // As in begin_once: a concurrent insert of the same key is waited for, not an error.
-    let inserted = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+/// Inserts the inbox row of every (consumer, event id), returning the keys that were new. As in `begin_once`, a
+/// concurrent insert of the same key elsewhere is waited for, not an error.
+async fn insert_rows(
+    conn: &mut PgConnection,
+    consumers: Vec<String>,
+    event_ids: Vec<Uuid>,
+) -> Result<HashSet<(String, Uuid)>, sqlx::Error> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "INSERT INTO inbox (consumer, event_id)
+         SELECT * FROM unnest($1::text[], $2::uuid[])
+         ON CONFLICT DO NOTHING
+         RETURNING consumer, event_id",
     )
-    .bind(&job.consumer)
-    .bind(job.event_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        sqlx::query("RELEASE SAVEPOINT inbox_job")
-            .execute(&mut *conn)
-            .await?;
-        return Ok(true);
-    }
-    let kept = job.pending.run(conn).await;
-    if !kept {
-        sqlx::query("ROLLBACK TO SAVEPOINT inbox_job")
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query("RELEASE SAVEPOINT inbox_job")
-        .execute(&mut *conn)
-        .await?;
-    Ok(false)
-}
-
-fn fail_all(jobs: impl IntoIterator<Item = Job>, err: sqlx::Error) {
-    tracing::warn!(error = %err, "inbox batch failed; its events stay unhandled");
-    let err = Arc::new(err);
-    for job in jobs {
-        job.pending
-            .settle(Settled::Failed(BatchError::Database(err.clone())));
-    }
+    .bind(consumers)
+    .bind(event_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }

@@ -38,6 +38,9 @@ impl Orders {
                 let envelope = envelope.clone();
                 self.inbox
                     .apply_once(queue, envelope.id, move |conn| {
+                        // Run again if another transition of its batch fails: each run owns
+                        // its copy.
+                        let envelope = envelope.clone();
                         Box::pin(async move {
                             let origin = EventOrigin::Event(&envelope);
                             apply_transition(conn, order_id, command, actor, origin).await
