@@ -191,6 +191,17 @@ pub async fn benchmark(
         .build()?;
     let demo = emporium_products::seed::demo_catalog()?;
     wait_for_catalog(&http, &url, demo.len()).await?;
+    // Inventory and orders take the seed's catalogue events in after search has indexed them;
+    // measuring before they finish would measure them too.
+    stores
+        .wait_for_drained(
+            &[
+                emporium_inventory::events::CATALOG_QUEUE,
+                emporium_orders::catalog::CATALOG_QUEUE,
+            ],
+            Duration::from_secs(900),
+        )
+        .await?;
     let (cursors, ids) = cursors_and_ids(&http, &url).await?;
     let mut words: Vec<String> = demo
         .iter()

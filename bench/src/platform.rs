@@ -8,7 +8,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use emporium_kernel::testing::TestStores;
@@ -108,6 +108,50 @@ impl Stores {
             ])
             .map(|(name, value)| (name.to_owned(), value))
             .collect()
+    }
+
+    /// Waits until none of `queues` in the platform's vhost holds a message ready, twice in a
+    /// row a second apart: the platform has caught up with what it was given (the seed's
+    /// catalogue events, say) and measuring it now measures the load alone.
+    pub async fn wait_for_drained(&self, queues: &[&str], within: Duration) -> anyhow::Result<()> {
+        let connection = lapin::Connection::connect(
+            &self.0.vhost.amqp_url(),
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .context("connecting to the platform's vhost")?;
+        let deadline = Instant::now() + within;
+        let mut quiet_looks = 0;
+        while quiet_looks < 2 {
+            let mut waiting = 0;
+            for queue in queues {
+                // A passive declare only reads the queue; one that does not exist yet closes the
+                // channel, so each look has its own.
+                let channel = connection.create_channel().await?;
+                let declared = channel
+                    .queue_declare(
+                        (*queue).into(),
+                        lapin::options::QueueDeclareOptions {
+                            passive: true,
+                            ..Default::default()
+                        },
+                        Default::default(),
+                    )
+                    .await;
+                waiting += match declared {
+                    Ok(queue) => queue.message_count(),
+                    Err(_) => 1,
+                };
+                let _ = channel.close(200, "looked".into()).await;
+            }
+            quiet_looks = if waiting == 0 { quiet_looks + 1 } else { 0 };
+            if Instant::now() > deadline {
+                anyhow::bail!("{queues:?} still held {waiting} messages after {within:?}");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let _ = connection.close(200, "done".into()).await;
+        Ok(())
     }
 
     /// The platform's log file.
