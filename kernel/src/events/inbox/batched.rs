@@ -55,7 +55,8 @@ pub enum BatchError {
 }
 
 /// Applies effects once per (consumer, event), many events per transaction. Cheap to clone;
-/// the batching task stops when the last clone is dropped.
+/// the batching task stops when the last clone is dropped. Its queue is bounded by its callers:
+/// each waits for its answer, and a consumer has at most its concurrency in flight.
 #[derive(Clone)]
 pub struct BatchedInbox {
     jobs: mpsc::UnboundedSender<Job>,
