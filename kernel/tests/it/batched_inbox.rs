@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use emporium_kernel::events::consumer::{ConsumerSettings, Handler, HandlerError};
-use emporium_kernel::events::inbox::{BatchedInbox, EffectFuture, INBOX_TABLE_SQL};
+use emporium_kernel::events::inbox::{BatchedInbox, EffectFuture};
 use emporium_kernel::events::{Envelope, Publisher};
 use emporium_kernel::testing::TestPostgres;
 use futures::future::join_all;
@@ -14,33 +14,27 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::inbox::effects_database;
 use crate::rabbit::{self, eventually, fast_settings, Rabbit, RunningConsumer};
 
 const QUEUE: &str = "tests.batched";
 
-/// A database with the inbox and a table of effects, each with the transaction that wrote it
-/// and no unique key (an event applied twice shows as two rows).
+/// The inbox tests' database of effects, with a constraint checked only at commit.
 async fn applied_database() -> (TestPostgres, PgPool) {
-    let db = TestPostgres::create().await;
-    let pool = PgPool::connect(&db.url()).await.expect("connect");
-    sqlx::raw_sql(INBOX_TABLE_SQL)
-        .execute(&pool)
-        .await
-        .expect("inbox table");
-    sqlx::raw_sql(
-        "CREATE TABLE applied (event_id uuid NOT NULL, txid bigint NOT NULL DEFAULT txid_current());
-         CREATE TABLE deferred (id int, CONSTRAINT once UNIQUE (id) DEFERRABLE INITIALLY DEFERRED);",
+    let (db, pool) = effects_database().await;
+    sqlx::query(
+        "CREATE TABLE deferred (id int, CONSTRAINT once UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)",
     )
     .execute(&pool)
     .await
-    .expect("tables");
+    .expect("deferred table");
     (db, pool)
 }
 
 type Effect =
     Box<dyn for<'c> Fn(&'c mut PgConnection) -> EffectFuture<'c, (), HandlerError> + Send>;
 
-/// The effect that records `event_id` in `applied`.
+/// The effect that records `event_id` in `effects`.
 fn record(event_id: Uuid) -> Effect {
     Box::new(move |conn| {
         Box::pin(async move {
@@ -51,7 +45,7 @@ fn record(event_id: Uuid) -> Effect {
 }
 
 async fn insert(conn: &mut PgConnection, event_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO applied (event_id) VALUES ($1)")
+    sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
         .bind(event_id)
         .execute(conn)
         .await
@@ -116,7 +110,7 @@ impl Held {
 
 /// (event id, transaction) of every effect, in no order.
 async fn applied(pool: &PgPool) -> Vec<(Uuid, i64)> {
-    sqlx::query_as("SELECT event_id, txid FROM applied")
+    sqlx::query_as("SELECT event_id, txid FROM effects")
         .fetch_all(pool)
         .await
         .expect("read effects")

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::rabbit::{self, eventually, fast_settings, Rabbit, RunningConsumer};
 
 /// A database with the inbox and a table of effects without a unique key, so an event
-/// applied twice shows as two rows.
+/// applied twice shows as two rows; each row also names the transaction that wrote it.
 pub async fn effects_database() -> (TestPostgres, PgPool) {
     let db = TestPostgres::create().await;
     let pool = PgPool::connect(&db.url()).await.expect("connect");
@@ -22,7 +22,9 @@ pub async fn effects_database() -> (TestPostgres, PgPool) {
         .execute(&pool)
         .await
         .expect("inbox table");
-    sqlx::query("CREATE TABLE effects (event_id uuid NOT NULL)")
+    sqlx::query(
+        "CREATE TABLE effects (event_id uuid NOT NULL, txid bigint NOT NULL DEFAULT txid_current())",
+    )
         .execute(&pool)
         .await
         .expect("effects table");
