@@ -7,8 +7,7 @@
 //! with other events' transitions (the kernel's batched inbox).
 
 use chrono::{DateTime, Utc};
-use emporium_kernel::events::inbox::BatchError;
-use emporium_kernel::events::inbox::BatchedInbox;
+use emporium_kernel::events::inbox::{BatchError, BatchedInbox};
 use emporium_kernel::events::Envelope;
 use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
