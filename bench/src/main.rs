@@ -164,7 +164,7 @@ async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> 
     let bare = bare_publishes(&broker, events).await?;
     let one_by_one = relay_drain(&OneByOne(&broker), &broker, &pool, events).await?;
     let pipelined = relay_drain(&broker, &broker, &pool, events).await?;
-    let run = |concurrency, batched| {
+    let run = |concurrency, batched, wake| {
         pipeline(
             &broker,
             &pool,
@@ -175,12 +175,14 @@ async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> 
                 concurrency,
                 batched,
             },
+            wake,
         )
     };
-    let serial = run(1, false).await?;
-    let pipeline = run(CONCURRENCY, false).await?;
-    let batched = run(CONCURRENCY, true).await?;
-    let batched_wide = run(WIDE, true).await?;
+    let serial = run(1, false, Wake::AfterCommit).await?;
+    let pipeline = run(CONCURRENCY, false, Wake::AfterCommit).await?;
+    let batched = run(CONCURRENCY, true, Wake::AfterCommit).await?;
+    let batched_wide = run(WIDE, true, Wake::AfterCommit).await?;
+    let notifying = run(WIDE, true, Wake::InTransaction).await?;
 
     let bare_rate = events as f64 / bare.as_secs_f64();
     let pipeline_rate = events as f64 / pipeline.end_to_end.as_secs_f64();
@@ -244,6 +246,21 @@ async fn events_benchmark(events: usize, producers: usize, consumers: usize) -> 
             rate / bare_rate
         );
     }
+    let notifying_rate = events as f64 / notifying.end_to_end.as_secs_f64();
+    println!(
+        "  producers' transactions, each NOTIFYing:         {:>9.0} events/s  ({:.2} s)",
+        events as f64 / notifying.produced.as_secs_f64(),
+        notifying.produced.as_secs_f64()
+    );
+    println!(
+        "  the same {WIDE} at once, batched, with producers\n    \
+         NOTIFYing in their transaction (as before):      {notifying_rate:>9.0} events/s  ({:.2} s end to end)",
+        notifying.end_to_end.as_secs_f64()
+    );
+    println!(
+        "  ratio pipeline ({WIDE} at once, NOTIFY in tx) / bare:   {:>9.2}",
+        notifying_rate / bare_rate
+    );
     broker.close().await;
     Ok(())
 }
@@ -420,6 +437,16 @@ async fn record_effect(conn: &mut PgConnection, event_id: uuid::Uuid) -> Result<
     Ok(())
 }
 
+/// How the pipeline's producers wake the relay.
+#[derive(Clone, Copy)]
+enum Wake {
+    /// An [`pg_outbox::OutboxWaker`] after the commit (what the services do).
+    AfterCommit,
+    /// A `NOTIFY` inside the producer's transaction (what `enqueue` did before), which
+    /// Postgres serialises with every other notifying commit.
+    InTransaction,
+}
+
 /// How the pipeline's consumer handles events.
 #[derive(Clone, Copy)]
 struct Consuming {
@@ -436,6 +463,7 @@ async fn pipeline(
     producers: usize,
     consumers: usize,
     consuming: Consuming,
+    wake: Wake,
 ) -> anyhow::Result<PipelineTimes> {
     sqlx::raw_sql("TRUNCATE changes, effects, inbox, outbox, outbox_sequences")
         .execute(pool)
@@ -474,8 +502,10 @@ async fn pipeline(
 
     let started = Instant::now();
     let mut writers = Vec::new();
+    let waker = pg_outbox::OutboxWaker::new(pool.clone());
     for producer in 0..producers {
         let pool = pool.clone();
+        let waker = waker.clone();
         writers.push(tokio::spawn(async move {
             for n in (producer..events).step_by(producers) {
                 let mut tx = pool.begin().await?;
@@ -490,7 +520,16 @@ async fn pipeline(
                     serde_json::json!({ "n": n }),
                 );
                 pg_outbox::enqueue(&mut tx, "/bench", draft).await?;
+                if let Wake::InTransaction = wake {
+                    sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(pg_outbox::WAKE_CHANNEL)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
+                if let Wake::AfterCommit = wake {
+                    waker.wake();
+                }
             }
             Ok::<(), sqlx::Error>(())
         }));

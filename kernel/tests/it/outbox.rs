@@ -302,10 +302,10 @@ async fn two_relays_on_one_mongo_outbox_publish_each_entry_once_in_order() {
 #[tokio::test]
 async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll() {
     use emporium_kernel::events::outbox::{run_relay, RelaySettings};
-    let (_db, pool) = outbox_database().await;
+    let (db, pool) = outbox_database().await;
     let publisher = RecordingPublisher::default();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    // A poll interval far longer than the test waits: only the commit's notification can
+    // A poll interval far longer than the test waits: only the waker's notification can
     // make the relay look before it.
     let settings = RelaySettings {
         poll_interval: Duration::from_secs(600),
@@ -318,14 +318,18 @@ async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll
         settings,
         shutdown.clone(),
     ));
+    // Another process's producer: its own pool and waker on the same database.
+    let producer = PgPool::connect(&db.url()).await.expect("connect");
+    let waker = pg_outbox::OutboxWaker::new(producer.clone());
     for n in 0..3 {
         // Let the relay go idle (LISTENing) before each commit.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut tx = pool.begin().await.expect("begin");
+        let mut tx = producer.begin().await.expect("begin");
         pg_outbox::enqueue(&mut tx, "/test", draft("w", n))
             .await
             .expect("enqueue");
         tx.commit().await.expect("commit");
+        waker.wake();
         let deadline = Instant::now() + Duration::from_secs(60);
         while publisher.published().len() < n + 1 {
             assert!(
@@ -335,16 +339,66 @@ async fn an_idle_postgres_relay_wakes_when_an_entry_commits_not_at_its_next_poll
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    // A rolled-back entry wakes nobody and publishes nothing.
-    let mut tx = pool.begin().await.expect("begin");
+    // A rolled-back entry publishes nothing, even when someone wakes the relay.
+    let mut tx = producer.begin().await.expect("begin");
     pg_outbox::enqueue(&mut tx, "/test", draft("w", 99))
         .await
         .expect("enqueue");
     tx.rollback().await.expect("rollback");
+    waker.wake();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(publisher.published().len(), 3);
     shutdown.cancel();
     relay.await.expect("relay stops");
+}
+
+/// Postgres serialises the commits of all transactions that `NOTIFY`, through their WAL
+/// flush, so a producer's transaction must not: only the waker notifies, after the commit,
+/// and a burst of wakes costs a notification or two, not one each.
+#[tokio::test]
+async fn producers_transactions_notify_nobody_and_a_burst_of_wakes_sends_few_notifications() {
+    let (db, pool) = outbox_database().await;
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url())
+        .await
+        .expect("listen connection");
+    listener
+        .listen(pg_outbox::WAKE_CHANNEL)
+        .await
+        .expect("listen");
+
+    for n in 0..20 {
+        let mut tx = pool.begin().await.expect("begin");
+        pg_outbox::enqueue(&mut tx, "/test", draft("quiet", n))
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+    }
+    let heard = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await;
+    assert!(
+        heard.is_err(),
+        "a producer's commit notified the relays: {heard:?}"
+    );
+
+    let waker = pg_outbox::OutboxWaker::new(pool.clone());
+    for _ in 0..200 {
+        waker.clone().wake();
+    }
+    listener
+        .recv()
+        .await
+        .expect("the burst of wakes sends a notification");
+    let mut notifications = 1;
+    while tokio::time::timeout(Duration::from_millis(500), listener.recv())
+        .await
+        .is_ok()
+    {
+        notifications += 1;
+    }
+    // The first wake starts a send; the other 199 share the one slot behind it.
+    assert!(
+        notifications <= 2,
+        "200 wakes sent {notifications} notifications"
+    );
 }
 
 #[tokio::test]
@@ -381,6 +435,8 @@ async fn a_listening_relay_holds_no_connection_of_its_services_pool() {
         .await
         .expect("enqueue");
     tx.commit().await.expect("commit");
+    // The wake goes through the same one-connection pool.
+    pg_outbox::OutboxWaker::new(pool.clone()).wake();
     let deadline = Instant::now() + Duration::from_secs(60);
     while publisher.published().is_empty() {
         assert!(Instant::now() < deadline, "the entry was not published");

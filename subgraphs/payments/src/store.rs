@@ -32,11 +32,16 @@ const COLUMNS: &str = "order_id, payment_id, user_id, amount_minor, currency, to
 #[derive(Clone)]
 pub struct PaymentStore {
     pool: PgPool,
+    /// Wakes the relay after a commit that wrote events.
+    waker: outbox::OutboxWaker,
 }
 
 impl PaymentStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            waker: outbox::OutboxWaker::new(pool.clone()),
+            pool,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -178,6 +183,7 @@ impl PaymentStore {
         let payment = payment_from_row(&row)?;
         outbox::enqueue(&mut tx, EVENT_SOURCE, announce(&payment)).await?;
         tx.commit().await?;
+        self.waker.wake();
         Ok(Some(payment))
     }
 }

@@ -6,8 +6,10 @@
 //! confirmed them. A pass publishes a batch with its confirms pipelined
 //! ([`Publisher::publish_batch`]): different aggregates' events do not wait for each other's
 //! confirms, an aggregate's next event waits for its previous one, and the pass stops at the
-//! first failure and marks exactly the confirmed prefix. A broker that is down delays events; it never loses them. A crash between
-//! the confirm and the mark publishes an entry twice, which consumers absorb (their inbox).
+//! first failure and marks exactly the confirmed prefix. A broker that is down delays events; it
+//! never loses them. A crash between the confirm and the mark (or one that loses a Postgres
+//! relay's marks, which it commits without waiting for the WAL flush) publishes an entry twice,
+//! which consumers absorb (their inbox).
 //!
 //! Several replicas may run a relay over one outbox: a lease (a Postgres advisory lock, a
 //! MongoDB lock document) lets one publish at a time, which also keeps each aggregate's
@@ -78,7 +80,8 @@ pub trait Outbox: Send + Sync {
 pub struct RelaySettings {
     pub batch_size: usize,
     /// How long an idle relay waits before looking again. Bounds the delay an event sees
-    /// when its outbox cannot wake the relay (Postgres outboxes do, on every commit).
+    /// when nothing wakes the relay (a Postgres outbox's producers do, with an
+    /// [`postgres::OutboxWaker`] after their commit).
     pub poll_interval: Duration,
     pub max_backoff: Duration,
     /// How long published entries are kept (to look at what went out) before the relay

@@ -13,6 +13,7 @@ mod orders;
 mod rebuild;
 mod stock;
 
+use emporium_kernel::events::outbox::postgres::OutboxWaker;
 use emporium_kernel::events::EventDraft;
 use sqlx::{PgConnection, PgPool};
 
@@ -60,11 +61,17 @@ pub enum OrderOutcome {
 pub struct Inventory {
     pool: PgPool,
     hot: HotStock,
+    /// Wakes the relay after a write that may have committed events.
+    waker: OutboxWaker,
 }
 
 impl Inventory {
     pub fn new(pool: PgPool, hot: HotStock) -> Self {
-        Self { pool, hot }
+        Self {
+            waker: OutboxWaker::new(pool.clone()),
+            pool,
+            hot,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -144,6 +151,18 @@ impl Inventory {
             }
             other => other,
         }
+    }
+
+    /// [`Inventory::retry_when_unloaded`] for a write, which commits its events: wakes the
+    /// relay when it succeeded.
+    async fn write_when_loaded<T, F, Fut>(&self, op: F) -> Result<T, InventoryError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, InventoryError>>,
+    {
+        let written = self.retry_when_unloaded(op).await?;
+        self.waker.wake();
+        Ok(written)
     }
 }
 

@@ -33,7 +33,7 @@ impl Inventory {
         lines: &[Line],
     ) -> Result<OrderOutcome, InventoryError> {
         let order_id = &order_id.to_string();
-        self.retry_when_unloaded(|| async {
+        self.write_when_loaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(OrderOutcome::NoChange);
             };
@@ -111,7 +111,7 @@ impl Inventory {
             Settlement::Fulfil => (true, None),
             Settlement::Release(reason) => (false, Some(reason)),
         };
-        self.retry_when_unloaded(|| async {
+        self.write_when_loaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(OrderOutcome::NoChange);
             };

@@ -34,7 +34,7 @@ impl Inventory {
         trace: &TraceContext,
     ) -> Result<SetStockOutcome, InventoryError> {
         let product_id = stock_id.as_str();
-        self.retry_when_unloaded(|| self.try_set_stock(product_id, on_hand, trace))
+        self.write_when_loaded(|| self.try_set_stock(product_id, on_hand, trace))
             .await
     }
 
@@ -118,7 +118,7 @@ impl Inventory {
         stock_ids.sort_unstable();
         let has_variants = stock_ids != [product_id];
         let sequence = catalog_sequence_of(envelope);
-        self.retry_when_unloaded(|| async {
+        self.write_when_loaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
@@ -219,7 +219,7 @@ impl Inventory {
     ) -> Result<(), InventoryError> {
         let product_id = product_id.as_str();
         let sequence = catalog_sequence_of(envelope);
-        self.retry_when_unloaded(|| async {
+        self.write_when_loaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };
@@ -291,7 +291,7 @@ impl Inventory {
         product_id: &ProductId,
     ) -> Result<(), InventoryError> {
         let product_id = product_id.as_str();
-        self.retry_when_unloaded(|| async {
+        self.write_when_loaded(|| async {
             let Some(mut tx) = inbox::begin_once(&self.pool, consumer, envelope.id).await? else {
                 return Ok(());
             };

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use emporium_kernel::events::inbox::{BatchError, BatchedInbox};
+use emporium_kernel::events::outbox::postgres::OutboxWaker;
 use emporium_kernel::events::Envelope;
 use emporium_kernel::ids::{OrderId, UserId};
 use emporium_kernel::money::Money;
@@ -144,6 +145,8 @@ pub struct Orders {
     prices_include_tax: bool,
     /// Where the saga's replies are applied once each, several per transaction.
     inbox: BatchedInbox,
+    /// Wakes the relays after a commit that wrote events.
+    waker: OutboxWaker,
 }
 
 /// The most saga replies one transaction applies.
@@ -155,6 +158,7 @@ impl Orders {
     pub fn new(pool: PgPool, payment_token_key: SealingKey) -> Self {
         Self {
             inbox: BatchedInbox::start(pool.clone(), INBOX_BATCH),
+            waker: OutboxWaker::new(pool.clone()),
             pool,
             payment_token_key,
             prices_include_tax: false,

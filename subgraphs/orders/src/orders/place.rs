@@ -197,6 +197,7 @@ impl Orders {
         )
         .await?;
         tx.commit().await?;
+        self.waker.wake();
         tracing::info!(order_id = %id, lines = lines.len(), total = %total.to_decimal_string(), "order placed");
         Ok(CheckoutOutcome::Placed(order))
     }

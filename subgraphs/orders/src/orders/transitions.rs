@@ -59,6 +59,8 @@ impl Orders {
             }
         };
         if let TransitionOutcome::Done(order) = &outcome {
+            // Committed with its `order.status_changed`.
+            self.waker.wake();
             tracing::info!(
                 order_id = %order_id,
                 to = order.status.as_str(),

@@ -50,6 +50,7 @@ impl UserStore {
         let event = crate::events::user_registered(&user).traced(trace);
         outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
         tx.commit().await?;
+        self.waker.wake();
         Ok(user)
     }
 
@@ -79,6 +80,7 @@ impl UserStore {
             let event = crate::events::user_registered(&user).traced(&TraceContext::new_root());
             outbox::enqueue(&mut tx, EVENT_SOURCE, event).await?;
             tx.commit().await?;
+            self.waker.wake();
             return Ok((user, true));
         }
         // The conflicting row is committed (ON CONFLICT waited for it), so this sees it.

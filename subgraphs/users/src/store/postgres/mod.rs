@@ -9,6 +9,7 @@ mod sessions;
 
 use emporium_kernel::auth::Role;
 use emporium_kernel::email::Email;
+use emporium_kernel::events::outbox::postgres::OutboxWaker;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -44,6 +45,8 @@ pub enum RefreshOutcome {
 #[derive(Clone)]
 pub struct UserStore {
     pool: PgPool,
+    /// Wakes the relay after a commit that wrote events.
+    waker: OutboxWaker,
 }
 
 const USER_COLUMNS: &str =
@@ -68,7 +71,10 @@ fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
 
 impl UserStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            waker: OutboxWaker::new(pool.clone()),
+            pool,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
