@@ -365,6 +365,51 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_token_is_refused_once_it_expires_or_its_key_retires() {
+        let old = SigningKey::generate().expect("keygen");
+        let new = SigningKey::generate().expect("keygen");
+        let verifier =
+            TokenVerifier::from_jwks(&Keyring::new(new.clone(), vec![old.clone()]).jwks())
+                .expect("jwks");
+        let user_id = Uuid::now_v7();
+        let token = old
+            .sign(&Claims::new(user_id, Role::Customer, now(), 60))
+            .expect("sign");
+        let keys = verifier.current_keys();
+
+        assert!(verifier.remembered(&token, &keys, now(), 5).is_none());
+        assert_eq!(verifier.verify(&token).expect("valid").id, user_id);
+        let remembered = verifier
+            .remembered(&token, &keys, now(), 5)
+            .expect("a verified token is remembered")
+            .expect("and still valid");
+        assert_eq!(remembered.sub, user_id);
+        assert!(
+            verifier
+                .clone()
+                .remembered(&token, &keys, now(), 5)
+                .is_some(),
+            "clones share what they verified"
+        );
+
+        // An hour later the remembered token has expired, as its claims say.
+        assert!(matches!(
+            verifier.verify_claims_at(&token, now() + 3600),
+            Err(AuthError::Expired)
+        ));
+        assert_eq!(verifier.verify(&token).expect("valid now").id, user_id);
+
+        // Its key retired: refused, though it verified a moment ago.
+        verifier
+            .replace_keys(&Keyring::new(new, vec![]).jwks())
+            .expect("replace");
+        assert!(matches!(
+            verifier.verify(&token),
+            Err(AuthError::UnknownKey)
+        ));
+    }
+
+    #[test]
     fn a_next_key_is_published_before_it_signs() {
         let old = SigningKey::generate().expect("keygen");
         let new = SigningKey::generate().expect("keygen");

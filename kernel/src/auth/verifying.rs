@@ -1,13 +1,18 @@
 //! Verifying access tokens against a JWKS, fetched from the users service and kept fresh, so a
 //! rotated key is accepted by the time it signs.
 //!
+//! A token that verified is remembered (a bounded map per verifier and its clones), so the same
+//! token presented again, by every subgraph one request reaches and by the next requests of the
+//! session, costs a lookup instead of a P-256 verification. A remembered token is still refused
+//! once it expired or once its key left the JWKS, exactly as a fresh verification would.
+//!
 //! Failure: a token that is malformed, expired, signed by an unknown key or with wrong claims is
 //! refused ([`AuthError`]); a request with such a token is an [`Viewer::InvalidToken`], never an
 //! anonymous one. A JWKS that cannot be fetched keeps the keys already known.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -22,6 +27,36 @@ type Keys = Arc<HashMap<String, DecodingKey>>;
 pub struct TokenVerifier {
     keys: Arc<std::sync::RwLock<Keys>>,
     validation: Arc<Validation>,
+    verified: Arc<Mutex<Verified>>,
+}
+
+/// The most verified tokens a verifier remembers. Only tokens whose signature verified get in,
+/// so filling it takes valid logins, each of which costs its password hash; when it is full,
+/// the expired ones go, and if none has, all of them.
+const REMEMBERED_TOKENS: usize = 4096;
+
+/// Tokens that verified, with the key that signed them.
+#[derive(Default)]
+struct Verified {
+    by_token: HashMap<String, (String, Claims)>,
+}
+
+impl Verified {
+    fn remember(&mut self, token: &str, kid: String, claims: Claims, now: i64, leeway: i64) {
+        if self.by_token.len() >= REMEMBERED_TOKENS {
+            self.by_token
+                .retain(|_, (_, claims)| !is_expired(claims, now, leeway));
+            if self.by_token.len() >= REMEMBERED_TOKENS {
+                self.by_token.clear();
+            }
+        }
+        self.by_token.insert(token.to_owned(), (kid, claims));
+    }
+}
+
+/// Whether `claims` expired at `now`, allowing `leeway` seconds as the validation does.
+fn is_expired(claims: &Claims, now: i64, leeway: i64) -> bool {
+    claims.exp < now - leeway
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -67,10 +102,11 @@ impl TokenVerifier {
         Ok(Self {
             keys: Arc::new(std::sync::RwLock::new(Arc::new(keys))),
             validation: Arc::new(validation),
+            verified: Arc::new(Mutex::new(Verified::default())),
         })
     }
 
-    fn current_keys(&self) -> Keys {
+    pub(super) fn current_keys(&self) -> Keys {
         // A poisoned lock still holds a complete key set: writers only swap the Arc.
         match self.keys.read() {
             Ok(keys) => keys.clone(),
@@ -145,9 +181,20 @@ impl TokenVerifier {
     }
 
     fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        self.verify_claims_at(token, now)
+    }
+
+    /// [`TokenVerifier::verify_claims`] with the clock reading `now` for remembered tokens (a
+    /// token verified afresh is checked against the real clock).
+    pub(super) fn verify_claims_at(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
+        let keys = self.current_keys();
+        let leeway = self.validation.leeway as i64;
+        if let Some(remembered) = self.remembered(token, &keys, now, leeway) {
+            return remembered;
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
-        let keys = self.current_keys();
         let key = keys.get(&kid).ok_or(AuthError::UnknownKey)?;
         let data =
             jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
@@ -156,7 +203,39 @@ impl TokenVerifier {
                     _ => AuthError::Invalid,
                 }
             })?;
+        self.lock_verified()
+            .remember(token, kid, data.claims.clone(), now, leeway);
         Ok(data.claims)
+    }
+
+    /// What verifying `token` again would say, if it verified before: its claims while its
+    /// key is still known and it has not expired. `None` when it was never verified, or its
+    /// key is gone (then it is verified afresh, and refused).
+    pub(super) fn remembered(
+        &self,
+        token: &str,
+        keys: &HashMap<String, DecodingKey>,
+        now: i64,
+        leeway: i64,
+    ) -> Option<Result<Claims, AuthError>> {
+        let mut verified = self.lock_verified();
+        let (kid, claims) = verified.by_token.get(token)?;
+        if !keys.contains_key(kid) {
+            verified.by_token.remove(token);
+            return None;
+        }
+        if is_expired(claims, now, leeway) {
+            verified.by_token.remove(token);
+            return Some(Err(AuthError::Expired));
+        }
+        Some(Ok(claims.clone()))
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, Verified> {
+        // A poisoned map is still a map of tokens that verified: its entries are inserted whole.
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The viewer for an `Authorization` header value (or its absence).
